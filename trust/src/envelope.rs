@@ -1,0 +1,444 @@
+//! Signed documents, in the layout TUF uses for its metadata.
+//!
+//! ```json
+//! {
+//!   "signed": {
+//!     "_type": "archy/manifest",
+//!     "spec_version": "1",
+//!     "signer": "did:key:z6Mk…",
+//!     "payload": { … }
+//!   },
+//!   "signatures": [ { "keyid": "<TUF key id, hex>", "sig": "<Ed25519 signature, hex>" } ]
+//! }
+//! ```
+//!
+//! The signature covers the OLPC canonical JSON of `signed` as it was
+//! received, never a re-serialization of the typed payload, so a field the
+//! reader does not know cannot be dropped and slip past the signature.
+//! Catalogs are TUF repositories, so the whole project has one canonical form
+//! and one signature format.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::canonical::to_canonical_json;
+use crate::{Did, Error, Identity};
+
+/// The envelope format version this build writes and accepts.
+pub const SPEC_VERSION: &str = "1";
+/// Largest signed document accepted: bounds memory for input from anywhere.
+pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
+/// Most signatures one envelope may carry; more is refused unread.
+const MAX_SIGNATURES: usize = 16;
+
+/// A kind of document that can be signed. `TYPE` goes into `signed._type`,
+/// so a signature over one kind of document can never be replayed as another.
+pub trait Payload: Serialize + DeserializeOwned {
+    /// The `_type` value, such as `archy/manifest`.
+    const TYPE: &'static str;
+}
+
+/// A payload whose signature has been verified, together with its signer.
+/// The only ways to get one are [`Signed::verify`] and [`Signed::sign`].
+#[derive(Debug, Clone)]
+pub struct Signed<T> {
+    signer: Did,
+    payload: T,
+}
+
+impl<T: Payload> Signed<T> {
+    /// Signs `payload` as `identity` and returns the envelope as pretty JSON.
+    pub fn sign(payload: &T, identity: &Identity) -> Result<Vec<u8>, Error> {
+        let payload_value = serde_json::to_value(payload).map_err(|e| Error::InvalidPayload {
+            kind: T::TYPE,
+            reason: e.to_string(),
+        })?;
+        let signer = identity.did();
+        let signed = json!({
+            "_type": T::TYPE,
+            "spec_version": SPEC_VERSION,
+            "signer": signer,
+            "payload": payload_value,
+        });
+        let sig = identity.sign(&to_canonical_json(&signed)?);
+        let envelope = json!({
+            "signed": signed,
+            "signatures": [{
+                "keyid": signer.public_key().tuf_keyid(),
+                "sig": hex::encode(sig),
+            }],
+        });
+        let mut bytes =
+            serde_json::to_vec_pretty(&envelope).map_err(|e| Error::Canonical(e.to_string()))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Verifies the envelope in `bytes` and reads its payload.
+    ///
+    /// Checks, in order: size, shape, `_type`, `spec_version`, the signer
+    /// (against `expected_signer` when given), then the signature over the
+    /// canonical form of `signed` as received, and only then the payload.
+    pub fn verify(bytes: &[u8], expected_signer: Option<&Did>) -> Result<Self, Error> {
+        let (signer, payload) = open(bytes, T::TYPE, expected_signer)?;
+        let payload = serde_json::from_value(payload).map_err(|e| Error::InvalidPayload {
+            kind: T::TYPE,
+            reason: e.to_string(),
+        })?;
+        Ok(Self { signer, payload })
+    }
+
+    /// Who signed it.
+    pub fn signer(&self) -> &Did {
+        &self.signer
+    }
+
+    /// The verified payload.
+    pub fn payload(&self) -> &T {
+        &self.payload
+    }
+
+    /// Takes the verified payload out.
+    pub fn into_payload(self) -> T {
+        self.payload
+    }
+}
+
+/// Verifies an envelope of kind `kind` and returns its signer and its
+/// payload as untyped JSON, for payloads that bring their own reader (such
+/// as manifests, which report every problem at once).
+pub fn open(
+    bytes: &[u8],
+    kind: &str,
+    expected_signer: Option<&Did>,
+) -> Result<(Did, Value), Error> {
+    if bytes.len() > MAX_ENVELOPE_BYTES {
+        return Err(Error::MalformedEnvelope(format!(
+            "{} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit",
+            bytes.len()
+        )));
+    }
+    let envelope: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::MalformedEnvelope(format!("not JSON: {e}")))?;
+    let mut top = take_object(envelope, "the document")?;
+    let signed = top
+        .remove("signed")
+        .ok_or_else(|| missing("signed", "the document"))?;
+    let signatures = top
+        .remove("signatures")
+        .ok_or_else(|| missing("signatures", "the document"))?;
+    if let Some(extra) = top.keys().next() {
+        return Err(Error::MalformedEnvelope(format!(
+            "unknown top-level field '{extra}' (only 'signed' and 'signatures' are allowed)"
+        )));
+    }
+    refuse_unnormalized(&signed, "signed")?;
+    let canonical = to_canonical_json(&signed)?;
+
+    let mut fields = take_object(signed, "'signed'")?;
+    let found_type = take_string(&mut fields, "_type")?;
+    if found_type != kind {
+        return Err(Error::WrongType {
+            expected: kind.to_owned(),
+            found: found_type,
+        });
+    }
+    let version = take_string(&mut fields, "spec_version")?;
+    if version != SPEC_VERSION {
+        return Err(Error::UnknownVersion {
+            found: version,
+            supported: SPEC_VERSION,
+        });
+    }
+    let signer: Did = take_string(&mut fields, "signer")?.parse()?;
+    let payload = fields
+        .remove("payload")
+        .ok_or_else(|| missing("payload", "'signed'"))?;
+    if let Some(extra) = fields.keys().next() {
+        return Err(Error::MalformedEnvelope(format!(
+            "unknown field 'signed.{extra}'"
+        )));
+    }
+    if let Some(expected) = expected_signer
+        && expected != &signer
+    {
+        return Err(Error::WrongSigner {
+            expected: expected.to_string(),
+            found: signer.to_string(),
+        });
+    }
+    check_signatures(signatures, &signer, &canonical)?;
+    Ok((signer, payload))
+}
+
+/// Accepts the envelope if any signature carrying the signer's key id
+/// verifies. Signatures by other keys are ignored, as in TUF.
+fn check_signatures(signatures: Value, signer: &Did, canonical: &[u8]) -> Result<(), Error> {
+    let Value::Array(signatures) = signatures else {
+        return Err(Error::MalformedEnvelope(
+            "'signatures' is not a list".into(),
+        ));
+    };
+    if signatures.len() > MAX_SIGNATURES {
+        return Err(Error::MalformedEnvelope(format!(
+            "{} signatures is over the limit of {MAX_SIGNATURES}",
+            signatures.len()
+        )));
+    }
+    let keyid = signer.public_key().tuf_keyid();
+    let mut saw_own_keyid = false;
+    for (index, entry) in signatures.into_iter().enumerate() {
+        let place = format!("signatures[{index}]");
+        let mut entry = take_object(entry, &place)?;
+        let entry_keyid = take_string(&mut entry, "keyid")?;
+        let sig_hex = take_string(&mut entry, "sig")?;
+        if entry_keyid != keyid {
+            continue;
+        }
+        saw_own_keyid = true;
+        let sig: [u8; 64] = hex::decode(&sig_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                Error::MalformedEnvelope(format!("{place}.sig is not 64 bytes of hex"))
+            })?;
+        if signer.public_key().verify(canonical, &sig) {
+            return Ok(());
+        }
+    }
+    if saw_own_keyid {
+        Err(Error::BadSignature {
+            signer: signer.to_string(),
+        })
+    } else {
+        Err(Error::MissingSignature {
+            signer: signer.to_string(),
+            keyid,
+        })
+    }
+}
+
+/// OLPC canonical JSON normalizes strings to NFC, so two different strings
+/// can share one signature. Refusing strings that are not already NFC keeps
+/// "what was signed" and "what is read" the same bytes.
+fn refuse_unnormalized(value: &Value, path: &str) -> Result<(), Error> {
+    let check = |s: &str, at: &str| {
+        if unicode_normalization::is_nfc(s) {
+            Ok(())
+        } else {
+            Err(Error::MalformedEnvelope(format!(
+                "{at}: text is not in Unicode NFC form"
+            )))
+        }
+    };
+    match value {
+        Value::String(s) => check(s, path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| refuse_unnormalized(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let at = format!("{path}.{k}");
+            check(k, &at)?;
+            refuse_unnormalized(v, &at)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn missing(field: &str, place: &str) -> Error {
+    Error::MalformedEnvelope(format!("{place} has no '{field}' field"))
+}
+
+fn take_object(value: Value, place: &str) -> Result<Map<String, Value>, Error> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::MalformedEnvelope(format!(
+            "{place} is not a JSON object"
+        ))),
+    }
+}
+
+fn take_string(map: &mut Map<String, Value>, field: &str) -> Result<String, Error> {
+    match map.remove(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(Error::MalformedEnvelope(format!(
+            "'{field}' is not a string"
+        ))),
+        None => Err(Error::MalformedEnvelope(format!("no '{field}' field"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Note {
+        text: String,
+        n: u32,
+    }
+
+    impl Payload for Note {
+        const TYPE: &'static str = "archy/test-note";
+    }
+
+    fn alice() -> Identity {
+        Identity::from_seed(&[1; 32])
+    }
+
+    fn signed_note() -> Vec<u8> {
+        Signed::sign(
+            &Note {
+                text: "hi".into(),
+                n: 7,
+            },
+            &alice(),
+        )
+        .unwrap()
+    }
+
+    fn edit(bytes: &[u8], f: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(bytes).unwrap();
+        f(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn round_trip_verifies_and_names_the_signer() {
+        let opened = Signed::<Note>::verify(&signed_note(), Some(&alice().did())).unwrap();
+        assert_eq!(opened.signer(), &alice().did());
+        assert_eq!(
+            opened.payload(),
+            &Note {
+                text: "hi".into(),
+                n: 7
+            }
+        );
+    }
+
+    #[test]
+    fn changed_payload_is_a_bad_signature() {
+        let bytes = edit(&signed_note(), |v| v["signed"]["payload"]["n"] = json!(8));
+        assert!(matches!(
+            Signed::<Note>::verify(&bytes, None),
+            Err(Error::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn added_unknown_field_is_covered_by_the_signature() {
+        // A field the reader would not know must still break the signature,
+        // because the check runs over the bytes received.
+        let bytes = edit(&signed_note(), |v| {
+            v["signed"]["payload"]["extra"] = json!(1)
+        });
+        assert!(matches!(
+            Signed::<Note>::verify(&bytes, None),
+            Err(Error::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn swapped_signer_is_detected() {
+        let mallory = Identity::from_seed(&[6; 32]);
+        // Name another signer but keep Alice's signature: no signature by Mallory's key id.
+        let bytes = edit(&signed_note(), |v| {
+            v["signed"]["signer"] = json!(mallory.did())
+        });
+        assert!(matches!(
+            Signed::<Note>::verify(&bytes, None),
+            Err(Error::MissingSignature { .. })
+        ));
+        // Re-signed by Mallory: valid, but not who the caller expects.
+        let by_mallory = Signed::sign(
+            &Note {
+                text: "hi".into(),
+                n: 7,
+            },
+            &mallory,
+        )
+        .unwrap();
+        assert!(matches!(
+            Signed::<Note>::verify(&by_mallory, Some(&alice().did())),
+            Err(Error::WrongSigner { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_spec_version_is_refused() {
+        let bytes = edit(&signed_note(), |v| v["signed"]["spec_version"] = json!("2"));
+        assert!(matches!(
+            Signed::<Note>::verify(&bytes, None),
+            Err(Error::UnknownVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn other_document_type_is_refused() {
+        let bytes = edit(&signed_note(), |v| {
+            v["signed"]["_type"] = json!("archy/other")
+        });
+        assert!(matches!(
+            Signed::<Note>::verify(&bytes, None),
+            Err(Error::WrongType { .. })
+        ));
+    }
+
+    #[test]
+    fn whitespace_and_key_order_do_not_matter() {
+        let compact = edit(&signed_note(), |_| {});
+        assert!(Signed::<Note>::verify(&compact, None).is_ok());
+    }
+
+    #[test]
+    fn every_single_byte_flip_is_caught() {
+        let bytes = signed_note();
+        for i in 0..bytes.len() {
+            let mut tampered = bytes.clone();
+            tampered[i] ^= 0x01;
+            if let Ok(opened) = Signed::<Note>::verify(&tampered, None) {
+                // Only a flip in insignificant whitespace may still verify,
+                // and then the payload is exactly the signed one.
+                assert_eq!(
+                    opened.payload(),
+                    &Note {
+                        text: "hi".into(),
+                        n: 7
+                    },
+                    "byte {i}"
+                );
+                assert!(bytes[i].is_ascii_whitespace(), "byte {i} changed meaning");
+            }
+        }
+    }
+
+    #[test]
+    fn non_nfc_text_is_refused() {
+        let bytes = edit(&signed_note(), |v| {
+            v["signed"]["payload"]["text"] = json!("e\u{301}")
+        });
+        assert!(matches!(
+            Signed::<Note>::verify(&bytes, None),
+            Err(Error::MalformedEnvelope(_))
+        ));
+    }
+
+    #[test]
+    fn oversized_and_garbage_input_is_refused_without_panic() {
+        assert!(Signed::<Note>::verify(&vec![b' '; MAX_ENVELOPE_BYTES + 1], None).is_err());
+        for junk in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{\"signed\":1,\"signatures\":[]}",
+            b"\xff",
+        ] {
+            assert!(Signed::<Note>::verify(junk, None).is_err());
+        }
+    }
+}
