@@ -1,0 +1,195 @@
+//! From a developer's source manifest to a signed, published one, and back.
+//!
+//! Signing first rewrites every local file reference into its content hash
+//! (image archives → BLAKE3 + size + OCI image id; the icon → BLAKE3 +
+//! size), so the signature covers the exact bytes that will run. Verifying
+//! checks the envelope, every manifest rule, and that the signer is the
+//! manifest's own `publisher`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use archy_trust::{Did, Identity, Signed};
+
+use crate::BlobHash;
+use crate::error::Error;
+use crate::image_archive::{self, ArchiveInfo};
+use crate::manifest::{FileRef, Form, ImageRef, Manifest};
+
+/// File name `archy app sign` writes next to the manifest.
+pub const SIGNED_MANIFEST_FILE: &str = "manifest.signed.json";
+/// Largest icon accepted.
+pub const MAX_ICON_BYTES: u64 = 1 << 20;
+
+/// A published manifest and its signed envelope bytes.
+#[derive(Debug, Clone)]
+pub struct SignedManifest {
+    /// The published manifest that was signed.
+    pub manifest: Manifest,
+    /// The envelope, ready to write or send.
+    pub envelope: Vec<u8>,
+}
+
+/// Rewrites the source manifest at `manifest_path` into its published form
+/// and signs it as `identity`, which must be the manifest's publisher.
+pub fn sign(manifest_path: &Path, identity: &Identity) -> Result<SignedManifest, Error> {
+    let source = Manifest::load(manifest_path, Form::Source)?;
+    let signer = identity.did();
+    if source.publisher != signer {
+        return Err(Error::PublisherMismatch {
+            publisher: source.publisher.to_string(),
+            signer: signer.to_string(),
+        });
+    }
+    let base = manifest_path.parent().unwrap_or(Path::new("."));
+    let manifest = publish_form(source, base, &manifest_path.display().to_string())?;
+    let envelope = Signed::sign(&manifest, identity)?;
+    Ok(SignedManifest { manifest, envelope })
+}
+
+/// Replaces every local path with the content hash of the file it names.
+/// The result is read back through the published-form checks, so what gets
+/// signed is a valid published manifest.
+fn publish_form(mut manifest: Manifest, base: &Path, file: &str) -> Result<Manifest, Error> {
+    let mut archives: HashMap<String, ArchiveInfo> = HashMap::new();
+    for container in &mut manifest.containers {
+        if let ImageRef::Archive(rel) = &container.image {
+            let info = match archives.get(rel) {
+                Some(info) => info.clone(),
+                None => {
+                    let info = image_archive::inspect(&base.join(rel))?;
+                    archives.insert(rel.clone(), info.clone());
+                    info
+                }
+            };
+            container.image = ImageRef::Published {
+                blake3: info.blake3,
+                size: info.size,
+                id: info.image_id,
+            };
+        }
+    }
+    if let Some(FileRef::Path(rel)) = &manifest.icon {
+        let (blake3, size) = hash_icon(&base.join(rel))?;
+        manifest.icon = Some(FileRef::Blob { blake3, size });
+    }
+    let value =
+        serde_json::to_value(&manifest).map_err(|e| archy_trust::Error::InvalidPayload {
+            kind: "archy/manifest",
+            reason: e.to_string(),
+        })?;
+    Ok(Manifest::from_json(&value, file, Form::Published)?)
+}
+
+fn hash_icon(path: &Path) -> Result<(BlobHash, u64), Error> {
+    let file_error = |reason: String| Error::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = fs::File::open(path).map_err(|e| file_error(format!("cannot open icon: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_ICON_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| file_error(format!("cannot read icon: {e}")))?;
+    if bytes.len() as u64 > MAX_ICON_BYTES {
+        return Err(file_error(format!(
+            "icon is larger than {MAX_ICON_BYTES} bytes"
+        )));
+    }
+    Ok((BlobHash::of(&bytes), bytes.len() as u64))
+}
+
+/// Verifies a signed manifest: envelope signature, every manifest rule in the
+/// published form, signer = `publisher`, and signer = `expected` when given.
+pub fn verify(envelope: &[u8], expected: Option<&Did>) -> Result<Manifest, Error> {
+    let signed = Signed::<Manifest>::verify(envelope, expected)?;
+    let signer = signed.signer().clone();
+    let manifest = signed.into_payload();
+    if manifest.publisher != signer {
+        return Err(Error::PublisherMismatch {
+            publisher: manifest.publisher.to_string(),
+            signer: signer.to_string(),
+        });
+    }
+    Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image_archive::fixtures;
+
+    fn app_dir(identity: &Identity) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fixtures::docker_archive(&dir.path().join("web.tar"));
+        fs::write(dir.path().join("icon.svg"), "<svg/>").unwrap();
+        fs::write(
+            dir.path().join("manifest.yml"),
+            format!(
+                "manifest_version: 1\nid: org.example.web\nversion: 1.0.0\ntitle: Web\nsummary: A page\n\
+                 publisher: {}\nlicense: MIT\nicon: icon.svg\ncontainers:\n  - name: web\n    image: web.tar\n",
+                identity.did()
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn signing_rewrites_paths_to_hashes_and_verifies() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let dir = app_dir(&alice);
+        let signed = sign(&dir.path().join("manifest.yml"), &alice).unwrap();
+        let ImageRef::Published { id, .. } = &signed.manifest.containers[0].image else {
+            panic!("image still a path")
+        };
+        assert_eq!(id.to_string(), fixtures::config_id());
+        assert!(matches!(
+            signed.manifest.icon,
+            Some(FileRef::Blob { size: 6, .. })
+        ));
+        let back = verify(&signed.envelope, Some(&alice.did())).unwrap();
+        assert_eq!(back, signed.manifest);
+    }
+
+    #[test]
+    fn only_the_publisher_may_sign() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let mallory = Identity::from_seed(&[6; 32]);
+        let dir = app_dir(&alice);
+        let err = sign(&dir.path().join("manifest.yml"), &mallory).unwrap_err();
+        assert!(matches!(err, Error::PublisherMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn manifest_signed_by_a_non_publisher_is_refused() {
+        // Mallory copies Alice's manifest and signs it with her own key.
+        let alice = Identity::from_seed(&[1; 32]);
+        let mallory = Identity::from_seed(&[6; 32]);
+        let dir = app_dir(&alice);
+        let manifest = sign(&dir.path().join("manifest.yml"), &alice)
+            .unwrap()
+            .manifest;
+        let forged = Signed::sign(&manifest, &mallory).unwrap();
+        assert!(matches!(
+            verify(&forged, None),
+            Err(Error::PublisherMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_archive_names_the_file_and_the_fix() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let dir = app_dir(&alice);
+        fs::remove_file(dir.path().join("web.tar")).unwrap();
+        let err = sign(&dir.path().join("manifest.yml"), &alice)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("web.tar") && err.contains("podman save"),
+            "{err}"
+        );
+    }
+}
