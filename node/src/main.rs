@@ -1,1 +1,41 @@
-fn main() {}
+//! `archy`: the command line of an Archipelago registry node.
+//!
+//! This file parses flags and dispatches; each command group lives in its
+//! own module under `commands/` and presents results through [`output`].
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    let out = output::Output::new(cli.json);
+    match commands::run(cli.command, &out) {
+        Ok(code) => code,
+        Err(err) => {
+            out.error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr and are quiet unless asked for with `-v` or `RUST_LOG`.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

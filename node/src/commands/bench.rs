@@ -1,0 +1,49 @@
+//! `archy bench`: performance figures, printed, never asserted.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::ensure;
+use archy_node::bench;
+
+use crate::cli::BenchCommand;
+use crate::output::Output;
+
+pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Manifest { seconds } => {
+            ensure!(
+                seconds > 0.0 && seconds <= 600.0,
+                "--seconds must be more than 0 and at most 600"
+            );
+            if cfg!(debug_assertions) {
+                eprintln!(
+                    "note: this is a debug build; build with --release for meaningful figures"
+                );
+            }
+            let figures = bench::manifest(Duration::from_secs_f64(seconds));
+            out.result(&figures, || {
+                let mut text = format!(
+                    "sample: {} bytes of manifest YAML, {} bytes of signed envelope; one thread\n",
+                    figures.manifest_yaml_bytes, figures.envelope_bytes
+                );
+                for f in [
+                    &figures.raw_ed25519_verify,
+                    &figures.envelope_verify,
+                    &figures.manifest_parse_validate,
+                ] {
+                    text += &format!(
+                        "{:<30} {:>10.0} /s  {:>8.2} µs/op\n",
+                        f.name, f.per_second, f.micros_per_op
+                    );
+                }
+                text += &format!(
+                    "signed manifest verify runs at {:.0}% of the raw Ed25519 verify rate",
+                    figures.envelope_to_raw_ratio * 100.0
+                );
+                text
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,20 @@
+//! One module per command group. Each returns the process exit code: 0 for
+//! success, 1 when the input was checked and found wanting (an invalid
+//! manifest, a bad signature); other failures are errors.
+
+mod app;
+mod bench;
+mod key;
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+use crate::output::Output;
+
+pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Key(cmd) => key::run(cmd, out),
+        Command::App(cmd) => app::run(cmd, out),
+        Command::Bench(cmd) => bench::run(cmd, out),
+    }
+}
