@@ -22,7 +22,7 @@ containers:
     # A `podman save` archive next to this file; `archy app sign` replaces
     # it with the archive's BLAKE3 hash and image id.
     image: image.tar
-    command: [httpd, -f, -p, "8080", -h, /www]
+    command: [serve, -p, "8080", -h, /www]
     ports:
       - container: 8080
     health:
