@@ -1,0 +1,307 @@
+//! End-to-end: the real `archy` binary on real files, with sample images
+//! built by podman from busybox-static (apps/build-images.sh).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+fn archy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archy"))
+        .args(args)
+        .output()
+        .expect("archy runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = archy(args);
+    assert!(
+        out.status.success(),
+        "archy {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Builds the sample images once per test run, with real podman.
+fn sample_images() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let apps = ["hello-web", "notes", "duo"];
+        if apps
+            .iter()
+            .all(|a| repo().join("apps").join(a).join("image.tar").exists())
+        {
+            return;
+        }
+        let status = Command::new(repo().join("apps/build-images.sh"))
+            .status()
+            .expect(
+                "apps/build-images.sh runs (needs podman: scripts/install-deps.sh installs it)",
+            );
+        assert!(status.success(), "apps/build-images.sh failed");
+    });
+}
+
+/// A fresh key and a copy of a sample app published under it.
+fn app_under_new_key(tmp: &Path, app: &str) -> (PathBuf, PathBuf, String) {
+    sample_images();
+    let key = tmp.join(format!("{app}.key"));
+    ok(&["key", "new", "--out", s(&key)]);
+    let did = json(&["key", "show", s(&key)])["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tmp.join(app);
+    fs::create_dir(&dir).unwrap();
+    let src = repo().join("apps").join(app);
+    let manifest = fs::read_to_string(src.join("manifest.yml")).unwrap();
+    let manifest: String = manifest
+        .lines()
+        .map(|l| {
+            if l.starts_with("publisher:") {
+                format!("publisher: {did}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(dir.join("manifest.yml"), manifest).unwrap();
+    fs::copy(src.join("image.tar"), dir.join("image.tar")).unwrap();
+    (dir, key, did)
+}
+
+#[test]
+fn key_new_writes_a_0600_key_whose_show_gives_did_and_npub() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("me.key");
+    let created = json(&["key", "new", "--out", s(&key)]);
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let shown = json(&["key", "show", s(&key)]);
+    assert_eq!(shown["did"], created["did"]);
+    assert!(shown["did"].as_str().unwrap().starts_with("did:key:z6Mk"));
+    assert!(shown["npub"].as_str().unwrap().starts_with("npub1"));
+}
+
+#[test]
+fn key_new_never_overwrites_an_existing_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("me.key");
+    ok(&["key", "new", "--out", s(&key)]);
+    let before = fs::read(&key).unwrap();
+    let out = archy(&["key", "new", "--out", s(&key)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    assert_eq!(fs::read(&key).unwrap(), before);
+}
+
+#[test]
+fn key_readable_by_others_is_refused_like_ssh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("me.key");
+    ok(&["key", "new", "--out", s(&key)]);
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = archy(&["key", "show", s(&key)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("too open") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn app_init_scaffolds_a_manifest_that_validates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("me.key");
+    ok(&["key", "new", "--out", s(&key)]);
+    let dir = tmp.path().join("My App");
+    ok(&["app", "init", s(&dir), "--key", s(&key)]);
+    let report = json(&["app", "validate", s(&dir)]);
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["app"]["id"], "org.example.my-app");
+    // Never overwrites.
+    assert!(
+        !archy(&["app", "init", s(&dir), "--key", s(&key)])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn validate_lists_every_problem_with_file_line_column_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = tmp.path().join("manifest.yml");
+    let text = fs::read_to_string(repo().join("apps/notes/manifest.yml"))
+        .unwrap()
+        .replace("version: 1.0.0", "version: 1.0")
+        .replace("- name: data", "- name: data\n        path: ../../etc")
+        .replace(
+            "    secrets: [notes-token]",
+            "    secrets: [notes-token]\n    privileged: true",
+        );
+    fs::write(&manifest, text).unwrap();
+    let out = archy(&["app", "validate", s(&manifest)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = s(&manifest);
+    assert!(err.contains(&format!("{file}:5:10: version:")), "{err}");
+    assert!(
+        err.contains("containers[0].volumes[0].path: '../../etc' escapes the app's data dir"),
+        "{err}"
+    );
+    assert!(
+        err.contains("containers[0].privileged: privileged mode is never allowed"),
+        "{err}"
+    );
+    assert!(err.contains("3 problem(s)"), "{err}");
+
+    let out = archy(&["app", "validate", s(&manifest), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"].as_array().unwrap().len(), 3);
+    assert_eq!(report["problems"][0]["line"], 5);
+}
+
+#[test]
+fn every_sample_app_validates() {
+    for app in ["hello-web", "notes", "duo"] {
+        let report = json(&["app", "validate", s(&repo().join("apps").join(app))]);
+        assert_eq!(report["valid"], true, "{app}: {report}");
+    }
+}
+
+#[test]
+fn sample_apps_sign_and_verify_under_their_publisher() {
+    let tmp = tempfile::tempdir().unwrap();
+    for app in ["hello-web", "notes", "duo"] {
+        let (dir, key, did) = app_under_new_key(tmp.path(), app);
+        let signed = json(&["app", "sign", s(&dir), "--key", s(&key)]);
+        let envelope = dir.join("manifest.signed.json");
+        assert_eq!(signed["signed_manifest"], s(&envelope));
+        let verified = json(&["app", "verify", s(&envelope), "--publisher", &did]);
+        assert_eq!(verified["valid"], true);
+        assert_eq!(verified["app"]["publisher"], did);
+    }
+}
+
+#[test]
+fn signed_image_id_is_the_one_podman_reports_on_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, key, _) = app_under_new_key(tmp.path(), "hello-web");
+    let signed = json(&["app", "sign", s(&dir), "--key", s(&key)]);
+    let image_id = signed["images"][0]["image_id"].as_str().unwrap().to_owned();
+    let load = Command::new("podman")
+        .args(["load", "--quiet", "-i", s(&dir.join("image.tar"))])
+        .env("CONTAINERS_CONF", repo().join("scripts/containers.conf"))
+        .output()
+        .expect("podman runs");
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let loaded = String::from_utf8_lossy(&load.stdout);
+    // podman prints "Loaded image: <name>"; ask for the id of what it loaded.
+    let name = loaded.trim().rsplit(": ").next().unwrap().to_owned();
+    let inspect = Command::new("podman")
+        .args(["image", "inspect", "--format", "{{.Id}}", &name])
+        .env("CONTAINERS_CONF", repo().join("scripts/containers.conf"))
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&inspect.stdout).trim().to_owned();
+    assert_eq!(image_id, format!("sha256:{id}"));
+}
+
+#[test]
+fn tampered_or_resigned_manifests_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, key, did) = app_under_new_key(tmp.path(), "hello-web");
+    ok(&["app", "sign", s(&dir), "--key", s(&key)]);
+    let envelope = dir.join("manifest.signed.json");
+    let original = fs::read_to_string(&envelope).unwrap();
+    let refused = |text: &str, publisher: Option<&str>, why: &str| {
+        let path = tmp.path().join("candidate.json");
+        fs::write(&path, text).unwrap();
+        let mut args = vec!["app", "verify", s(&path)];
+        if let Some(p) = publisher {
+            args.extend(["--publisher", p]);
+        }
+        let out = archy(&args);
+        assert_eq!(out.status.code(), Some(1), "{why} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(
+        &original.replace("\"Hello web\"", "\"Hello w3b\""),
+        None,
+        "a changed title",
+    );
+    assert!(err.contains("bad signature"), "{err}");
+    let signed: Value = serde_json::from_str(&original).unwrap();
+    let hash = signed["signed"]["payload"]["containers"][0]["image"]["blake3"]
+        .as_str()
+        .unwrap();
+    refused(
+        &original.replace(hash, &"0".repeat(64)),
+        None,
+        "a swapped image hash",
+    );
+
+    // Another key re-signs the same manifest: valid signature, wrong publisher.
+    let (_, other_key, other_did) = app_under_new_key(tmp.path(), "notes");
+    let mallory_dir = tmp.path().join("mallory");
+    fs::create_dir(&mallory_dir).unwrap();
+    fs::copy(dir.join("image.tar"), mallory_dir.join("image.tar")).unwrap();
+    fs::write(
+        mallory_dir.join("manifest.yml"),
+        fs::read_to_string(dir.join("manifest.yml"))
+            .unwrap()
+            .replace(&did, &other_did),
+    )
+    .unwrap();
+    ok(&["app", "sign", s(&mallory_dir), "--key", s(&other_key)]);
+    let resigned = fs::read_to_string(mallory_dir.join("manifest.signed.json")).unwrap();
+    let err = refused(&resigned, Some(&did), "a manifest re-signed by another key");
+    assert!(err.contains("expected"), "{err}");
+}
+
+#[test]
+fn bench_prints_figures() {
+    let figures = json(&["bench", "manifest", "--seconds", "0.05"]);
+    for name in [
+        "raw_ed25519_verify",
+        "envelope_verify",
+        "manifest_parse_validate",
+    ] {
+        assert!(
+            figures[name]["per_second"].as_f64().unwrap() > 0.0,
+            "{figures}"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests and sample-app images need on a Debian machine:
+# podman (with runc, as crun fails on these hosts' hybrid cgroups), uidmap
+# for rootless use, and busybox-static for the offline sample images.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(podman runc uidmap busybox-static)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+for tool in cargo podman runc; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is not on PATH after install" >&2; exit 1; }
+done

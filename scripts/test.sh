@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): installs what the tests need,
+# checks formatting and lints, builds the sample images, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+export CONTAINERS_CONF="$PWD/scripts/containers.conf"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== fuzz targets build"
+cargo check --quiet --manifest-path fuzz/Cargo.toml --locked
+echo "== sample app images"
+apps/build-images.sh
+echo "== cargo test"
+cargo test --workspace --locked
