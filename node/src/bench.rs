@@ -40,6 +40,8 @@ pub struct ManifestFigures {
     pub manifest_parse_validate: Figure,
     /// `envelope_verify` as a share of `raw_ed25519_verify`.
     pub envelope_to_raw_ratio: f64,
+    /// Where the time of `envelope_verify` goes, step by step.
+    pub breakdown: Vec<Figure>,
 }
 
 /// A small, realistic published manifest: one container, one port, a health check.
@@ -85,7 +87,26 @@ pub fn manifest(per_figure: Duration) -> ManifestFigures {
                 .expect("sample is valid"),
         );
     });
+    let did_text = identity.did().to_string();
+    let signed_value: serde_json::Value =
+        serde_json::from_slice(&envelope).expect("own envelope is JSON");
+    let payload = signed_value["signed"]["payload"].clone();
+    let breakdown = vec![
+        measure("parse envelope JSON", per_figure, || {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(&envelope)).expect("JSON"));
+        }),
+        measure("canonical JSON of signed", per_figure, || {
+            black_box(archy_trust::canonical::to_canonical_json(black_box(&signed_value["signed"])).expect("canonical"));
+        }),
+        measure("parse did:key", per_figure, || {
+            black_box(black_box(did_text.as_str()).parse::<archy_trust::Did>().expect("DID"));
+        }),
+        measure("manifest rules on JSON payload", per_figure, || {
+            black_box(Manifest::from_json(black_box(&payload), "sample", Form::Published).expect("valid"));
+        }),
+    ];
     ManifestFigures {
+        breakdown,
         manifest_yaml_bytes: yaml.len(),
         envelope_bytes: envelope.len(),
         envelope_to_raw_ratio: full.per_second / raw.per_second,

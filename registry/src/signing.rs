@@ -192,4 +192,21 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn every_byte_of_a_signed_manifest_is_covered() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let dir = app_dir(&alice);
+        let signed = sign(&dir.path().join("manifest.yml"), &alice).unwrap();
+        for i in 0..signed.envelope.len() {
+            let mut tampered = signed.envelope.clone();
+            tampered[i] ^= 0x01;
+            if let Ok(manifest) = verify(&tampered, Some(&alice.did())) {
+                // Only insignificant whitespace may change without notice,
+                // and then the manifest read is exactly the signed one.
+                assert!(signed.envelope[i].is_ascii_whitespace(), "byte {i} changed unnoticed");
+                assert_eq!(manifest, signed.manifest, "byte {i}");
+            }
+        }
+    }
 }

@@ -37,6 +37,10 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
                         f.name, f.per_second, f.micros_per_op
                     );
                 }
+                text += "where signed manifest verify spends its time:\n";
+                for f in &figures.breakdown {
+                    text += &format!("  {:<28} {:>10.0} /s  {:>8.2} µs/op\n", f.name, f.per_second, f.micros_per_op);
+                }
                 text += &format!(
                     "signed manifest verify runs at {:.0}% of the raw Ed25519 verify rate",
                     figures.envelope_to_raw_ratio * 100.0
