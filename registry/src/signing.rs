@@ -11,7 +11,7 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use archy_trust::{Did, Identity, Signed};
+use archy_trust::{Did, Identity, Payload, Signed, envelope};
 
 use crate::BlobHash;
 use crate::error::Error;
@@ -104,9 +104,8 @@ fn hash_icon(path: &Path) -> Result<(BlobHash, u64), Error> {
 /// Verifies a signed manifest: envelope signature, every manifest rule in the
 /// published form, signer = `publisher`, and signer = `expected` when given.
 pub fn verify(envelope: &[u8], expected: Option<&Did>) -> Result<Manifest, Error> {
-    let signed = Signed::<Manifest>::verify(envelope, expected)?;
-    let signer = signed.signer().clone();
-    let manifest = signed.into_payload();
+    let (signer, payload) = envelope::open(envelope, Manifest::TYPE, expected)?;
+    let manifest = Manifest::from_json(&payload, "signed manifest", Form::Published)?;
     if manifest.publisher != signer {
         return Err(Error::PublisherMismatch {
             publisher: manifest.publisher.to_string(),
@@ -204,7 +203,10 @@ mod tests {
             if let Ok(manifest) = verify(&tampered, Some(&alice.did())) {
                 // Only insignificant whitespace may change without notice,
                 // and then the manifest read is exactly the signed one.
-                assert!(signed.envelope[i].is_ascii_whitespace(), "byte {i} changed unnoticed");
+                assert!(
+                    signed.envelope[i].is_ascii_whitespace(),
+                    "byte {i} changed unnoticed"
+                );
                 assert_eq!(manifest, signed.manifest, "byte {i}");
             }
         }

@@ -5,8 +5,10 @@
 //! bytes. We implement it here rather than pull in a DID crate: the format is
 //! small, and the common crate drags in an old, advisory-laden dalek.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -20,6 +22,13 @@ const MULTICODEC_ED25519_PUB: [u8; 2] = [0xed, 0x01];
 /// Longest did:key text we try to decode; a valid one has 56 characters.
 /// Base58 decoding is quadratic, so huge inputs are refused before it.
 const MAX_DID_LEN: usize = 128;
+/// Most parsed DIDs remembered; the memory is cleared when it is full.
+const PARSED_CACHE_LIMIT: usize = 4096;
+
+/// DIDs parsed recently. Parsing decompresses an Ed25519 point (several µs,
+/// as much as a tenth of a signature check), and a node meets the same few
+/// publishers over and over. Only valid DIDs are remembered.
+static PARSED: LazyLock<Mutex<HashMap<String, Did>>> = LazyLock::new(Default::default);
 
 /// An Ed25519 public key that has been checked to be a usable point.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -71,11 +80,20 @@ impl fmt::Debug for PublicKey {
 
 /// A valid `did:key` naming an Ed25519 public key. Only valid DIDs can be
 /// built, so holding a `Did` means holding a usable key.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Did {
     key: PublicKey,
     text: String,
+    tuf_keyid: String,
 }
+
+impl PartialEq for Did {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Did {}
 
 impl Did {
     /// The DID that names `key`.
@@ -87,7 +105,20 @@ impl Did {
             "{DID_KEY_PREFIX}{MULTIBASE_BASE58BTC}{}",
             bs58::encode(bytes).into_string()
         );
-        Self { key, text }
+        Self::new(key, text)
+    }
+
+    fn new(key: PublicKey, text: String) -> Self {
+        Self {
+            tuf_keyid: key.tuf_keyid(),
+            key,
+            text,
+        }
+    }
+
+    /// The TUF key id of this DID's key, computed once.
+    pub fn tuf_keyid(&self) -> &str {
+        &self.tuf_keyid
     }
 
     /// The public key this DID names.
@@ -105,10 +136,24 @@ impl FromStr for Did {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self, Error> {
-        parse(text).map_err(|problem| Error::InvalidDid {
+        let remembered = PARSED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(text)
+            .cloned();
+        if let Some(did) = remembered {
+            return Ok(did);
+        }
+        let did = parse(text).map_err(|problem| Error::InvalidDid {
             did: shorten(text),
             problem,
-        })
+        })?;
+        let mut cache = PARSED.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= PARSED_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(text.to_owned(), did.clone());
+        Ok(did)
     }
 }
 
@@ -132,13 +177,14 @@ fn parse(text: &str) -> Result<Did, DidProblem> {
     let key: [u8; 32] = bytes[2..]
         .try_into()
         .map_err(|_| DidProblem::WrongLength(bytes.len() - 2))?;
-    let did = Did::from_public_key(PublicKey::from_bytes(&key)?);
-    // Base58 has one spelling per byte string, but leading '1's encode zero
-    // bytes; insist on the canonical text so one key has exactly one DID.
-    if did.text != text {
+    let key = PublicKey::from_bytes(&key)?;
+    // Base58 spells each number once, except that leading '1's encode
+    // leading zero bytes. The bytes start with 0xed, so a canonical spelling
+    // has no leading '1': one key, exactly one DID.
+    if base58.starts_with('1') {
         return Err(DidProblem::BadBase58("not the canonical encoding".into()));
     }
-    Ok(did)
+    Ok(Did::new(key, text.to_owned()))
 }
 
 /// Keeps error messages readable when someone feeds in a huge string.
@@ -285,6 +331,16 @@ mod tests {
         bytes.extend_from_slice(&key);
         let text = format!("did:key:z{}", bs58::encode(bytes).into_string());
         assert_eq!(problem(&text), DidProblem::InvalidKey);
+    }
+
+    #[test]
+    fn leading_zero_digits_are_not_a_second_spelling() {
+        let did = W3C_VECTORS[0].1;
+        let padded = did.replacen("did:key:z", "did:key:z1", 1);
+        assert!(matches!(
+            problem(&padded),
+            DidProblem::BadBase58(_) | DidProblem::WrongCodec(_)
+        ));
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //! Catalogs are TUF repositories, so the whole project has one canonical form
 //! and one signature format.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::canonical::to_canonical_json;
@@ -48,7 +49,7 @@ pub struct Signed<T> {
 }
 
 impl<T: Payload> Signed<T> {
-    /// Signs `payload` as `identity` and returns the envelope as pretty JSON.
+    /// Signs `payload` as `identity` and returns the envelope as compact JSON.
     pub fn sign(payload: &T, identity: &Identity) -> Result<Vec<u8>, Error> {
         let payload_value = serde_json::to_value(payload).map_err(|e| Error::InvalidPayload {
             kind: T::TYPE,
@@ -65,12 +66,15 @@ impl<T: Payload> Signed<T> {
         let envelope = json!({
             "signed": signed,
             "signatures": [{
-                "keyid": signer.public_key().tuf_keyid(),
+                "keyid": signer.tuf_keyid(),
                 "sig": hex::encode(sig),
             }],
         });
+        // Compact JSON with sorted keys: for documents without control
+        // characters this is the canonical form, so readers can check the
+        // signature over the bytes as received (see `open`).
         let mut bytes =
-            serde_json::to_vec_pretty(&envelope).map_err(|e| Error::Canonical(e.to_string()))?;
+            serde_json::to_vec(&envelope).map_err(|e| Error::Canonical(e.to_string()))?;
         bytes.push(b'\n');
         Ok(bytes)
     }
@@ -105,6 +109,22 @@ impl<T: Payload> Signed<T> {
     }
 }
 
+/// The envelope as it arrives: `signed` is kept as the exact bytes received.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEnvelope<'a> {
+    #[serde(borrow)]
+    signed: &'a RawValue,
+    signatures: Vec<WireSignature>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSignature {
+    keyid: String,
+    sig: String,
+}
+
 /// Verifies an envelope of kind `kind` and returns its signer and its
 /// payload as untyped JSON, for payloads that bring their own reader (such
 /// as manifests, which report every problem at once).
@@ -119,43 +139,42 @@ pub fn open(
             bytes.len()
         )));
     }
-    let envelope: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::MalformedEnvelope(format!("not JSON: {e}")))?;
-    let mut top = take_object(envelope, "the document")?;
-    let signed = top
-        .remove("signed")
-        .ok_or_else(|| missing("signed", "the document"))?;
-    let signatures = top
-        .remove("signatures")
-        .ok_or_else(|| missing("signatures", "the document"))?;
-    if let Some(extra) = top.keys().next() {
+    let envelope: WireEnvelope<'_> =
+        serde_json::from_slice(bytes).map_err(|e| Error::MalformedEnvelope(e.to_string()))?;
+    if envelope.signatures.len() > MAX_SIGNATURES {
         return Err(Error::MalformedEnvelope(format!(
-            "unknown top-level field '{extra}' (only 'signed' and 'signatures' are allowed)"
+            "{} signatures is over the limit of {MAX_SIGNATURES}",
+            envelope.signatures.len()
         )));
     }
+    let raw_signed = envelope.signed.get();
+    let signed: Value = serde_json::from_str(raw_signed)
+        .map_err(|e| Error::MalformedEnvelope(format!("'signed': {e}")))?;
     refuse_unnormalized(&signed, "signed")?;
-    let canonical = to_canonical_json(&signed)?;
-
-    let mut fields = take_object(signed, "'signed'")?;
-    let found_type = take_string(&mut fields, "_type")?;
+    let Value::Object(mut fields) = signed else {
+        return Err(Error::MalformedEnvelope(
+            "'signed' is not a JSON object".into(),
+        ));
+    };
+    let found_type = take_string(&fields, "_type")?;
     if found_type != kind {
         return Err(Error::WrongType {
             expected: kind.to_owned(),
-            found: found_type,
+            found: found_type.to_owned(),
         });
     }
-    let version = take_string(&mut fields, "spec_version")?;
+    let version = take_string(&fields, "spec_version")?;
     if version != SPEC_VERSION {
         return Err(Error::UnknownVersion {
-            found: version,
+            found: version.to_owned(),
             supported: SPEC_VERSION,
         });
     }
-    let signer: Did = take_string(&mut fields, "signer")?.parse()?;
-    let payload = fields
-        .remove("payload")
-        .ok_or_else(|| missing("payload", "'signed'"))?;
-    if let Some(extra) = fields.keys().next() {
+    let signer: Did = take_string(&fields, "signer")?.parse()?;
+    if !fields.contains_key("payload") {
+        return Err(missing("payload", "'signed'"));
+    }
+    if let Some(extra) = fields.keys().find(|k| !SIGNED_FIELDS.contains(&k.as_str())) {
         return Err(Error::MalformedEnvelope(format!(
             "unknown field 'signed.{extra}'"
         )));
@@ -168,55 +187,83 @@ pub fn open(
             found: signer.to_string(),
         });
     }
-    check_signatures(signatures, &signer, &canonical)?;
+    let candidates = signatures_by(&envelope.signatures, &signer)?;
+    let signed_over = |message: &[u8]| {
+        candidates
+            .iter()
+            .any(|sig| signer.public_key().verify(message, sig))
+    };
+    // The signer signs the canonical form of `signed`. Envelopes travel as
+    // compact sorted JSON, which for most documents is that canonical form
+    // byte for byte: then the signature is checked over the bytes received
+    // as they are, and a valid signature proves they are the canonical form.
+    // Otherwise (pretty-printed input, escaped control characters) it is
+    // checked over the canonical form of what was parsed.
+    let verified = if may_be_canonical(raw_signed) {
+        signed_over(raw_signed.as_bytes()) || {
+            let canonical = to_canonical_json(&fields)?;
+            canonical != raw_signed.as_bytes() && signed_over(&canonical)
+        }
+    } else {
+        signed_over(&to_canonical_json(&fields)?)
+    };
+    if !verified {
+        return Err(Error::BadSignature {
+            signer: signer.to_string(),
+        });
+    }
+    let payload = fields.remove("payload").unwrap_or(Value::Null);
     Ok((signer, payload))
 }
 
-/// Accepts the envelope if any signature carrying the signer's key id
-/// verifies. Signatures by other keys are ignored, as in TUF.
-fn check_signatures(signatures: Value, signer: &Did, canonical: &[u8]) -> Result<(), Error> {
-    let Value::Array(signatures) = signatures else {
-        return Err(Error::MalformedEnvelope(
-            "'signatures' is not a list".into(),
-        ));
-    };
-    if signatures.len() > MAX_SIGNATURES {
-        return Err(Error::MalformedEnvelope(format!(
-            "{} signatures is over the limit of {MAX_SIGNATURES}",
-            signatures.len()
-        )));
-    }
-    let keyid = signer.public_key().tuf_keyid();
-    let mut saw_own_keyid = false;
-    for (index, entry) in signatures.into_iter().enumerate() {
-        let place = format!("signatures[{index}]");
-        let mut entry = take_object(entry, &place)?;
-        let entry_keyid = take_string(&mut entry, "keyid")?;
-        let sig_hex = take_string(&mut entry, "sig")?;
-        if entry_keyid != keyid {
+/// The fields `signed` must have, and the only ones it may have.
+const SIGNED_FIELDS: [&str; 4] = ["_type", "spec_version", "signer", "payload"];
+
+/// The signatures carrying the signer's key id, decoded. Signatures by other
+/// keys are ignored, as in TUF.
+fn signatures_by(signatures: &[WireSignature], signer: &Did) -> Result<Vec<[u8; 64]>, Error> {
+    let keyid = signer.tuf_keyid();
+    let mut found = Vec::new();
+    for (index, entry) in signatures.iter().enumerate() {
+        if entry.keyid != keyid {
             continue;
         }
-        saw_own_keyid = true;
-        let sig: [u8; 64] = hex::decode(&sig_hex)
+        let sig = hex::decode(&entry.sig)
             .ok()
-            .and_then(|b| b.try_into().ok())
+            .and_then(|b| <[u8; 64]>::try_from(b).ok())
             .ok_or_else(|| {
-                Error::MalformedEnvelope(format!("{place}.sig is not 64 bytes of hex"))
+                Error::MalformedEnvelope(format!("signatures[{index}].sig is not 64 bytes of hex"))
             })?;
-        if signer.public_key().verify(canonical, &sig) {
-            return Ok(());
+        found.push(sig);
+    }
+    if found.is_empty() {
+        return Err(Error::MissingSignature {
+            signer: signer.to_string(),
+            keyid: keyid.to_owned(),
+        });
+    }
+    Ok(found)
+}
+
+/// A cheap scan that rules out text which cannot be OLPC canonical JSON:
+/// whitespace outside strings, or escapes other than `\"` and `\\`. It only
+/// chooses which bytes to verify first; the signature decides.
+fn may_be_canonical(json: &str) -> bool {
+    let mut in_string = false;
+    let mut bytes = json.bytes();
+    while let Some(b) = bytes.next() {
+        match (in_string, b) {
+            (false, b' ' | b'\n' | b'\r' | b'\t') => return false,
+            (_, b'"') => in_string = !in_string,
+            (true, b'\\') => {
+                if !matches!(bytes.next(), Some(b'"' | b'\\')) {
+                    return false;
+                }
+            }
+            _ => {}
         }
     }
-    if saw_own_keyid {
-        Err(Error::BadSignature {
-            signer: signer.to_string(),
-        })
-    } else {
-        Err(Error::MissingSignature {
-            signer: signer.to_string(),
-            keyid,
-        })
-    }
+    true
 }
 
 /// OLPC canonical JSON normalizes strings to NFC, so two different strings
@@ -251,22 +298,13 @@ fn missing(field: &str, place: &str) -> Error {
     Error::MalformedEnvelope(format!("{place} has no '{field}' field"))
 }
 
-fn take_object(value: Value, place: &str) -> Result<Map<String, Value>, Error> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(Error::MalformedEnvelope(format!(
-            "{place} is not a JSON object"
-        ))),
-    }
-}
-
-fn take_string(map: &mut Map<String, Value>, field: &str) -> Result<String, Error> {
-    match map.remove(field) {
+fn take_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, Error> {
+    match map.get(field) {
         Some(Value::String(s)) => Ok(s),
         Some(_) => Err(Error::MalformedEnvelope(format!(
-            "'{field}' is not a string"
+            "'signed.{field}' is not a string"
         ))),
-        None => Err(Error::MalformedEnvelope(format!("no '{field}' field"))),
+        None => Err(missing(field, "'signed'")),
     }
 }
 
@@ -440,5 +478,38 @@ mod tests {
         ] {
             assert!(Signed::<Note>::verify(junk, None).is_err());
         }
+    }
+
+    #[test]
+    fn pretty_printed_and_escaped_forms_verify_over_their_canonical_form() {
+        let bytes = signed_note();
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        let pretty = serde_json::to_vec_pretty(&value).unwrap();
+        assert!(Signed::<Note>::verify(&pretty, None).is_ok());
+        // A payload with a newline travels escaped ("\n"), which is not the
+        // canonical form; it must still verify.
+        let multiline = Note {
+            text: "two\nlines \u{e9}".into(),
+            n: 1,
+        };
+        let signed = Signed::sign(&multiline, &alice()).unwrap();
+        assert!(!may_be_canonical(std::str::from_utf8(&signed).unwrap()));
+        assert_eq!(
+            Signed::<Note>::verify(&signed, None).unwrap().payload(),
+            &multiline
+        );
+        // The same text with é written as a \u escape also verifies.
+        let escaped = String::from_utf8(signed)
+            .unwrap()
+            .replace('\u{e9}', "\\u00e9");
+        assert!(Signed::<Note>::verify(escaped.as_bytes(), None).is_ok());
+    }
+
+    #[test]
+    fn canonical_scan_rules_out_whitespace_and_escapes() {
+        assert!(may_be_canonical(r#"{"a":"x y","b":[1,2]}"#));
+        assert!(may_be_canonical(r#"{"a":"q\"q\\"}"#));
+        assert!(!may_be_canonical(r#"{"a": 1}"#));
+        assert!(!may_be_canonical(r#"{"a":"\n"}"#));
     }
 }
