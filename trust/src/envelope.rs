@@ -255,11 +255,7 @@ fn may_be_canonical(json: &str) -> bool {
         match (in_string, b) {
             (false, b' ' | b'\n' | b'\r' | b'\t') => return false,
             (_, b'"') => in_string = !in_string,
-            (true, b'\\') => {
-                if !matches!(bytes.next(), Some(b'"' | b'\\')) {
-                    return false;
-                }
-            }
+            (true, b'\\') if !matches!(bytes.next(), Some(b'"' | b'\\')) => return false,
             _ => {}
         }
     }
