@@ -156,8 +156,7 @@ fn docker_archive_image_id(
         }
     }
     .ok_or_else(|| archive_error(path, "manifest.json has no 'Config' entry"))?;
-    let config = read_entry(file, path, find(entries, path, config_name)?)?;
-    Ok(ImageId::from_config_digest(Sha256::digest(&config).into()))
+    image_id_of_config(file, path, entries, config_name)
 }
 
 fn oci_archive_image_id(
@@ -180,7 +179,17 @@ fn oci_archive_image_id(
     let manifest_blob = blob_name(path, &manifest["digest"])?;
     let manifest = read_json(file, path, find(entries, path, &manifest_blob)?)?;
     let config_blob = blob_name(path, &manifest["config"]["digest"])?;
-    let config = read_entry(file, path, find(entries, path, &config_blob)?)?;
+    image_id_of_config(file, path, entries, &config_blob)
+}
+
+/// The image id is the SHA-256 of the image config, in either layout.
+fn image_id_of_config(
+    file: &mut File,
+    path: &Path,
+    entries: &[Entry],
+    config_name: &str,
+) -> Result<ImageId, Error> {
+    let config = read_entry(file, path, find(entries, path, config_name)?)?;
     Ok(ImageId::from_config_digest(Sha256::digest(&config).into()))
 }
 
