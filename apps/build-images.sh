@@ -8,6 +8,8 @@
 #   apps/build-images.sh notes duo  # some
 #
 # Needs: podman, runc, busybox-static (scripts/install-deps.sh installs them).
+# Every podman call is bounded by `timeout`, so a stuck podman fails the
+# build instead of hanging it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,11 +40,11 @@ for app in "${apps[@]}"; do
     tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
         -C "$work/rootfs" -cf "$work/rootfs.tar" .
     tag=localhost/archy-sample/$app:latest
-    podman import --quiet --change 'CMD ["/bin/sh"]' --change 'WORKDIR /' \
+    timeout 120 podman import --quiet --change 'CMD ["/bin/sh"]' --change 'WORKDIR /' \
         "$work/rootfs.tar" "$tag" >/dev/null
     rm -f "$src/image.tar"
-    podman save --quiet --format docker-archive -o "$src/image.tar" "$tag"
-    echo "built $src/image.tar ($(du -h "$src/image.tar" | cut -f1), image $(podman image inspect --format '{{.Id}}' "$tag" | cut -c1-12))"
+    timeout 120 podman save --quiet --format docker-archive -o "$src/image.tar" "$tag"
+    echo "built $src/image.tar ($(du -h "$src/image.tar" | cut -f1), image $(timeout 30 podman image inspect --format '{{.Id}}' "$tag" | cut -c1-12))"
     rm -rf "$work"
     trap - EXIT
 done
