@@ -266,27 +266,32 @@ fn may_be_canonical(json: &str) -> bool {
 /// can share one signature. Refusing strings that are not already NFC keeps
 /// "what was signed" and "what is read" the same bytes.
 fn refuse_unnormalized(value: &Value, path: &str) -> Result<(), Error> {
-    let check = |s: &str, at: &str| {
-        if unicode_normalization::is_nfc(s) {
-            Ok(())
-        } else {
-            Err(Error::MalformedEnvelope(format!(
-                "{at}: text is not in Unicode NFC form"
-            )))
-        }
-    };
+    match unnormalized_at(value) {
+        None => Ok(()),
+        Some(at) => Err(Error::MalformedEnvelope(format!(
+            "{path}{at}: text is not in Unicode NFC form"
+        ))),
+    }
+}
+
+/// Where the first non-NFC text is, as a path suffix like `.payload.title`.
+/// The path is only built on the way back from a finding, so a clean
+/// document costs no allocation.
+fn unnormalized_at(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) => check(s, path),
+        Value::String(s) => (!unicode_normalization::is_nfc(s)).then(String::new),
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .try_for_each(|(i, v)| refuse_unnormalized(v, &format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            let at = format!("{path}.{k}");
-            check(k, &at)?;
-            refuse_unnormalized(v, &at)
+            .find_map(|(i, v)| unnormalized_at(v).map(|rest| format!("[{i}]{rest}"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if unicode_normalization::is_nfc(k) {
+                unnormalized_at(v).map(|rest| format!(".{k}{rest}"))
+            } else {
+                Some(format!(".{k}"))
+            }
         }),
-        _ => Ok(()),
+        _ => None,
     }
 }
 
@@ -460,6 +465,20 @@ mod tests {
             Signed::<Note>::verify(&bytes, None),
             Err(Error::MalformedEnvelope(_))
         ));
+    }
+
+    #[test]
+    fn non_nfc_text_is_reported_with_its_path() {
+        let bytes = edit(&signed_note(), |v| {
+            v["signed"]["payload"]["text"] = json!(["ok", "e\u{301}"])
+        });
+        let err = Signed::<Note>::verify(&bytes, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("signed.payload.text[1]: text is not in Unicode NFC"),
+            "{err}"
+        );
     }
 
     #[test]
