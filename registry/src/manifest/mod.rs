@@ -325,14 +325,6 @@ impl Manifest {
     ) -> Result<Self, Diagnostics> {
         check(&tree::from_json(value), file, form)
     }
-
-    /// The form this manifest is in.
-    pub fn form(&self) -> Form {
-        match self.containers.first().map(|c| &c.image) {
-            Some(ImageRef::Published { .. }) => Form::Published,
-            _ => Form::Source,
-        }
-    }
 }
 
 fn check(root: &tree::Node, file: &str, form: Form) -> Result<Manifest, Diagnostics> {
