@@ -6,6 +6,7 @@
 //! use [`Obj`], which also reports fields the schema does not know.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::str::FromStr;
 
 use super::diagnostic::Diagnostic;
@@ -20,10 +21,10 @@ pub(crate) struct Cx {
 }
 
 impl Cx {
-    pub fn error(&mut self, pos: Option<Pos>, path: &str, message: impl Into<String>) {
+    pub fn error(&mut self, pos: Option<Pos>, path: impl fmt::Display, message: impl Into<String>) {
         self.diags.push(Diagnostic {
             pos,
-            path: path.to_owned(),
+            path: path.to_string(),
             message: message.into(),
         });
     }
@@ -34,19 +35,35 @@ impl Cx {
         self.error(pos, path, message);
     }
 
-    fn remember(&mut self, path: &str, pos: Option<Pos>) {
+    /// Notes where `path` stands; JSON input has no positions, so reading it
+    /// never spells out a path unless there is a problem to report.
+    fn remember(&mut self, path: &FieldPath<'_>, pos: Option<Pos>) {
         if let Some(pos) = pos {
-            self.positions.insert(path.to_owned(), pos);
+            self.positions.insert(path.to_string(), pos);
         }
     }
 }
 
-/// `parent.field`, or `field` at the top.
-pub(crate) fn field_path(parent: &str, field: &str) -> String {
-    if parent.is_empty() {
-        field.to_owned()
-    } else {
-        format!("{parent}.{field}")
+/// Where a value sits, such as `containers[0].ports[1].host`. Built on the
+/// stack as reading descends and only turned into text for a diagnostic.
+#[derive(Clone, Copy)]
+pub(crate) enum FieldPath<'a> {
+    /// The document itself.
+    Root,
+    /// A named field of a mapping.
+    Field(&'a FieldPath<'a>, &'a str),
+    /// An item of a list.
+    Index(&'a FieldPath<'a>, usize),
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldPath::Root => Ok(()),
+            FieldPath::Field(FieldPath::Root, name) => f.write_str(name),
+            FieldPath::Field(parent, name) => write!(f, "{parent}.{name}"),
+            FieldPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
     }
 }
 
@@ -63,21 +80,21 @@ fn kind(node: &Node) -> &'static str {
 
 /// The fields of one mapping, read one by one; whatever is left unread at
 /// [`Obj::finish`] is an unknown field.
-pub(crate) struct Obj<'n> {
+pub(crate) struct Obj<'n, 'p> {
     entries: &'n [(Key, Node)],
     read: Vec<bool>,
-    pub path: String,
+    path: &'p FieldPath<'p>,
     pub pos: Option<Pos>,
 }
 
-impl<'n> Obj<'n> {
-    pub fn open(node: &'n Node, path: &str, cx: &mut Cx) -> Option<Self> {
+impl<'n, 'p> Obj<'n, 'p> {
+    pub fn open(node: &'n Node, path: &'p FieldPath<'p>, cx: &mut Cx) -> Option<Self> {
         cx.remember(path, node.pos);
         match &node.value {
             NodeValue::Map(entries) => Some(Self {
                 entries,
                 read: vec![false; entries.len()],
-                path: path.to_owned(),
+                path,
                 pos: node.pos,
             }),
             _ => {
@@ -109,16 +126,17 @@ impl<'n> Obj<'n> {
         &mut self,
         cx: &mut Cx,
         name: &str,
-        read: impl FnOnce(&Node, &str, &mut Cx) -> Option<T>,
+        read: impl FnOnce(&Node, &FieldPath<'_>, &mut Cx) -> Option<T>,
     ) -> Option<T> {
-        let path = field_path(&self.path, name);
-        match self.take(name) {
+        let found = self.take(name);
+        let path = FieldPath::Field(self.path, name);
+        match found {
             Some(node) => {
                 cx.remember(&path, node.pos);
                 read(node, &path, cx)
             }
             None => {
-                cx.error(self.pos, &path, format!("missing required field '{name}'"));
+                cx.error(self.pos, path, format!("missing required field '{name}'"));
                 None
             }
         }
@@ -130,10 +148,11 @@ impl<'n> Obj<'n> {
         &mut self,
         cx: &mut Cx,
         name: &str,
-        read: impl FnOnce(&Node, &str, &mut Cx) -> Option<T>,
+        read: impl FnOnce(&Node, &FieldPath<'_>, &mut Cx) -> Option<T>,
     ) -> Option<Option<T>> {
-        let path = field_path(&self.path, name);
-        match self.take(name) {
+        let found = self.take(name);
+        let path = FieldPath::Field(self.path, name);
+        match found {
             Some(node) => {
                 cx.remember(&path, node.pos);
                 read(node, &path, cx).map(Some)
@@ -148,7 +167,7 @@ impl<'n> Obj<'n> {
         cx: &mut Cx,
         name: &str,
         default: T,
-        read: impl FnOnce(&Node, &str, &mut Cx) -> Option<T>,
+        read: impl FnOnce(&Node, &FieldPath<'_>, &mut Cx) -> Option<T>,
     ) -> Option<T> {
         self.opt(cx, name, read).map(|v| v.unwrap_or(default))
     }
@@ -160,10 +179,10 @@ impl<'n> Obj<'n> {
             if *read {
                 continue;
             }
-            let path = field_path(&self.path, &key.text);
+            let path = FieldPath::Field(self.path, &key.text);
             match forbidden.iter().find(|(name, _)| *name == key.text) {
-                Some((_, reason)) => cx.error(key.pos, &path, *reason),
-                None => cx.error(key.pos, &path, format!("unknown field '{}'", key.text)),
+                Some((_, reason)) => cx.error(key.pos, path, *reason),
+                None => cx.error(key.pos, path, format!("unknown field '{}'", key.text)),
             }
         }
     }
@@ -171,7 +190,10 @@ impl<'n> Obj<'n> {
 
 /// Text of at most `max` characters, without control characters other than
 /// newlines (and newlines only when `multiline`).
-pub(crate) fn text(max: usize, multiline: bool) -> impl Fn(&Node, &str, &mut Cx) -> Option<String> {
+pub(crate) fn text(
+    max: usize,
+    multiline: bool,
+) -> impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<String> {
     move |node, path, cx| {
         let NodeValue::Scalar { text, .. } = &node.value else {
             cx.error(
@@ -211,7 +233,7 @@ pub(crate) fn text(max: usize, multiline: bool) -> impl Fn(&Node, &str, &mut Cx)
 }
 
 /// A whole number in `min..=max`, written plainly (not quoted).
-pub(crate) fn number<T>(min: T, max: T) -> impl Fn(&Node, &str, &mut Cx) -> Option<T>
+pub(crate) fn number<T>(min: T, max: T) -> impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<T>
 where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,
 {
@@ -243,7 +265,7 @@ where
 }
 
 /// `true` or `false`, written plainly.
-pub(crate) fn boolean(node: &Node, path: &str, cx: &mut Cx) -> Option<bool> {
+pub(crate) fn boolean(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<bool> {
     match &node.value {
         NodeValue::Scalar {
             text,
@@ -264,8 +286,8 @@ pub(crate) fn boolean(node: &Node, path: &str, cx: &mut Cx) -> Option<bool> {
 /// even after one fails, so all problems are reported.
 pub(crate) fn list<T>(
     max: usize,
-    item: impl Fn(&Node, &str, &mut Cx) -> Option<T>,
-) -> impl Fn(&Node, &str, &mut Cx) -> Option<Vec<T>> {
+    item: impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<T>,
+) -> impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<Vec<T>> {
     move |node, path, cx| {
         let NodeValue::Seq(items) = &node.value else {
             cx.error(
@@ -286,7 +308,7 @@ pub(crate) fn list<T>(
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for (i, child) in items.iter().enumerate() {
-            let child_path = format!("{path}[{i}]");
+            let child_path = FieldPath::Index(path, i);
             cx.remember(&child_path, child.pos);
             match item(child, &child_path, cx) {
                 Some(v) => out.push(v),
@@ -301,8 +323,8 @@ pub(crate) fn list<T>(
 pub(crate) fn map<T>(
     max: usize,
     key: impl Fn(&str) -> Result<(), String>,
-    value: impl Fn(&Node, &str, &mut Cx) -> Option<T>,
-) -> impl Fn(&Node, &str, &mut Cx) -> Option<Vec<(String, T)>> {
+    value: impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<T>,
+) -> impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<Vec<(String, T)>> {
     move |node, path, cx| {
         let NodeValue::Map(entries) = &node.value else {
             cx.error(
@@ -323,7 +345,7 @@ pub(crate) fn map<T>(
         let mut out = Vec::with_capacity(entries.len());
         let mut ok = true;
         for (k, v) in entries {
-            let entry_path = field_path(path, &k.text);
+            let entry_path = FieldPath::Field(path, &k.text);
             if let Err(reason) = key(&k.text) {
                 cx.error(k.pos, &entry_path, reason);
                 ok = false;
@@ -342,7 +364,7 @@ pub(crate) fn map<T>(
 pub(crate) fn parsed<T>(
     max: usize,
     parse: impl Fn(&str) -> Result<T, String>,
-) -> impl Fn(&Node, &str, &mut Cx) -> Option<T> {
+) -> impl Fn(&Node, &FieldPath<'_>, &mut Cx) -> Option<T> {
     move |node, path, cx| {
         let raw = text(max, false)(node, path, cx)?;
         parse(&raw)

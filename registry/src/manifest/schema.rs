@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path};
 
-use super::read::{Cx, Obj, boolean, list, map, number, parsed, text};
+use super::read::{Cx, FieldPath, Obj, boolean, list, map, number, parsed, text};
 use super::tree::{Node, NodeValue};
 use super::*;
 
@@ -35,7 +35,7 @@ const FORBIDDEN_CONTAINER_FIELDS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn manifest(node: &Node, cx: &mut Cx) -> Option<Manifest> {
-    let mut o = Obj::open(node, "", cx)?;
+    let mut o = Obj::open(node, &FieldPath::Root, cx)?;
     let manifest_version = o.req(cx, "manifest_version", |n, p, cx| {
         let v = number(0u32, u32::MAX)(n, p, cx)?;
         if v != MANIFEST_VERSION {
@@ -87,7 +87,7 @@ pub(crate) fn manifest(node: &Node, cx: &mut Cx) -> Option<Manifest> {
     })
 }
 
-fn container(node: &Node, path: &str, cx: &mut Cx) -> Option<Container> {
+fn container(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<Container> {
     let mut o = Obj::open(node, path, cx)?;
     let name = o.req(cx, "name", parsed(63, check_label));
     let image = o.req(cx, "image", image_ref);
@@ -129,7 +129,7 @@ fn container(node: &Node, path: &str, cx: &mut Cx) -> Option<Container> {
 }
 
 /// Environment values may be empty (`FOO: ""`) but not contain NUL.
-fn env_value(node: &Node, path: &str, cx: &mut Cx) -> Option<String> {
+fn env_value(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<String> {
     match &node.value {
         NodeValue::Scalar { text, .. } if text.len() <= MAX_TEXT && !text.contains('\0') => {
             Some(text.clone())
@@ -153,7 +153,7 @@ fn env_value(node: &Node, path: &str, cx: &mut Cx) -> Option<String> {
     }
 }
 
-fn image_ref(node: &Node, path: &str, cx: &mut Cx) -> Option<ImageRef> {
+fn image_ref(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<ImageRef> {
     match &node.value {
         NodeValue::Map(_) => {
             let mut o = Obj::open(node, path, cx)?;
@@ -172,7 +172,7 @@ fn image_ref(node: &Node, path: &str, cx: &mut Cx) -> Option<ImageRef> {
     }
 }
 
-fn file_ref(node: &Node, path: &str, cx: &mut Cx) -> Option<FileRef> {
+fn file_ref(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<FileRef> {
     match &node.value {
         NodeValue::Map(_) => {
             let mut o = Obj::open(node, path, cx)?;
@@ -190,7 +190,7 @@ fn file_ref(node: &Node, path: &str, cx: &mut Cx) -> Option<FileRef> {
     }
 }
 
-fn port(node: &Node, path: &str, cx: &mut Cx) -> Option<Port> {
+fn port(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<Port> {
     let mut o = Obj::open(node, path, cx)?;
     let container = o.req(cx, "container", number(1u16, u16::MAX));
     let protocol = o.or(
@@ -212,7 +212,7 @@ fn port(node: &Node, path: &str, cx: &mut Cx) -> Option<Port> {
     })
 }
 
-fn volume(node: &Node, path: &str, cx: &mut Cx) -> Option<Volume> {
+fn volume(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<Volume> {
     let mut o = Obj::open(node, path, cx)?;
     let name = o.req(cx, "name", parsed(63, check_label));
     let mount = o.req(cx, "mount", parsed(MAX_TEXT, check_mount));
@@ -233,7 +233,7 @@ fn volume(node: &Node, path: &str, cx: &mut Cx) -> Option<Volume> {
     })
 }
 
-fn health(node: &Node, path: &str, cx: &mut Cx) -> Option<Health> {
+fn health(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<Health> {
     let mut o = Obj::open(node, path, cx)?;
     let tcp = o.opt(cx, "tcp", |n, p, cx| {
         let mut o = Obj::open(n, p, cx)?;
@@ -304,7 +304,7 @@ fn health(node: &Node, path: &str, cx: &mut Cx) -> Option<Health> {
     })
 }
 
-fn generated_secret(node: &Node, path: &str, cx: &mut Cx) -> Option<GeneratedSecret> {
+fn generated_secret(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<GeneratedSecret> {
     let mut o = Obj::open(node, path, cx)?;
     let name = o.req(cx, "name", parsed(63, check_label));
     let length = o.or(cx, "length", 32, number(16u16, 256));
@@ -326,7 +326,7 @@ fn generated_secret(node: &Node, path: &str, cx: &mut Cx) -> Option<GeneratedSec
     })
 }
 
-fn dependency(node: &Node, path: &str, cx: &mut Cx) -> Option<Dependency> {
+fn dependency(node: &Node, path: &FieldPath<'_>, cx: &mut Cx) -> Option<Dependency> {
     let mut o = Obj::open(node, path, cx)?;
     let id = o.req(cx, "id", parsed(253, check_app_id));
     let version = o.req(
