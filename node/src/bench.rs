@@ -19,9 +19,9 @@ pub struct Figure {
     pub name: &'static str,
     /// Operations completed.
     pub iterations: u64,
-    /// Operations per second.
+    /// Operations per second (median over 20 ms slices).
     pub per_second: f64,
-    /// Mean time per operation, in microseconds.
+    /// Time per operation at that rate, in microseconds.
     pub micros_per_op: f64,
 }
 
@@ -81,24 +81,31 @@ pub fn manifest(per_figure: Duration) -> ManifestFigures {
     let signature = identity.sign(&message);
     let public = identity.public_key();
 
-    let raw = measure("raw Ed25519 verify (strict)", per_figure, || {
-        assert!(public.verify(black_box(&message), &signature));
-    });
-    let open = measure("envelope verify", per_figure, || {
-        black_box(
-            archy_trust::envelope::open(black_box(&envelope), "archy/manifest", None)
-                .expect("sample verifies"),
-        );
-    });
-    let full = measure("signed manifest verify", per_figure, || {
-        black_box(signing::verify(black_box(&envelope), None).expect("sample verifies"));
-    });
-    let parse = measure("manifest parse + validate", per_figure, || {
-        black_box(
-            Manifest::from_yaml(black_box(&yaml), "sample", Form::Published)
-                .expect("sample is valid"),
-        );
-    });
+    // Measured together, slice by slice, so the ratios compare figures
+    // taken over the same stretch of time even when the machine's speed drifts.
+    let [raw, open, full, parse] = measure_together(
+        per_figure,
+        [
+            ("raw Ed25519 verify (strict)", &mut || {
+                assert!(public.verify(black_box(&message), &signature));
+            }),
+            ("envelope verify", &mut || {
+                black_box(
+                    archy_trust::envelope::open(black_box(&envelope), "archy/manifest", None)
+                        .expect("sample verifies"),
+                );
+            }),
+            ("signed manifest verify", &mut || {
+                black_box(signing::verify(black_box(&envelope), None).expect("sample verifies"));
+            }),
+            ("manifest parse + validate", &mut || {
+                black_box(
+                    Manifest::from_yaml(black_box(&yaml), "sample", Form::Published)
+                        .expect("sample is valid"),
+                );
+            }),
+        ],
+    );
     // More distinct DIDs than the parse cache holds, so every parse is a first sight.
     let cold_dids: Vec<String> = (0..5000u32)
         .map(|i| {
@@ -111,32 +118,34 @@ pub fn manifest(per_figure: Duration) -> ManifestFigures {
     let signed_value: serde_json::Value =
         serde_json::from_slice(&envelope).expect("own envelope is JSON");
     let payload = signed_value["signed"]["payload"].clone();
-    let breakdown = vec![
-        measure("parse envelope JSON", per_figure, || {
-            black_box(
-                serde_json::from_slice::<serde_json::Value>(black_box(&envelope)).expect("JSON"),
-            );
-        }),
-        measure(
-            "canonical JSON (non-canonical input only)",
-            per_figure,
-            || {
+    let breakdown = measure_together(
+        per_figure,
+        [
+            ("parse envelope JSON", &mut || {
+                black_box(
+                    serde_json::from_slice::<serde_json::Value>(black_box(&envelope))
+                        .expect("JSON"),
+                );
+            }),
+            ("canonical JSON (non-canonical input only)", &mut || {
                 black_box(
                     archy_trust::canonical::to_canonical_json(black_box(&signed_value["signed"]))
                         .expect("canonical"),
                 );
-            },
-        ),
-        measure("parse did:key, first sight", per_figure, || {
-            let text = next_did.next().expect("cycle never ends");
-            black_box(text.parse::<archy_trust::Did>().expect("DID"));
-        }),
-        measure("manifest rules on JSON payload", per_figure, || {
-            black_box(
-                Manifest::from_json(black_box(&payload), "sample", Form::Published).expect("valid"),
-            );
-        }),
-    ];
+            }),
+            ("parse did:key, first sight", &mut || {
+                let text = next_did.next().expect("cycle never ends");
+                black_box(text.parse::<archy_trust::Did>().expect("DID"));
+            }),
+            ("manifest rules on JSON payload", &mut || {
+                black_box(
+                    Manifest::from_json(black_box(&payload), "sample", Form::Published)
+                        .expect("valid"),
+                );
+            }),
+        ],
+    )
+    .to_vec();
     ManifestFigures {
         breakdown,
         manifest_yaml_bytes: yaml.len(),
@@ -151,25 +160,50 @@ pub fn manifest(per_figure: Duration) -> ManifestFigures {
 }
 
 /// Calls `op` in batches until `duration` has passed, after a short warm-up.
-fn measure(name: &'static str, duration: Duration, mut op: impl FnMut()) -> Figure {
-    for _ in 0..100 {
-        op();
-    }
-    let start = Instant::now();
-    let mut iterations = 0u64;
-    while start.elapsed() < duration {
-        for _ in 0..64 {
+/// One operation to measure: its name and the work.
+type Op<'a> = (&'static str, &'a mut dyn FnMut());
+
+/// Runs every operation in turn, in slices of about 20 ms, until each has
+/// run for `each` in total, after a short warm-up. The rate reported is the
+/// median over an operation's slices: a slice slowed by something else on
+/// the machine then moves no figure.
+fn measure_together<const N: usize>(each: Duration, mut ops: [Op<'_>; N]) -> [Figure; N] {
+    const SLICE: Duration = Duration::from_millis(20);
+    let mut spent = [Duration::ZERO; N];
+    let mut iterations = [0u64; N];
+    let mut slice_rates: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
+    for (_, op) in ops.iter_mut() {
+        for _ in 0..100 {
             op();
         }
-        iterations += 64;
     }
-    let seconds = start.elapsed().as_secs_f64();
-    Figure {
-        name,
-        iterations,
-        per_second: iterations as f64 / seconds,
-        micros_per_op: seconds * 1e6 / iterations as f64,
+    while spent.iter().any(|s| *s < each) {
+        for (i, (_, op)) in ops.iter_mut().enumerate() {
+            let start = Instant::now();
+            let mut done = 0u64;
+            while start.elapsed() < SLICE {
+                for _ in 0..16 {
+                    op();
+                }
+                done += 16;
+            }
+            let elapsed = start.elapsed();
+            spent[i] += elapsed;
+            iterations[i] += done;
+            slice_rates[i].push(done as f64 / elapsed.as_secs_f64());
+        }
     }
+    std::array::from_fn(|i| {
+        let rates = &mut slice_rates[i];
+        rates.sort_by(f64::total_cmp);
+        let per_second = rates[rates.len() / 2];
+        Figure {
+            name: ops[i].0,
+            iterations: iterations[i],
+            per_second,
+            micros_per_op: 1e6 / per_second,
+        }
+    })
 }
 
 #[cfg(test)]
