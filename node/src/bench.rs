@@ -218,7 +218,7 @@ mod tests {
             &figures.envelope_verify,
             &figures.manifest_parse_validate,
         ] {
-            assert!(f.iterations >= 64, "{f:?}");
+            assert!(f.iterations > 0 && f.per_second > 0.0, "{f:?}");
         }
         assert!(figures.envelope_bytes > figures.manifest_yaml_bytes / 2);
     }

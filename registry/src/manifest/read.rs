@@ -347,7 +347,7 @@ pub(crate) fn map<T>(
         for (k, v) in entries {
             let entry_path = FieldPath::Field(path, &k.text);
             if let Err(reason) = key(&k.text) {
-                cx.error(k.pos, &entry_path, reason);
+                cx.error(k.pos, entry_path, reason);
                 ok = false;
                 continue;
             }
