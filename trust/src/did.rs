@@ -14,6 +14,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use crate::canonical::to_canonical_json;
 use crate::error::{DidProblem, Error};
 
 const DID_KEY_PREFIX: &str = "did:key:";
@@ -60,11 +61,14 @@ impl PublicKey {
     /// The TUF key id of this key: SHA-256 of the canonical JSON of its TUF
     /// key object. The same id names the key in envelopes and in catalogs.
     pub fn tuf_keyid(&self) -> String {
-        let canonical = format!(
-            r#"{{"keytype":"ed25519","keyval":{{"public":"{}"}},"scheme":"ed25519"}}"#,
-            hex::encode(self.to_bytes())
-        );
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        let key_object = serde_json::json!({
+            "keytype": "ed25519",
+            "keyval": { "public": hex::encode(self.to_bytes()) },
+            "scheme": "ed25519",
+        });
+        let canonical = to_canonical_json(&key_object)
+            .expect("an object of ASCII strings always has a canonical form");
+        hex::encode(Sha256::digest(canonical))
     }
 
     pub(crate) fn from_verifying_key(key: VerifyingKey) -> Self {

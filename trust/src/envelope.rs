@@ -35,7 +35,10 @@ const MAX_SIGNATURES: usize = 16;
 
 /// A kind of document that can be signed. `TYPE` goes into `signed._type`,
 /// so a signature over one kind of document can never be replayed as another.
-pub trait Payload: Serialize + DeserializeOwned {
+/// Payloads that read themselves with serde get [`Signed::verify`]; others
+/// (manifests, which report every problem at once) read the payload that
+/// [`open`] returns.
+pub trait Payload: Serialize {
     /// The `_type` value, such as `archy/manifest`.
     const TYPE: &'static str;
 }
@@ -79,20 +82,6 @@ impl<T: Payload> Signed<T> {
         Ok(bytes)
     }
 
-    /// Verifies the envelope in `bytes` and reads its payload.
-    ///
-    /// Checks, in order: size, shape, `_type`, `spec_version`, the signer
-    /// (against `expected_signer` when given), then the signature over the
-    /// canonical form of `signed` as received, and only then the payload.
-    pub fn verify(bytes: &[u8], expected_signer: Option<&Did>) -> Result<Self, Error> {
-        let (signer, payload) = open(bytes, T::TYPE, expected_signer)?;
-        let payload = serde_json::from_value(payload).map_err(|e| Error::InvalidPayload {
-            kind: T::TYPE,
-            reason: e.to_string(),
-        })?;
-        Ok(Self { signer, payload })
-    }
-
     /// Who signed it.
     pub fn signer(&self) -> &Did {
         &self.signer
@@ -106,6 +95,22 @@ impl<T: Payload> Signed<T> {
     /// Takes the verified payload out.
     pub fn into_payload(self) -> T {
         self.payload
+    }
+}
+
+impl<T: Payload + DeserializeOwned> Signed<T> {
+    /// Verifies the envelope in `bytes` and reads its payload.
+    ///
+    /// Checks, in order: size, shape, `_type`, `spec_version`, the signer
+    /// (against `expected_signer` when given), then the signature over the
+    /// canonical form of `signed` as received, and only then the payload.
+    pub fn verify(bytes: &[u8], expected_signer: Option<&Did>) -> Result<Self, Error> {
+        let (signer, payload) = open(bytes, T::TYPE, expected_signer)?;
+        let payload = serde_json::from_value(payload).map_err(|e| Error::InvalidPayload {
+            kind: T::TYPE,
+            reason: e.to_string(),
+        })?;
+        Ok(Self { signer, payload })
     }
 }
 

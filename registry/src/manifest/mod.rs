@@ -23,7 +23,7 @@ use std::io::Read;
 use std::path::Path;
 
 use archy_trust::{Did, Payload};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use tree::Pos;
@@ -363,15 +363,6 @@ fn read_bounded(path: &Path) -> Result<String, String> {
 
 impl Payload for Manifest {
     const TYPE: &'static str = "archy/manifest";
-}
-
-/// Signed manifests are always in the published form; reading one runs every
-/// check, so a verified payload is a valid manifest.
-impl<'de> Deserialize<'de> for Manifest {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Self::from_json(&value, "manifest", Form::Published).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]
