@@ -17,6 +17,7 @@ mod error;
 pub mod image_archive;
 pub mod manifest;
 pub mod signing;
+pub mod tuf;
 
 pub use blob_hash::{BlobHash, ImageId};
 pub use error::Error;
