@@ -116,8 +116,6 @@ fn expiry_advice(role: &str) -> &'static str {
         "root" => {
             "the publisher's root of trust is out of date (freeze protection); ask them to sign a new root version"
         }
-        _ => {
-            "the publisher's catalog is stale (freeze protection); ask them to re-sign or wait"
-        }
+        _ => "the publisher's catalog is stale (freeze protection); ask them to re-sign or wait",
     }
 }

@@ -22,9 +22,8 @@ fn matches_from(pattern: &[char], text: &[char]) -> bool {
                 continue;
             }
             Some(&c) => {
-                if let Some((matched, next)) = match_one(pattern, p, c, text[t])
-                    && matched
-                {
+                let (matched, next) = match_one(pattern, p, c, text[t]);
+                if matched {
                     p = next;
                     t += 1;
                     continue;
@@ -46,48 +45,61 @@ fn matches_from(pattern: &[char], text: &[char]) -> bool {
 
 /// Matches one pattern element starting at `p` (whose first char is `c`)
 /// against `ch`; returns whether it matched and where the next element is.
-fn match_one(pattern: &[char], p: usize, c: char, ch: char) -> Option<(bool, usize)> {
+fn match_one(pattern: &[char], p: usize, c: char, ch: char) -> (bool, usize) {
     match c {
-        '?' => Some((true, p + 1)),
+        '?' => (true, p + 1),
         '[' => match bracket(pattern, p) {
-            Some((set, negated, end)) => Some((set_contains(&set, ch) != negated, end)),
-            None => Some((ch == '[', p + 1)),
+            Some(set) => (set.contains(ch), set.end),
+            None => (ch == '[', p + 1),
         },
-        _ => Some((ch == c, p + 1)),
+        _ => (ch == c, p + 1),
     }
 }
 
-/// A `[...]` set at `p`: its members (single chars and ranges), whether it
-/// is negated, and the index after its `]`. `None` when unclosed, in which
-/// case `[` is an ordinary character.
-fn bracket(pattern: &[char], p: usize) -> Option<(Vec<(char, char)>, bool, usize)> {
+/// A `[...]` set: its members as inclusive ranges, whether it is negated,
+/// and the pattern index after its `]`.
+struct CharSet {
+    ranges: Vec<(char, char)>,
+    negated: bool,
+    end: usize,
+}
+
+impl CharSet {
+    fn contains(&self, ch: char) -> bool {
+        self.ranges.iter().any(|&(lo, hi)| lo <= ch && ch <= hi) != self.negated
+    }
+}
+
+/// The `[...]` set starting at `p`, or `None` when it is unclosed (then `[`
+/// is an ordinary character).
+fn bracket(pattern: &[char], p: usize) -> Option<CharSet> {
     let mut i = p + 1;
     let negated = pattern.get(i) == Some(&'!');
     if negated {
         i += 1;
     }
     let start = i;
-    let mut set = Vec::new();
+    let mut ranges = Vec::new();
     loop {
         let &c = pattern.get(i)?;
         if c == ']' && i > start {
-            return Some((set, negated, i + 1));
+            return Some(CharSet {
+                ranges,
+                negated,
+                end: i + 1,
+            });
         }
         if pattern.get(i + 1) == Some(&'-')
             && let Some(&hi) = pattern.get(i + 2)
             && hi != ']'
         {
-            set.push((c, hi));
+            ranges.push((c, hi));
             i += 3;
         } else {
-            set.push((c, c));
+            ranges.push((c, c));
             i += 1;
         }
     }
-}
-
-fn set_contains(set: &[(char, char)], ch: char) -> bool {
-    set.iter().any(|&(lo, hi)| lo <= ch && ch <= hi)
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -597,10 +597,7 @@ impl RawDelegations {
                 let mut roles = Vec::with_capacity(raw_roles.len());
                 for raw in raw_roles {
                     if raw.name.is_empty() || TOP_LEVEL_ROLES.contains(&raw.name.as_str()) {
-                        return Err(format!(
-                            "a delegated role may not be named '{}'",
-                            raw.name
-                        ));
+                        return Err(format!("a delegated role may not be named '{}'", raw.name));
                     }
                     if !seen.insert(raw.name.clone()) {
                         return Err(format!("role '{}' is delegated twice", raw.name));

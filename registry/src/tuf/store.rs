@@ -59,7 +59,8 @@ impl MetadataStore {
         temp.write_all(bytes)
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|e| store_error(temp.path(), e))?;
-        temp.persist(&path).map_err(|e| store_error(&path, e.error))?;
+        temp.persist(&path)
+            .map_err(|e| store_error(&path, e.error))?;
         Ok(())
     }
 

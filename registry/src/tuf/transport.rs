@@ -31,7 +31,9 @@ pub enum FetchError {
     #[error("{0} does not exist on the server")]
     NotFound(String),
     /// The file is longer than it may be (endless-data protection).
-    #[error("{url} is longer than the {limit} bytes allowed; stopped reading (endless-data protection)")]
+    #[error(
+        "{url} is longer than the {limit} bytes allowed; stopped reading (endless-data protection)"
+    )]
     TooLong {
         /// Where.
         url: String,

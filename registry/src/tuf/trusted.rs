@@ -123,7 +123,12 @@ impl TrustedSet {
         self.check_final_root()?;
         let envelope: Envelope<Timestamp> = parse("timestamp", &bytes)?;
         let root = &self.root.doc;
-        require_threshold("timestamp", &root.keys, role_of(root, "timestamp"), &envelope)?;
+        require_threshold(
+            "timestamp",
+            &root.keys,
+            role_of(root, "timestamp"),
+            &envelope,
+        )?;
         if let Some(trusted) = &self.timestamp {
             let (old, new) = (trusted.doc.common.version, envelope.doc.common.version);
             if new < old {
@@ -172,7 +177,11 @@ impl TrustedSet {
                     return Err(Error::RemovedFromSnapshot { file: file.clone() });
                 };
                 if new.version < old.version {
-                    return Err(rollback(file.trim_end_matches(".json"), old.version, new.version));
+                    return Err(rollback(
+                        file.trim_end_matches(".json"),
+                        old.version,
+                        new.version,
+                    ));
                 }
             }
         }
@@ -242,7 +251,8 @@ impl TrustedSet {
             });
         }
         self.check_expiry(role, &envelope.doc.common.expires)?;
-        self.targets.insert(role.to_owned(), verified(envelope, bytes));
+        self.targets
+            .insert(role.to_owned(), verified(envelope, bytes));
         Ok(&self.targets[role])
     }
 
@@ -363,5 +373,10 @@ fn verified<T>(envelope: Envelope<T>, bytes: Vec<u8>) -> Verified<T> {
 }
 
 fn check_meta(role: &str, meta: &MetaFile, bytes: &[u8]) -> Result<(), Error> {
-    check_length_and_hashes(&format!("{role} metadata"), meta.length, meta.hashes.as_ref(), bytes)
+    check_length_and_hashes(
+        &format!("{role} metadata"),
+        meta.length,
+        meta.hashes.as_ref(),
+        bytes,
+    )
 }

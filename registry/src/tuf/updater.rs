@@ -73,7 +73,9 @@ impl<T: Transport> Updater<T> {
             .load("root", limits.root_max_length)?
             .ok_or_else(|| Error::Store {
                 path: store.path_of("root"),
-                reason: "no trusted root: initialise the client with the publisher's root.json first".into(),
+                reason:
+                    "no trusted root: initialise the client with the publisher's root.json first"
+                        .into(),
             })?;
         let trusted = TrustedSet::new(root, now)?;
         Ok(Self {
@@ -234,11 +236,7 @@ impl<T: Transport> Updater<T> {
                 continue;
             }
             self.load_targets(&role, &delegator).await?;
-            let targets = &self
-                .trusted
-                .targets(&role)
-                .expect("loaded just above")
-                .doc;
+            let targets = &self.trusted.targets(&role).expect("loaded just above").doc;
             if let Some(found) = targets.targets.get(target_path) {
                 return Ok(Some(found.clone()));
             }
