@@ -13,6 +13,7 @@
 //! orchestrator join this crate in later issues.
 
 pub mod blob_hash;
+pub mod catalog;
 mod error;
 pub mod image_archive;
 pub mod manifest;
