@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// A peer of the Archipelago app registry: identities, app manifests,
-/// signing and verification.
+/// signing and verification, signed catalogs.
 #[derive(Debug, Parser)]
 #[command(
     name = "archy",
@@ -32,9 +32,126 @@ pub enum Command {
     /// Scaffold, validate, sign and verify app manifests.
     #[command(subcommand)]
     App(AppCommand),
+    /// Publish releases in a signed catalog (a TUF repository) and serve it.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Measure performance and print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Create a catalog in DIR whose root lists the given keys.
+    Init {
+        /// Directory to create the catalog in (must not hold one).
+        dir: PathBuf,
+        /// A publisher key file; repeat for several keys.
+        #[arg(long = "key", value_name = "FILE", required = true)]
+        keys: Vec<PathBuf>,
+        /// Signatures each role needs [default: 1].
+        #[arg(long, default_value_t = 1)]
+        threshold: u64,
+        #[command(flatten)]
+        expiries: ExpiryArgs,
+    },
+    /// Publish a signed manifest (manifest.signed.json) as a release.
+    Add {
+        /// The catalog directory.
+        dir: PathBuf,
+        /// The signed manifest, from `archy app sign`.
+        signed_manifest: PathBuf,
+        /// Catalog key file(s) to sign with.
+        #[arg(long = "key", value_name = "FILE", required = true)]
+        keys: Vec<PathBuf>,
+    },
+    /// Mark a release yanked: still listed, no longer offered for installs.
+    Yank {
+        /// The catalog directory.
+        dir: PathBuf,
+        /// App id.
+        app: String,
+        /// Version to yank.
+        version: String,
+        /// Why, shown to users of the release.
+        #[arg(long)]
+        reason: String,
+        /// Catalog key file(s) to sign with.
+        #[arg(long = "key", value_name = "FILE", required = true)]
+        keys: Vec<PathBuf>,
+    },
+    /// Replace the catalog's keys: a new root signed by old and new keys.
+    RotateKey {
+        /// The catalog directory.
+        dir: PathBuf,
+        /// Current key file(s).
+        #[arg(long = "old-key", value_name = "FILE", required = true)]
+        old_keys: Vec<PathBuf>,
+        /// New key file(s).
+        #[arg(long = "new-key", value_name = "FILE", required = true)]
+        new_keys: Vec<PathBuf>,
+        /// Signatures each role needs after the rotation [default: 1].
+        #[arg(long, default_value_t = 1)]
+        threshold: u64,
+    },
+    /// Re-sign what is close to expiry (always the timestamp).
+    Refresh {
+        /// The catalog directory.
+        dir: PathBuf,
+        /// Catalog key file(s) to sign with.
+        #[arg(long = "key", value_name = "FILE", required = true)]
+        keys: Vec<PathBuf>,
+    },
+    /// Show keys, role versions and expiries, and releases.
+    Show {
+        /// The catalog directory.
+        dir: PathBuf,
+    },
+    /// Serve the catalog's metadata and release documents.
+    Serve {
+        /// The catalog directory.
+        dir: PathBuf,
+        /// Serve over HTTP on this address (e.g. 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        http: std::net::SocketAddr,
+    },
+}
+
+/// How long each role's metadata stays valid, like `1d`, `12h`, `90d`.
+#[derive(Debug, Args)]
+pub struct ExpiryArgs {
+    /// Root lifetime.
+    #[arg(long, default_value = "365d", value_parser = parse_duration)]
+    pub root_expiry: u64,
+    /// Targets lifetime.
+    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    pub targets_expiry: u64,
+    /// Snapshot lifetime.
+    #[arg(long, default_value = "30d", value_parser = parse_duration)]
+    pub snapshot_expiry: u64,
+    /// Timestamp lifetime: short, so a frozen catalog is noticed quickly.
+    #[arg(long, default_value = "1d", value_parser = parse_duration)]
+    pub timestamp_expiry: u64,
+}
+
+/// Reads `30s`, `15m`, `12h`, `7d` or `2w` as seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("'{text}' needs a unit: s, m, h, d or w (like 12h)")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number followed by a unit"))?;
+    match n.checked_mul(scale) {
+        Some(0) | None => Err(format!("'{text}' must be more than zero and less than forever")),
+        Some(seconds) => Ok(seconds),
+    }
 }
 
 #[derive(Debug, Subcommand)]

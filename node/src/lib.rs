@@ -5,7 +5,9 @@
 //! daemon and HTTP API, in later issues) reuse:
 //!
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
-//! - [`bench`]: measurements behind `archy bench`, returned as figures.
+//! - [`bench`]: measurements behind `archy bench`, returned as figures;
+//! - [`catalog_server`]: a catalog served over HTTP.
 
 pub mod bench;
+pub mod catalog_server;
 pub mod scaffold;

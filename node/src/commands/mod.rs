@@ -4,6 +4,7 @@
 
 mod app;
 mod bench;
+mod catalog;
 mod key;
 
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
     match command {
         Command::Key(cmd) => key::run(cmd, out),
         Command::App(cmd) => app::run(cmd, out),
+        Command::Catalog(cmd) => catalog::run(cmd, out),
         Command::Bench(cmd) => bench::run(cmd, out),
     }
 }

@@ -22,7 +22,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use archy_trust::canonical::value_to_canonical_json;
 use archy_trust::{Did, Identity, PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::release::{self, BlobRef};
-use crate::tuf::UtcTime;
+use crate::tuf::{UtcTime, sign_metadata};
 
 const CONFIG_FILE: &str = "catalog.json";
 const CONFIG_FORMAT: &str = "archy-catalog-v1";
@@ -358,7 +357,7 @@ impl Repository {
             let mut root = state.root.clone();
             root["version"] = json!(version);
             root["expires"] = json!(now.plus_seconds(to_i64(e.root)).to_string());
-            self.write_root(&root, &[keys], &[&state.root, &root])?;
+            self.write_root(&root, &[keys, keys], &[&state.root, &root])?;
             resigned.push("root".to_owned());
             State { root, ..state }
         } else {
@@ -489,7 +488,7 @@ impl Repository {
                 });
             }
         }
-        let bytes = sign_document(root, &signers)?;
+        let bytes = sign_metadata(root, &signers)?;
         let version = version_of(root)?;
         write_new(
             &self.metadata_dir().join(format!("{version}.root.json")),
@@ -511,7 +510,7 @@ impl Repository {
         let targets_version = version_of(&state.targets)? + 1;
         targets["version"] = json!(targets_version);
         targets["expires"] = json!(now.plus_seconds(to_i64(e.targets)).to_string());
-        let targets_bytes = sign_document(&targets, &signers_for(&state.root, "targets", keys)?)?;
+        let targets_bytes = sign_metadata(&targets, &signers_for(&state.root, "targets", keys)?)?;
         write_new(
             &self
                 .metadata_dir()
@@ -527,7 +526,7 @@ impl Repository {
             "meta": {"targets.json": meta_entry(targets_version, &targets_bytes)},
         });
         let snapshot_bytes =
-            sign_document(&snapshot, &signers_for(&state.root, "snapshot", keys)?)?;
+            sign_metadata(&snapshot, &signers_for(&state.root, "snapshot", keys)?)?;
         write_new(
             &self
                 .metadata_dir()
@@ -573,7 +572,7 @@ impl Repository {
             "expires": now.plus_seconds(to_i64(self.config.expiries.timestamp)).to_string(),
             "meta": {"snapshot.json": meta_entry(snapshot_version, snapshot_bytes)},
         });
-        let bytes = sign_document(&timestamp, &signers_for(&state.root, "timestamp", keys)?)?;
+        let bytes = sign_metadata(&timestamp, &signers_for(&state.root, "timestamp", keys)?)?;
         write_replace(&self.metadata_dir().join("timestamp.json"), &bytes)
     }
 
@@ -624,28 +623,6 @@ impl Repository {
             reason: reason.into(),
         }
     }
-}
-
-/// The `signatures`/`signed` file for `signed`, signed by each of `signers`.
-/// `signed` is written in its canonical form, so the file's bytes are what
-/// was signed.
-fn sign_document(signed: &Value, signers: &[&Identity]) -> Result<Vec<u8>, Error> {
-    let canonical = value_to_canonical_json(signed)?;
-    let signatures: Vec<Value> = signers
-        .iter()
-        .map(|id| {
-            json!({
-                "keyid": id.public_key().tuf_keyid(),
-                "sig": hex::encode(id.sign(&canonical)),
-            })
-        })
-        .collect();
-    let mut bytes = br#"{"signatures":"#.to_vec();
-    bytes.extend_from_slice(&value_to_canonical_json(&Value::Array(signatures))?);
-    bytes.extend_from_slice(br#","signed":"#);
-    bytes.extend_from_slice(&canonical);
-    bytes.push(b'}');
-    Ok(bytes)
 }
 
 /// The keys among `keys` that hold `role` in `root`, checked against the

@@ -19,7 +19,9 @@ mod error;
 mod glob;
 pub mod http;
 pub mod keys;
+pub mod local;
 pub mod metadata;
+mod sign;
 pub mod signed;
 pub mod store;
 pub mod time;
@@ -30,6 +32,8 @@ mod verify;
 
 pub use error::Error;
 pub use http::HttpTransport;
+pub use local::LocalTransport;
+pub use sign::sign_metadata;
 pub use store::MetadataStore;
 pub use time::UtcTime;
 pub use transport::{FetchError, Transport};

@@ -1,0 +1,119 @@
+//! `archy catalog serve --http`: a catalog's `metadata/` and `targets/`
+//! over plain HTTP, the way TUF clients (ours, python-tuf's) expect them.
+//!
+//! URL paths map to file names without percent-decoding, because TUF file
+//! names already are percent-encoded role names. Hidden files, empty
+//! segments and `..` are refused, so nothing outside the two directories
+//! can be read.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tokio::io::AsyncReadExt;
+
+/// Largest file served: release documents and metadata are small.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Longest a file read may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The router serving the catalog in `dir`.
+pub fn router(dir: PathBuf) -> Router {
+    Router::new().fallback(serve_file).with_state(dir)
+}
+
+async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
+    let Some(path) = file_for(&dir, uri.path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match tokio::time::timeout(READ_TIMEOUT, read_bounded(&path)).await {
+        Ok(Ok(Some(bytes))) => {
+            let kind = if path.extension().is_some_and(|e| e == "json") {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            };
+            ([(header::CONTENT_TYPE, kind)], Body::from(bytes)).into_response()
+        }
+        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(path = %path.display(), "cannot serve: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
+    }
+}
+
+/// The file a URL path names, if it is inside `metadata/` or `targets/`.
+fn file_for(dir: &Path, url_path: &str) -> Option<PathBuf> {
+    let relative = url_path.strip_prefix('/')?;
+    let mut parts = relative.split('/');
+    let top = parts.next()?;
+    if top != "metadata" && top != "targets" {
+        return None;
+    }
+    let mut path = dir.join(top);
+    let mut any = false;
+    for part in parts {
+        if part.is_empty() || part.starts_with('.') {
+            return None;
+        }
+        path.push(part);
+        any = true;
+    }
+    any.then_some(path)
+}
+
+async fn read_bounded(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata().await?.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).await?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other("file is over the serving limit"));
+    }
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_for;
+    use std::path::Path;
+
+    #[test]
+    fn only_files_under_metadata_and_targets_are_served() {
+        let dir = Path::new("/repo");
+        assert_eq!(
+            file_for(dir, "/metadata/1.root.json"),
+            Some(dir.join("metadata/1.root.json"))
+        );
+        assert_eq!(
+            file_for(dir, "/targets/apps/x/ab.1.0.0.json"),
+            Some(dir.join("targets/apps/x/ab.1.0.0.json"))
+        );
+        assert_eq!(
+            file_for(dir, "/metadata/1.a%2Fb.json"),
+            Some(dir.join("metadata/1.a%2Fb.json"))
+        );
+        for bad in [
+            "/catalog.json",
+            "/metadata/",
+            "/metadata/../catalog.json",
+            "/targets//x",
+            "/metadata/.hidden",
+            "/metadata",
+        ] {
+            assert_eq!(file_for(dir, bad), None, "{bad}");
+        }
+    }
+}

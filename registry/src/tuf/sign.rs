@@ -1,0 +1,28 @@
+//! Writing signed metadata: the publisher's editor and test repositories
+//! both sign through here.
+
+use archy_trust::Identity;
+use archy_trust::canonical::value_to_canonical_json;
+use serde_json::{Value, json};
+
+/// The `signatures`/`signed` file for `signed`, signed by each of `signers`.
+/// `signed` is written in its canonical form, so the file's bytes are what
+/// was signed.
+pub fn sign_metadata(signed: &Value, signers: &[&Identity]) -> Result<Vec<u8>, archy_trust::Error> {
+    let canonical = value_to_canonical_json(signed)?;
+    let signatures: Vec<Value> = signers
+        .iter()
+        .map(|id| {
+            json!({
+                "keyid": id.public_key().tuf_keyid(),
+                "sig": hex::encode(id.sign(&canonical)),
+            })
+        })
+        .collect();
+    let mut bytes = br#"{"signatures":"#.to_vec();
+    bytes.extend_from_slice(&value_to_canonical_json(&Value::Array(signatures))?);
+    bytes.extend_from_slice(br#","signed":"#);
+    bytes.extend_from_slice(&canonical);
+    bytes.push(b'}');
+    Ok(bytes)
+}
