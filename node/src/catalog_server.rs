@@ -78,7 +78,9 @@ async fn read_bounded(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).await?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .await?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(std::io::Error::other("file is over the serving limit"));
     }

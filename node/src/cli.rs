@@ -149,7 +149,9 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a whole number followed by a unit"))?;
     match n.checked_mul(scale) {
-        Some(0) | None => Err(format!("'{text}' must be more than zero and less than forever")),
+        Some(0) | None => Err(format!(
+            "'{text}' must be more than zero and less than forever"
+        )),
         Some(seconds) => Ok(seconds),
     }
 }

@@ -63,9 +63,10 @@ pub fn run(cmd: CatalogCommand, out: &Output) -> anyhow::Result<ExitCode> {
         } => {
             let repo = Repository::open(&dir)?;
             let target = repo.yank(&load_keys(&keys)?, &app, &version, &reason, now)?;
-            out.result(&serde_json::json!({"yanked": target, "reason": reason}), || {
-                format!("yanked {target}: {reason}")
-            });
+            out.result(
+                &serde_json::json!({"yanked": target, "reason": reason}),
+                || format!("yanked {target}: {reason}"),
+            );
         }
         CatalogCommand::RotateKey {
             dir,
@@ -74,8 +75,12 @@ pub fn run(cmd: CatalogCommand, out: &Output) -> anyhow::Result<ExitCode> {
             threshold,
         } => {
             let repo = Repository::open(&dir)?;
-            let version =
-                repo.rotate_keys(&load_keys(&old_keys)?, &load_keys(&new_keys)?, threshold, now)?;
+            let version = repo.rotate_keys(
+                &load_keys(&old_keys)?,
+                &load_keys(&new_keys)?,
+                threshold,
+                now,
+            )?;
             let status = repo.status()?;
             out.result(&status, || {
                 format!(

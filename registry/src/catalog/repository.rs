@@ -627,7 +627,11 @@ impl Repository {
 
 /// The keys among `keys` that hold `role` in `root`, checked against the
 /// role's threshold.
-fn signers_for<'a>(root: &Value, role: &str, keys: &'a [Identity]) -> Result<Vec<&'a Identity>, Error> {
+fn signers_for<'a>(
+    root: &Value,
+    role: &str,
+    keys: &'a [Identity],
+) -> Result<Vec<&'a Identity>, Error> {
     let allowed = role_keyids(root, role)?;
     let chosen: Vec<&Identity> = keys
         .iter()
@@ -694,7 +698,9 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, Error> {
         path: path.to_owned(),
         reason,
     };
-    let len = fs::metadata(path).map_err(|e| file_error(e.to_string()))?.len();
+    let len = fs::metadata(path)
+        .map_err(|e| file_error(e.to_string()))?
+        .len();
     if len > MAX_METADATA_BYTES {
         return Err(file_error(format!(
             "{len} bytes is over the {MAX_METADATA_BYTES}-byte limit"

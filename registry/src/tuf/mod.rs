@@ -30,6 +30,11 @@ pub mod trusted;
 pub mod updater;
 mod verify;
 
+#[cfg(test)]
+mod attack_tests;
+#[cfg(test)]
+mod test_support;
+
 pub use error::Error;
 pub use http::HttpTransport;
 pub use local::LocalTransport;

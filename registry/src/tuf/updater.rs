@@ -51,23 +51,50 @@ pub struct Updater<T> {
     transport: T,
     store: MetadataStore,
     limits: Limits,
+    clock: Clock,
     trusted: TrustedSet,
     refreshed: bool,
+}
+
+/// Where the reference time comes from.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    System,
+    Fixed(UtcTime),
+}
+
+impl Clock {
+    fn now(self) -> UtcTime {
+        match self {
+            Clock::System => UtcTime::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
 }
 
 impl<T: Transport> Updater<T> {
     /// A client trusting the `root.json` in `store`, with the system clock
     /// as reference time.
     pub fn new(store: MetadataStore, transport: T, limits: Limits) -> Result<Self, Error> {
-        Self::at_time(store, transport, limits, UtcTime::now())
+        Self::with_clock(store, transport, limits, Clock::System)
     }
 
-    /// As [`Updater::new`], checking expiry against `now`.
+    /// As [`Updater::new`], checking expiry against `now` instead of the
+    /// system clock.
     pub fn at_time(
         store: MetadataStore,
         transport: T,
         limits: Limits,
         now: UtcTime,
+    ) -> Result<Self, Error> {
+        Self::with_clock(store, transport, limits, Clock::Fixed(now))
+    }
+
+    fn with_clock(
+        store: MetadataStore,
+        transport: T,
+        limits: Limits,
+        clock: Clock,
     ) -> Result<Self, Error> {
         let root = store
             .load("root", limits.root_max_length)?
@@ -77,11 +104,12 @@ impl<T: Transport> Updater<T> {
                     "no trusted root: initialise the client with the publisher's root.json first"
                         .into(),
             })?;
-        let trusted = TrustedSet::new(root, now)?;
+        let trusted = TrustedSet::new(root, clock.now())?;
         Ok(Self {
             transport,
             store,
             limits,
+            clock,
             trusted,
             refreshed: false,
         })
@@ -93,8 +121,15 @@ impl<T: Transport> Updater<T> {
     }
 
     /// Updates root, timestamp, snapshot and top-level targets (spec 5.3 to
-    /// 5.6). Newer metadata is stored as it is accepted.
+    /// 5.6). Newer metadata is stored as it is accepted. May be called again
+    /// later: each refresh starts over from the trusted root, at the
+    /// current reference time.
     pub async fn refresh(&mut self) -> Result<(), Error> {
+        self.refreshed = false;
+        if self.trusted.timestamp().is_some() {
+            let root = self.trusted.root().bytes.clone();
+            self.trusted = TrustedSet::new(root, self.clock.now())?;
+        }
         self.load_root().await?;
         self.load_timestamp().await?;
         self.load_snapshot().await?;
