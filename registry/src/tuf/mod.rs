@@ -33,6 +33,8 @@ mod verify;
 #[cfg(test)]
 mod attack_tests;
 #[cfg(test)]
+mod delegation_tests;
+#[cfg(test)]
 mod test_support;
 
 pub use error::Error;

@@ -30,6 +30,16 @@ pub struct Recording {
     pub fetched: Arc<Mutex<Vec<String>>>,
 }
 
+impl Recording {
+    /// Records the calls made to `inner`.
+    pub fn new(inner: LocalTransport) -> Self {
+        Self {
+            inner,
+            fetched: Arc::default(),
+        }
+    }
+}
+
 impl Transport for Recording {
     async fn fetch_metadata(&self, file_name: &str, max_len: u64) -> Result<Vec<u8>, FetchError> {
         self.fetched.lock().unwrap().push(file_name.to_owned());
@@ -114,10 +124,7 @@ impl Setup {
 
     /// A fresh client process, as of `now`.
     pub fn client_at(&self, now: UtcTime) -> (Updater<Recording>, Arc<Mutex<Vec<String>>>) {
-        let transport = Recording {
-            inner: LocalTransport::new(self.repo.dir()),
-            fetched: Arc::default(),
-        };
+        let transport = Recording::new(LocalTransport::new(self.repo.dir()));
         let fetched = transport.fetched.clone();
         let store = MetadataStore::new(self.dir.path().join("client"));
         let updater = Updater::at_time(store, transport, Limits::default(), now).unwrap();
