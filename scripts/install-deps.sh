@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and sample-app images need on a Debian machine:
 # podman (with runc, as crun fails on these hosts' hybrid cgroups), uidmap
-# for rootless use, and busybox-static for the offline sample images.
+# for rootless use, busybox-static for the offline sample images, and
+# python-tuf (in .cache/python) for the catalog interop tests.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -18,6 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     # Bounded, so a stuck mirror fails the run instead of hanging it.
     $sudo timeout 300 apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# python-tuf, the reference TUF client, for the catalog interop tests.
+venv=.cache/python
+if ! "$venv/bin/python" -c "import tuf.ngclient, cryptography" 2>/dev/null; then
+    echo "installing python-tuf into $venv"
+    python3 -m venv "$venv"
+    timeout 600 "$venv/bin/pip" install -q --disable-pip-version-check "tuf==7.0.0" "securesystemslib[crypto]==1.6.0"
 fi
 
 for tool in cargo podman runc; do

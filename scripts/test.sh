@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 export CONTAINERS_CONF="$PWD/scripts/containers.conf"
+export ARCHY_PYTHON="$PWD/.cache/python/bin/python"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -72,7 +72,8 @@ pub enum CatalogCommand {
         /// App id.
         app: String,
         /// Version to yank.
-        version: String,
+        #[arg(value_name = "VERSION")]
+        app_version: String,
         /// Why, shown to users of the release.
         #[arg(long)]
         reason: String,

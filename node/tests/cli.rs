@@ -1,97 +1,14 @@
 //! End-to-end: the real `archy` binary on real files, with sample images
 //! built by podman from busybox-static (apps/build-images.sh).
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Command;
 
+use common::{app_under_new_key, archy, json, ok, repo, s};
 use serde_json::Value;
-
-fn archy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archy"))
-        .args(args)
-        .output()
-        .expect("archy runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = archy(args);
-    assert!(
-        out.status.success(),
-        "archy {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.push("--json");
-    serde_json::from_str(&ok(&args)).unwrap()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// Builds the sample images once per test run, with real podman.
-fn sample_images() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let apps = ["hello-web", "notes", "duo"];
-        if apps
-            .iter()
-            .all(|a| repo().join("apps").join(a).join("image.tar").exists())
-        {
-            return;
-        }
-        let status = Command::new(repo().join("apps/build-images.sh"))
-            .status()
-            .expect(
-                "apps/build-images.sh runs (needs podman: scripts/install-deps.sh installs it)",
-            );
-        assert!(status.success(), "apps/build-images.sh failed");
-    });
-}
-
-/// A fresh key and a copy of a sample app published under it.
-fn app_under_new_key(tmp: &Path, app: &str) -> (PathBuf, PathBuf, String) {
-    sample_images();
-    let key = tmp.join(format!("{app}.key"));
-    ok(&["key", "new", "--out", s(&key)]);
-    let did = json(&["key", "show", s(&key)])["did"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let dir = tmp.join(app);
-    fs::create_dir(&dir).unwrap();
-    let src = repo().join("apps").join(app);
-    let manifest = fs::read_to_string(src.join("manifest.yml")).unwrap();
-    let manifest: String = manifest
-        .lines()
-        .map(|l| {
-            if l.starts_with("publisher:") {
-                format!("publisher: {did}")
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    fs::write(dir.join("manifest.yml"), manifest).unwrap();
-    fs::copy(src.join("image.tar"), dir.join("image.tar")).unwrap();
-    (dir, key, did)
-}
 
 #[test]
 fn key_new_writes_a_0600_key_whose_show_gives_did_and_npub() {

@@ -57,12 +57,12 @@ pub fn run(cmd: CatalogCommand, out: &Output) -> anyhow::Result<ExitCode> {
         CatalogCommand::Yank {
             dir,
             app,
-            version,
+            app_version,
             reason,
             keys,
         } => {
             let repo = Repository::open(&dir)?;
-            let target = repo.yank(&load_keys(&keys)?, &app, &version, &reason, now)?;
+            let target = repo.yank(&load_keys(&keys)?, &app, &app_version, &reason, now)?;
             out.result(
                 &serde_json::json!({"yanked": target, "reason": reason}),
                 || format!("yanked {target}: {reason}"),

@@ -1,0 +1,95 @@
+//! Helpers shared by the end-to-end tests: running the real binaries,
+//! building the sample images once, and publishing a sample app under a
+//! fresh key. Each test crate uses a subset, hence `dead_code` is allowed.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+pub fn archy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archy"))
+        .args(args)
+        .output()
+        .expect("archy runs")
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = archy(args);
+    assert!(
+        out.status.success(),
+        "archy {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn json(args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Builds the sample images once per test run, with real podman.
+pub fn sample_images() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let apps = ["hello-web", "notes", "duo"];
+        if apps
+            .iter()
+            .all(|a| repo().join("apps").join(a).join("image.tar").exists())
+        {
+            return;
+        }
+        let status = Command::new(repo().join("apps/build-images.sh"))
+            .status()
+            .expect(
+                "apps/build-images.sh runs (needs podman: scripts/install-deps.sh installs it)",
+            );
+        assert!(status.success(), "apps/build-images.sh failed");
+    });
+}
+
+/// A fresh key and a copy of a sample app published under it.
+pub fn app_under_new_key(tmp: &Path, app: &str) -> (PathBuf, PathBuf, String) {
+    sample_images();
+    let key = tmp.join(format!("{app}.key"));
+    ok(&["key", "new", "--out", s(&key)]);
+    let did = json(&["key", "show", s(&key)])["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tmp.join(app);
+    fs::create_dir(&dir).unwrap();
+    let src = repo().join("apps").join(app);
+    let manifest = fs::read_to_string(src.join("manifest.yml")).unwrap();
+    let manifest: String = manifest
+        .lines()
+        .map(|l| {
+            if l.starts_with("publisher:") {
+                format!("publisher: {did}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(dir.join("manifest.yml"), manifest).unwrap();
+    fs::copy(src.join("image.tar"), dir.join("image.tar")).unwrap();
+    (dir, key, did)
+}
