@@ -36,6 +36,8 @@ mod attack_tests;
 mod delegation_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod updater_tests;
 
 pub use error::Error;
 pub use http::HttpTransport;

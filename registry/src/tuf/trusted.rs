@@ -40,6 +40,8 @@ pub struct TrustedSet {
     timestamp: Option<Verified<Timestamp>>,
     snapshot: Option<Verified<Snapshot>>,
     targets: HashMap<String, Verified<Targets>>,
+    /// Which delegator each targets role was verified against.
+    verified_by: HashMap<String, String>,
 }
 
 impl TrustedSet {
@@ -55,6 +57,7 @@ impl TrustedSet {
             timestamp: None,
             snapshot: None,
             targets: HashMap::new(),
+            verified_by: HashMap::new(),
         })
     }
 
@@ -227,6 +230,39 @@ impl TrustedSet {
             .ok_or_else(|| Error::NotInSnapshot { role: role.into() })
     }
 
+    /// Takes over the snapshot and targets roles `previous` verified, when
+    /// this set reached the same root version and its timestamp names the
+    /// same snapshot version: the same bytes were checked against the same
+    /// keys, so only expiry is checked again (a role now expired is dropped,
+    /// to be loaded anew). Returns whether the snapshot was adopted.
+    pub fn adopt(&mut self, previous: TrustedSet) -> bool {
+        let (Some(timestamp), Some(snapshot)) = (&self.timestamp, previous.snapshot) else {
+            return false;
+        };
+        if previous.root.doc.common.version != self.root.doc.common.version
+            || snapshot.doc.common.version != timestamp.doc.snapshot.version
+            || !self.targets.is_empty()
+            || self.snapshot.is_some()
+        {
+            return false;
+        }
+        self.snapshot = Some(snapshot);
+        if self.check_final_snapshot().is_err() {
+            self.snapshot = None;
+            return false;
+        }
+        let now = self.now;
+        self.targets = previous
+            .targets
+            .into_iter()
+            .filter(|(_, role)| role.doc.common.expires > now)
+            .collect();
+        self.verified_by = previous.verified_by;
+        self.verified_by
+            .retain(|role, _| self.targets.contains_key(role));
+        true
+    }
+
     /// Spec 5.6 and 5.6.7: accepts a targets role delegated by `delegator`
     /// (`root` for top-level targets), matching the snapshot's length,
     /// hashes and version, signed by the delegator's keys, unexpired.
@@ -260,6 +296,9 @@ impl TrustedSet {
     /// reached again through a different delegation: trust in a role comes
     /// from the delegator that leads to it, not from having been loaded.
     pub fn recheck_targets(&self, role: &str, delegator: &str) -> Result<(), Error> {
+        if self.verified_by.get(role).is_some_and(|d| d == delegator) {
+            return Ok(());
+        }
         let trusted = &self.targets[role];
         self.check_delegation(role, delegator, &trusted.canonical, &trusted.signatures)
     }

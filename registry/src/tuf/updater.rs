@@ -126,13 +126,22 @@ impl<T: Transport> Updater<T> {
     /// current reference time.
     pub async fn refresh(&mut self) -> Result<(), Error> {
         self.refreshed = false;
-        if self.trusted.timestamp().is_some() {
+        let previous = if self.trusted.timestamp().is_some() {
             let root = self.trusted.root().bytes.clone();
-            self.trusted = TrustedSet::new(root, self.clock.now())?;
-        }
+            Some(std::mem::replace(
+                &mut self.trusted,
+                TrustedSet::new(root, self.clock.now())?,
+            ))
+        } else {
+            None
+        };
         self.load_root().await?;
         self.load_timestamp().await?;
-        self.load_snapshot().await?;
+        if previous.is_some_and(|p| self.trusted.adopt(p)) {
+            debug!("catalog unchanged: kept the verified snapshot and targets");
+        } else {
+            self.load_snapshot().await?;
+        }
         self.load_targets("targets", "root").await?;
         self.refreshed = true;
         Ok(())
