@@ -1,6 +1,10 @@
 //! `archy catalog serve --http`: a catalog's `metadata/` and `targets/`
 //! over plain HTTP, the way TUF clients (ours, python-tuf's) expect them.
 //!
+//! `timestamp.json` comes with the newest root version in the
+//! `x-archy-root-version` header, so our clients can skip the separate probe
+//! for a newer root (see `archy_registry::tuf::Transport::fetch_timestamp`).
+//!
 //! URL paths map to file names without percent-decoding, because TUF file
 //! names already are percent-encoded role names. Hidden files, empty
 //! segments and `..` are refused, so nothing outside the two directories
@@ -9,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use archy_registry::tuf::ROOT_VERSION_HEADER;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -37,7 +42,15 @@ async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
             } else {
                 "application/octet-stream"
             };
-            ([(header::CONTENT_TYPE, kind)], Body::from(bytes)).into_response()
+            let mut response = ([(header::CONTENT_TYPE, kind)], Body::from(bytes)).into_response();
+            if uri.path() == "/metadata/timestamp.json"
+                && let Some(version) = newest_root_version(&dir).await
+            {
+                response
+                    .headers_mut()
+                    .insert(ROOT_VERSION_HEADER, version.into());
+            }
+            response
         }
         Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
         Ok(Err(e)) => {
@@ -46,6 +59,13 @@ async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
         }
         Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
     }
+}
+
+/// The version of `metadata/root.json`, the newest root served.
+async fn newest_root_version(dir: &Path) -> Option<u64> {
+    let bytes = read_bounded(&dir.join("metadata/root.json")).await.ok()??;
+    let root: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    root["signed"]["version"].as_u64()
 }
 
 /// The file a URL path names, if it is inside `metadata/` or `targets/`.

@@ -238,4 +238,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
     },
+    /// TUF client: first refresh of a large catalog, and refreshes of an
+    /// unchanged one, over HTTP on loopback.
+    Catalog {
+        /// Releases in the synthetic catalog.
+        #[arg(long, default_value_t = 10_000)]
+        targets: usize,
+        /// Refreshes of the unchanged catalog to measure.
+        #[arg(long, default_value_t = 200)]
+        refreshes: usize,
+    },
 }

@@ -231,3 +231,15 @@ fn bench_prints_figures() {
         );
     }
 }
+
+#[test]
+fn catalog_bench_refreshes_an_unchanged_catalog_with_one_request() {
+    let f = json(&["bench", "catalog", "--targets", "200", "--refreshes", "3"]);
+    assert_eq!(f["targets"], 200);
+    assert_eq!(
+        f["first_refresh_requests"], 4,
+        "root probe, timestamp, snapshot, targets"
+    );
+    assert_eq!(f["unchanged_requests_per_refresh"], 1.0, "{f}");
+    assert!(f["first_refresh_process_peak_rss_kib"].as_i64().unwrap() > 0);
+}

@@ -53,6 +53,38 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
                 text
             });
         }
+        BenchCommand::Catalog { targets, refreshes } => {
+            if cfg!(debug_assertions) {
+                eprintln!(
+                    "note: this is a debug build; build with --release for meaningful figures"
+                );
+            }
+            let f = super::bench_catalog::run(targets, refreshes)?;
+            out.result(&f, || {
+                [
+                    format!(
+                        "catalog of {} targets (targets.json {} bytes), served over HTTP on loopback",
+                        f.targets, f.targets_json_bytes
+                    ),
+                    format!(
+                        "first refresh, archy-tuf-client process: {:.1} ms, peak RSS {} KiB",
+                        f.first_refresh_process_ms, f.first_refresh_process_peak_rss_kib
+                    ),
+                    format!(
+                        "first refresh, in process:               {:.1} ms, {} requests",
+                        f.first_refresh_in_process_ms, f.first_refresh_requests
+                    ),
+                    format!(
+                        "refresh of the unchanged catalog ({} runs): {:.2} requests each, median {:.0} µs in all, {:.0} µs of local work",
+                        f.unchanged_refreshes,
+                        f.unchanged_requests_per_refresh,
+                        f.unchanged_refresh_median_us,
+                        f.unchanged_local_median_us
+                    ),
+                ]
+                .join("\n")
+            });
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

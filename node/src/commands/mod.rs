@@ -4,6 +4,7 @@
 
 mod app;
 mod bench;
+mod bench_catalog;
 mod catalog;
 mod key;
 

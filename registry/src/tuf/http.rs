@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::transport::{FetchError, Transport};
+use super::transport::{FetchError, ROOT_VERSION_HEADER, Timestamped, Transport};
 
 /// How long to wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +46,15 @@ impl HttpTransport {
     }
 
     async fn get(&self, url: String, max_len: u64) -> Result<Vec<u8>, FetchError> {
+        Ok(self.get_with_root_hint(url, max_len).await?.bytes)
+    }
+
+    /// Fetches `url`, also reading the newest-root header if present.
+    async fn get_with_root_hint(
+        &self,
+        url: String,
+        max_len: u64,
+    ) -> Result<Timestamped, FetchError> {
         let failed = |reason: String| FetchError::Failed {
             url: url.clone(),
             reason,
@@ -63,6 +72,11 @@ impl HttpTransport {
         if !status.is_success() {
             return Err(failed(format!("the server answered {status}")));
         }
+        let newest_root = response
+            .headers()
+            .get(ROOT_VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let too_long = || FetchError::TooLong {
             url: url.clone(),
             limit: max_len,
@@ -77,13 +91,21 @@ impl HttpTransport {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Timestamped {
+            bytes: body,
+            newest_root,
+        })
     }
 }
 
 impl Transport for HttpTransport {
     async fn fetch_metadata(&self, file_name: &str, max_len: u64) -> Result<Vec<u8>, FetchError> {
         self.get(format!("{}{file_name}", self.metadata_base), max_len)
+            .await
+    }
+
+    async fn fetch_timestamp(&self, max_len: u64) -> Result<Timestamped, FetchError> {
+        self.get_with_root_hint(format!("{}timestamp.json", self.metadata_base), max_len)
             .await
     }
 

@@ -45,6 +45,6 @@ pub use local::LocalTransport;
 pub use sign::sign_metadata;
 pub use store::MetadataStore;
 pub use time::UtcTime;
-pub use transport::{FetchError, Transport};
+pub use transport::{FetchError, ROOT_VERSION_HEADER, Timestamped, Transport};
 pub use updater::{Limits, Updater};
 pub use verify::check_length_and_hashes;

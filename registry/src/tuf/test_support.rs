@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use archy_trust::Identity;
 
-use super::{FetchError, Limits, LocalTransport, MetadataStore, Transport, Updater, UtcTime};
+use super::{
+    FetchError, Limits, LocalTransport, MetadataStore, Timestamped, Transport, Updater, UtcTime,
+};
 use crate::catalog::{Expiries, Repository};
 use crate::image_archive::fixtures;
 use crate::signing;
@@ -26,6 +28,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 #[derive(Clone)]
 pub struct Recording {
     inner: LocalTransport,
+    /// Answer like `archy catalog serve`: name the newest root version
+    /// with the timestamp.
+    pub names_root: bool,
     /// Metadata file names, in the order fetched.
     pub fetched: Arc<Mutex<Vec<String>>>,
 }
@@ -35,6 +40,7 @@ impl Recording {
     pub fn new(inner: LocalTransport) -> Self {
         Self {
             inner,
+            names_root: false,
             fetched: Arc::default(),
         }
     }
@@ -46,8 +52,29 @@ impl Transport for Recording {
         self.inner.fetch_metadata(file_name, max_len).await
     }
 
+    async fn fetch_timestamp(&self, max_len: u64) -> Result<Timestamped, FetchError> {
+        let bytes = self.fetch_metadata("timestamp.json", max_len).await?;
+        let newest_root = self.names_root.then(|| {
+            let root = self.inner.fetch_metadata("root.json", 1 << 20);
+            let root: serde_json::Value =
+                serde_json::from_slice(&futures_ready(root).unwrap()).unwrap();
+            root["signed"]["version"].as_u64().unwrap()
+        });
+        Ok(Timestamped { bytes, newest_root })
+    }
+
     async fn fetch_target(&self, path: &str, max_len: u64) -> Result<Vec<u8>, FetchError> {
         self.inner.fetch_target(path, max_len).await
+    }
+}
+
+/// The output of a future that completes at once (the local transport's).
+fn futures_ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the local transport never waits"),
     }
 }
 
@@ -124,7 +151,18 @@ impl Setup {
 
     /// A fresh client process, as of `now`.
     pub fn client_at(&self, now: UtcTime) -> (Updater<Recording>, Arc<Mutex<Vec<String>>>) {
-        let transport = Recording::new(LocalTransport::new(self.repo.dir()));
+        self.client_with(now, false)
+    }
+
+    /// A fresh client process, as of `now`, whose source names its newest
+    /// root version with the timestamp when `names_root`.
+    pub fn client_with(
+        &self,
+        now: UtcTime,
+        names_root: bool,
+    ) -> (Updater<Recording>, Arc<Mutex<Vec<String>>>) {
+        let mut transport = Recording::new(LocalTransport::new(self.repo.dir()));
+        transport.names_root = names_root;
         let fetched = transport.fetched.clone();
         let store = MetadataStore::new(self.dir.path().join("client"));
         let updater = Updater::at_time(store, transport, Limits::default(), now).unwrap();

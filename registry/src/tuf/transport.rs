@@ -14,6 +14,23 @@ pub trait Transport: Send + Sync {
         max_len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
 
+    /// `timestamp.json`, with the newest root version the source has when
+    /// it can say so in the same answer (`archy catalog serve` does, in the
+    /// [`ROOT_VERSION_HEADER`] header). Knowing it spares the separate probe
+    /// for root N+1 and is no weaker: a source that withholds a newer root
+    /// could as well answer that probe with 404.
+    fn fetch_timestamp(
+        &self,
+        max_len: u64,
+    ) -> impl Future<Output = Result<Timestamped, FetchError>> + Send {
+        async move {
+            Ok(Timestamped {
+                bytes: self.fetch_metadata("timestamp.json", max_len).await?,
+                newest_root: None,
+            })
+        }
+    }
+
     /// A target file by its path under the targets base, already including
     /// any consistent-snapshot hash prefix (`apps/HASH.release.json`).
     fn fetch_target(
@@ -21,6 +38,18 @@ pub trait Transport: Send + Sync {
         path: &str,
         max_len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
+}
+
+/// HTTP header on `timestamp.json` naming the newest root version served.
+pub const ROOT_VERSION_HEADER: &str = "x-archy-root-version";
+
+/// `timestamp.json` and, when the source says, its newest root version.
+#[derive(Debug, Clone)]
+pub struct Timestamped {
+    /// The timestamp file as received.
+    pub bytes: Vec<u8>,
+    /// The newest root version the source has, if it told.
+    pub newest_root: Option<u64>,
 }
 
 /// Why a file could not be fetched.

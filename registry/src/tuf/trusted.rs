@@ -289,6 +289,8 @@ impl TrustedSet {
         self.check_expiry(role, &envelope.doc.common.expires)?;
         self.targets
             .insert(role.to_owned(), verified(envelope, bytes));
+        self.verified_by
+            .insert(role.to_owned(), delegator.to_owned());
         Ok(&self.targets[role])
     }
 

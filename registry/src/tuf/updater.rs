@@ -11,7 +11,7 @@ use super::error::Error;
 use super::metadata::TargetFile;
 use super::store::MetadataStore;
 use super::time::UtcTime;
-use super::transport::{FetchError, Transport, encode_role};
+use super::transport::{FetchError, Timestamped, Transport, encode_role};
 use super::trusted::{TimestampUpdate, TrustedSet};
 use super::verify::check_length_and_hashes;
 
@@ -54,6 +54,9 @@ pub struct Updater<T> {
     clock: Clock,
     trusted: TrustedSet,
     refreshed: bool,
+    /// Whether the source has been seen to name its newest root version
+    /// with the timestamp; then refreshes start with the timestamp.
+    source_names_root: bool,
 }
 
 /// Where the reference time comes from.
@@ -112,7 +115,13 @@ impl<T: Transport> Updater<T> {
             clock,
             trusted,
             refreshed: false,
+            source_names_root: false,
         })
+    }
+
+    /// The transport this client fetches through.
+    pub fn transport(&self) -> &T {
+        &self.transport
     }
 
     /// The metadata trusted so far.
@@ -135,8 +144,18 @@ impl<T: Transport> Updater<T> {
         } else {
             None
         };
-        self.load_root().await?;
-        self.load_timestamp().await?;
+        let mut timestamp = None;
+        if self.source_names_root {
+            let fetched = self.fetch_timestamp().await?;
+            let trusted_root = self.trusted.root().doc.common.version;
+            if fetched.newest_root.is_some_and(|v| v <= trusted_root) {
+                timestamp = Some(fetched.bytes);
+            }
+        }
+        if timestamp.is_none() {
+            self.load_root().await?;
+        }
+        self.load_timestamp(timestamp).await?;
         if previous.is_some_and(|p| self.trusted.adopt(p)) {
             debug!("catalog unchanged: kept the verified snapshot and targets");
         } else {
@@ -173,7 +192,23 @@ impl<T: Transport> Updater<T> {
         Ok(())
     }
 
-    async fn load_timestamp(&mut self) -> Result<(), Error> {
+    /// `timestamp.json` from the source, noting whether it names its
+    /// newest root version.
+    async fn fetch_timestamp(&mut self) -> Result<Timestamped, Error> {
+        let fetched = self
+            .transport
+            .fetch_timestamp(self.limits.timestamp_max_length)
+            .await
+            .map_err(|source| Error::Fetch {
+                what: "timestamp metadata (timestamp.json)".into(),
+                source,
+            })?;
+        self.source_names_root = fetched.newest_root.is_some();
+        Ok(fetched)
+    }
+
+    /// Spec 5.4, with `fetched` the remote timestamp if already in hand.
+    async fn load_timestamp(&mut self, fetched: Option<Vec<u8>>) -> Result<(), Error> {
         if let Some(bytes) = self
             .store
             .load("timestamp", self.limits.timestamp_max_length)?
@@ -181,9 +216,10 @@ impl<T: Transport> Updater<T> {
         {
             debug!("stored timestamp not usable as final: {e}");
         }
-        let bytes = self
-            .fetch_metadata("timestamp", None, self.limits.timestamp_max_length)
-            .await?;
+        let bytes = match fetched {
+            Some(bytes) => bytes,
+            None => self.fetch_timestamp().await?.bytes,
+        };
         if self.trusted.update_timestamp(bytes)? == TimestampUpdate::Accepted {
             self.save("timestamp")?;
         }

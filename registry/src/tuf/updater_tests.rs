@@ -1,5 +1,7 @@
 //! A long-running client refreshing the same catalog again and again.
 
+use archy_trust::Identity;
+
 use super::UtcTime;
 use super::test_support::{Setup, block_on};
 
@@ -50,4 +52,47 @@ fn a_stored_snapshot_past_its_expiry_is_replaced() {
     block_on(client.refresh()).unwrap();
     let snapshot = client.trusted().snapshot().unwrap();
     assert!(snapshot.doc.common.expires > later);
+}
+
+#[test]
+fn a_source_that_names_its_newest_root_costs_one_request() {
+    let s = Setup::single();
+    let (mut client, fetched) = s.client_with(s.now, true);
+    block_on(client.refresh()).unwrap();
+    assert_eq!(
+        *fetched.lock().unwrap(),
+        [
+            "2.root.json",
+            "timestamp.json",
+            "1.snapshot.json",
+            "1.targets.json"
+        ],
+        "the first refresh probes as the specification says"
+    );
+    fetched.lock().unwrap().clear();
+    block_on(client.refresh()).unwrap();
+    assert_eq!(*fetched.lock().unwrap(), ["timestamp.json"]);
+}
+
+#[test]
+fn a_source_that_names_a_newer_root_leads_the_client_through_the_rotation() {
+    let s = Setup::single();
+    let (mut client, fetched) = s.client_with(s.now, true);
+    block_on(client.refresh()).unwrap();
+    let new_key = Identity::from_seed(&[21; 32]);
+    s.repo
+        .rotate_keys(&s.keys, std::slice::from_ref(&new_key), 1, s.now)
+        .unwrap();
+    fetched.lock().unwrap().clear();
+    block_on(client.refresh()).unwrap();
+    assert_eq!(client.trusted().root().doc.common.version, 2);
+    assert_eq!(
+        fetched.lock().unwrap()[..4],
+        [
+            "timestamp.json",
+            "2.root.json",
+            "3.root.json",
+            "timestamp.json"
+        ]
+    );
 }
