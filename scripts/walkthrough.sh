@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # A short tour of what a node can do today, on a fresh machine:
 # create a publisher identity, validate the hello-web sample, build its image
-# offline, sign it, verify it, and watch a tampered copy get caught.
+# offline, sign it, verify it, watch a tampered copy get caught, then publish
+# it in a signed catalog (a TUF repository), serve that over HTTP and read it
+# back with the TUF client, across a key rotation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 export CONTAINERS_CONF="$PWD/scripts/containers.conf"
-cargo build --quiet --release --bin archy
+cargo build --quiet --release --bin archy --bin archy-tuf-client
 archy=$PWD/target/release/archy
+client=$PWD/target/release/archy-tuf-client
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -40,3 +44,30 @@ if "$archy" app verify "$work/tampered.json"; then
     exit 1
 fi
 echo "(refused, as it should be)"
+
+step "7. A catalog: root lists the publisher's did:key; the release becomes a TUF target"
+"$archy" catalog init "$work/catalog" --key "$work/publisher.key"
+"$archy" catalog add "$work/catalog" "$work/hello-web/manifest.signed.json" --key "$work/publisher.key"
+"$archy" catalog show "$work/catalog"
+
+step "8. Serve it over HTTP and read it with the TUF client (spec workflow, section 5)"
+"$archy" catalog serve "$work/catalog" --http 127.0.0.1:0 > "$work/serve.log" &
+server=$!
+for _ in $(seq 50); do grep -q http:// "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
+base=$(grep -o 'http://[0-9.:]*' "$work/serve.log" | head -1)
+echo "serving on $base"
+"$client" --metadata-dir "$work/node" init "$work/catalog/metadata/root.json"
+"$client" --metadata-dir "$work/node" --metadata-url "$base/metadata/" \
+    --target-name apps/org.archipelago.hello-web/1.0.0.json \
+    --target-base-url "$base/targets/" --target-dir "$work/downloads" download
+ls -l "$work/downloads"
+
+step "9. Rotate to a new key: root 2 is signed by old and new keys; the client follows"
+"$archy" key new --out "$work/new.key" > /dev/null
+"$archy" catalog rotate-key "$work/catalog" --old-key "$work/publisher.key" --new-key "$work/new.key"
+"$client" --metadata-dir "$work/node" --metadata-url "$base/metadata/" refresh
+echo "the client now trusts root version $(sed -n 's/.*"version":\([0-9]*\).*/\1/p' "$work/node/root.json")"
+
+step "10. Metadata signed with the old key alone is refused"
+"$archy" catalog refresh "$work/catalog" --key "$work/publisher.key" && exit 1
+echo "(the editor refuses to sign with a key the catalog no longer lists)"
