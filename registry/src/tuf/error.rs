@@ -95,12 +95,6 @@ pub enum Error {
         /// Why.
         source: FetchError,
     },
-    /// More new root versions than any real rotation history has.
-    #[error("the repository offers more than {0} new root versions in one update; refusing")]
-    TooManyRoots(u64),
-    /// The target is not in any role trusted for its path.
-    #[error("no trusted role lists target '{0}'")]
-    UnknownTarget(String),
     /// The local trusted-metadata store failed.
     #[error("trusted metadata store {}: {reason}", path.display())]
     Store {

@@ -48,7 +48,7 @@ impl<T: Document> Envelope<T> {
         let signed: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         match signed.get("_type").and_then(Value::as_str) {
             Some(t) if t == T::TYPE => {}
-            Some(t) => return Err(WrongType(t.to_owned()).to_string()),
+            Some(t) => return Err(format!("it is '{t}' metadata")),
             None => return Err("'signed._type' is missing or not a string".into()),
         }
         let doc = T::from_signed(&signed, text)?;
@@ -58,15 +58,6 @@ impl<T: Document> Envelope<T> {
             canonical,
             signatures,
         })
-    }
-}
-
-/// The `_type` found where another was expected.
-struct WrongType(String);
-
-impl std::fmt::Display for WrongType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "it is '{}' metadata", self.0)
     }
 }
 

@@ -23,11 +23,6 @@ impl MetadataStore {
         Self { dir: dir.into() }
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file that holds `role`.
     pub fn path_of(&self, role: &str) -> PathBuf {
         self.dir.join(format!("{}.json", encode_role(role)))
@@ -62,16 +57,6 @@ impl MetadataStore {
         temp.persist(&path)
             .map_err(|e| store_error(&path, e.error))?;
         Ok(())
-    }
-
-    /// Removes the stored copy of `role`, if any.
-    pub fn remove(&self, role: &str) -> Result<(), Error> {
-        let path = self.path_of(role);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(store_error(&path, e)),
-        }
     }
 }
 

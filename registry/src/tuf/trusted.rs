@@ -61,11 +61,6 @@ impl TrustedSet {
         })
     }
 
-    /// The reference time every expiry is checked against.
-    pub fn now(&self) -> UtcTime {
-        self.now
-    }
-
     /// The trusted root.
     pub fn root(&self) -> &Verified<Root> {
         &self.root
