@@ -84,6 +84,23 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// A cheap scan that rules out text which cannot be OLPC canonical JSON:
+/// whitespace outside strings, or escapes other than `\"` and `\\`. It only
+/// chooses which bytes to verify first; the signature decides.
+pub fn may_be_canonical(json: &str) -> bool {
+    let mut in_string = false;
+    let mut bytes = json.bytes();
+    while let Some(b) = bytes.next() {
+        match (in_string, b) {
+            (false, b' ' | b'\n' | b'\r' | b'\t') => return false,
+            (_, b'"') => in_string = !in_string,
+            (true, b'\\') if !matches!(bytes.next(), Some(b'"' | b'\\')) => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::canonical::to_canonical_json;
+use crate::canonical::{may_be_canonical, to_canonical_json};
 use crate::{Did, Error, Identity};
 
 /// The envelope format version this build writes and accepts.
@@ -248,23 +248,6 @@ fn signatures_by(signatures: &[WireSignature], signer: &Did) -> Result<Vec<[u8; 
         });
     }
     Ok(found)
-}
-
-/// A cheap scan that rules out text which cannot be OLPC canonical JSON:
-/// whitespace outside strings, or escapes other than `\"` and `\\`. It only
-/// chooses which bytes to verify first; the signature decides.
-fn may_be_canonical(json: &str) -> bool {
-    let mut in_string = false;
-    let mut bytes = json.bytes();
-    while let Some(b) = bytes.next() {
-        match (in_string, b) {
-            (false, b' ' | b'\n' | b'\r' | b'\t') => return false,
-            (_, b'"') => in_string = !in_string,
-            (true, b'\\') if !matches!(bytes.next(), Some(b'"' | b'\\')) => return false,
-            _ => {}
-        }
-    }
-    true
 }
 
 /// OLPC canonical JSON normalizes strings to NFC, so two different strings

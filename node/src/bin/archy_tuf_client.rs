@@ -35,6 +35,10 @@ struct Cli {
     /// Where downloaded targets are written.
     #[arg(long, global = true, value_name = "DIR")]
     target_dir: Option<PathBuf>,
+    /// Print this process's peak RSS to stderr at the end (for `archy bench
+    /// catalog`: a parent's getrusage figure includes its own pages).
+    #[arg(long, global = true, hide = true)]
+    print_peak_rss: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,13 +74,21 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    match run(cli) {
+    let print_peak_rss = cli.print_peak_rss;
+    let code = match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    if print_peak_rss {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+            eprintln!("peak RSS: {}", line.trim_start_matches("VmHWM:").trim());
+        }
     }
+    code
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

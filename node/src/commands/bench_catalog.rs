@@ -149,18 +149,31 @@ async fn first_refresh_in_a_process(
         .await
         .with_context(|| format!("cannot run {}", exe.display()))?;
     ensure!(status.success(), "archy-tuf-client init failed");
-    let start = Instant::now();
-    let status = tokio::process::Command::new(exe)
+    let mut refresh = tokio::process::Command::new(exe);
+    refresh
         .arg("--metadata-dir")
         .arg(&md)
         .arg("--metadata-url")
         .arg(format!("{base}/metadata/"))
-        .arg("refresh")
-        .status()
-        .await?;
+        .arg("--print-peak-rss")
+        .arg("refresh");
+    let start = Instant::now();
+    let out = refresh
+        .output()
+        .await
+        .context("cannot run archy-tuf-client")?;
     let elapsed = start.elapsed();
-    ensure!(status.success(), "archy-tuf-client refresh failed");
-    Ok((elapsed.as_secs_f64() * 1e3, children_peak_rss_kib()))
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success(),
+        "archy-tuf-client refresh failed: {stderr}"
+    );
+    let peak_rss = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS: "))
+        .and_then(|v| v.trim_end_matches(" kB").trim().parse().ok())
+        .context("archy-tuf-client did not report its peak RSS")?;
+    Ok((elapsed.as_secs_f64() * 1e3, peak_rss))
 }
 
 async fn first_refresh_in_process(
@@ -179,17 +192,6 @@ async fn first_refresh_in_process(
     let start = Instant::now();
     updater.refresh().await?;
     Ok((updater, start.elapsed().as_secs_f64() * 1e3))
-}
-
-/// The largest peak RSS among finished child processes, in KiB.
-fn children_peak_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_CHILDREN with a valid pointer.
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
-        return -1;
-    }
-    usage.ru_maxrss
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::glob::glob_match;
@@ -111,14 +112,15 @@ pub struct Snapshot {
 }
 
 /// One target file as a targets role describes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct TargetFile {
     /// Exact length in bytes.
     pub length: u64,
     /// At least one hash, in the order written.
     pub hashes: Hashes,
-    /// Application data (`custom`), if any.
-    pub custom: Option<Value>,
+    /// Application data (`custom`), if any, kept as the JSON text received:
+    /// a catalog holds thousands of entries, and few are ever read.
+    pub custom: Option<Box<RawValue>>,
 }
 
 /// A role delegated by name, with the paths it may sign for.
@@ -183,10 +185,10 @@ pub struct Targets {
 pub trait Document: Sized {
     /// The `_type` value.
     const TYPE: &'static str;
-    /// Reads the `signed` object (its `_type` has been checked), given both
-    /// parsed and as the exact text received: the text keeps the order of
-    /// hash algorithms, which a parsed object forgets.
-    fn from_signed(signed: &Value, text: &str) -> Result<Self, String>;
+    /// Reads the `signed` object (its `_type` has been checked) from the
+    /// exact text received, in one pass; the text also keeps the order of
+    /// hash algorithms, which a parsed object would forget.
+    fn from_signed(text: &str) -> Result<Self, String>;
     /// The shared fields.
     fn common(&self) -> &Common;
 }
@@ -194,7 +196,7 @@ pub trait Document: Sized {
 impl Document for Root {
     const TYPE: &'static str = "root";
 
-    fn from_signed(signed: &Value, text: &str) -> Result<Self, String> {
+    fn from_signed(text: &str) -> Result<Self, String> {
         let raw: RawRoot = from_text(text)?;
         let roles = raw
             .roles
@@ -212,7 +214,7 @@ impl Document for Root {
             ));
         }
         Ok(Self {
-            common: common_of(signed)?,
+            common: RawCommon::of(raw.spec_version, raw.version, raw.expires).check()?,
             consistent_snapshot: raw.consistent_snapshot.unwrap_or(false),
             keys: check_keys(raw.keys),
             roles,
@@ -234,14 +236,14 @@ impl Root {
 impl Document for Timestamp {
     const TYPE: &'static str = "timestamp";
 
-    fn from_signed(signed: &Value, text: &str) -> Result<Self, String> {
+    fn from_signed(text: &str) -> Result<Self, String> {
         let mut raw: RawTimestamp = from_text(text)?;
         let snapshot = raw
             .meta
             .remove("snapshot.json")
             .ok_or("'meta' has no 'snapshot.json' entry")?;
         Ok(Self {
-            common: common_of(signed)?,
+            common: RawCommon::of(raw.spec_version, raw.version, raw.expires).check()?,
             snapshot: snapshot.check("snapshot.json")?,
         })
     }
@@ -254,7 +256,7 @@ impl Document for Timestamp {
 impl Document for Snapshot {
     const TYPE: &'static str = "snapshot";
 
-    fn from_signed(signed: &Value, text: &str) -> Result<Self, String> {
+    fn from_signed(text: &str) -> Result<Self, String> {
         let raw: RawSnapshot = from_text(text)?;
         let meta = raw
             .meta
@@ -265,7 +267,7 @@ impl Document for Snapshot {
             })
             .collect::<Result<_, String>>()?;
         Ok(Self {
-            common: common_of(signed)?,
+            common: RawCommon::of(raw.spec_version, raw.version, raw.expires).check()?,
             meta,
         })
     }
@@ -278,28 +280,14 @@ impl Document for Snapshot {
 impl Document for Targets {
     const TYPE: &'static str = "targets";
 
-    fn from_signed(signed: &Value, text: &str) -> Result<Self, String> {
+    fn from_signed(text: &str) -> Result<Self, String> {
         let raw: RawTargets = from_text(text)?;
-        let targets = raw
-            .targets
-            .into_iter()
-            .map(|(path, file)| {
-                if file.hashes.0.is_empty() {
-                    return Err(format!("target '{path}' has no hashes"));
-                }
-                Ok((
-                    path,
-                    TargetFile {
-                        length: file.length,
-                        hashes: file.hashes,
-                        custom: file.custom,
-                    },
-                ))
-            })
-            .collect::<Result<_, String>>()?;
+        if let Some((path, _)) = raw.targets.iter().find(|(_, t)| t.hashes.0.is_empty()) {
+            return Err(format!("target '{path}' has no hashes"));
+        }
         Ok(Self {
-            common: common_of(signed)?,
-            targets,
+            common: RawCommon::of(raw.spec_version, raw.version, raw.expires).check()?,
+            targets: raw.targets,
             delegations: raw.delegations.map(RawDelegations::check).transpose()?,
         })
     }
@@ -394,12 +382,6 @@ fn from_text<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
-fn common_of(signed: &Value) -> Result<Common, String> {
-    RawCommon::deserialize(signed)
-        .map_err(|e| e.to_string())?
-        .check()
-}
-
 fn check_keys(keys: HashMap<String, RawKey>) -> HashMap<String, Key> {
     keys.into_iter()
         .map(|(id, raw)| {
@@ -416,7 +398,6 @@ fn check_keys(keys: HashMap<String, RawKey>) -> HashMap<String, Key> {
         .collect()
 }
 
-#[derive(Deserialize)]
 struct RawCommon {
     spec_version: String,
     version: u64,
@@ -424,6 +405,14 @@ struct RawCommon {
 }
 
 impl RawCommon {
+    fn of(spec_version: String, version: u64, expires: String) -> Self {
+        Self {
+            spec_version,
+            version,
+            expires,
+        }
+    }
+
     fn check(self) -> Result<Common, String> {
         let parts: Vec<&str> = self.spec_version.split('.').collect();
         if !(2..=3).contains(&parts.len())
@@ -490,6 +479,9 @@ impl RawRole {
 
 #[derive(Deserialize)]
 struct RawRoot {
+    spec_version: String,
+    version: u64,
+    expires: String,
     consistent_snapshot: Option<bool>,
     keys: HashMap<String, RawKey>,
     roles: HashMap<String, RawRole>,
@@ -520,24 +512,26 @@ impl RawMetaFile {
 
 #[derive(Deserialize)]
 struct RawTimestamp {
+    spec_version: String,
+    version: u64,
+    expires: String,
     meta: HashMap<String, RawMetaFile>,
 }
 
 #[derive(Deserialize)]
 struct RawSnapshot {
+    spec_version: String,
+    version: u64,
+    expires: String,
     meta: HashMap<String, RawMetaFile>,
 }
 
 #[derive(Deserialize)]
-struct RawTargetFile {
-    length: u64,
-    hashes: Hashes,
-    custom: Option<Value>,
-}
-
-#[derive(Deserialize)]
 struct RawTargets {
-    targets: HashMap<String, RawTargetFile>,
+    spec_version: String,
+    version: u64,
+    expires: String,
+    targets: HashMap<String, TargetFile>,
     delegations: Option<RawDelegations>,
 }
 

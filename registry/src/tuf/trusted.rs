@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::error::Error;
 use super::metadata::{Document, MetaFile, Role, Root, Snapshot, Targets, Timestamp};
-use super::signed::{Envelope, count_signers};
+use super::signed::{Envelope, SignedBytes};
 use super::time::UtcTime;
 use super::verify::check_length_and_hashes;
 
@@ -18,7 +18,7 @@ pub struct Verified<T> {
     pub doc: T,
     /// The bytes as received (what the local store keeps).
     pub bytes: Vec<u8>,
-    canonical: Vec<u8>,
+    signed: SignedBytes,
     signatures: HashMap<String, String>,
 }
 
@@ -271,7 +271,7 @@ impl TrustedSet {
         let meta = self.snapshot_meta(role)?.clone();
         check_meta(role, &meta, &bytes)?;
         let envelope: Envelope<Targets> = parse(role, &bytes)?;
-        self.check_delegation(role, delegator, &envelope.canonical, &envelope.signatures)?;
+        self.check_delegation(role, delegator, &envelope.signed, &envelope.signatures)?;
         let found = envelope.doc.common.version;
         if found != meta.version {
             return Err(Error::VersionMismatch {
@@ -297,14 +297,14 @@ impl TrustedSet {
             return Ok(());
         }
         let trusted = &self.targets[role];
-        self.check_delegation(role, delegator, &trusted.canonical, &trusted.signatures)
+        self.check_delegation(role, delegator, &trusted.signed, &trusted.signatures)
     }
 
     fn check_delegation(
         &self,
         role: &str,
         delegator: &str,
-        canonical: &[u8],
+        signed_bytes: &SignedBytes,
         signatures: &HashMap<String, String>,
     ) -> Result<(), Error> {
         let (keys, delegated) = if delegator == "root" {
@@ -325,7 +325,7 @@ impl TrustedSet {
         };
         let delegated = delegated
             .ok_or_else(|| malformed(role, format!("{delegator} does not delegate it")))?;
-        let signed = count_signers(keys, delegated, canonical, signatures);
+        let signed = signed_bytes.count_signers(keys, delegated, signatures);
         if signed < delegated.threshold {
             return Err(Error::Unsigned {
                 role: role.into(),
@@ -382,7 +382,7 @@ fn require_threshold<T>(
     delegated: &Role,
     envelope: &Envelope<T>,
 ) -> Result<(), Error> {
-    let signed = count_signers(keys, delegated, &envelope.canonical, &envelope.signatures);
+    let signed = envelope.count_signers(keys, delegated);
     if signed < delegated.threshold {
         return Err(Error::Unsigned {
             role: role.into(),
@@ -403,7 +403,7 @@ fn verified<T>(envelope: Envelope<T>, bytes: Vec<u8>) -> Verified<T> {
     Verified {
         doc: envelope.doc,
         bytes,
-        canonical: envelope.canonical,
+        signed: envelope.signed,
         signatures: envelope.signatures,
     }
 }
