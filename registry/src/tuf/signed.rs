@@ -147,3 +147,66 @@ fn count_over(
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use archy_trust::Identity;
+    use serde_json::json;
+
+    use super::*;
+    use crate::tuf::metadata::{Root, Timestamp};
+    use crate::tuf::sign_metadata;
+
+    fn keys_and_role(id: &Identity) -> (HashMap<String, Key>, Role) {
+        let text = format!(
+            r#"{{"signatures":[],"signed":{{"_type":"root","spec_version":"1.0","version":1,"expires":"2100-01-01T00:00:00Z","keys":{{"{k}":{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{p}"}}}}}},"roles":{{"root":{r},"targets":{r},"snapshot":{r},"timestamp":{r}}}}}}}"#,
+            k = id.public_key().tuf_keyid(),
+            p = hex::encode(id.public_key().to_bytes()),
+            r = format!(
+                r#"{{"keyids":["{}"],"threshold":1}}"#,
+                id.public_key().tuf_keyid()
+            ),
+        );
+        let root: Envelope<Root> = Envelope::parse(text.as_bytes()).unwrap();
+        let role = root.doc.roles["timestamp"].clone();
+        (root.doc.keys, role)
+    }
+
+    fn timestamp() -> serde_json::Value {
+        json!({"_type": "timestamp", "spec_version": "1.0", "version": 3,
+               "expires": "2100-01-01T00:00:00Z", "meta": {"snapshot.json": {"version": 2}}})
+    }
+
+    #[test]
+    fn canonical_bytes_verify_as_received_and_other_spellings_by_their_canonical_form() {
+        let id = Identity::from_seed(&[5; 32]);
+        let (keys, role) = keys_and_role(&id);
+        let signed = sign_metadata(&timestamp(), &[&id]).unwrap();
+        let env: Envelope<Timestamp> = Envelope::parse(&signed).unwrap();
+        assert!(env.signed.as_received);
+        assert_eq!(env.count_signers(&keys, &role), 1);
+
+        // Same document, keys in another order and no whitespace: not the
+        // canonical bytes, so only the fallback can verify it.
+        let mut file: Value = serde_json::from_slice(&signed).unwrap();
+        let reordered = format!(
+            r#"{{"signed":{{"version":3,"_type":"timestamp","spec_version":"1.0","expires":"2100-01-01T00:00:00Z","meta":{{"snapshot.json":{{"version":2}}}}}},"signatures":{}}}"#,
+            file["signatures"]
+        );
+        let env: Envelope<Timestamp> = Envelope::parse(reordered.as_bytes()).unwrap();
+        assert!(env.signed.as_received);
+        assert_eq!(env.count_signers(&keys, &role), 1);
+
+        // Pretty-printed: canonicalized up front.
+        let pretty = serde_json::to_vec_pretty(&file).unwrap();
+        let env: Envelope<Timestamp> = Envelope::parse(&pretty).unwrap();
+        assert!(!env.signed.as_received);
+        assert_eq!(env.count_signers(&keys, &role), 1);
+
+        // A changed document fails both ways.
+        file["signed"]["version"] = json!(4);
+        let forged = serde_json::to_vec(&file).unwrap();
+        let env: Envelope<Timestamp> = Envelope::parse(&forged).unwrap();
+        assert_eq!(env.count_signers(&keys, &role), 0);
+    }
+}
