@@ -325,15 +325,11 @@ impl TrustedSet {
         };
         let delegated = delegated
             .ok_or_else(|| malformed(role, format!("{delegator} does not delegate it")))?;
-        let signed = signed_bytes.count_signers(keys, delegated, signatures);
-        if signed < delegated.threshold {
-            return Err(Error::Unsigned {
-                role: role.into(),
-                signed,
-                threshold: delegated.threshold,
-            });
-        }
-        Ok(())
+        threshold_met(
+            role,
+            delegated,
+            signed_bytes.count_signers(keys, delegated, signatures),
+        )
     }
 
     fn check_expiry(&self, role: &str, expires: &UtcTime) -> Result<(), Error> {
@@ -382,7 +378,12 @@ fn require_threshold<T>(
     delegated: &Role,
     envelope: &Envelope<T>,
 ) -> Result<(), Error> {
-    let signed = envelope.count_signers(keys, delegated);
+    threshold_met(role, delegated, envelope.count_signers(keys, delegated))
+}
+
+/// `signed` valid signatures are enough for `delegated`, or the error
+/// saying how many were missing.
+fn threshold_met(role: &str, delegated: &Role, signed: u64) -> Result<(), Error> {
     if signed < delegated.threshold {
         return Err(Error::Unsigned {
             role: role.into(),
