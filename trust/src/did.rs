@@ -58,15 +58,20 @@ impl PublicKey {
         self.0.verify_strict(message, &signature).is_ok()
     }
 
-    /// The TUF key id of this key: SHA-256 of the canonical JSON of its TUF
-    /// key object. The same id names the key in envelopes and in catalogs.
-    pub fn tuf_keyid(&self) -> String {
-        let key_object = serde_json::json!({
+    /// This key as TUF metadata lists it (securesystemslib's encoding):
+    /// `{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": hex}}`.
+    pub fn tuf_key(&self) -> serde_json::Value {
+        serde_json::json!({
             "keytype": "ed25519",
             "keyval": { "public": hex::encode(self.to_bytes()) },
             "scheme": "ed25519",
-        });
-        let canonical = to_canonical_json(&key_object)
+        })
+    }
+
+    /// The TUF key id of this key: SHA-256 of the canonical JSON of its TUF
+    /// key object. The same id names the key in envelopes and in catalogs.
+    pub fn tuf_keyid(&self) -> String {
+        let canonical = to_canonical_json(&self.tuf_key())
             .expect("an object of ASCII strings always has a canonical form");
         hex::encode(Sha256::digest(canonical))
     }

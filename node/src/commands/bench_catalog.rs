@@ -211,8 +211,7 @@ fn write_catalog(dir: &Path, count: usize) -> anyhow::Result<usize> {
     let root = json!({
         "_type": "root", "spec_version": "1.0.31", "version": 1, "expires": expires,
         "consistent_snapshot": true,
-        "keys": {keyid.clone(): {"keytype": "ed25519", "scheme": "ed25519",
-                 "keyval": {"public": hex::encode(key.public_key().to_bytes())}}},
+        "keys": {keyid.clone(): key.public_key().tuf_key()},
         "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role},
     });
     let root = sign_metadata(&root, &[&key])?;

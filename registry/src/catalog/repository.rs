@@ -426,19 +426,8 @@ impl Repository {
         now: UtcTime,
     ) -> Value {
         let keyids: Vec<String> = keys.iter().map(PublicKey::tuf_keyid).collect();
-        let key_objects: BTreeMap<String, Value> = keys
-            .iter()
-            .map(|k| {
-                (
-                    k.tuf_keyid(),
-                    json!({
-                        "keytype": "ed25519",
-                        "scheme": "ed25519",
-                        "keyval": {"public": hex::encode(k.to_bytes())},
-                    }),
-                )
-            })
-            .collect();
+        let key_objects: BTreeMap<String, Value> =
+            keys.iter().map(|k| (k.tuf_keyid(), k.tuf_key())).collect();
         let role = json!({"keyids": keyids, "threshold": threshold});
         json!({
             "_type": "root",

@@ -265,10 +265,7 @@ fn a_rotation_signed_only_by_the_new_key_is_refused() {
     let mut root = signed_of(&fs::read(s.meta("1.root.json")).unwrap());
     let keyid = attacker.public_key().tuf_keyid();
     root["version"] = json!(2);
-    root["keys"] = json!({ keyid.clone(): {
-        "keytype": "ed25519", "scheme": "ed25519",
-        "keyval": {"public": hex::encode(attacker.public_key().to_bytes())}
-    }});
+    root["keys"] = json!({ keyid.clone(): attacker.public_key().tuf_key() });
     for role in ["root", "targets", "snapshot", "timestamp"] {
         root["roles"][role] = json!({"keyids": [keyid], "threshold": 1});
     }

@@ -24,11 +24,7 @@ struct RoleSpec<'a> {
 }
 
 fn key_entry(key: &Identity) -> (String, Value) {
-    (
-        key.public_key().tuf_keyid(),
-        json!({"keytype": "ed25519", "scheme": "ed25519",
-               "keyval": {"public": hex::encode(key.public_key().to_bytes())}}),
-    )
+    (key.public_key().tuf_keyid(), key.public_key().tuf_key())
 }
 
 const EXPIRES: &str = "2100-01-01T00:00:00Z";
