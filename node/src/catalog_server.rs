@@ -10,16 +10,17 @@
 //! segments and `..` are refused, so nothing outside the two directories
 //! can be read.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use archy_registry::files;
 use archy_registry::tuf::ROOT_VERSION_HEADER;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::AsyncReadExt;
 
 /// Largest file served: release documents and metadata are small.
 const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -35,7 +36,7 @@ async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
     let Some(path) = file_for(&dir, uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match tokio::time::timeout(READ_TIMEOUT, read_bounded(&path)).await {
+    match tokio::time::timeout(READ_TIMEOUT, read_file(path.clone())).await {
         Ok(Ok(Some(bytes))) => {
             let kind = if path.extension().is_some_and(|e| e == "json") {
                 "application/json"
@@ -63,7 +64,7 @@ async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
 
 /// The version of `metadata/root.json`, the newest root served.
 async fn newest_root_version(dir: &Path) -> Option<u64> {
-    let bytes = read_bounded(&dir.join("metadata/root.json")).await.ok()??;
+    let bytes = read_file(dir.join("metadata/root.json")).await.ok()??;
     let root: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     root["signed"]["version"].as_u64()
 }
@@ -88,23 +89,17 @@ fn file_for(dir: &Path, url_path: &str) -> Option<PathBuf> {
     any.then_some(path)
 }
 
-async fn read_bounded(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let file = match tokio::fs::File::open(path).await {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if !file.metadata().await?.is_file() {
-        return Ok(None);
+/// The bytes of `path` (at most [`MAX_FILE_BYTES`]), or `None` when no
+/// such file exists.
+async fn read_file(path: PathBuf) -> std::io::Result<Option<Vec<u8>>> {
+    let read = tokio::task::spawn_blocking(move || files::read_bounded(&path, MAX_FILE_BYTES))
+        .await
+        .map_err(std::io::Error::other)?;
+    match read {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory) => Ok(None),
+        Err(e) => Err(e),
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .await?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::other("file is over the serving limit"));
-    }
-    Ok(Some(bytes))
 }
 
 #[cfg(test)]

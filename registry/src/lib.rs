@@ -15,6 +15,7 @@
 pub mod blob_hash;
 pub mod catalog;
 mod error;
+pub mod files;
 pub mod image_archive;
 pub mod manifest;
 pub mod signing;

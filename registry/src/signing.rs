@@ -7,16 +7,14 @@
 //! manifest's own `publisher`.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::Read;
 use std::path::Path;
 
 use archy_trust::{Did, Identity, Payload, Signed, envelope};
 
-use crate::BlobHash;
 use crate::error::Error;
 use crate::image_archive::{self, ArchiveInfo};
 use crate::manifest::{FileRef, Form, ImageRef, Manifest};
+use crate::{BlobHash, files};
 
 /// File name `archy app sign` writes next to the manifest.
 pub const SIGNED_MANIFEST_FILE: &str = "manifest.signed.json";
@@ -88,16 +86,13 @@ fn hash_icon(path: &Path) -> Result<(BlobHash, u64), Error> {
         path: path.to_owned(),
         reason,
     };
-    let file = fs::File::open(path).map_err(|e| file_error(format!("cannot open icon: {e}")))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_ICON_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| file_error(format!("cannot read icon: {e}")))?;
-    if bytes.len() as u64 > MAX_ICON_BYTES {
-        return Err(file_error(format!(
-            "icon is larger than {MAX_ICON_BYTES} bytes"
-        )));
-    }
+    let bytes = files::read_bounded(path, MAX_ICON_BYTES).map_err(|e| {
+        file_error(if e.kind() == std::io::ErrorKind::FileTooLarge {
+            format!("icon is larger than {MAX_ICON_BYTES} bytes")
+        } else {
+            format!("cannot read icon: {e}")
+        })
+    })?;
     Ok((BlobHash::of(&bytes), bytes.len() as u64))
 }
 
@@ -117,6 +112,8 @@ pub fn verify(envelope: &[u8], expected: Option<&Did>) -> Result<Manifest, Error
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::image_archive::fixtures;
 

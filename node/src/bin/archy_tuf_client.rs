@@ -5,11 +5,11 @@
 //! It exits 0 on success and 1 on any failure, usage errors included, as
 //! the suite requires.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use archy_registry::files;
 use archy_registry::tuf::metadata::TargetFile;
 use archy_registry::tuf::transport::encode_role;
 use archy_registry::tuf::{HttpTransport, Limits, MetadataStore, Updater, check_length_and_hashes};
@@ -157,7 +157,7 @@ fn updater(cli: &Cli, metadata_dir: &Path) -> anyhow::Result<Updater<HttpTranspo
 /// Whether `path` already holds the target with the right length and
 /// hashes; then it is neither downloaded nor touched.
 fn is_cached(path: &Path, name: &str, info: &TargetFile) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| {
+    files::read_bounded(path, info.length).is_ok_and(|bytes| {
         check_length_and_hashes(name, Some(info.length), Some(&info.hashes), &bytes).is_ok()
     })
 }
@@ -166,11 +166,5 @@ fn is_cached(path: &Path, name: &str, info: &TargetFile) -> bool {
 /// download never leaves a partial or unverified file behind.
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    temp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", temp.path().display()))?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    files::write_atomically(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }

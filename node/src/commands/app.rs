@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use archy_node::scaffold;
 use archy_registry::manifest::{Diagnostic, ImageRef};
-use archy_registry::{Form, Manifest, signing};
+use archy_registry::{Form, Manifest, files, signing};
 use archy_trust::envelope::MAX_ENVELOPE_BYTES;
 use archy_trust::{Did, keyfile};
 use serde::Serialize;
@@ -218,14 +218,7 @@ fn sign(path: &Path, key: &Path, dest: Option<PathBuf>, out: &Output) -> anyhow:
 /// Writes through a temporary file and a rename, so a crash never leaves a
 /// half-written signed manifest behind.
 fn write_atomically(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = dest.with_extension("json.tmp");
-    let written = fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| fs::rename(&tmp, dest));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("cannot write {}", dest.display()))
+    files::write_atomically(dest, bytes).with_context(|| format!("cannot write {}", dest.display()))
 }
 
 fn verify(path: &Path, publisher: Option<&str>, out: &Output) -> anyhow::Result<ExitCode> {

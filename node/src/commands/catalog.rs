@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use archy_registry::catalog::{Expiries, Repository};
+use archy_registry::files;
 use archy_registry::tuf::UtcTime;
 use archy_trust::{Identity, keyfile};
 
@@ -180,13 +181,6 @@ fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<Identity>> {
 }
 
 fn read_limited(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .len();
-    anyhow::ensure!(
-        len <= archy_trust::envelope::MAX_ENVELOPE_BYTES as u64,
-        "{} is {len} bytes, over the signed-manifest limit",
-        path.display()
-    );
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    files::read_bounded(path, archy_trust::envelope::MAX_ENVELOPE_BYTES as u64)
+        .with_context(|| format!("cannot read {}", path.display()))
 }

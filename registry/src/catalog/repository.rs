@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::release::{self, BlobRef};
+use crate::files;
 use crate::tuf::{UtcTime, sign_metadata};
 
 const CONFIG_FILE: &str = "catalog.json";
@@ -683,19 +684,10 @@ fn signed_of(bytes: &[u8], dir: &Path) -> Result<Value, Error> {
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, Error> {
-    let file_error = |reason: String| Error::File {
+    files::read_bounded(path, MAX_METADATA_BYTES).map_err(|e| Error::File {
         path: path.to_owned(),
-        reason,
-    };
-    let len = fs::metadata(path)
-        .map_err(|e| file_error(e.to_string()))?
-        .len();
-    if len > MAX_METADATA_BYTES {
-        return Err(file_error(format!(
-            "{len} bytes is over the {MAX_METADATA_BYTES}-byte limit"
-        )));
-    }
-    fs::read(path).map_err(|e| file_error(e.to_string()))
+        reason: e.to_string(),
+    })
 }
 
 fn create_dir(path: &Path) -> Result<(), Error> {
@@ -725,15 +717,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Replaces a file atomically.
 fn write_replace(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().expect("metadata files live in a directory");
-    let file_error = |e: std::io::Error| Error::File {
+    files::write_atomically(path, bytes).map_err(|e| Error::File {
         path: path.to_owned(),
         reason: e.to_string(),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(file_error)?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(file_error)?;
-    temp.persist(path).map_err(|e| file_error(e.error))?;
-    Ok(())
+    })
 }

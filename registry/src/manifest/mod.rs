@@ -18,8 +18,6 @@ mod schema;
 mod tree;
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Read;
 use std::path::Path;
 
 use archy_trust::{Did, Payload};
@@ -28,7 +26,7 @@ use serde::Serialize;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use tree::Pos;
 
-use crate::{BlobHash, ImageId};
+use crate::{BlobHash, ImageId, files};
 
 /// The manifest format version this build reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -347,16 +345,13 @@ fn check(root: &tree::Node, file: &str, form: Form) -> Result<Manifest, Diagnost
 }
 
 fn read_bounded(path: &Path) -> Result<String, String> {
-    let file = fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_MANIFEST_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(format!(
-            "is larger than {MAX_MANIFEST_BYTES} bytes, the limit for a manifest"
-        ));
-    }
+    let bytes = files::read_bounded(path, MAX_MANIFEST_BYTES as u64).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            format!("is larger than {MAX_MANIFEST_BYTES} bytes, the limit for a manifest")
+        } else {
+            format!("cannot read: {e}")
+        }
+    })?;
     String::from_utf8(bytes)
         .map_err(|e| format!("is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
 }

@@ -2,11 +2,11 @@
 //! `targets/` side by side, as `archy catalog` writes them): for reading a
 //! catalog from a mirror on disk, and for tests.
 
-use std::fs;
-use std::io::Read;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::transport::{FetchError, Transport};
+use crate::files;
 
 /// Reads metadata from `DIR/metadata/` and targets from `DIR/targets/`.
 #[derive(Debug, Clone)]
@@ -34,32 +34,17 @@ impl LocalTransport {
 }
 
 fn read_bounded(path: &Path, max_len: u64, shown: &str) -> Result<Vec<u8>, FetchError> {
-    let file = match fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(FetchError::NotFound(shown.to_owned()));
-        }
-        Err(e) => {
-            return Err(FetchError::Failed {
-                url: shown.to_owned(),
-                reason: e.to_string(),
-            });
-        }
-    };
-    let mut bytes = Vec::new();
-    file.take(max_len + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| FetchError::Failed {
-            url: shown.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if bytes.len() as u64 > max_len {
-        return Err(FetchError::TooLong {
+    files::read_bounded(path, max_len).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => FetchError::NotFound(shown.to_owned()),
+        ErrorKind::FileTooLarge => FetchError::TooLong {
             url: shown.to_owned(),
             limit: max_len,
-        });
-    }
-    Ok(bytes)
+        },
+        _ => FetchError::Failed {
+            url: shown.to_owned(),
+            reason: e.to_string(),
+        },
+    })
 }
 
 impl Transport for LocalTransport {

@@ -4,11 +4,12 @@
 //! verified, each replaced atomically.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::error::Error;
 use super::transport::encode_role;
+use crate::files;
 
 /// A directory of trusted metadata files.
 #[derive(Debug, Clone)]
@@ -32,16 +33,11 @@ impl MetadataStore {
     /// (an oversized local file is treated as absent, to be downloaded anew).
     pub fn load(&self, role: &str, max_len: u64) -> Result<Option<Vec<u8>>, Error> {
         let path = self.path_of(role);
-        let file = match fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(store_error(&path, e)),
-        };
-        let mut bytes = Vec::new();
-        file.take(max_len + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| store_error(&path, e))?;
-        Ok((bytes.len() as u64 <= max_len).then_some(bytes))
+        match files::read_bounded(&path, max_len) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::FileTooLarge) => Ok(None),
+            Err(e) => Err(store_error(&path, e)),
+        }
     }
 
     /// Stores `bytes` as `role`, atomically: readers see the old file or the
@@ -49,14 +45,7 @@ impl MetadataStore {
     pub fn save(&self, role: &str, bytes: &[u8]) -> Result<(), Error> {
         fs::create_dir_all(&self.dir).map_err(|e| store_error(&self.dir, e))?;
         let path = self.path_of(role);
-        let mut temp =
-            tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| store_error(&self.dir, e))?;
-        temp.write_all(bytes)
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|e| store_error(temp.path(), e))?;
-        temp.persist(&path)
-            .map_err(|e| store_error(&path, e.error))?;
-        Ok(())
+        files::write_atomically(&path, bytes).map_err(|e| store_error(&path, e))
     }
 }
 
