@@ -364,17 +364,15 @@ impl Repository {
         } else {
             state
         };
-        if expires_soon(&state.targets, e.targets, now)?
-            || expires_soon(&state.snapshot, e.snapshot, now)?
-        {
-            resigned.extend(["targets".to_owned(), "snapshot".to_owned()]);
-        }
-        resigned.push("timestamp".to_owned());
-        if resigned.iter().any(|r| r == "targets") {
+        let targets_too = expires_soon(&state.targets, e.targets, now)?
+            || expires_soon(&state.snapshot, e.snapshot, now)?;
+        if targets_too {
             self.commit(&state, state.targets.clone(), keys, now)?;
+            resigned.extend(["targets".to_owned(), "snapshot".to_owned()]);
         } else {
             self.write_timestamp(&state, keys, now, version_of(&state.snapshot)?)?;
         }
+        resigned.push("timestamp".to_owned());
         Ok(resigned)
     }
 
