@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, fs};
 
-use common::{app_under_new_key, archy, json, ok, repo, s};
+use common::{app_under_new_key, archy, bounded, json, ok, repo, s};
 use serde_json::Value;
 
 /// The Python with python-tuf installed (scripts/install-deps.sh makes it).
@@ -94,7 +94,7 @@ fn serve_static(dir: &Path) -> (Server, String) {
 }
 
 fn ngclient(md: &Path, root: &Path, base: &str, td: &Path, targets: &[&str]) -> Value {
-    let out = Command::new(python())
+    let out = bounded(120, python())
         .arg(interop_script("ngclient_download.py"))
         .args([s(md), s(root)])
         .arg(format!("{base}/metadata/"))
@@ -112,7 +112,7 @@ fn ngclient(md: &Path, root: &Path, base: &str, td: &Path, targets: &[&str]) -> 
 }
 
 fn tuf_client(md: &Path, base: &str, rest: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_archy-tuf-client"))
+    bounded(120, env!("CARGO_BIN_EXE_archy-tuf-client"))
         .args(["--metadata-dir", s(md)])
         .args(["--metadata-url", &format!("{base}/metadata/")])
         .args(rest)
@@ -244,7 +244,7 @@ fn an_archy_catalog_is_read_by_python_tuf_and_by_our_client() {
 fn a_python_tuf_repository_is_read_by_our_client() {
     let tmp = tempfile::tempdir().unwrap();
     let made = tmp.path().join("repo");
-    let status = Command::new(python())
+    let status = bounded(120, python())
         .arg(interop_script("make_repository.py"))
         .arg(&made)
         .status()
@@ -308,6 +308,22 @@ fn a_python_tuf_repository_is_read_by_our_client() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no trusted role lists target"));
 }
 
+/// Yanks hello-web `version` from `catalog` with `key`; returns stderr.
+fn yank(catalog: &Path, version: &str, key: &Path) -> String {
+    let out = archy(&[
+        "catalog",
+        "yank",
+        s(catalog),
+        "org.archipelago.hello-web",
+        version,
+        "--reason",
+        "x",
+        "--key",
+        s(key),
+    ]);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn catalog_mistakes_get_messages_a_person_can_act_on() {
     let tmp = tempfile::tempdir().unwrap();
@@ -324,30 +340,10 @@ fn catalog_mistakes_get_messages_a_person_can_act_on() {
     assert!(String::from_utf8_lossy(&twice.stderr).contains("already published"));
     let stranger = tmp.path().join("stranger.key");
     ok(&["key", "new", "--out", s(&stranger)]);
-    let wrong = archy(&[
-        "catalog",
-        "yank",
-        s(&catalog),
-        "org.archipelago.hello-web",
-        "1.0.0",
-        "--reason",
-        "x",
-        "--key",
-        s(&stranger),
-    ]);
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("pass the catalog's key file"));
-    let missing = archy(&[
-        "catalog",
-        "yank",
-        s(&catalog),
-        "org.archipelago.hello-web",
-        "9.9.9",
-        "--reason",
-        "x",
-        "--key",
-        s(&key),
-    ]);
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not in this catalog"));
+    let wrong = yank(&catalog, "1.0.0", &stranger);
+    assert!(wrong.contains("pass the catalog's key file"));
+    let missing = yank(&catalog, "9.9.9", &key);
+    assert!(missing.contains("is not in this catalog"));
     let bad_expiry = archy(&[
         "catalog",
         "init",

@@ -5,9 +5,8 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
-use common::{app_under_new_key, archy, json, ok, repo, s};
+use common::{app_under_new_key, archy, bounded, json, ok, repo, s};
 use serde_json::Value;
 
 #[test]
@@ -134,15 +133,8 @@ fn signed_image_id_is_the_one_podman_reports_on_load() {
     let (dir, key, _) = app_under_new_key(tmp.path(), "hello-web");
     let signed = json(&["app", "sign", s(&dir), "--key", s(&key)]);
     let image_id = signed["images"][0]["image_id"].as_str().unwrap().to_owned();
-    let load = Command::new("timeout")
-        .args([
-            "120",
-            "podman",
-            "load",
-            "--quiet",
-            "-i",
-            s(&dir.join("image.tar")),
-        ])
+    let load = bounded(120, "podman")
+        .args(["load", "--quiet", "-i", s(&dir.join("image.tar"))])
         .env("CONTAINERS_CONF", repo().join("scripts/containers.conf"))
         .output()
         .expect("podman runs");
@@ -154,10 +146,8 @@ fn signed_image_id_is_the_one_podman_reports_on_load() {
     let loaded = String::from_utf8_lossy(&load.stdout);
     // podman prints "Loaded image: <name>"; ask for the id of what it loaded.
     let name = loaded.trim().rsplit(": ").next().unwrap().to_owned();
-    let inspect = Command::new("timeout")
-        .args([
-            "30", "podman", "image", "inspect", "--format", "{{.Id}}", &name,
-        ])
+    let inspect = bounded(30, "podman")
+        .args(["image", "inspect", "--format", "{{.Id}}", &name])
         .env("CONTAINERS_CONF", repo().join("scripts/containers.conf"))
         .output()
         .unwrap();

@@ -3,6 +3,7 @@
 //! fresh key. Each test crate uses a subset, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,8 +11,16 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// `program` run under `timeout SECONDS`, so a hung child fails its test
+/// instead of stalling the suite.
+pub fn bounded(seconds: u32, program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new("timeout");
+    command.arg(seconds.to_string()).arg(program);
+    command
+}
+
 pub fn archy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archy"))
+    bounded(300, env!("CARGO_BIN_EXE_archy"))
         .args(args)
         .output()
         .expect("archy runs")
