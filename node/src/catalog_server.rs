@@ -12,6 +12,7 @@
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use archy_registry::files;
@@ -21,32 +22,59 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
 
-/// Largest file served: release documents and metadata are small.
-const MAX_FILE_BYTES: u64 = 64 << 20;
-/// Longest a file read may take.
+/// Largest file served: release documents (≤ 2 MiB) and metadata (a
+/// targets file is read by clients up to 5 MB) are small.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+/// Files read at once; more requests wait, so memory stays bounded.
+const MAX_CONCURRENT_READS: usize = 16;
+/// Longest a request may wait for its turn and read its file.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every request shares: the catalog and the read permits.
+#[derive(Clone)]
+struct Served {
+    dir: Arc<PathBuf>,
+    reads: Arc<Semaphore>,
+}
 
 /// The router serving the catalog in `dir`.
 pub fn router(dir: PathBuf) -> Router {
-    Router::new().fallback(serve_file).with_state(dir)
+    let served = Served {
+        dir: Arc::new(dir),
+        reads: Arc::new(Semaphore::new(MAX_CONCURRENT_READS)),
+    };
+    Router::new().fallback(serve_file).with_state(served)
 }
 
-async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
-    let Some(path) = file_for(&dir, uri.path()) else {
+async fn serve_file(State(served): State<Served>, uri: Uri) -> Response {
+    let Some(path) = file_for(&served.dir, uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match tokio::time::timeout(READ_TIMEOUT, read_file(path.clone())).await {
-        Ok(Ok(Some(bytes))) => {
+    let is_timestamp = uri.path() == "/metadata/timestamp.json";
+    let read = async {
+        let _permit = served
+            .reads
+            .acquire()
+            .await
+            .map_err(std::io::Error::other)?;
+        let bytes = read_file(path.clone()).await?;
+        let newest_root = match bytes {
+            Some(_) if is_timestamp => newest_root_version(&served.dir).await,
+            _ => None,
+        };
+        Ok::<_, std::io::Error>(bytes.map(|b| (b, newest_root)))
+    };
+    match tokio::time::timeout(READ_TIMEOUT, read).await {
+        Ok(Ok(Some((bytes, newest_root)))) => {
             let kind = if path.extension().is_some_and(|e| e == "json") {
                 "application/json"
             } else {
                 "application/octet-stream"
             };
             let mut response = ([(header::CONTENT_TYPE, kind)], Body::from(bytes)).into_response();
-            if uri.path() == "/metadata/timestamp.json"
-                && let Some(version) = newest_root_version(&dir).await
-            {
+            if let Some(version) = newest_root {
                 response
                     .headers_mut()
                     .insert(ROOT_VERSION_HEADER, version.into());
@@ -58,7 +86,7 @@ async fn serve_file(State(dir): State<PathBuf>, uri: Uri) -> Response {
             tracing::warn!(path = %path.display(), "cannot serve: {e}");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-        Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
