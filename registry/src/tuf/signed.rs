@@ -2,6 +2,7 @@
 //! canonical form of the `signed` object received.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use archy_trust::canonical::{may_be_canonical, value_to_canonical_json};
 use serde::Deserialize;
@@ -23,45 +24,53 @@ pub struct Envelope<T> {
 /// The bytes signatures are checked over: the canonical form of `signed`.
 ///
 /// Catalogs are written with `signed` already in canonical form, so the
-/// text received is tried first, without parsing it a second time; a
-/// threshold of valid signatures over exactly those bytes proves they are
-/// what the keys signed. Only when that fails (pretty-printed metadata, or a
-/// forgery) is the canonical form computed from the parsed text and the
-/// signatures counted again, over it alone: the two counts are never added.
-pub struct SignedBytes {
-    bytes: Vec<u8>,
-    as_received: bool,
+/// text received is tried first, where it lies in the file, without parsing
+/// or copying it again; a threshold of valid signatures over exactly those
+/// bytes proves they are what the keys signed. Only when that fails
+/// (pretty-printed metadata, or a forgery) is the canonical form computed
+/// from the parsed text and the signatures counted again, over it alone:
+/// the two counts are never added.
+pub enum SignedBytes {
+    /// `signed` as received: this range of the file.
+    AsReceived(Range<usize>),
+    /// `signed` was not in canonical form; this is its canonical form.
+    Canonical(Vec<u8>),
 }
 
 impl SignedBytes {
-    fn of(text: &str) -> Result<Self, String> {
-        if may_be_canonical(text) {
-            Ok(Self {
-                bytes: text.as_bytes().to_vec(),
-                as_received: true,
-            })
-        } else {
-            Ok(Self {
-                bytes: canonical_of(text)?,
-                as_received: false,
-            })
+    fn of(file: &[u8], text: &str) -> Result<Self, String> {
+        if !may_be_canonical(text) {
+            return canonical_of(text).map(Self::Canonical);
         }
+        // `text` borrows from `file` (serde's RawValue points into its input).
+        let start = (text.as_ptr() as usize).wrapping_sub(file.as_ptr() as usize);
+        let range = start..start + text.len();
+        if file.get(range.clone()) != Some(text.as_bytes()) {
+            return Err("'signed' is not part of the file read".into());
+        }
+        Ok(Self::AsReceived(range))
     }
 
     /// How many distinct keys of `role` (looked up in `keys`) validly
-    /// signed, stopping once the threshold is reached.
+    /// signed, stopping once the threshold is reached. `file` is the
+    /// metadata file these bytes were read from.
     pub fn count_signers(
         &self,
+        file: &[u8],
         keys: &HashMap<String, Key>,
         role: &Role,
         signatures: &HashMap<String, String>,
     ) -> u64 {
-        let count = count_over(keys, role, &self.bytes, signatures);
-        if count >= role.threshold || !self.as_received {
+        let received = match self {
+            Self::Canonical(canonical) => return count_over(keys, role, canonical, signatures),
+            Self::AsReceived(range) => &file[range.clone()],
+        };
+        let count = count_over(keys, role, received, signatures);
+        if count >= role.threshold {
             return count;
         }
-        match std::str::from_utf8(&self.bytes).map(canonical_of) {
-            Ok(Ok(canonical)) if canonical != self.bytes => {
+        match std::str::from_utf8(received).map(canonical_of) {
+            Ok(Ok(canonical)) if canonical != received => {
                 count_over(keys, role, &canonical, signatures)
             }
             _ => count,
@@ -114,16 +123,18 @@ impl<T: Document> Envelope<T> {
         }
         Ok(Self {
             doc: T::from_signed(text)?,
-            signed: SignedBytes::of(text)?,
+            signed: SignedBytes::of(bytes, text)?,
             signatures,
         })
     }
 }
 
 impl<T> Envelope<T> {
-    /// How many distinct keys of `role` validly signed this document.
-    pub fn count_signers(&self, keys: &HashMap<String, Key>, role: &Role) -> u64 {
-        self.signed.count_signers(keys, role, &self.signatures)
+    /// How many distinct keys of `role` validly signed this document, read
+    /// from `file`.
+    pub fn count_signers(&self, file: &[u8], keys: &HashMap<String, Key>, role: &Role) -> u64 {
+        self.signed
+            .count_signers(file, keys, role, &self.signatures)
     }
 }
 
@@ -183,8 +194,8 @@ mod tests {
         let (keys, role) = keys_and_role(&id);
         let signed = sign_metadata(&timestamp(), &[&id]).unwrap();
         let env: Envelope<Timestamp> = Envelope::parse(&signed).unwrap();
-        assert!(env.signed.as_received);
-        assert_eq!(env.count_signers(&keys, &role), 1);
+        assert!(matches!(env.signed, SignedBytes::AsReceived(_)));
+        assert_eq!(env.count_signers(&signed, &keys, &role), 1);
 
         // Same document, keys in another order and no whitespace: not the
         // canonical bytes, so only the fallback can verify it.
@@ -194,19 +205,19 @@ mod tests {
             file["signatures"]
         );
         let env: Envelope<Timestamp> = Envelope::parse(reordered.as_bytes()).unwrap();
-        assert!(env.signed.as_received);
-        assert_eq!(env.count_signers(&keys, &role), 1);
+        assert!(matches!(env.signed, SignedBytes::AsReceived(_)));
+        assert_eq!(env.count_signers(reordered.as_bytes(), &keys, &role), 1);
 
         // Pretty-printed: canonicalized up front.
         let pretty = serde_json::to_vec_pretty(&file).unwrap();
         let env: Envelope<Timestamp> = Envelope::parse(&pretty).unwrap();
-        assert!(!env.signed.as_received);
-        assert_eq!(env.count_signers(&keys, &role), 1);
+        assert!(matches!(env.signed, SignedBytes::Canonical(_)));
+        assert_eq!(env.count_signers(&pretty, &keys, &role), 1);
 
         // A changed document fails both ways.
         file["signed"]["version"] = json!(4);
         let forged = serde_json::to_vec(&file).unwrap();
         let env: Envelope<Timestamp> = Envelope::parse(&forged).unwrap();
-        assert_eq!(env.count_signers(&keys, &role), 0);
+        assert_eq!(env.count_signers(&forged, &keys, &role), 0);
     }
 }

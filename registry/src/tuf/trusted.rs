@@ -90,7 +90,7 @@ impl TrustedSet {
         );
         let envelope: Envelope<Root> = parse("root", &bytes)?;
         let trusted = &self.root.doc;
-        require_threshold("root", &trusted.keys, root_role(trusted), &envelope)?;
+        require_threshold("root", &trusted.keys, root_role(trusted), &envelope, &bytes)?;
         let expected = trusted.common.version + 1;
         let found = envelope.doc.common.version;
         if found != expected {
@@ -126,6 +126,7 @@ impl TrustedSet {
             &root.keys,
             role_of(root, "timestamp"),
             &envelope,
+            &bytes,
         )?;
         if let Some(trusted) = &self.timestamp {
             let (old, new) = (trusted.doc.common.version, envelope.doc.common.version);
@@ -168,7 +169,13 @@ impl TrustedSet {
         }
         let envelope: Envelope<Snapshot> = parse("snapshot", &bytes)?;
         let root = &self.root.doc;
-        require_threshold("snapshot", &root.keys, role_of(root, "snapshot"), &envelope)?;
+        require_threshold(
+            "snapshot",
+            &root.keys,
+            role_of(root, "snapshot"),
+            &envelope,
+            &bytes,
+        )?;
         if let Some(trusted) = &self.snapshot {
             for (file, old) in &trusted.doc.meta {
                 let Some(new) = envelope.doc.meta.get(file) else {
@@ -271,7 +278,13 @@ impl TrustedSet {
         let meta = self.snapshot_meta(role)?.clone();
         check_meta(role, &meta, &bytes)?;
         let envelope: Envelope<Targets> = parse(role, &bytes)?;
-        self.check_delegation(role, delegator, &envelope.signed, &envelope.signatures)?;
+        self.check_delegation(
+            role,
+            delegator,
+            &bytes,
+            &envelope.signed,
+            &envelope.signatures,
+        )?;
         let found = envelope.doc.common.version;
         if found != meta.version {
             return Err(Error::VersionMismatch {
@@ -297,13 +310,20 @@ impl TrustedSet {
             return Ok(());
         }
         let trusted = &self.targets[role];
-        self.check_delegation(role, delegator, &trusted.signed, &trusted.signatures)
+        self.check_delegation(
+            role,
+            delegator,
+            &trusted.bytes,
+            &trusted.signed,
+            &trusted.signatures,
+        )
     }
 
     fn check_delegation(
         &self,
         role: &str,
         delegator: &str,
+        file: &[u8],
         signed_bytes: &SignedBytes,
         signatures: &HashMap<String, String>,
     ) -> Result<(), Error> {
@@ -328,7 +348,7 @@ impl TrustedSet {
         threshold_met(
             role,
             delegated,
-            signed_bytes.count_signers(keys, delegated, signatures),
+            signed_bytes.count_signers(file, keys, delegated, signatures),
         )
     }
 
@@ -377,8 +397,13 @@ fn require_threshold<T>(
     keys: &HashMap<String, super::metadata::Key>,
     delegated: &Role,
     envelope: &Envelope<T>,
+    file: &[u8],
 ) -> Result<(), Error> {
-    threshold_met(role, delegated, envelope.count_signers(keys, delegated))
+    threshold_met(
+        role,
+        delegated,
+        envelope.count_signers(file, keys, delegated),
+    )
 }
 
 /// `signed` valid signatures are enough for `delegated`, or the error
@@ -396,7 +421,7 @@ fn threshold_met(role: &str, delegated: &Role, signed: u64) -> Result<(), Error>
 
 fn self_signed(envelope: Envelope<Root>, bytes: Vec<u8>) -> Result<Verified<Root>, Error> {
     let root = &envelope.doc;
-    require_threshold("root", &root.keys, root_role(root), &envelope)?;
+    require_threshold("root", &root.keys, root_role(root), &envelope, &bytes)?;
     Ok(verified(envelope, bytes))
 }
 
