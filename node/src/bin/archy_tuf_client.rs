@@ -7,12 +7,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use archy_registry::files;
 use archy_registry::tuf::metadata::TargetFile;
 use archy_registry::tuf::transport::encode_role;
-use archy_registry::tuf::{HttpTransport, Limits, MetadataStore, Updater, check_length_and_hashes};
+use archy_registry::tuf::{
+    DirStore, HttpTransport, Limits, MetadataStore, Updater, check_length_and_hashes,
+};
 use clap::{Parser, Subcommand};
 
 /// A TUF client for conformance testing: keeps trusted metadata in
@@ -102,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot create {}", metadata_dir.display()))?;
             let bytes =
                 std::fs::read(root).with_context(|| format!("cannot read {}", root.display()))?;
-            MetadataStore::new(&metadata_dir).save("root", &bytes)?;
+            DirStore::new(&metadata_dir).save("root", &bytes)?;
             Ok(())
         }
         Command::Refresh => {
@@ -148,7 +151,7 @@ fn updater(cli: &Cli, metadata_dir: &Path) -> anyhow::Result<Updater<HttpTranspo
     let target_base = cli.target_base_url.as_deref().unwrap_or(metadata_url);
     let transport = HttpTransport::new(metadata_url, target_base)?;
     Ok(Updater::new(
-        MetadataStore::new(metadata_dir),
+        Arc::new(DirStore::new(metadata_dir)),
         transport,
         Limits::default(),
     )?)

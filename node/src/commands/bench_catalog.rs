@@ -4,14 +4,15 @@
 //! and repeated refreshes of an unchanged one (requests and local time).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use archy_node::catalog_server;
 use archy_registry::tuf::{
-    FetchError, HttpTransport, Limits, MetadataStore, Timestamped, Transport, Updater, UtcTime,
-    sign_metadata,
+    DirStore, FetchError, HttpTransport, Limits, MetadataStore, Timestamped, Transport, Updater,
+    UtcTime, sign_metadata,
 };
 use archy_trust::Identity;
 use serde::Serialize;
@@ -181,7 +182,7 @@ async fn first_refresh_in_process(
     base: &str,
     tmp: &Path,
 ) -> anyhow::Result<(Updater<Counting>, f64)> {
-    let store = MetadataStore::new(tmp.join("in-process-client"));
+    let store = Arc::new(DirStore::new(tmp.join("in-process-client")));
     store.save("root", &std::fs::read(root)?)?;
     let transport = Counting {
         inner: HttpTransport::new(&format!("{base}/metadata/"), &format!("{base}/targets/"))?,

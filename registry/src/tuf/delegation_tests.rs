@@ -3,13 +3,16 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use archy_trust::Identity;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::test_support::{Recording, block_on};
-use super::{Error, Limits, LocalTransport, MetadataStore, Updater, UtcTime, sign_metadata};
+use super::{
+    DirStore, Error, Limits, LocalTransport, MetadataStore, Updater, UtcTime, sign_metadata,
+};
 
 /// One delegation: child role, path patterns, terminating, and its key.
 struct Delegate<'a>(&'a str, &'a [&'a str], bool, &'a Identity);
@@ -106,7 +109,7 @@ fn search(
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     write_repository(&repo, top, specs);
-    let store = MetadataStore::new(dir.path().join("client"));
+    let store = Arc::new(DirStore::new(dir.path().join("client")));
     store
         .save(
             "root",

@@ -1,7 +1,5 @@
 //! What can go wrong updating a catalog, said so a person can act on it.
 
-use std::path::PathBuf;
-
 use super::time::{UtcTime, human_duration};
 use super::transport::FetchError;
 
@@ -96,10 +94,10 @@ pub enum Error {
         source: FetchError,
     },
     /// The local trusted-metadata store failed.
-    #[error("trusted metadata store {}: {reason}", path.display())]
+    #[error("trusted metadata store {location}: {reason}")]
     Store {
-        /// The file or directory.
-        path: PathBuf,
+        /// The file, directory or database entry.
+        location: String,
         /// What went wrong.
         reason: String,
     },

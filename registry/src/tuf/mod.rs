@@ -43,7 +43,7 @@ pub use error::Error;
 pub use http::HttpTransport;
 pub use local::LocalTransport;
 pub use sign::sign_metadata;
-pub use store::MetadataStore;
+pub use store::{DirStore, MetadataStore};
 pub use time::UtcTime;
 pub use transport::{FetchError, ROOT_VERSION_HEADER, Timestamped, Transport};
 pub use updater::{Limits, Updater};

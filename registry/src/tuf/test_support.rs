@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use archy_trust::Identity;
 
 use super::{
-    FetchError, Limits, LocalTransport, MetadataStore, Timestamped, Transport, Updater, UtcTime,
+    DirStore, FetchError, Limits, LocalTransport, MetadataStore, Timestamped, Transport, Updater,
+    UtcTime,
 };
 use crate::catalog::{Expiries, Repository};
 use crate::image_archive::fixtures;
@@ -103,7 +104,7 @@ impl Setup {
             now,
         )
         .unwrap();
-        let client = MetadataStore::new(dir.path().join("client"));
+        let client = DirStore::new(dir.path().join("client"));
         client
             .save(
                 "root",
@@ -164,7 +165,7 @@ impl Setup {
         let mut transport = Recording::new(LocalTransport::new(self.repo.dir()));
         transport.names_root = names_root;
         let fetched = transport.fetched.clone();
-        let store = MetadataStore::new(self.dir.path().join("client"));
+        let store = Arc::new(DirStore::new(self.dir.path().join("client")));
         let updater = Updater::at_time(store, transport, Limits::default(), now).unwrap();
         (updater, fetched)
     }

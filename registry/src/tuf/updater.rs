@@ -4,6 +4,7 @@
 //! checked against their length and hashes.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tracing::debug;
 
@@ -49,7 +50,7 @@ impl Default for Limits {
 /// files from a [`Transport`].
 pub struct Updater<T> {
     transport: T,
-    store: MetadataStore,
+    store: Arc<dyn MetadataStore>,
     limits: Limits,
     clock: Clock,
     trusted: TrustedSet,
@@ -78,14 +79,14 @@ impl Clock {
 impl<T: Transport> Updater<T> {
     /// A client trusting the `root.json` in `store`, with the system clock
     /// as reference time.
-    pub fn new(store: MetadataStore, transport: T, limits: Limits) -> Result<Self, Error> {
+    pub fn new(store: Arc<dyn MetadataStore>, transport: T, limits: Limits) -> Result<Self, Error> {
         Self::with_clock(store, transport, limits, Clock::System)
     }
 
     /// As [`Updater::new`], checking expiry against `now` instead of the
     /// system clock.
     pub fn at_time(
-        store: MetadataStore,
+        store: Arc<dyn MetadataStore>,
         transport: T,
         limits: Limits,
         now: UtcTime,
@@ -94,7 +95,7 @@ impl<T: Transport> Updater<T> {
     }
 
     fn with_clock(
-        store: MetadataStore,
+        store: Arc<dyn MetadataStore>,
         transport: T,
         limits: Limits,
         clock: Clock,
@@ -102,7 +103,7 @@ impl<T: Transport> Updater<T> {
         let root = store
             .load("root", limits.root_max_length)?
             .ok_or_else(|| Error::Store {
-                path: store.path_of("root"),
+                location: store.location("root"),
                 reason:
                     "no trusted root: initialise the client with the publisher's root.json first"
                         .into(),
