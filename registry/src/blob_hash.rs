@@ -21,6 +21,11 @@ impl BlobHash {
         Self(*hash.as_bytes())
     }
 
+    /// The hash whose bytes are `bytes` (as read from a hash sequence).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The 32 hash bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

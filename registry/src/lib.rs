@@ -19,6 +19,7 @@ pub mod files;
 pub mod image_archive;
 pub mod manifest;
 pub mod signing;
+pub mod swarm;
 pub mod tuf;
 
 pub use blob_hash::{BlobHash, ImageId};

@@ -36,6 +36,13 @@ impl Identity {
         self.signing.as_bytes()
     }
 
+    /// The secret for the node's iroh endpoint: the same Ed25519 key, so
+    /// the endpoint id is the DID's key and a ticket can be checked against
+    /// its DID. Only the endpoint may be given it.
+    pub fn endpoint_secret(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(*self.seed())
+    }
+
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::from_verifying_key(self.signing.verifying_key())

@@ -37,6 +37,25 @@ pub struct Release {
     pub blobs: Vec<BlobRef>,
 }
 
+/// The hash that names a whole release in the swarm: BLAKE3 of an iroh-blobs
+/// hash sequence (32-byte hashes back to back) whose first child is the
+/// release document and whose other children are `blobs`, in order. The
+/// catalog signs it, so one verified hash pins every byte of the release.
+pub fn release_root(document: &[u8], blobs: &[BlobRef]) -> BlobHash {
+    BlobHash::of(&hash_sequence(document, blobs))
+}
+
+/// The hash sequence [`release_root`] hashes: the bytes a node stores and
+/// serves under that hash.
+pub fn hash_sequence(document: &[u8], blobs: &[BlobRef]) -> Vec<u8> {
+    let mut sequence = Vec::with_capacity(32 * (blobs.len() + 1));
+    sequence.extend_from_slice(BlobHash::of(document).as_bytes());
+    for blob in blobs {
+        sequence.extend_from_slice(blob.blake3.as_bytes());
+    }
+    sequence
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {

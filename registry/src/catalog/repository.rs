@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::release::{self, BlobRef};
+use crate::BlobHash;
 use crate::files;
 use crate::tuf::{UtcTime, sign_metadata};
 
@@ -135,6 +136,8 @@ pub struct Added {
     pub sha256: String,
     /// The blobs it needs.
     pub blobs: Vec<BlobRef>,
+    /// The hash that names the whole release in the swarm.
+    pub release_root: BlobHash,
     /// The new targets version.
     pub targets_version: u64,
 }
@@ -274,6 +277,7 @@ impl Repository {
             .join(format!("apps/{}/{sha256}.{}.json", m.id, m.version));
         create_dir(stored.parent().expect("a target file has a directory"))?;
         write_new(&stored, &document)?;
+        let release_root = release::release_root(&document, &release.blobs);
         let mut targets = state.targets.clone();
         targets["targets"][&target] = json!({
             "length": document.len(),
@@ -282,6 +286,7 @@ impl Repository {
                 "app": m.id,
                 "version": m.version.to_string(),
                 "blobs": release.blobs,
+                "release": release_root,
             },
         });
         let targets_version = self.commit(&state, targets, keys, now)?;
@@ -290,6 +295,7 @@ impl Repository {
             length: document.len() as u64,
             sha256,
             blobs: release.blobs,
+            release_root,
             targets_version,
         })
     }

@@ -1,0 +1,542 @@
+//! Fetching a release: the publisher's TUF metadata first (origin first,
+//! then any provider, always verified against the pinned root), then the
+//! release's blobs over iroh-blobs from the origin and the providers, each
+//! byte checked against BLAKE3 as it arrives. What comes out is a
+//! [`VerifiedManifest`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use archy_trust::Did;
+use iroh_blobs::HashAndFormat;
+use iroh_blobs::api::downloader::{
+    DownloadProgressItem, DownloadRequest, Downloader, SplitStrategy,
+};
+use n0_future::StreamExt;
+use serde::Deserialize;
+
+use super::endpoint::NodeEndpoint;
+use super::error::Error;
+use super::providers::Providers;
+use super::store::{BlobStore, MAX_IN_MEMORY, RELEASE_PIN_PREFIX, to_iroh};
+use super::ticket::NodeTicket;
+use super::tuf_protocol::PeerTransport;
+use super::verified::{VerifiedBlob, VerifiedManifest};
+use crate::BlobHash;
+use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES};
+use crate::tuf::metadata::{Role, Root, TargetFile};
+use crate::tuf::signed::Envelope;
+use crate::tuf::trusted::TrustedSet;
+use crate::tuf::{Limits, MetadataStore, Transport, Updater, UtcTime, check_length_and_hashes};
+
+/// What to fetch, and from whom.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    /// The publisher whose catalog names the release.
+    pub publisher: Did,
+    /// The app id.
+    pub app: String,
+    /// The version; the newest one not yanked when absent.
+    pub version: Option<semver::Version>,
+    /// The publisher's own node, asked first.
+    pub origin: Option<NodeTicket>,
+    /// Other nodes that may have the release.
+    pub providers: Vec<NodeTicket>,
+}
+
+/// What a fetch is doing, for progress displays and logs.
+#[derive(Debug, Clone)]
+pub enum FetchEvent {
+    /// The publisher's root was pinned on first contact: it lists the
+    /// publisher's key and is signed by it.
+    PinnedRoot {
+        /// Root version pinned.
+        version: u64,
+        /// Node it came from.
+        from: Did,
+    },
+    /// Metadata was refreshed from this node.
+    MetadataFrom {
+        /// The node.
+        node: Did,
+    },
+    /// A node could not give verified metadata; the next is tried.
+    SourceFailed {
+        /// The node.
+        node: Did,
+        /// Why.
+        reason: String,
+    },
+    /// The release to fetch is known.
+    Resolved {
+        /// TUF target path.
+        target: String,
+        /// Its version.
+        version: String,
+        /// Hash of the whole release.
+        release: BlobHash,
+        /// Bytes in the release.
+        total_bytes: u64,
+    },
+    /// Verified bytes of the release held so far (from any provider).
+    Progress {
+        /// Bytes.
+        bytes: u64,
+    },
+    /// A provider failed (unreachable, or sent bytes that did not verify);
+    /// its part goes to the next provider.
+    ProviderFailed {
+        /// The provider's DID, when it was given by ticket.
+        node: String,
+    },
+}
+
+/// Fetches releases into a blob store over an endpoint.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    endpoint: NodeEndpoint,
+    blobs: BlobStore,
+    downloader: Downloader,
+    export_dir: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct ReleaseCustom {
+    version: String,
+    blobs: Vec<BlobRef>,
+    release: Option<BlobHash>,
+    #[serde(default)]
+    yanked: Option<serde_json::Value>,
+}
+
+impl Fetcher {
+    /// A fetcher storing into `blobs` and writing verified blobs as files
+    /// into `export_dir`.
+    pub fn new(endpoint: NodeEndpoint, blobs: BlobStore, export_dir: PathBuf) -> Self {
+        let downloader = Downloader::new(blobs.api(), &endpoint.endpoint);
+        Self {
+            endpoint,
+            blobs,
+            downloader,
+            export_dir,
+        }
+    }
+
+    /// Fetches `request`, keeping the publisher's trusted metadata in
+    /// `metadata`. Interrupted fetches resume: what is already stored and
+    /// verified is not fetched again.
+    pub async fn fetch(
+        &self,
+        metadata: Arc<dyn MetadataStore>,
+        request: &FetchRequest,
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<VerifiedManifest, Error> {
+        let sources = sources(request);
+        for source in &sources {
+            self.endpoint.learn(source);
+        }
+        let limits = Limits::default();
+        if metadata.load("root", limits.root_max_length)?.is_none() {
+            self.pin_root(metadata.as_ref(), request, &sources, on_event)
+                .await?;
+        }
+        let mut updater = self
+            .refresh(metadata, request, &sources, &limits, on_event)
+            .await?;
+        let (target_path, target, custom) = resolve(&mut updater, request).await?;
+        let release_root = custom.release.ok_or_else(|| {
+            Error::NotInCatalog(format!(
+                "{target_path} names no release hash: the publisher made it with an archy older than the swarm; ask them to publish it again"
+            ))
+        })?;
+        let total: u64 = custom.blobs.iter().map(|b| b.size).sum::<u64>()
+            + target.length
+            + 32 * (custom.blobs.len() as u64 + 1);
+        on_event(FetchEvent::Resolved {
+            target: target_path.clone(),
+            version: custom.version.clone(),
+            release: release_root,
+            total_bytes: total,
+        });
+        let pin = format!(
+            "{RELEASE_PIN_PREFIX}{}/{}/{}",
+            request.publisher, request.app, custom.version
+        );
+        self.blobs.pin(&pin, release_root, true).await?;
+        if !self.complete(release_root, &custom.blobs).await? {
+            self.download(release_root, &sources, on_event).await?;
+        }
+        on_event(FetchEvent::Progress { bytes: total });
+        self.verify(request, target_path, target, custom, release_root)
+            .await
+    }
+
+    /// First contact: take root version 1 from the first source that has
+    /// one listing the publisher's key and signed by it.
+    async fn pin_root(
+        &self,
+        metadata: &dyn MetadataStore,
+        request: &FetchRequest,
+        sources: &[NodeTicket],
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<(), Error> {
+        let limits = Limits::default();
+        let mut attempts = Vec::new();
+        for source in sources {
+            let transport = PeerTransport::new(
+                self.endpoint.endpoint.clone(),
+                source.clone(),
+                request.publisher.clone(),
+            );
+            let result = match transport
+                .fetch_metadata("1.root.json", limits.root_max_length)
+                .await
+            {
+                Ok(bytes) => check_root_signed_by(&bytes, &request.publisher).map(|v| (v, bytes)),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok((version, bytes)) => {
+                    metadata.save("root", &bytes)?;
+                    on_event(FetchEvent::PinnedRoot {
+                        version,
+                        from: source.did().clone(),
+                    });
+                    return Ok(());
+                }
+                Err(reason) => {
+                    on_event(FetchEvent::SourceFailed {
+                        node: source.did().clone(),
+                        reason: reason.clone(),
+                    });
+                    attempts.push(format!("  {}: {reason}", source.did()));
+                }
+            }
+        }
+        Err(no_source(request, attempts))
+    }
+
+    /// Refreshes from the sources in order until one gives metadata that
+    /// verifies. A source that is down, stale or lying is skipped.
+    async fn refresh(
+        &self,
+        metadata: Arc<dyn MetadataStore>,
+        request: &FetchRequest,
+        sources: &[NodeTicket],
+        limits: &Limits,
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<Updater<PeerTransport>, Error> {
+        let mut attempts = Vec::new();
+        for source in sources {
+            let transport = PeerTransport::new(
+                self.endpoint.endpoint.clone(),
+                source.clone(),
+                request.publisher.clone(),
+            );
+            let mut updater = Updater::new(metadata.clone(), transport, limits.clone())?;
+            match updater.refresh().await {
+                Ok(()) => {
+                    on_event(FetchEvent::MetadataFrom {
+                        node: source.did().clone(),
+                    });
+                    return Ok(updater);
+                }
+                Err(e) => {
+                    on_event(FetchEvent::SourceFailed {
+                        node: source.did().clone(),
+                        reason: e.to_string(),
+                    });
+                    attempts.push(format!("  {}: {e}", source.did()));
+                }
+            }
+        }
+        Err(no_source(request, attempts))
+    }
+
+    /// Whether the release's hash sequence and every blob are stored.
+    async fn complete(&self, root: BlobHash, blobs: &[BlobRef]) -> Result<bool, Error> {
+        if !self.blobs.status(root).await?.1 {
+            return Ok(false);
+        }
+        let sequence = self.blobs.get_bytes(root, MAX_IN_MEMORY).await?;
+        for child in sequence.chunks_exact(32) {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(child);
+            if !self.blobs.status(BlobHash::from_bytes(hash)).await?.1 {
+                return Ok(false);
+            }
+        }
+        Ok(sequence.len() == 32 * (blobs.len() + 1))
+    }
+
+    async fn download(
+        &self,
+        root: BlobHash,
+        sources: &[NodeTicket],
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<(), Error> {
+        let names: HashMap<_, _> = sources
+            .iter()
+            .map(|s| (s.endpoint_id(), s.did().to_string()))
+            .collect();
+        let providers = Providers::new(sources.iter().map(NodeTicket::endpoint_id).collect());
+        let request = DownloadRequest::new(
+            HashAndFormat::hash_seq(to_iroh(root)),
+            providers.clone(),
+            SplitStrategy::Split,
+        );
+        let failed = |reason: String| Error::Download {
+            what: format!("release {root}"),
+            reason,
+        };
+        let mut stream = self
+            .downloader
+            .download_with_opts(request)
+            .stream()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut had_error = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                DownloadProgressItem::Progress(bytes) => on_event(FetchEvent::Progress { bytes }),
+                DownloadProgressItem::ProviderFailed { id, .. } => {
+                    providers.mark_failed(id);
+                    on_event(FetchEvent::ProviderFailed {
+                        node: names
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or_else(|| id.fmt_short().to_string()),
+                    });
+                }
+                DownloadProgressItem::DownloadError => {
+                    had_error = Some("no provider could supply every part".to_owned());
+                }
+                DownloadProgressItem::Error(e) => had_error = Some(e.to_string()),
+                DownloadProgressItem::TryProvider { .. }
+                | DownloadProgressItem::PartComplete { .. } => {}
+            }
+        }
+        match had_error {
+            Some(reason) => Err(failed(format!(
+                "{reason}; what was fetched is kept, and the next fetch resumes from it"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the stored release against the catalog: the sequence names
+    /// exactly the catalog's blobs, the release document matches the TUF
+    /// target's length and hashes, and the manifest inside is the
+    /// publisher's and names the same blobs. Then writes each blob out.
+    async fn verify(
+        &self,
+        request: &FetchRequest,
+        target_path: String,
+        target: TargetFile,
+        custom: ReleaseCustom,
+        root: BlobHash,
+    ) -> Result<VerifiedManifest, Error> {
+        let mismatch = |reason: String| Error::Release {
+            target: target_path.clone(),
+            release: root.to_string(),
+            reason,
+        };
+        let sequence = self.blobs.get_bytes(root, MAX_IN_MEMORY).await?;
+        let expected: Vec<u8> = custom
+            .blobs
+            .iter()
+            .flat_map(|b| *b.blake3.as_bytes())
+            .collect();
+        if sequence.len() != 32 * (custom.blobs.len() + 1) || sequence[32..] != expected[..] {
+            return Err(mismatch(
+                "the hash sequence does not list the blobs the catalog names".into(),
+            ));
+        }
+        let mut document_hash = [0u8; 32];
+        document_hash.copy_from_slice(&sequence[..32]);
+        let document = self
+            .blobs
+            .get_bytes(BlobHash::from_bytes(document_hash), MAX_RELEASE_BYTES)
+            .await?;
+        check_length_and_hashes(
+            &target_path,
+            Some(target.length),
+            Some(&target.hashes),
+            &document,
+        )?;
+        let opened = release::open(&document, Some(&request.publisher))
+            .map_err(|e| mismatch(e.to_string()))?;
+        if opened.blobs != custom.blobs || opened.manifest.id != request.app {
+            return Err(mismatch(
+                "the release document does not match its catalog entry".into(),
+            ));
+        }
+        let mut blobs = Vec::with_capacity(custom.blobs.len());
+        for blob in &custom.blobs {
+            let path = self.export(blob).await?;
+            blobs.push(VerifiedBlob {
+                blob: blob.clone(),
+                path,
+            });
+        }
+        Ok(VerifiedManifest::new(
+            opened.manifest,
+            request.publisher.clone(),
+            target_path,
+            target,
+            root,
+            blobs,
+        ))
+    }
+
+    /// Writes a verified blob to `export_dir/HASH` unless it is there.
+    async fn export(&self, blob: &BlobRef) -> Result<PathBuf, Error> {
+        let path = self.export_dir.join(blob.blake3.to_string());
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == blob.size) {
+            return Ok(path);
+        }
+        std::fs::create_dir_all(&self.export_dir)
+            .map_err(|e| Error::store(self.export_dir.display(), e))?;
+        let partial = partial_path(&path);
+        self.blobs.export(blob.blake3, &partial).await?;
+        std::fs::rename(&partial, &path).map_err(|e| Error::store(path.display(), e))?;
+        Ok(path)
+    }
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// Origin first, then providers; a provider whose DID is the publisher's
+/// is its origin. Each node once.
+fn sources(request: &FetchRequest) -> Vec<NodeTicket> {
+    let mut ordered: Vec<NodeTicket> = Vec::new();
+    let publisher_node = request
+        .providers
+        .iter()
+        .find(|t| t.did() == &request.publisher);
+    for ticket in request
+        .origin
+        .iter()
+        .chain(publisher_node)
+        .chain(&request.providers)
+    {
+        if !ordered.iter().any(|t| t.did() == ticket.did()) {
+            ordered.push(ticket.clone());
+        }
+    }
+    ordered
+}
+
+fn no_source(request: &FetchRequest, attempts: Vec<String>) -> Error {
+    Error::NoSource {
+        publisher: request.publisher.to_string(),
+        attempts: if attempts.is_empty() {
+            vec!["  no node to ask: give --origin or --provider tickets".into()]
+        } else {
+            attempts
+        },
+    }
+}
+
+/// Finds the release: the version asked for, or the newest not yanked.
+async fn resolve<T: Transport>(
+    updater: &mut Updater<T>,
+    request: &FetchRequest,
+) -> Result<(String, TargetFile, ReleaseCustom), Error> {
+    let prefix = format!("apps/{}/", request.app);
+    let path = match &request.version {
+        Some(version) => format!("{prefix}{version}.json"),
+        None => newest_release(updater, &prefix, request)?,
+    };
+    let target = updater.target_info(&path).await?.ok_or_else(|| {
+        Error::NotInCatalog(format!(
+            "{}'s catalog has no {path}{}",
+            request.publisher,
+            if request.version.is_some() {
+                " (leave out @VERSION for the newest)"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    let custom = read_custom(&path, &target)?;
+    if let Some(yanked) = &custom.yanked {
+        return Err(Error::NotInCatalog(format!(
+            "{path} was yanked by its publisher: {}",
+            yanked["reason"].as_str().unwrap_or("no reason given")
+        )));
+    }
+    Ok((path, target, custom))
+}
+
+fn read_custom(path: &str, target: &TargetFile) -> Result<ReleaseCustom, Error> {
+    let raw = target
+        .custom
+        .as_ref()
+        .ok_or_else(|| Error::NotInCatalog(format!("{path} is not an app release")))?;
+    serde_json::from_str(raw.get())
+        .map_err(|e| Error::NotInCatalog(format!("{path} is not an app release: {e}")))
+}
+
+fn newest_release<T: Transport>(
+    updater: &Updater<T>,
+    prefix: &str,
+    request: &FetchRequest,
+) -> Result<String, Error> {
+    let targets = updater
+        .trusted()
+        .targets("targets")
+        .ok_or_else(|| Error::NotInCatalog("the catalog's targets are not loaded".into()))?;
+    targets
+        .doc
+        .targets
+        .iter()
+        .filter(|(path, _)| path.starts_with(prefix))
+        .filter_map(|(path, file)| {
+            let custom = read_custom(path, file).ok()?;
+            let version = semver::Version::parse(&custom.version).ok()?;
+            custom.yanked.is_none().then(|| (version, path.clone()))
+        })
+        .max()
+        .map(|(_, path)| path)
+        .ok_or_else(|| {
+            Error::NotInCatalog(format!(
+                "{}'s catalog has no release of {} that is not yanked",
+                request.publisher, request.app
+            ))
+        })
+}
+
+/// Checks a root met on first contact: it meets its own threshold, and
+/// the publisher's key is one of its root keys and signed it. Returns its
+/// version.
+pub fn check_root_signed_by(bytes: &[u8], publisher: &Did) -> Result<u64, String> {
+    let trusted = TrustedSet::new(bytes.to_vec(), UtcTime::now()).map_err(|e| e.to_string())?;
+    let root: &Root = &trusted.root().doc;
+    let keyid = publisher.tuf_keyid().to_owned();
+    let listed = root
+        .roles
+        .get("root")
+        .is_some_and(|role| role.keyids.contains(&keyid));
+    if !listed {
+        return Err(format!(
+            "the catalog's root does not list {publisher} as a root key: this is not that publisher's catalog"
+        ));
+    }
+    let envelope: Envelope<Root> = Envelope::parse(bytes)?;
+    let only_publisher = Role {
+        keyids: vec![keyid],
+        threshold: 1,
+    };
+    if envelope.count_signers(bytes, &root.keys, &only_publisher) < 1 {
+        return Err(format!(
+            "the catalog's root is not signed by {publisher}: refused"
+        ));
+    }
+    Ok(root.common.version)
+}
