@@ -35,9 +35,151 @@ pub enum Command {
     /// Publish releases in a signed catalog (a TUF repository) and serve it.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Run this node: serve its blobs and catalogs to peers.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Fetch a release from its publisher's node or any peer, verified
+    /// against the publisher's catalog.
+    Fetch(FetchArgs),
+    /// List, share, receive and garbage-collect the node's blobs.
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
     /// Measure performance and print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// Where the node keeps its key, state and blobs.
+#[derive(Debug, Args)]
+pub struct DataDirArg {
+    /// The node's data directory [default: $ARCHY_DATA_DIR, else
+    /// $XDG_DATA_HOME/archy, else ~/.local/share/archy].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Which networks the node's endpoint uses.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// Direct addresses only (this host and LAN); no relay, no lookup service.
+    Local,
+    /// Also n0's public relays and address lookup, for nodes behind NAT.
+    Internet,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Start the node and print its ticket; runs until Ctrl-C.
+    Run(NodeRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NodeRunArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The node's key [default: node.key in the data directory, made on first use].
+    /// A publisher runs its origin node with its own key.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A catalog directory this node publishes; repeat for several.
+    #[arg(long = "catalog", value_name = "DIR")]
+    pub catalogs: Vec<PathBuf>,
+    /// UDP address to listen on [default: a free port on 127.0.0.1 with
+    /// --network local, on every interface with --network internet].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::SocketAddr>,
+    /// Networks to use.
+    #[arg(long, value_enum, default_value = "local")]
+    pub network: NetworkArg,
+    /// Cap on the bytes per second served to peers, like 50MB or 1.5GiB.
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    pub max_upload: Option<u64>,
+    /// Write the ticket to this file once the node is up (for scripts).
+    #[arg(long, value_name = "FILE")]
+    pub ticket_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// What to fetch: PUBLISHER_DID/APP_ID, or PUBLISHER_DID/APP_ID@VERSION.
+    /// Without a version, the newest release not yanked.
+    pub release: String,
+    /// The publisher's own node (asked first).
+    #[arg(long, value_name = "TICKET")]
+    pub origin: Option<String>,
+    /// Another node that may have the release; repeat for several. Without
+    /// --origin and --provider, the nodes remembered from earlier fetches.
+    #[arg(long = "provider", value_name = "TICKET")]
+    pub providers: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Networks to use.
+    #[arg(long, value_enum, default_value = "local")]
+    pub network: NetworkArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// List every blob in the store, with size and what pins it.
+    Ls {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Remove every blob that no pinned release, installed app or share needs.
+    Gc {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Share a file as an iroh collection; `archy node run` then prints a
+    /// ticket `sendme receive` accepts.
+    Share {
+        /// The file to share.
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Download what an iroh blob ticket names (for example one printed by
+    /// `sendme send`) and write its files into DIR.
+    Get {
+        /// The blob ticket.
+        ticket: String,
+        /// Directory to write the files into.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+/// Reads `50MB`, `1.5GiB`, `300k` or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}': use B, kB, MB, GB, KiB, MiB or GiB"
+            ));
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number followed by a unit, like 50MB"))?;
+    let bytes = (n * scale).round();
+    if !(1.0..=1e18).contains(&bytes) {
+        return Err(format!("'{text}' is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +337,17 @@ pub enum AppCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Sign the manifest and store the release (signed manifest + image
+    /// archives + icon) in the node's blob store under one hash.
+    Pack {
+        /// A manifest.yml, or the app directory holding one.
+        path: PathBuf,
+        /// The publisher's key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
     /// Verify a signed manifest; exit 1 if it is not authentic and valid.
     Verify {
         /// The signed manifest (manifest.signed.json).
@@ -247,5 +400,21 @@ pub enum BenchCommand {
         /// Refreshes of the unchanged catalog to measure.
         #[arg(long, default_value_t = 200)]
         refreshes: usize,
+    },
+    /// One provider to one fetcher on loopback: archy, sendme and plain
+    /// HTTP on the same file; then one release from two capped providers.
+    Fetch {
+        /// Size of the file, like 1GiB.
+        #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+        size: u64,
+        /// Upload cap of each provider in the two-provider run.
+        #[arg(long, default_value = "50MB", value_parser = parse_size)]
+        cap: u64,
+        /// Size of each blob in the two-provider run.
+        #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+        capped_size: u64,
+        /// Where to put the test files [default: a temporary directory].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }

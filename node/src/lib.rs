@@ -6,8 +6,20 @@
 //!
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
 //! - [`bench`]: measurements behind `archy bench`, returned as figures;
-//! - [`catalog_server`]: a catalog served over HTTP.
+//! - [`catalog_server`]: a catalog served over HTTP;
+//! - [`data_dir`]: where a node keeps its key, state and blobs;
+//! - [`state`]: the node's redb database;
+//! - [`catalog_source`]: what the node serves on the catalog ALPN;
+//! - [`daemon`]: `archy node run`: the endpoint and its protocols;
+//! - [`fetching`]: `archy fetch`: a release into the data directory;
+//! - [`synthetic_app`]: apps of any size, for benchmarks and swarm tests.
 
 pub mod bench;
 pub mod catalog_server;
+pub mod catalog_source;
+pub mod daemon;
+pub mod data_dir;
+pub mod fetching;
 pub mod scaffold;
+pub mod state;
+pub mod synthetic_app;

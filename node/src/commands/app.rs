@@ -28,11 +28,12 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
             out: dest,
         } => sign(&path, &key, dest, out),
         AppCommand::Verify { signed, publisher } => verify(&signed, publisher.as_deref(), out),
+        AppCommand::Pack { path, key, data } => super::swarm::pack(&path, &key, &data, out),
     }
 }
 
 /// A directory means the `manifest.yml` inside it.
-fn manifest_path(path: &Path) -> PathBuf {
+pub(super) fn manifest_path(path: &Path) -> PathBuf {
     if path.is_dir() {
         path.join(MANIFEST_FILE)
     } else {

@@ -11,6 +11,27 @@ use crate::output::Output;
 
 pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCommand::Fetch {
+            size,
+            cap,
+            capped_size,
+            dir,
+        } => {
+            if cfg!(debug_assertions) {
+                eprintln!(
+                    "note: this is a debug build; build with --release for meaningful figures"
+                );
+            }
+            super::bench_fetch::run(
+                super::bench_fetch::FetchBench {
+                    size,
+                    cap,
+                    capped_size,
+                    dir,
+                },
+                out,
+            )?;
+        }
         BenchCommand::Manifest { seconds } => {
             ensure!(
                 seconds > 0.0 && seconds <= 600.0,

@@ -5,8 +5,10 @@
 mod app;
 mod bench;
 mod bench_catalog;
+mod bench_fetch;
 mod catalog;
 mod key;
+mod swarm;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,9 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Key(cmd) => key::run(cmd, out),
         Command::App(cmd) => app::run(cmd, out),
         Command::Catalog(cmd) => catalog::run(cmd, out),
+        Command::Node(cmd) => swarm::node(cmd, out),
+        Command::Fetch(args) => swarm::fetch(args, out),
+        Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Bench(cmd) => bench::run(cmd, out),
     }
 }

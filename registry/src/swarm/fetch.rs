@@ -123,6 +123,11 @@ impl Fetcher {
         }
     }
 
+    /// The iroh-blobs downloader this fetcher uses.
+    pub fn downloader(&self) -> &Downloader {
+        &self.downloader
+    }
+
     /// Fetches `request`, keeping the publisher's trusted metadata in
     /// `metadata`. Interrupted fetches resume: what is already stored and
     /// verified is not fetched again.

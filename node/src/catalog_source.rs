@@ -1,0 +1,207 @@
+//! What a node serves on the catalog ALPN (`archy/tuf/1`): the catalogs it
+//! publishes (directories made by `archy catalog`, served file by file as
+//! `archy catalog serve` does) and, for publishers it follows, the trusted
+//! metadata kept in its database. A follower serves metadata only; release
+//! documents travel as blobs, inside the release's hash sequence.
+
+use std::io::ErrorKind;
+use std::path::PathBuf;
+
+use archy_registry::catalog::Repository;
+use archy_registry::files;
+use archy_registry::swarm::tuf_protocol::{CatalogFile, CatalogSource, Served};
+use archy_trust::Did;
+
+use crate::state::NodeState;
+
+/// Largest file served (a targets file of a large catalog).
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// A catalog this node publishes, and the DIDs whose catalog it is.
+#[derive(Debug, Clone)]
+struct OwnCatalog {
+    dir: PathBuf,
+    publishers: Vec<Did>,
+}
+
+/// The node's catalogs and followed publishers' metadata.
+#[derive(Debug)]
+pub struct NodeCatalogs {
+    own: Vec<OwnCatalog>,
+    state: NodeState,
+}
+
+/// A catalog directory could not be served.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot serve catalog {dir}: {reason}")]
+pub struct CatalogSourceError {
+    dir: String,
+    reason: String,
+}
+
+impl NodeCatalogs {
+    /// Serves the catalogs in `dirs` (as publisher) and what `state`
+    /// holds (as follower). A catalog is served for every key its current
+    /// root lists.
+    pub fn new(dirs: &[PathBuf], state: NodeState) -> Result<Self, CatalogSourceError> {
+        let mut own = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let failed = |reason: String| CatalogSourceError {
+                dir: dir.display().to_string(),
+                reason,
+            };
+            let status = Repository::open(dir)
+                .and_then(|r| r.status())
+                .map_err(|e| failed(e.to_string()))?;
+            let publishers = status
+                .keys
+                .iter()
+                .map(|k| {
+                    k.parse::<Did>()
+                        .map_err(|e| failed(format!("key {k}: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+            own.push(OwnCatalog {
+                dir: dir.clone(),
+                publishers,
+            });
+        }
+        Ok(Self { own, state })
+    }
+
+    /// The DIDs whose catalogs this node publishes.
+    pub fn publishers(&self) -> Vec<Did> {
+        self.own
+            .iter()
+            .flat_map(|c| c.publishers.iter().cloned())
+            .collect()
+    }
+
+    fn from_directory(dir: &std::path::Path, file: &CatalogFile) -> Result<Option<Served>, String> {
+        let path = match file {
+            CatalogFile::Metadata(name) => dir.join("metadata").join(name),
+            CatalogFile::Target(path) => dir.join("targets").join(path),
+        };
+        let Some(bytes) = read(&path)? else {
+            return Ok(None);
+        };
+        let newest_root = match file {
+            CatalogFile::Metadata(name) if name == "timestamp.json" => {
+                read(&dir.join("metadata/root.json"))?.and_then(|root| version_of(&root))
+            }
+            _ => None,
+        };
+        Ok(Some(Served { bytes, newest_root }))
+    }
+
+    fn from_state(&self, publisher: &Did, file: &CatalogFile) -> Result<Option<Served>, String> {
+        let CatalogFile::Metadata(name) = file else {
+            return Ok(None);
+        };
+        let key = publisher.as_str();
+        let err = |e: crate::state::StateError| e.to_string();
+        if name == "timestamp.json" {
+            let newest_root = self.state.newest_root(key).map_err(err)?;
+            return Ok(self
+                .state
+                .metadata(key, "timestamp")
+                .map_err(err)?
+                .map(|(_, bytes)| Served { bytes, newest_root }));
+        }
+        let Some((version, role)) = versioned_name(name) else {
+            let role = name.strip_suffix(".json").map(decode_role);
+            return Ok(match role {
+                Some(role) => self.state.metadata(key, &role).map_err(err)?,
+                None => None,
+            }
+            .map(|(_, bytes)| Served {
+                bytes,
+                newest_root: None,
+            }));
+        };
+        let bytes = if role == "root" {
+            self.state.root(key, version).map_err(err)?
+        } else {
+            self.state
+                .metadata(key, &role)
+                .map_err(err)?
+                .filter(|(held, _)| *held == version)
+                .map(|(_, bytes)| bytes)
+        };
+        Ok(bytes.map(|bytes| Served {
+            bytes,
+            newest_root: None,
+        }))
+    }
+}
+
+impl CatalogSource for NodeCatalogs {
+    fn read(&self, publisher: &Did, file: &CatalogFile) -> Result<Option<Served>, String> {
+        match self.own.iter().find(|c| c.publishers.contains(publisher)) {
+            Some(own) => Self::from_directory(&own.dir, file),
+            None => self.from_state(publisher, file),
+        }
+    }
+}
+
+fn read(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    match files::read_bounded(path, MAX_FILE_BYTES) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory) => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn version_of(bytes: &[u8]) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    value["signed"]["version"].as_u64()
+}
+
+/// `7.targets.json` → (7, "targets"); the role name percent-decoded.
+fn versioned_name(name: &str) -> Option<(u64, String)> {
+    let stem = name.strip_suffix(".json")?;
+    let (version, role) = stem.split_once('.')?;
+    Some((version.parse().ok()?, decode_role(role)))
+}
+
+/// Undoes the TUF client's percent-encoding of a role name.
+fn decode_role(encoded: &str) -> String {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
+            std::str::from_utf8(h)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_metadata_names_split_into_version_and_role() {
+        assert_eq!(
+            versioned_name("7.targets.json"),
+            Some((7, "targets".into()))
+        );
+        assert_eq!(versioned_name("2.a%2Fb.json"), Some((2, "a/b".into())));
+        assert_eq!(versioned_name("timestamp.json"), None);
+        assert_eq!(versioned_name("root.json"), None);
+        assert_eq!(decode_role("bad%zz%"), "bad%zz%");
+    }
+}

@@ -1,0 +1,402 @@
+//! `archy node run`, `archy fetch`, `archy blobs` and `archy app pack`:
+//! the commands that use the node's data directory and the iroh swarm.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use archy_node::daemon::{NodeOptions, RunningNode};
+use archy_node::data_dir::DataDir;
+use archy_node::fetching::FetchSession;
+use archy_registry::files;
+use archy_registry::swarm::endpoint::Network;
+use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, NodeTicket, share};
+use archy_trust::{Did, keyfile};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::{BlobsCommand, DataDirArg, FetchArgs, NetworkArg, NodeCommand, NodeRunArgs};
+use crate::output::Output;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+fn data_dir(arg: &DataDirArg) -> anyhow::Result<DataDir> {
+    let root = arg.data_dir.clone().unwrap_or_else(DataDir::default_root);
+    Ok(DataDir::open(&root)?)
+}
+
+fn network(arg: NetworkArg) -> Network {
+    match arg {
+        NetworkArg::Local => Network::Local,
+        NetworkArg::Internet => Network::Internet,
+    }
+}
+
+pub fn node(cmd: NodeCommand, out: &Output) -> anyhow::Result<ExitCode> {
+    match cmd {
+        NodeCommand::Run(args) => runtime()?.block_on(run_node(args, out)),
+    }
+}
+
+#[derive(Serialize)]
+struct NodeInfo {
+    did: String,
+    ticket: String,
+    data_dir: String,
+    publishes: Vec<String>,
+    shares: Vec<SharedTicket>,
+}
+
+#[derive(Serialize)]
+struct SharedTicket {
+    name: String,
+    hash: String,
+    ticket: String,
+}
+
+async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let data = data_dir(&args.data)?;
+    let identity = data.identity(args.key.as_deref())?;
+    let options = NodeOptions {
+        network: network(args.network),
+        bind: args.bind,
+        catalogs: args.catalogs.clone(),
+        max_upload: args.max_upload,
+    };
+    let node = RunningNode::start(&data, &identity, &options).await?;
+    let ticket = node.ticket()?;
+    let shares = share::shares(node.blobs())
+        .await?
+        .into_iter()
+        .map(|s| SharedTicket {
+            ticket: share::ticket(ticket.addr().clone(), s.hash),
+            hash: s.hash.to_string(),
+            name: s.name,
+        })
+        .collect();
+    let info = NodeInfo {
+        did: ticket.did().to_string(),
+        ticket: ticket.to_string(),
+        data_dir: data.root().display().to_string(),
+        publishes: node.publishes().iter().map(ToString::to_string).collect(),
+        shares,
+    };
+    if let Some(path) = &args.ticket_file {
+        files::write_atomically(path, info.ticket.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    out.result(&info, || {
+        let mut text = format!(
+            "node {} is up (data in {})\nticket: {}\n",
+            info.did, info.data_dir, info.ticket
+        );
+        for did in &info.publishes {
+            text += &format!("publishing the catalog of {did}\n");
+        }
+        for s in &info.shares {
+            text += &format!("sharing {}: sendme receive {}\n", s.name, s.ticket);
+        }
+        text += "Ctrl-C to stop";
+        text
+    });
+    wait_for_stop().await;
+    node.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+pub fn fetch(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(fetch_release(args, out))
+}
+
+#[derive(Serialize)]
+struct Fetched {
+    publisher: String,
+    app: String,
+    version: String,
+    target: String,
+    release: String,
+    blobs: Vec<FetchedBlob>,
+}
+
+#[derive(Serialize)]
+struct FetchedBlob {
+    blake3: String,
+    size: u64,
+    path: String,
+}
+
+async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let request = parse_release(&args)?;
+    let data = data_dir(&args.data)?;
+    let identity = data.identity(None)?;
+    let session = FetchSession::open(&data, &identity, network(args.network)).await?;
+    let request = session.with_known_nodes(request)?;
+    let bar = progress_bar(out);
+    let result = session
+        .fetch(&request, &mut |event| show(&bar, event))
+        .await;
+    bar.finish_and_clear();
+    session.close().await;
+    let verified = result?;
+    let manifest = verified.manifest();
+    let fetched = Fetched {
+        publisher: verified.publisher().to_string(),
+        app: manifest.id.clone(),
+        version: manifest.version.to_string(),
+        target: verified.target_path().to_owned(),
+        release: verified.release().to_string(),
+        blobs: verified
+            .blobs()
+            .iter()
+            .map(|b| FetchedBlob {
+                blake3: b.blob.blake3.to_string(),
+                size: b.blob.size,
+                path: b.path.display().to_string(),
+            })
+            .collect(),
+    };
+    out.result(&fetched, || {
+        let mut text = format!(
+            "fetched {} {} from {}'s catalog, verified\n  release {}\n",
+            fetched.app, fetched.version, fetched.publisher, fetched.release
+        );
+        for b in &fetched.blobs {
+            text += &format!("  {} ({} bytes) -> {}\n", b.blake3, b.size, b.path);
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_release(args: &FetchArgs) -> anyhow::Result<FetchRequest> {
+    let (did, rest) = args
+        .release
+        .rsplit_once('/')
+        .with_context(|| format!("'{}' is not PUBLISHER_DID/APP_ID[@VERSION]", args.release))?;
+    let publisher: Did = did
+        .parse()
+        .with_context(|| format!("'{did}' is not a publisher DID"))?;
+    let (app, version) = match rest.split_once('@') {
+        Some((app, v)) => (
+            app,
+            Some(
+                semver::Version::parse(v)
+                    .with_context(|| format!("'{v}' is not a semantic version like 1.2.0"))?,
+            ),
+        ),
+        None => (rest, None),
+    };
+    if app.is_empty() {
+        bail!("'{}' names no app id after the DID", args.release);
+    }
+    let ticket = |t: &String| -> anyhow::Result<NodeTicket> {
+        t.parse::<NodeTicket>().map_err(anyhow::Error::from)
+    };
+    Ok(FetchRequest {
+        publisher,
+        app: app.to_owned(),
+        version,
+        origin: args.origin.as_ref().map(ticket).transpose()?,
+        providers: args
+            .providers
+            .iter()
+            .map(ticket)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn progress_bar(out: &Output) -> ProgressBar {
+    if out.is_json() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn show(bar: &ProgressBar, event: FetchEvent) {
+    match event {
+        FetchEvent::PinnedRoot { version, from } => {
+            bar.println(format!(
+                "pinned the publisher's root (version {version}) from {from}"
+            ));
+        }
+        FetchEvent::MetadataFrom { node } => {
+            bar.println(format!("catalog refreshed from {node}"));
+        }
+        FetchEvent::SourceFailed { node, reason } => {
+            bar.println(format!("{node} could not give the catalog: {reason}"));
+        }
+        FetchEvent::Resolved {
+            target,
+            total_bytes,
+            ..
+        } => {
+            bar.set_length(total_bytes);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(target);
+        }
+        FetchEvent::Progress { bytes } => bar.set_position(bytes),
+        FetchEvent::ProviderFailed { node } => {
+            bar.println(format!(
+                "provider {node} failed; its part goes to the others"
+            ));
+        }
+    }
+}
+
+pub fn blobs(cmd: BlobsCommand, out: &Output) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        match cmd {
+            BlobsCommand::Ls { data } => list(&data_dir(&data)?, out).await,
+            BlobsCommand::Gc { data } => gc(&data_dir(&data)?, out).await,
+            BlobsCommand::Share { file, data } => share_file(&data_dir(&data)?, &file, out).await,
+            BlobsCommand::Get {
+                ticket,
+                out: dir,
+                data,
+            } => get(&data_dir(&data)?, &ticket, &dir, out).await,
+        }
+    })
+}
+
+async fn list(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
+    let store = BlobStore::open(&data.blobs_dir()).await?;
+    let listed = store.list().await;
+    store.shutdown().await;
+    let entries = listed?;
+    out.result(&entries, || {
+        let mut text = format!(
+            "{} blob(s) in {}\n",
+            entries.len(),
+            data.blobs_dir().display()
+        );
+        for e in &entries {
+            let size = e.size.map(|s| s.to_string()).unwrap_or_else(|| "?".into());
+            let state = if e.complete { "" } else { " (partial)" };
+            let pins = if e.pinned_by.is_empty() {
+                "unpinned: gc removes it".to_owned()
+            } else {
+                e.pinned_by.join(", ")
+            };
+            text += &format!("{} {:>12} bytes{state}  {pins}\n", e.hash, size);
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn gc(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
+    let report = BlobStore::collect_garbage(&data.blobs_dir()).await?;
+    out.result(&report, || {
+        format!(
+            "removed {} blob(s); kept {} that a pinned release or share needs",
+            report.removed.len(),
+            report.kept
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn share_file(data: &DataDir, file: &Path, out: &Output) -> anyhow::Result<ExitCode> {
+    let store = BlobStore::open(&data.blobs_dir()).await?;
+    let shared = share::share_file(&store, file).await;
+    store.shutdown().await;
+    let shared = shared?;
+    out.result(&shared, || {
+        format!(
+            "sharing {} as {}\n`archy node run` prints the ticket for `sendme receive`",
+            shared.name, shared.hash
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get(data: &DataDir, ticket: &str, dir: &Path, out: &Output) -> anyhow::Result<ExitCode> {
+    let identity = data.identity(None)?;
+    let session = FetchSession::open(data, &identity, Network::Local).await?;
+    let bar = progress_bar(out);
+    let written = share::receive(
+        session.blobs(),
+        session.downloader(),
+        ticket,
+        dir,
+        &mut |bytes| bar.set_position(bytes),
+    )
+    .await;
+    bar.finish_and_clear();
+    session.close().await;
+    let written = written?;
+    out.result(&written, || {
+        let mut text = format!("received {} file(s), verified:\n", written.len());
+        for path in &written {
+            text += &format!("  {}\n", path.display());
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pack(path: &Path, key: &Path, data: &DataDirArg, out: &Output) -> anyhow::Result<ExitCode> {
+    let identity = keyfile::load(key)?;
+    let file = super::app::manifest_path(path);
+    let data = data_dir(data)?;
+    let packed = runtime()?.block_on(async {
+        let store = BlobStore::open(&data.blobs_dir()).await?;
+        let packed = swarm::pack(&store, &file, &identity).await;
+        store.shutdown().await;
+        anyhow::Ok(packed?)
+    })?;
+    let signed_path = file.with_file_name(archy_registry::signing::SIGNED_MANIFEST_FILE);
+    files::write_atomically(&signed_path, &packed.signed_manifest)
+        .with_context(|| format!("cannot write {}", signed_path.display()))?;
+    out.result(&packed, || {
+        let mut text = format!(
+            "packed {} {}: release {} ({} bytes)\n  document {} ({} bytes)\n",
+            packed.app,
+            packed.version,
+            packed.release,
+            packed.total_bytes,
+            packed.document.blake3,
+            packed.document.size
+        );
+        for b in &packed.blobs {
+            text += &format!(
+                "  {} ({} bytes) from {}\n",
+                b.blob.blake3,
+                b.blob.size,
+                b.file.display()
+            );
+        }
+        text += &format!(
+            "  wrote {}\npublish it with: archy catalog add CATALOG {} --key KEY",
+            signed_path.display(),
+            signed_path.display()
+        );
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}

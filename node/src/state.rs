@@ -1,0 +1,343 @@
+//! The node's durable state in one redb file (`state.redb` in the data
+//! directory): the publishers it follows with their pinned roots and
+//! trusted TUF metadata, the releases it holds, and the peers it has met.
+//!
+//! Every write is one redb transaction, so a crash leaves the old state or
+//! the new one. Table names stay in this module.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use archy_registry::BlobHash;
+use archy_registry::tuf::{self, MetadataStore};
+use archy_trust::Did;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// (publisher DID, role) → (version, bytes as verified).
+const METADATA: TableDefinition<(&str, &str), (u64, &[u8])> = TableDefinition::new("tuf_metadata");
+/// (publisher DID, version) → every root version accepted, for serving
+/// the chain to nodes that pinned an older one.
+const ROOTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("tuf_roots");
+/// Publisher DID → [`Publisher`] as JSON.
+const PUBLISHERS: TableDefinition<&str, &str> = TableDefinition::new("publishers");
+/// (publisher DID, app, version) → [`HeldRelease`] as JSON.
+const RELEASES: TableDefinition<(&str, &str, &str), &str> = TableDefinition::new("releases");
+/// Node DID → last ticket seen.
+const PEERS: TableDefinition<&str, &str> = TableDefinition::new("peers");
+
+/// Largest single value read back (a targets file of a large catalog).
+const MAX_VALUE: u64 = 16 << 20;
+
+/// A state failure, naming the database.
+#[derive(Debug, thiserror::Error)]
+#[error("node state {path}: {reason}")]
+pub struct StateError {
+    path: String,
+    reason: String,
+}
+
+/// A publisher this node follows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Publisher {
+    /// The publisher's node, asked first for metadata and blobs.
+    pub origin: Option<String>,
+    /// The root version pinned on first contact.
+    pub pinned_root: u64,
+}
+
+/// A release whose blobs this node holds and serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldRelease {
+    /// Publisher DID.
+    pub publisher: String,
+    /// App id.
+    pub app: String,
+    /// Version.
+    pub version: String,
+    /// The hash naming the whole release.
+    pub release: BlobHash,
+    /// TUF target path.
+    pub target: String,
+}
+
+/// The node's database.
+#[derive(Debug, Clone)]
+pub struct NodeState {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl NodeState {
+    /// Opens (or creates) the state at `path`. One process at a time.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        let db = Database::create(path).map_err(|e| {
+            let reason = if matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) {
+                "it is in use by another archy process (a running node?); stop it or use another --data-dir".to_owned()
+            } else {
+                e.to_string()
+            };
+            StateError {
+                path: path.display().to_string(),
+                reason,
+            }
+        })?;
+        let state = Self {
+            db: Arc::new(db),
+            path: path.to_owned(),
+        };
+        state.write(|tx| {
+            tx.open_table(METADATA)?;
+            tx.open_table(ROOTS)?;
+            tx.open_table(PUBLISHERS)?;
+            tx.open_table(RELEASES)?;
+            tx.open_table(PEERS)?;
+            Ok(())
+        })?;
+        Ok(state)
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> StateError {
+        StateError {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StateError> {
+        let tx = self.db.begin_write().map_err(|e| self.error(e))?;
+        let value = f(&tx).map_err(|e| self.error(e))?;
+        tx.commit().map_err(|e| self.error(e))?;
+        Ok(value)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StateError> {
+        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
+        f(&tx).map_err(|e| self.error(e))
+    }
+
+    /// The trusted-metadata store of `publisher`, for the TUF client.
+    pub fn metadata_of(&self, publisher: &Did) -> Arc<dyn MetadataStore> {
+        Arc::new(PublisherMetadata {
+            state: self.clone(),
+            publisher: publisher.to_string(),
+        })
+    }
+
+    /// The stored `role` of `publisher`: (version, bytes).
+    pub fn metadata(
+        &self,
+        publisher: &str,
+        role: &str,
+    ) -> Result<Option<(u64, Vec<u8>)>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(METADATA)?;
+            Ok(table
+                .get((publisher, role))?
+                .map(|v| (v.value().0, v.value().1.to_vec())))
+        })
+    }
+
+    /// Root version `version` of `publisher`, if accepted once.
+    pub fn root(&self, publisher: &str, version: u64) -> Result<Option<Vec<u8>>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(ROOTS)?;
+            Ok(table.get((publisher, version))?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    /// The newest root version held for `publisher`.
+    pub fn newest_root(&self, publisher: &str) -> Result<Option<u64>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(ROOTS)?;
+            let last = table
+                .range((publisher, 0)..=(publisher, u64::MAX))?
+                .next_back()
+                .transpose()?;
+            Ok(last.map(|(k, _)| k.value().1))
+        })
+    }
+
+    /// Records that this node follows `publisher`.
+    pub fn set_publisher(&self, did: &str, publisher: &Publisher) -> Result<(), StateError> {
+        let json = serde_json::to_string(publisher).map_err(|e| self.error(e))?;
+        self.write(|tx| {
+            tx.open_table(PUBLISHERS)?.insert(did, json.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// The publisher `did`, if followed.
+    pub fn publisher(&self, did: &str) -> Result<Option<Publisher>, StateError> {
+        let json = self.read(|tx| {
+            let table = tx.open_table(PUBLISHERS)?;
+            Ok(table.get(did)?.map(|v| v.value().to_owned()))
+        })?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| self.error(e)))
+            .transpose()
+    }
+
+    /// Records a release this node holds.
+    pub fn add_release(&self, release: &HeldRelease) -> Result<(), StateError> {
+        let json = serde_json::to_string(release).map_err(|e| self.error(e))?;
+        self.write(|tx| {
+            tx.open_table(RELEASES)?.insert(
+                (
+                    release.publisher.as_str(),
+                    release.app.as_str(),
+                    release.version.as_str(),
+                ),
+                json.as_str(),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every release this node holds.
+    pub fn releases(&self) -> Result<Vec<HeldRelease>, StateError> {
+        let rows = self.read(|tx| {
+            let table = tx.open_table(RELEASES)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                rows.push(row?.1.value().to_owned());
+            }
+            Ok(rows)
+        })?;
+        rows.iter()
+            .map(|j| serde_json::from_str(j).map_err(|e| self.error(e)))
+            .collect()
+    }
+
+    /// Records the newest ticket of a peer.
+    pub fn add_peer(&self, did: &str, ticket: &str) -> Result<(), StateError> {
+        self.write(|tx| {
+            tx.open_table(PEERS)?.insert(did, ticket)?;
+            Ok(())
+        })
+    }
+
+    /// Every peer met: (DID, ticket).
+    pub fn peers(&self) -> Result<Vec<(String, String)>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(PEERS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                rows.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(rows)
+        })
+    }
+}
+
+/// One publisher's trusted metadata, as the TUF client's store.
+struct PublisherMetadata {
+    state: NodeState,
+    publisher: String,
+}
+
+/// The `version` of a metadata file the client has already verified.
+fn version_of(bytes: &[u8]) -> Result<u64, String> {
+    #[derive(Deserialize)]
+    struct Outer {
+        signed: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        version: u64,
+    }
+    serde_json::from_slice::<Outer>(bytes)
+        .map(|o| o.signed.version)
+        .map_err(|e| format!("no version: {e}"))
+}
+
+impl MetadataStore for PublisherMetadata {
+    fn load(&self, role: &str, max_len: u64) -> Result<Option<Vec<u8>>, tuf::Error> {
+        let found = self
+            .state
+            .metadata(&self.publisher, role)
+            .map_err(|e| self.store_error(role, e))?;
+        Ok(found
+            .map(|(_, bytes)| bytes)
+            .filter(|b| b.len() as u64 <= max_len.min(MAX_VALUE)))
+    }
+
+    fn save(&self, role: &str, bytes: &[u8]) -> Result<(), tuf::Error> {
+        let version = version_of(bytes).map_err(|e| self.store_error(role, e))?;
+        self.state
+            .write(|tx| {
+                tx.open_table(METADATA)?
+                    .insert((self.publisher.as_str(), role), (version, bytes))?;
+                if role == "root" {
+                    tx.open_table(ROOTS)?
+                        .insert((self.publisher.as_str(), version), bytes)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| self.store_error(role, e))
+    }
+
+    fn location(&self, role: &str) -> String {
+        format!("{}#{}/{role}", self.state.path.display(), self.publisher)
+    }
+}
+
+impl PublisherMetadata {
+    fn store_error(&self, role: &str, e: impl std::fmt::Display) -> tuf::Error {
+        tuf::Error::Store {
+            location: self.location(role),
+            reason: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(version: u64) -> Vec<u8> {
+        format!(r#"{{"signatures":[],"signed":{{"_type":"root","version":{version}}}}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn metadata_and_every_root_version_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let did = archy_trust::Identity::from_seed(&[7; 32]).did();
+        {
+            let state = NodeState::open(&path).unwrap();
+            let store = state.metadata_of(&did);
+            store.save("root", &signed(1)).unwrap();
+            store.save("root", &signed(2)).unwrap();
+            store.save("timestamp", &signed(9)).unwrap();
+        }
+        let state = NodeState::open(&path).unwrap();
+        let store = state.metadata_of(&did);
+        assert_eq!(store.load("root", 1 << 20).unwrap(), Some(signed(2)));
+        assert_eq!(
+            store.load("root", 10).unwrap(),
+            None,
+            "over the limit reads as absent"
+        );
+        let key = did.to_string();
+        assert_eq!(state.root(&key, 1).unwrap(), Some(signed(1)));
+        assert_eq!(state.newest_root(&key).unwrap(), Some(2));
+        assert_eq!(state.metadata(&key, "timestamp").unwrap().unwrap().0, 9);
+    }
+
+    #[test]
+    fn a_second_opener_is_told_the_state_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let _first = NodeState::open(&path).unwrap();
+        let err = NodeState::open(&path).unwrap_err().to_string();
+        assert!(err.contains("in use by another archy process"), "{err}");
+    }
+}
