@@ -231,18 +231,28 @@ fn progress_bar(out: &Output) -> ProgressBar {
     bar
 }
 
+/// Prints a line above the bar, or to stderr when no bar is drawn (no
+/// terminal, or --json), so failures are always seen.
+fn say(bar: &ProgressBar, text: String) {
+    if bar.is_hidden() {
+        eprintln!("{text}");
+    } else {
+        bar.println(text);
+    }
+}
+
 fn show(bar: &ProgressBar, event: FetchEvent) {
     match event {
         FetchEvent::PinnedRoot { version, from } => {
-            bar.println(format!(
+            say(bar, format!(
                 "pinned the publisher's root (version {version}) from {from}"
             ));
         }
         FetchEvent::MetadataFrom { node } => {
-            bar.println(format!("catalog refreshed from {node}"));
+            say(bar, format!("catalog refreshed from {node}"));
         }
         FetchEvent::SourceFailed { node, reason } => {
-            bar.println(format!("{node} could not give the catalog: {reason}"));
+            say(bar, format!("{node} could not give the catalog: {reason}"));
         }
         FetchEvent::Resolved {
             target,
@@ -261,7 +271,7 @@ fn show(bar: &ProgressBar, event: FetchEvent) {
         }
         FetchEvent::Progress { bytes } => bar.set_position(bytes),
         FetchEvent::ProviderFailed { node } => {
-            bar.println(format!(
+            say(bar, format!(
                 "provider {node} failed; its part goes to the others"
             ));
         }

@@ -141,14 +141,31 @@ impl Fetcher {
         for source in &sources {
             self.endpoint.learn(source);
         }
+        let transports: Vec<PeerTransport> = sources
+            .iter()
+            .map(|source| {
+                PeerTransport::new(
+                    self.endpoint.endpoint.clone(),
+                    source.clone(),
+                    request.publisher.clone(),
+                )
+            })
+            .collect();
         let limits = Limits::default();
         if metadata.load("root", limits.root_max_length)?.is_none() {
-            self.pin_root(metadata.as_ref(), request, &sources, on_event)
+            self.pin_root(metadata.as_ref(), request, &transports, on_event)
                 .await?;
         }
         let mut updater = self
-            .refresh(metadata, request, &sources, &limits, on_event)
+            .refresh(metadata, request, &transports, &limits, on_event)
             .await?;
+        // A node that could not be dialled for metadata is not asked for
+        // blobs either: each dead node costs one connect timeout in all.
+        let reachable: Vec<NodeTicket> = transports
+            .iter()
+            .filter(|t| !t.is_unreachable())
+            .map(|t| t.peer().clone())
+            .collect();
         let (target_path, target, custom) = resolve(&mut updater, request).await?;
         let release_root = custom.release.ok_or_else(|| {
             Error::NotInCatalog(format!(
@@ -170,7 +187,7 @@ impl Fetcher {
         );
         self.blobs.pin(&pin, release_root, true).await?;
         if !self.complete(release_root, &custom.blobs).await? {
-            self.download(release_root, &sources, on_event).await?;
+            self.download(release_root, &reachable, on_event).await?;
         }
         on_event(FetchEvent::Progress { bytes: total });
         self.verify(request, target_path, target, custom, release_root)
@@ -183,17 +200,13 @@ impl Fetcher {
         &self,
         metadata: &dyn MetadataStore,
         request: &FetchRequest,
-        sources: &[NodeTicket],
+        transports: &[PeerTransport],
         on_event: &mut (dyn FnMut(FetchEvent) + Send),
     ) -> Result<(), Error> {
         let limits = Limits::default();
         let mut attempts = Vec::new();
-        for source in sources {
-            let transport = PeerTransport::new(
-                self.endpoint.endpoint.clone(),
-                source.clone(),
-                request.publisher.clone(),
-            );
+        for transport in transports {
+            let source = transport.peer();
             let result = match transport
                 .fetch_metadata("1.root.json", limits.root_max_length)
                 .await
@@ -228,18 +241,14 @@ impl Fetcher {
         &self,
         metadata: Arc<dyn MetadataStore>,
         request: &FetchRequest,
-        sources: &[NodeTicket],
+        transports: &[PeerTransport],
         limits: &Limits,
         on_event: &mut (dyn FnMut(FetchEvent) + Send),
     ) -> Result<Updater<PeerTransport>, Error> {
         let mut attempts = Vec::new();
-        for source in sources {
-            let transport = PeerTransport::new(
-                self.endpoint.endpoint.clone(),
-                source.clone(),
-                request.publisher.clone(),
-            );
-            let mut updater = Updater::new(metadata.clone(), transport, limits.clone())?;
+        for transport in transports {
+            let source = transport.peer();
+            let mut updater = Updater::new(metadata.clone(), transport.clone(), limits.clone())?;
             match updater.refresh().await {
                 Ok(()) => {
                     on_event(FetchEvent::MetadataFrom {

@@ -197,13 +197,16 @@ impl ProtocolHandler for TufProtocol {
 }
 
 /// The client side: a [`Transport`] reading one publisher's catalog from
-/// one node. The connection is made on first use and reused.
-#[derive(Debug)]
+/// one node. The connection is made on first use and reused; clones share
+/// it. A node that could not be reached once in a transport's life is not
+/// dialled again, so a dead source costs one connect timeout per fetch.
+#[derive(Debug, Clone)]
 pub struct PeerTransport {
     endpoint: Endpoint,
     peer: NodeTicket,
     publisher: Did,
-    connection: Mutex<Option<Connection>>,
+    connection: Arc<Mutex<Option<Connection>>>,
+    unreachable: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PeerTransport {
@@ -213,8 +216,14 @@ impl PeerTransport {
             endpoint,
             peer,
             publisher,
-            connection: Mutex::new(None),
+            connection: Arc::new(Mutex::new(None)),
+            unreachable: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
+    }
+
+    /// Whether connecting to the node failed.
+    pub fn is_unreachable(&self) -> bool {
+        self.unreachable.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The node asked.
@@ -233,6 +242,17 @@ impl PeerTransport {
         {
             return Ok(conn.clone());
         }
+        if self.is_unreachable() {
+            return Err(FetchError::Failed {
+                url: shown.to_owned(),
+                reason: "the node could not be reached earlier in this fetch".into(),
+            });
+        }
+        let unreachable = |e: FetchError| {
+            self.unreachable
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            e
+        };
         let conn = tokio::time::timeout(
             CONNECT_TIMEOUT,
             self.endpoint.connect(self.peer.addr().clone(), ALPN),
@@ -244,11 +264,13 @@ impl PeerTransport {
                 "the node did not answer within {} ms",
                 CONNECT_TIMEOUT.as_millis()
             ),
-        })?
+        })
+        .map_err(unreachable)?
         .map_err(|e| FetchError::Failed {
             url: shown.to_owned(),
             reason: format!("cannot connect: {e}"),
-        })?;
+        })
+        .map_err(unreachable)?;
         *cached = Some(conn.clone());
         Ok(conn)
     }
