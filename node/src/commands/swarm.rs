@@ -132,6 +132,8 @@ struct Fetched {
     version: String,
     target: String,
     release: String,
+    total_bytes: u64,
+    already_held_bytes: u64,
     blobs: Vec<FetchedBlob>,
 }
 
@@ -149,8 +151,19 @@ async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode
     let session = FetchSession::open(&data, &identity, network(args.network)).await?;
     let request = session.with_known_nodes(request)?;
     let bar = progress_bar(out);
+    let mut sizes = (0, 0);
     let result = session
-        .fetch(&request, &mut |event| show(&bar, event))
+        .fetch(&request, &mut |event| {
+            if let FetchEvent::Resolved {
+                total_bytes,
+                already_held,
+                ..
+            } = &event
+            {
+                sizes = (*total_bytes, *already_held);
+            }
+            show(&bar, event)
+        })
         .await;
     bar.finish_and_clear();
     session.close().await;
@@ -162,6 +175,8 @@ async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode
         version: manifest.version.to_string(),
         target: verified.target_path().to_owned(),
         release: verified.release().to_string(),
+        total_bytes: sizes.0,
+        already_held_bytes: sizes.1,
         blobs: verified
             .blobs()
             .iter()
@@ -244,9 +259,10 @@ fn say(bar: &ProgressBar, text: String) {
 fn show(bar: &ProgressBar, event: FetchEvent) {
     match event {
         FetchEvent::PinnedRoot { version, from } => {
-            say(bar, format!(
-                "pinned the publisher's root (version {version}) from {from}"
-            ));
+            say(
+                bar,
+                format!("pinned the publisher's root (version {version}) from {from}"),
+            );
         }
         FetchEvent::MetadataFrom { node } => {
             say(bar, format!("catalog refreshed from {node}"));
@@ -257,8 +273,17 @@ fn show(bar: &ProgressBar, event: FetchEvent) {
         FetchEvent::Resolved {
             target,
             total_bytes,
+            already_held,
             ..
         } => {
+            if already_held > 0 {
+                say(
+                    bar,
+                    format!(
+                        "resuming: {already_held} of {total_bytes} bytes already here, verified"
+                    ),
+                );
+            }
             bar.set_length(total_bytes);
             bar.set_style(
                 ProgressStyle::with_template(
@@ -271,9 +296,10 @@ fn show(bar: &ProgressBar, event: FetchEvent) {
         }
         FetchEvent::Progress { bytes } => bar.set_position(bytes),
         FetchEvent::ProviderFailed { node } => {
-            say(bar, format!(
-                "provider {node} failed; its part goes to the others"
-            ));
+            say(
+                bar,
+                format!("provider {node} failed; its part goes to the others"),
+            );
         }
     }
 }

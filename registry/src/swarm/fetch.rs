@@ -78,6 +78,9 @@ pub enum FetchEvent {
         release: BlobHash,
         /// Bytes in the release.
         total_bytes: u64,
+        /// Verified bytes of it already held (from an interrupted fetch,
+        /// or another release sharing blobs); only the rest is fetched.
+        already_held: u64,
     },
     /// Verified bytes of the release held so far (from any provider).
     Progress {
@@ -175,17 +178,18 @@ impl Fetcher {
         let total: u64 = custom.blobs.iter().map(|b| b.size).sum::<u64>()
             + target.length
             + 32 * (custom.blobs.len() as u64 + 1);
-        on_event(FetchEvent::Resolved {
-            target: target_path.clone(),
-            version: custom.version.clone(),
-            release: release_root,
-            total_bytes: total,
-        });
         let pin = format!(
             "{RELEASE_PIN_PREFIX}{}/{}/{}",
             request.publisher, request.app, custom.version
         );
         self.blobs.pin(&pin, release_root, true).await?;
+        on_event(FetchEvent::Resolved {
+            target: target_path.clone(),
+            version: custom.version.clone(),
+            release: release_root,
+            total_bytes: total,
+            already_held: self.blobs.held_bytes(release_root).await?,
+        });
         if !self.complete(release_root, &custom.blobs).await? {
             self.download(release_root, &reachable, on_event).await?;
         }

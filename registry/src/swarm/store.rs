@@ -258,6 +258,20 @@ impl BlobStore {
         Ok(reached)
     }
 
+    /// Verified bytes held of the hash sequence `root` and its children.
+    pub async fn held_bytes(&self, root: BlobHash) -> Result<u64, Error> {
+        let local = bounded(
+            root,
+            SMALL_OP,
+            self.store
+                .remote()
+                .local(HashAndFormat::hash_seq(to_iroh(root))),
+        )
+        .await?
+        .map_err(|e| Error::store(root, e))?;
+        Ok(local.local_bytes())
+    }
+
     /// The size (when known) of `hash` and whether it is complete.
     pub async fn status(&self, hash: BlobHash) -> Result<(Option<u64>, bool), Error> {
         let status = bounded(hash, SMALL_OP, self.store.blobs().status(to_iroh(hash)))
