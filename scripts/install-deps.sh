@@ -2,7 +2,8 @@
 # Installs what the tests and sample-app images need on a Debian machine:
 # podman (with runc, as crun fails on these hosts' hybrid cgroups), uidmap
 # for rootless use, busybox-static for the offline sample images, and
-# python-tuf (in .cache/python) for the catalog interop tests.
+# python-tuf (in .cache/python) for the catalog interop tests, and sendme
+# for the swarm interop tests.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -27,6 +28,14 @@ if ! "$venv/bin/python" -c "import tuf.ngclient, cryptography" 2>/dev/null; then
     echo "installing python-tuf into $venv"
     python3 -m venv "$venv"
     timeout 600 "$venv/bin/pip" install -q --disable-pip-version-check "tuf==7.0.0" "securesystemslib[crypto]==1.6.0"
+fi
+
+# sendme 0.37, n0's file-transfer tool, for the swarm interop tests and
+# `archy bench fetch`. Built from crates.io into cargo's bin directory.
+sendme="$(command -v sendme || echo "${CARGO_HOME:-$HOME/.cargo}/bin/sendme")"
+if ! "$sendme" --version 2>/dev/null | grep -q "^sendme 0\.37\."; then
+    echo "installing sendme 0.37.1 (cargo install, a few minutes)"
+    timeout 1800 cargo install --locked --quiet sendme@0.37.1
 fi
 
 for tool in cargo podman runc; do

@@ -3,7 +3,9 @@
 # create a publisher identity, validate the hello-web sample, build its image
 # offline, sign it, verify it, watch a tampered copy get caught, then publish
 # it in a signed catalog (a TUF repository), serve that over HTTP and read it
-# back with the TUF client, across a key rotation.
+# back with the TUF client; pack the release into the origin node's blob
+# store and fetch it over iroh from the origin, then from a peer once the
+# origin has stopped; finally rotate the catalog's key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,17 @@ archy=$PWD/target/release/archy
 client=$PWD/target/release/archy-tuf-client
 work=$(mktemp -d)
 server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+nodes=()
+stop_nodes() { for pid in "${nodes[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; nodes=(); }
+trap 'stop_nodes; [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+# `archy node run` in the background; waits for its ticket.
+start_node() {
+    local data=$1; shift
+    "$archy" node run --data-dir "$data" --ticket-file "$data/ticket" "$@" > "$data.log" 2>&1 &
+    nodes+=($!)
+    for _ in $(seq 100); do [ -s "$data/ticket" ] && break; sleep 0.1; done
+    cat "$data.log"
+}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -62,12 +74,28 @@ echo "serving on $base"
     --target-base-url "$base/targets/" --target-dir "$work/downloads" download
 ls -l "$work/downloads"
 
-step "9. Rotate to a new key: root 2 is signed by old and new keys; the client follows"
+step "9. Pack: the signed manifest and image archive become blobs under one release hash"
+"$archy" app pack "$work/hello-web" --key "$work/publisher.key" --data-dir "$work/origin"
+
+step "10. The publisher's node serves blobs and catalog over iroh; a second node fetches"
+start_node "$work/origin" --key "$work/publisher.key" --catalog "$work/catalog"
+"$archy" fetch "$did/org.archipelago.hello-web" --origin "$(cat "$work/origin/ticket")" --data-dir "$work/peer"
+
+step "11. The origin stops; a fresh node fetches from the peer, verified against the origin's root"
+start_node "$work/peer"
+origin_ticket=$(cat "$work/origin/ticket")
+kill "${nodes[0]}"; wait "${nodes[0]}" 2>/dev/null || true
+time "$archy" fetch "$did/org.archipelago.hello-web" --origin "$origin_ticket" \
+    --provider "$(cat "$work/peer/ticket")" --data-dir "$work/fresh"
+"$archy" blobs ls --data-dir "$work/fresh"
+stop_nodes
+
+step "12. Rotate to a new key: root 2 is signed by old and new keys; the client follows"
 "$archy" key new --out "$work/new.key" > /dev/null
 "$archy" catalog rotate-key "$work/catalog" --old-key "$work/publisher.key" --new-key "$work/new.key"
 "$client" --metadata-dir "$work/node" --metadata-url "$base/metadata/" refresh
 echo "the client now trusts root version $(sed -n 's/.*"version":\([0-9]*\).*/\1/p' "$work/node/root.json")"
 
-step "10. Metadata signed with the old key alone is refused"
+step "13. Metadata signed with the old key alone is refused"
 "$archy" catalog refresh "$work/catalog" --key "$work/publisher.key" && exit 1
 echo "(the editor refuses to sign with a key the catalog no longer lists)"

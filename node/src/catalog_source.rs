@@ -41,8 +41,9 @@ pub struct CatalogSourceError {
 
 impl NodeCatalogs {
     /// Serves the catalogs in `dirs` (as publisher) and what `state`
-    /// holds (as follower). A catalog is served for every key its current
-    /// root lists.
+    /// holds (as follower). A catalog is served for every key any of its
+    /// root versions lists, so nodes that pinned it before a key rotation
+    /// still find it. Keys added while the node runs are seen on restart.
     pub fn new(dirs: &[PathBuf], state: NodeState) -> Result<Self, CatalogSourceError> {
         let mut own = Vec::with_capacity(dirs.len());
         for dir in dirs {
@@ -50,11 +51,10 @@ impl NodeCatalogs {
                 dir: dir.display().to_string(),
                 reason,
             };
-            let status = Repository::open(dir)
-                .and_then(|r| r.status())
+            let keys = Repository::open(dir)
+                .and_then(|r| r.every_key_did())
                 .map_err(|e| failed(e.to_string()))?;
-            let publishers = status
-                .keys
+            let publishers = keys
                 .iter()
                 .map(|k| {
                     k.parse::<Did>()
@@ -77,7 +77,7 @@ impl NodeCatalogs {
             .collect()
     }
 
-    fn from_directory(dir: &std::path::Path, file: &CatalogFile) -> Result<Option<Served>, String> {
+    fn own_file(dir: &std::path::Path, file: &CatalogFile) -> Result<Option<Served>, String> {
         let path = match file {
             CatalogFile::Metadata(name) => dir.join("metadata").join(name),
             CatalogFile::Target(path) => dir.join("targets").join(path),
@@ -94,7 +94,7 @@ impl NodeCatalogs {
         Ok(Some(Served { bytes, newest_root }))
     }
 
-    fn from_state(&self, publisher: &Did, file: &CatalogFile) -> Result<Option<Served>, String> {
+    fn held_metadata(&self, publisher: &Did, file: &CatalogFile) -> Result<Option<Served>, String> {
         let CatalogFile::Metadata(name) = file else {
             return Ok(None);
         };
@@ -138,8 +138,8 @@ impl NodeCatalogs {
 impl CatalogSource for NodeCatalogs {
     fn read(&self, publisher: &Did, file: &CatalogFile) -> Result<Option<Served>, String> {
         match self.own.iter().find(|c| c.publishers.contains(publisher)) {
-            Some(own) => Self::from_directory(&own.dir, file),
-            None => self.from_state(publisher, file),
+            Some(own) => Self::own_file(&own.dir, file),
+            None => self.held_metadata(publisher, file),
         }
     }
 }

@@ -105,10 +105,15 @@ impl NodeProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("archy node run starts");
+        let mut node = Self {
+            child,
+            ticket: String::new(),
+        };
         let start = Instant::now();
         loop {
             if let Ok(ticket) = std::fs::read_to_string(&ticket_file) {
-                return Self { child, ticket };
+                node.ticket = ticket;
+                return node;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),

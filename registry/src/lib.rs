@@ -19,6 +19,7 @@ pub mod files;
 pub mod image_archive;
 pub mod manifest;
 pub mod signing;
+#[cfg(feature = "swarm")]
 pub mod swarm;
 pub mod tuf;
 

@@ -423,6 +423,27 @@ impl Repository {
         })
     }
 
+    /// Every key any root version has listed, as DIDs, oldest first: the
+    /// names under which nodes that pinned an older root ask for this
+    /// catalog.
+    pub fn every_key_did(&self) -> Result<Vec<String>, Error> {
+        let meta = self.metadata_dir();
+        let newest = version_of(&signed_of(&read_limited(&meta.join("root.json"))?, &meta)?)?;
+        let mut dids = Vec::new();
+        for version in 1..=newest {
+            let root = signed_of(
+                &read_limited(&meta.join(format!("{version}.root.json")))?,
+                &meta,
+            )?;
+            for did in self.key_dids(&root)? {
+                if !dids.contains(&did) {
+                    dids.push(did);
+                }
+            }
+        }
+        Ok(dids)
+    }
+
     fn root_document(
         &self,
         version: u64,
