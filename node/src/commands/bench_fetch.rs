@@ -167,30 +167,10 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
         &[bench.capped_size, bench.capped_size],
     )?;
     let (p1, p2) = (root.join("provider-1"), root.join("provider-2"));
-    archy_ok(
-        &archy,
-        &[
-            "app",
-            "pack",
-            s(&pair),
-            "--key",
-            s(&key),
-            "--data-dir",
-            s(&p1),
-        ],
-    )?;
-    archy_ok(
-        &archy,
-        &[
-            "app",
-            "pack",
-            s(&pair),
-            "--key",
-            s(&key),
-            "--data-dir",
-            s(&p2),
-        ],
-    )?;
+    for provider in [&p1, &p2] {
+        let args = ["app", "pack", s(&pair), "--key", s(&key), "--data-dir"];
+        archy_ok(&archy, &[&args[..], &[s(provider)]].concat())?;
+    }
     archy_ok(
         &archy,
         &[
