@@ -47,11 +47,12 @@ pub fn run(cmd: CatalogCommand, out: &Output) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot publish {}", signed_manifest.display()))?;
             out.result(&added, || {
                 format!(
-                    "published {} ({} bytes, {} blob(s)); targets is now version {}",
+                    "published {} ({} bytes, {} blob(s)); targets is now version {}\n  release {} (what nodes fetch; `archy app pack` stores it)",
                     added.target,
                     added.length,
                     added.blobs.len(),
-                    added.targets_version
+                    added.targets_version,
+                    added.release_root
                 )
             });
         }
