@@ -143,6 +143,11 @@ impl FetchSession {
         Ok(())
     }
 
+    /// The endpoint fetches go over.
+    pub fn endpoint(&self) -> &NodeEndpoint {
+        &self.endpoint
+    }
+
     /// The iroh-blobs downloader, for plain blob tickets.
     pub fn downloader(&self) -> &iroh_blobs::api::downloader::Downloader {
         self.fetcher.downloader()

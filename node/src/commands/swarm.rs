@@ -377,6 +377,7 @@ async fn get(data: &DataDir, ticket: &str, dir: &Path, out: &Output) -> anyhow::
     let bar = progress_bar(out);
     let written = share::receive(
         session.blobs(),
+        session.endpoint(),
         session.downloader(),
         ticket,
         dir,

@@ -17,6 +17,7 @@ use iroh_blobs::{BlobFormat, HashAndFormat};
 use n0_future::StreamExt;
 use serde::Serialize;
 
+use super::endpoint::NodeEndpoint;
 use super::error::Error;
 use super::store::{BlobStore, bounded, from_iroh, to_iroh};
 use crate::BlobHash;
@@ -82,10 +83,11 @@ pub fn ticket(addr: EndpointAddr, hash: BlobHash) -> String {
 }
 
 /// Downloads what `ticket` names into `store` (pinned as `share/HASH`)
-/// and writes its files into `out`. Every byte is checked against the
+/// over `endpoint`, which learns the ticket's addresses, and writes its files into `out`. Every byte is checked against the
 /// ticket's hash as it arrives. Returns the files written.
 pub async fn receive(
     store: &BlobStore,
+    endpoint: &NodeEndpoint,
     downloader: &Downloader,
     ticket: &str,
     out: &Path,
@@ -95,6 +97,7 @@ pub async fn receive(
         ticket: ticket.chars().take(24).collect(),
         reason: format!("not an iroh blob ticket: {e}"),
     })?;
+    endpoint.lookup.add_endpoint_info(ticket.addr().clone());
     let content = ticket.hash_and_format();
     let hash = from_iroh(ticket.hash());
     store
