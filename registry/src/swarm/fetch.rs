@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use archy_trust::Did;
+use iroh::EndpointId;
 use iroh_blobs::HashAndFormat;
-use iroh_blobs::api::downloader::{
-    DownloadProgressItem, DownloadRequest, Downloader, SplitStrategy,
-};
+use iroh_blobs::api::downloader::{DownloadProgressItem, Downloader};
 use n0_future::StreamExt;
 use serde::Deserialize;
 
@@ -93,6 +92,19 @@ pub enum FetchEvent {
         /// The provider's DID, when it was given by ticket.
         node: String,
     },
+}
+
+/// Progress items queued from the concurrent downloads.
+const PROGRESS_QUEUE: usize = 64;
+
+/// What the downloads of one release share: who is asked, who failed,
+/// and the first error.
+struct Parts {
+    names: HashMap<EndpointId, String>,
+    providers: Providers,
+    /// Bytes held before these parts (the hash sequence).
+    base: u64,
+    error: Option<String>,
 }
 
 /// Fetches releases into a blob store over an endpoint.
@@ -288,59 +300,117 @@ impl Fetcher {
         Ok(sequence.len() == 32 * (blobs.len() + 1))
     }
 
+    /// Downloads the release's hash sequence, then every child at once,
+    /// each from the next provider in turn with the others as fallback.
+    /// (iroh-blobs' own split strategy runs the children one after
+    /// another, so two providers were no faster than one.)
     async fn download(
         &self,
         root: BlobHash,
         sources: &[NodeTicket],
         on_event: &mut (dyn FnMut(FetchEvent) + Send),
     ) -> Result<(), Error> {
-        let names: HashMap<_, _> = sources
-            .iter()
-            .map(|s| (s.endpoint_id(), s.did().to_string()))
-            .collect();
-        let providers = Providers::new(sources.iter().map(NodeTicket::endpoint_id).collect());
-        let request = DownloadRequest::new(
-            HashAndFormat::hash_seq(to_iroh(root)),
-            providers.clone(),
-            SplitStrategy::Split,
-        );
+        let mut parts = Parts {
+            names: sources
+                .iter()
+                .map(|s| (s.endpoint_id(), s.did().to_string()))
+                .collect(),
+            providers: Providers::new(sources.iter().map(NodeTicket::endpoint_id).collect()),
+            base: 0,
+            error: None,
+        };
         let failed = |reason: String| Error::Download {
             what: format!("release {root}"),
-            reason,
+            reason: format!(
+                "{reason}; what was fetched is kept, and the next fetch resumes from it"
+            ),
         };
-        let mut stream = self
-            .downloader
-            .download_with_opts(request)
-            .stream()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let mut had_error = None;
-        while let Some(item) = stream.next().await {
+        self.download_parts(&[root], &mut parts, on_event).await;
+        if let Some(reason) = parts.error.take() {
+            return Err(failed(reason));
+        }
+        let sequence = self.blobs.get_bytes(root, MAX_IN_MEMORY).await?;
+        let children: Vec<BlobHash> = sequence
+            .chunks_exact(32)
+            .map(|c| {
+                let mut hash = [0u8; 32];
+                hash.copy_from_slice(c);
+                BlobHash::from_bytes(hash)
+            })
+            .collect();
+        parts.base = sequence.len() as u64;
+        self.download_parts(&children, &mut parts, on_event).await;
+        match parts.error {
+            Some(reason) => Err(failed(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Downloads `hashes` concurrently, reporting the verified bytes held
+    /// of all of them together.
+    async fn download_parts(
+        &self,
+        hashes: &[BlobHash],
+        parts: &mut Parts,
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(PROGRESS_QUEUE);
+        // Dropping the set (a cancelled fetch) aborts every download.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, hash) in hashes.iter().enumerate() {
+            let progress = self
+                .downloader
+                .download(HashAndFormat::raw(to_iroh(*hash)), parts.providers.clone());
+            let tx = tx.clone();
+            tasks.spawn(async move {
+                match progress.stream().await {
+                    Ok(mut stream) => {
+                        while let Some(item) = stream.next().await {
+                            if tx.send((index, Ok(item))).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tx.send((index, Err(e.to_string()))).await.ok();
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut held = vec![0u64; hashes.len()];
+        while let Some((index, item)) = rx.recv().await {
             match item {
-                DownloadProgressItem::Progress(bytes) => on_event(FetchEvent::Progress { bytes }),
-                DownloadProgressItem::ProviderFailed { id, .. } => {
-                    providers.mark_failed(id);
+                Ok(DownloadProgressItem::Progress(bytes)) => {
+                    held[index] = bytes;
+                    on_event(FetchEvent::Progress {
+                        bytes: parts.base + held.iter().sum::<u64>(),
+                    });
+                }
+                Ok(DownloadProgressItem::ProviderFailed { id, .. }) => {
+                    parts.providers.mark_failed(id);
                     on_event(FetchEvent::ProviderFailed {
-                        node: names
+                        node: parts
+                            .names
                             .get(&id)
                             .cloned()
                             .unwrap_or_else(|| id.fmt_short().to_string()),
                     });
                 }
-                DownloadProgressItem::DownloadError => {
-                    had_error = Some("no provider could supply every part".to_owned());
+                Ok(DownloadProgressItem::DownloadError) => {
+                    parts.error = Some(format!("no provider could supply {}", hashes[index]));
                 }
-                DownloadProgressItem::Error(e) => had_error = Some(e.to_string()),
-                DownloadProgressItem::TryProvider { .. }
-                | DownloadProgressItem::PartComplete { .. } => {}
+                Ok(DownloadProgressItem::Error(e)) => parts.error = Some(e.to_string()),
+                Err(e) => parts.error = Some(e),
+                Ok(DownloadProgressItem::TryProvider { id, request }) => {
+                    tracing::debug!(provider = %id.fmt_short(), ?request, "asking");
+                }
+                Ok(DownloadProgressItem::PartComplete { request }) => {
+                    tracing::debug!(?request, "part complete");
+                }
             }
         }
-        match had_error {
-            Some(reason) => Err(failed(format!(
-                "{reason}; what was fetched is kept, and the next fetch resumes from it"
-            ))),
-            None => Ok(()),
-        }
+        while tasks.join_next().await.is_some() {}
     }
 
     /// Checks the stored release against the catalog: the sequence names

@@ -16,6 +16,10 @@ const QUEUE: usize = 256;
 /// Waits shorter than this are carried to the next chunk instead of slept,
 /// because the timer cannot sleep shorter with any accuracy.
 const MIN_SLEEP: Duration = Duration::from_millis(2);
+/// How far the schedule may lag behind the clock. A sleep that overshoots
+/// (timers are coarse, more so in sandboxes) is made up by the next chunks
+/// going out at once; a longer idle spell does not build up a burst.
+const MAX_LAG: Duration = Duration::from_millis(100);
 
 /// The provider events of a node whose uploads are capped at
 /// `bytes_per_second`. Must be called inside a tokio runtime.
@@ -23,12 +27,15 @@ pub fn capped(bytes_per_second: u64) -> EventSender {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ProviderMessage>(QUEUE);
     let rate = bytes_per_second.max(1) as f64;
     tokio::spawn(async move {
-        // When the bytes allowed so far will have been sent at the cap.
+        // When the bytes allowed so far will have been sent at the cap: the
+        // schedule each chunk waits for.
         let mut free_at = Instant::now();
         while let Some(message) = rx.recv().await {
             if let ProviderMessage::Throttle(msg) = message {
                 let now = Instant::now();
-                free_at = free_at.max(now) + Duration::from_secs_f64(msg.inner.size as f64 / rate);
+                let floor = now.checked_sub(MAX_LAG).unwrap_or(now);
+                free_at =
+                    free_at.max(floor) + Duration::from_secs_f64(msg.inner.size as f64 / rate);
                 let wait = free_at.saturating_duration_since(now);
                 if wait >= MIN_SLEEP {
                     tokio::time::sleep(wait).await;
