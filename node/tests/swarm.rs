@@ -411,53 +411,168 @@ fn a_peer_cannot_make_a_node_fetch_a_hash_the_origin_does_not_name() {
     );
 }
 
+/// The byte of the image the corrupting peer flips.
+const FLIPPED: usize = 1_000_003;
+
+/// A peer that answers every blob request honestly from a copy of a
+/// store, except for one blob: its bytes go out with one data byte
+/// flipped and every hash of the tree intact, as a malicious peer would
+/// send them (an honest store refuses to send data that does not match
+/// its own hash tree, so this needs a handler of its own).
+#[derive(Debug, Clone)]
+struct Corrupting {
+    store: archy_registry::swarm::BlobStore,
+    target: iroh_blobs::Hash,
+    corrupted: Arc<Vec<u8>>,
+}
+
+impl iroh::protocol::ProtocolHandler for Corrupting {
+    async fn accept(
+        &self,
+        connection: iroh::endpoint::Connection,
+    ) -> Result<(), iroh::protocol::AcceptError> {
+        while let Ok((mut send, mut recv)) = connection.accept_bi().await {
+            let Ok(request) = recv.read_to_end(4096).await else {
+                break;
+            };
+            let asks_for =
+                |hash: &iroh_blobs::Hash| request.windows(32).any(|w| w == hash.as_bytes());
+            let answer = if asks_for(&self.target) {
+                self.corrupted.as_ref().clone()
+            } else {
+                let hashes = self.store.api().blobs().list().hashes().await.unwrap();
+                let Some(hash) = hashes.into_iter().find(asks_for) else {
+                    break;
+                };
+                encoded(&self.store, hash).await
+            };
+            if send.write_all(&answer).await.is_err() || send.finish().is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The whole of `hash` as it goes on the wire: size, then the hash tree's
+/// parents and 16 KiB leaves in pre-order.
+async fn encoded(store: &archy_registry::swarm::BlobStore, hash: iroh_blobs::Hash) -> Vec<u8> {
+    store
+        .api()
+        .export_bao(hash, iroh_blobs::protocol::ChunkRanges::all())
+        .bao_to_vec()
+        .await
+        .unwrap()
+}
+
+/// The wire form of `hash` with the data byte at `offset` flipped and
+/// every tree hash left as it was. Found by encoding the flipped data too:
+/// the leaf byte is the one lone difference (changed hashes differ in runs
+/// of 32 bytes).
+async fn corrupted(
+    store: &archy_registry::swarm::BlobStore,
+    hash: iroh_blobs::Hash,
+    offset: usize,
+) -> Vec<u8> {
+    let mut honest = encoded(store, hash).await;
+    let mut data = store.api().blobs().get_bytes(hash).await.unwrap().to_vec();
+    data[offset] ^= 0x40;
+    let other = iroh_blobs::store::mem::MemStore::new();
+    let flipped = other.add_bytes(data).await.unwrap().hash;
+    let theirs = other
+        .export_bao(flipped, iroh_blobs::protocol::ChunkRanges::all())
+        .bao_to_vec()
+        .await
+        .unwrap();
+    assert_eq!(honest.len(), theirs.len());
+    let differs = |i: usize| i < honest.len() && honest[i] != theirs[i];
+    let lone: Vec<usize> = (1..honest.len() - 1)
+        .filter(|&i| differs(i) && !differs(i - 1) && !differs(i + 1))
+        .collect();
+    assert_eq!(lone.len(), 1, "one lone differing byte: {lone:?}");
+    honest[lone[0]] ^= 0x40;
+    honest
+}
+
 #[test]
 fn a_peer_serving_corrupted_bytes_is_caught_and_the_fetch_completes_elsewhere() {
     let tmp = tempfile::tempdir().unwrap();
     let publisher = Publisher::new(tmp.path());
     let app_dir = publisher.release("org.example.rot", "1.0.0", &[2_000_000]);
-    let image = json(&["blobs", "ls", "--data-dir", s(&publisher.data)])
+    let good_data = tmp.path().join("good");
+    {
+        let origin = publisher.origin(&[]);
+        fetched(&fetch(
+            &publisher.app("org.example.rot"),
+            &good_data,
+            &[("--origin", &origin.ticket)],
+        ));
+    }
+    let image: iroh_blobs::Hash = json(&["blobs", "ls", "--data-dir", s(&good_data)])
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["size"].as_u64().unwrap_or_default() > 1_000_000)
-        .map(|e| e["hash"].as_str().unwrap().to_owned())
+        .map(|e| e["hash"].as_str().unwrap().parse().unwrap())
         .unwrap();
-    // Two peers hold the release; one has a flipped byte on disk.
-    let (bad_data, good_data) = (tmp.path().join("bad"), tmp.path().join("good"));
-    {
-        let origin = publisher.origin(&[]);
-        for data in [&bad_data, &good_data] {
-            fetched(&fetch(
-                &publisher.app("org.example.rot"),
-                data,
-                &[("--origin", &origin.ticket)],
-            ));
-        }
-    }
-    let file = bad_data.join(format!("blobs/data/{image}.data"));
-    let mut bytes = std::fs::read(&file).unwrap();
-    bytes[1_000_003] ^= 0x40;
-    std::fs::write(&file, bytes).unwrap();
-    let bad = NodeProcess::start(&bad_data, &[]);
+    // The corrupting peer starts from a copy of the good peer's store and
+    // serves the publisher's genuine metadata.
+    let evil_blobs = tmp.path().join("evil-blobs");
+    copy_dir(&good_data.join("blobs"), &evil_blobs);
     let good = NodeProcess::start(&good_data, &[]);
-    let bad_did = json(&["key", "show", s(&bad_data.join("node.key"))])["did"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (router, evil_ticket, evil_did) = runtime.block_on(async {
+        let store = archy_registry::swarm::BlobStore::open(&evil_blobs)
+            .await
+            .unwrap();
+        let corrupting = Corrupting {
+            corrupted: Arc::new(corrupted(&store, image, FLIPPED).await),
+            store,
+            target: image,
+        };
+        let identity = archy_trust::Identity::generate().unwrap();
+        let options = EndpointOptions {
+            network: Network::Local,
+            bind: None,
+        };
+        let endpoint = NodeEndpoint::bind(&identity, &options).await.unwrap();
+        let router = iroh::protocol::Router::builder(endpoint.endpoint.clone())
+            .accept(iroh_blobs::ALPN, corrupting)
+            .accept(
+                tuf_protocol::ALPN,
+                TufProtocol::new(Arc::new(AnyPublisher(publisher.catalog.clone()))),
+            )
+            .spawn();
+        (
+            router,
+            endpoint.ticket().unwrap().to_string(),
+            identity.did(),
+        )
+    });
 
+    // On the wire: read chunk group by chunk group, the first item that
+    // fails its hash is the 16 KiB group holding the flipped byte.
+    let (accepted, error) = read_until_mismatch(&evil_ticket, image);
+    assert!(
+        (FLIPPED as u64 - 16 * 1024..=FLIPPED as u64).contains(&accepted),
+        "{accepted} bytes verified before the mismatch ({error})"
+    );
+
+    // archy fetch asks the corrupting peer first for the image, drops it
+    // at the bad chunk group and completes from the good peer.
     let output = fetch(
         &publisher.app("org.example.rot"),
         &tmp.path().join("node"),
-        &[("--provider", &bad.ticket), ("--provider", &good.ticket)],
+        &[("--provider", &evil_ticket), ("--provider", &good.ticket)],
     );
     let result = fetched(&output);
     assert_same_images(&result, &app_dir);
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(
-        log.contains(&format!("provider {bad_did} failed")),
+        log.contains(&format!("provider {evil_did} failed on {image}")),
         "the corrupting peer is named: {log}"
     );
+    runtime.block_on(router.shutdown()).ok();
 }
 
 #[test]
@@ -538,6 +653,49 @@ fn gc_keeps_pinned_releases_and_removes_what_nothing_needs() {
         "{left:?}"
     );
     assert!(left.contains(&second["release"].as_str().unwrap()));
+}
+
+/// Reads `hash` from the node of `ticket` with iroh-blobs' get state
+/// machine, stopping at the first item that fails verification. Returns
+/// the payload bytes verified before it, and the error.
+fn read_until_mismatch(ticket: &str, hash: iroh_blobs::Hash) -> (u64, String) {
+    use iroh_blobs::get::fsm::{self, BlobContentNext, ConnectedNext};
+
+    let ticket: archy_registry::swarm::NodeTicket = ticket.parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let identity = archy_trust::Identity::generate().unwrap();
+        let options = EndpointOptions {
+            network: Network::Local,
+            bind: None,
+        };
+        let endpoint = NodeEndpoint::bind(&identity, &options).await.unwrap();
+        let connection = endpoint
+            .endpoint
+            .connect(ticket.addr().clone(), iroh_blobs::ALPN)
+            .await
+            .unwrap();
+        let request = iroh_blobs::protocol::GetRequest::blob(hash);
+        let connected = fsm::start(connection, request, Default::default())
+            .next()
+            .await
+            .unwrap();
+        let Ok(ConnectedNext::StartRoot(root)) = connected.next().await else {
+            panic!("the peer did not answer with the blob");
+        };
+        let (mut content, _size) = root.next().next().await.unwrap();
+        let outcome = loop {
+            match content.next().await {
+                BlobContentNext::More((next, Ok(_))) => content = next,
+                BlobContentNext::More((next, Err(e))) => {
+                    break (next.stats().payload_bytes_read, e.to_string());
+                }
+                BlobContentNext::Done(_) => panic!("the corrupted blob verified"),
+            }
+        };
+        endpoint.close().await;
+        outcome
+    })
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -295,10 +295,12 @@ fn show(bar: &ProgressBar, event: FetchEvent) {
             bar.set_message(target);
         }
         FetchEvent::Progress { bytes } => bar.set_position(bytes),
-        FetchEvent::ProviderFailed { node } => {
+        FetchEvent::ProviderFailed { node, blob } => {
             say(
                 bar,
-                format!("provider {node} failed; its part goes to the others"),
+                format!(
+                    "provider {node} failed on {blob} (unreachable, or its bytes did not verify); the others are asked"
+                ),
             );
         }
     }
@@ -332,7 +334,11 @@ async fn list(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
         );
         for e in &entries {
             let size = e.size.map(|s| s.to_string()).unwrap_or_else(|| "?".into());
-            let state = if e.complete { "" } else { " (partial)" };
+            let state = if e.complete {
+                String::new()
+            } else {
+                format!(" (partial: {} verified)", e.verified_bytes)
+            };
             let pins = if e.pinned_by.is_empty() {
                 "unpinned: gc removes it".to_owned()
             } else {

@@ -91,6 +91,8 @@ pub enum FetchEvent {
     ProviderFailed {
         /// The provider's DID, when it was given by ticket.
         node: String,
+        /// The blob it was asked for.
+        blob: BlobHash,
     },
 }
 
@@ -104,6 +106,8 @@ struct Parts {
     providers: Providers,
     /// Bytes held before these parts (the hash sequence).
     base: u64,
+    /// Which provider the first of these parts starts with.
+    first: usize,
     error: Option<String>,
 }
 
@@ -317,6 +321,7 @@ impl Fetcher {
                 .collect(),
             providers: Providers::new(sources.iter().map(NodeTicket::endpoint_id).collect()),
             base: 0,
+            first: 0,
             error: None,
         };
         let failed = |reason: String| Error::Download {
@@ -339,6 +344,7 @@ impl Fetcher {
             })
             .collect();
         parts.base = sequence.len() as u64;
+        parts.first = 1;
         self.download_parts(&children, &mut parts, on_event).await;
         match parts.error {
             Some(reason) => Err(failed(reason)),
@@ -358,9 +364,10 @@ impl Fetcher {
         // Dropping the set (a cancelled fetch) aborts every download.
         let mut tasks = tokio::task::JoinSet::new();
         for (index, hash) in hashes.iter().enumerate() {
-            let progress = self
-                .downloader
-                .download(HashAndFormat::raw(to_iroh(*hash)), parts.providers.clone());
+            let progress = self.downloader.download(
+                HashAndFormat::raw(to_iroh(*hash)),
+                parts.providers.starting_at(parts.first + index),
+            );
             let tx = tx.clone();
             tasks.spawn(async move {
                 match progress.stream().await {
@@ -395,6 +402,7 @@ impl Fetcher {
                             .get(&id)
                             .cloned()
                             .unwrap_or_else(|| id.fmt_short().to_string()),
+                        blob: hashes[index],
                     });
                 }
                 Ok(DownloadProgressItem::DownloadError) => {

@@ -1,6 +1,6 @@
 //! Which node to ask for which part of a release. The first request (the
-//! hash sequence) goes to the origin first; each child starts with the next
-//! provider in turn, so a release's blobs are split across providers, and
+//! hash sequence) goes to the origin first; child N starts with provider
+//! N + 1 (in turn), so a release's blobs are split across providers, and
 //! every request falls back to the others. A provider that failed once in
 //! this fetch (dead, or caught serving bad bytes) is not asked again.
 
@@ -29,6 +29,18 @@ impl Providers {
             order: Arc::new(order),
             next: Arc::new(AtomicUsize::new(0)),
             failed: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// The same providers, sharing which have failed, whose next request
+    /// starts with the provider at `start` (modulo their number). Each part
+    /// of a release gets its own start, so the split does not depend on
+    /// the order in which the parts' requests happen to be made.
+    pub fn starting_at(&self, start: usize) -> Self {
+        Self {
+            order: self.order.clone(),
+            next: Arc::new(AtomicUsize::new(start)),
+            failed: self.failed.clone(),
         }
     }
 
@@ -85,5 +97,15 @@ mod tests {
         providers.mark_failed(c);
         let third: Vec<_> = providers.find_providers(content).collect().await;
         assert_eq!(third, vec![a, b]);
+        let part: Vec<_> = providers
+            .starting_at(4)
+            .find_providers(content)
+            .collect()
+            .await;
+        assert_eq!(
+            part,
+            vec![b, a],
+            "a part starts where it is told; failures are shared"
+        );
     }
 }

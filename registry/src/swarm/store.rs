@@ -45,6 +45,9 @@ pub struct BlobEntry {
     pub size: Option<u64>,
     /// Whether every byte is present and verified.
     pub complete: bool,
+    /// Bytes held and verified against the hash (all of them when
+    /// complete; for a partial blob, what an interrupted fetch kept).
+    pub verified_bytes: u64,
     /// The pins that keep it, directly or through a release.
     pub pinned_by: Vec<String>,
 }
@@ -227,10 +230,12 @@ impl BlobStore {
         for hash in hashes {
             let blob = from_iroh(hash);
             let (size, complete) = self.status(blob).await?;
+            let verified_bytes = self.verified_bytes(HashAndFormat::raw(hash)).await?;
             out.push(BlobEntry {
                 hash: blob,
                 size,
                 complete,
+                verified_bytes,
                 pinned_by: reached.get(&blob).cloned().unwrap_or_default(),
             });
         }
@@ -260,15 +265,14 @@ impl BlobStore {
 
     /// Verified bytes held of the hash sequence `root` and its children.
     pub async fn held_bytes(&self, root: BlobHash) -> Result<u64, Error> {
-        let local = bounded(
-            root,
-            SMALL_OP,
-            self.store
-                .remote()
-                .local(HashAndFormat::hash_seq(to_iroh(root))),
-        )
-        .await?
-        .map_err(|e| Error::store(root, e))?;
+        self.verified_bytes(HashAndFormat::hash_seq(to_iroh(root)))
+            .await
+    }
+
+    async fn verified_bytes(&self, content: HashAndFormat) -> Result<u64, Error> {
+        let local = bounded(content.hash, SMALL_OP, self.store.remote().local(content))
+            .await?
+            .map_err(|e| Error::store(content.hash, e))?;
         Ok(local.local_bytes())
     }
 
