@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// A peer of the Archipelago app registry: identities, app manifests,
-/// signing and verification, signed catalogs.
+/// signing and verification, signed catalogs, and a node that shares and
+/// fetches releases over iroh.
 #[derive(Debug, Parser)]
 #[command(
     name = "archy",
@@ -29,7 +30,7 @@ pub enum Command {
     /// Create and inspect identity keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Scaffold, validate, sign and verify app manifests.
+    /// Scaffold, validate, sign, verify and pack app manifests.
     #[command(subcommand)]
     App(AppCommand),
     /// Publish releases in a signed catalog (a TUF repository) and serve it.

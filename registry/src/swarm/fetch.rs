@@ -5,7 +5,7 @@
 //! [`VerifiedManifest`].
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use archy_trust::Did;
@@ -486,7 +486,9 @@ impl Fetcher {
         ))
     }
 
-    /// Writes a verified blob to `export_dir/HASH` unless it is there.
+    /// Puts a verified blob at `export_dir/HASH` unless it is there. The
+    /// store hands over its own file rather than copying it, so a release
+    /// takes its size on disk once.
     async fn export(&self, blob: &BlobRef) -> Result<PathBuf, Error> {
         let path = self.export_dir.join(blob.blake3.to_string());
         if std::fs::metadata(&path).is_ok_and(|m| m.len() == blob.size) {
@@ -494,17 +496,9 @@ impl Fetcher {
         }
         std::fs::create_dir_all(&self.export_dir)
             .map_err(|e| Error::store(self.export_dir.display(), e))?;
-        let partial = partial_path(&path);
-        self.blobs.export(blob.blake3, &partial).await?;
-        std::fs::rename(&partial, &path).map_err(|e| Error::store(path.display(), e))?;
+        self.blobs.export_in_place(blob.blake3, &path).await?;
         Ok(path)
     }
-}
-
-fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
 }
 
 /// Origin first, then providers; a provider whose DID is the publisher's

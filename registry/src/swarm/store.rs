@@ -312,6 +312,26 @@ impl BlobStore {
 
     /// Copies a complete blob to `target` (created or replaced).
     pub async fn export(&self, hash: BlobHash, target: &Path) -> Result<(), Error> {
+        self.export_with(hash, target, ExportMode::Copy).await
+    }
+
+    /// Puts a complete blob at `target` without a second copy: the store
+    /// moves its data file there (when on the same file system) and from
+    /// then on reads the blob from it. For files the node itself keeps,
+    /// like verified release blobs: the store checks the bytes against
+    /// their hash tree each time it serves them, so a file changed behind
+    /// its back is refused, never served.
+    pub async fn export_in_place(&self, hash: BlobHash, target: &Path) -> Result<(), Error> {
+        self.export_with(hash, target, ExportMode::TryReference)
+            .await
+    }
+
+    async fn export_with(
+        &self,
+        hash: BlobHash,
+        target: &Path,
+        mode: ExportMode,
+    ) -> Result<(), Error> {
         let absolute =
             std::path::absolute(target).map_err(|e| Error::store(target.display(), e))?;
         bounded(
@@ -321,7 +341,7 @@ impl BlobStore {
                 .blobs()
                 .export_with_opts(ExportOptions {
                     hash: to_iroh(hash),
-                    mode: ExportMode::Copy,
+                    mode,
                     target: absolute,
                 })
                 .finish(),
