@@ -85,6 +85,27 @@ impl Publisher {
     fn app(&self, app: &str) -> String {
         format!("{}/{app}", self.did)
     }
+
+    /// Starts the origin, fetches `app` into `data` from it, stops it.
+    fn fetch_from_origin(&self, app: &str, data: &Path) -> Value {
+        let origin = self.origin(&[]);
+        fetched(&fetch(
+            &self.app(app),
+            data,
+            &[("--origin", &origin.ticket)],
+        ))
+    }
+}
+
+/// An endpoint on loopback under a new identity, for in-test nodes.
+async fn test_endpoint() -> (archy_trust::Identity, NodeEndpoint) {
+    let identity = archy_trust::Identity::generate().unwrap();
+    let options = EndpointOptions {
+        network: Network::Local,
+        bind: None,
+    };
+    let endpoint = NodeEndpoint::bind(&identity, &options).await.unwrap();
+    (identity, endpoint)
 }
 
 /// `archy node run`, stopped when dropped.
@@ -234,15 +255,8 @@ fn a_peer_offering_older_metadata_cannot_roll_a_node_back() {
     publisher.release("org.example.roll", "1.1.0", &[20_000]);
 
     let node = tmp.path().join("node");
-    {
-        let origin = publisher.origin(&[]);
-        let newest = fetched(&fetch(
-            &publisher.app("org.example.roll"),
-            &node,
-            &[("--origin", &origin.ticket)],
-        ));
-        assert_eq!(newest["version"], "1.1.0");
-    }
+    let newest = publisher.fetch_from_origin("org.example.roll", &node);
+    assert_eq!(newest["version"], "1.1.0");
     // A peer serves the publisher's genuine but older catalog.
     let stale = NodeProcess::start(
         &tmp.path().join("stale-peer"),
@@ -293,16 +307,7 @@ impl CatalogSource for AnyPublisher {
 fn lying_node(catalog: PathBuf) -> (tokio::runtime::Runtime, iroh::protocol::Router, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (router, ticket) = runtime.block_on(async {
-        let identity = archy_trust::Identity::generate().unwrap();
-        let endpoint = NodeEndpoint::bind(
-            &identity,
-            &EndpointOptions {
-                network: Network::Local,
-                bind: None,
-            },
-        )
-        .await
-        .unwrap();
+        let (_identity, endpoint) = test_endpoint().await;
         let router = iroh::protocol::Router::builder(endpoint.endpoint.clone())
             .accept(
                 tuf_protocol::ALPN,
@@ -338,14 +343,7 @@ fn a_peer_offering_metadata_signed_by_its_own_key_is_refused() {
 
     // A node that pinned the real root: the forged timestamp fails.
     let node = tmp.path().join("node");
-    {
-        let origin = publisher.origin(&[]);
-        fetched(&fetch(
-            &publisher.app("org.example.forge"),
-            &node,
-            &[("--origin", &origin.ticket)],
-        ));
-    }
+    publisher.fetch_from_origin("org.example.forge", &node);
     let message = refused(&fetch(
         &publisher.app("org.example.forge"),
         &node,
@@ -500,14 +498,7 @@ fn a_peer_serving_corrupted_bytes_is_caught_and_the_fetch_completes_elsewhere() 
     let publisher = Publisher::new(tmp.path());
     let app_dir = publisher.release("org.example.rot", "1.0.0", &[2_000_000]);
     let good_data = tmp.path().join("good");
-    {
-        let origin = publisher.origin(&[]);
-        fetched(&fetch(
-            &publisher.app("org.example.rot"),
-            &good_data,
-            &[("--origin", &origin.ticket)],
-        ));
-    }
+    publisher.fetch_from_origin("org.example.rot", &good_data);
     let image: iroh_blobs::Hash = json(&["blobs", "ls", "--data-dir", s(&good_data)])
         .as_array()
         .unwrap()
@@ -530,12 +521,7 @@ fn a_peer_serving_corrupted_bytes_is_caught_and_the_fetch_completes_elsewhere() 
             store,
             target: image,
         };
-        let identity = archy_trust::Identity::generate().unwrap();
-        let options = EndpointOptions {
-            network: Network::Local,
-            bind: None,
-        };
-        let endpoint = NodeEndpoint::bind(&identity, &options).await.unwrap();
+        let (identity, endpoint) = test_endpoint().await;
         let router = iroh::protocol::Router::builder(endpoint.endpoint.clone())
             .accept(iroh_blobs::ALPN, corrupting)
             .accept(
@@ -664,12 +650,7 @@ fn read_until_mismatch(ticket: &str, hash: iroh_blobs::Hash) -> (u64, String) {
     let ticket: archy_registry::swarm::NodeTicket = ticket.parse().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let identity = archy_trust::Identity::generate().unwrap();
-        let options = EndpointOptions {
-            network: Network::Local,
-            bind: None,
-        };
-        let endpoint = NodeEndpoint::bind(&identity, &options).await.unwrap();
+        let (_identity, endpoint) = test_endpoint().await;
         let connection = endpoint
             .endpoint
             .connect(ticket.addr().clone(), iroh_blobs::ALPN)
