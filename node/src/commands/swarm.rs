@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use archy_node::daemon::{NodeOptions, RunningNode};
 use archy_node::data_dir::DataDir;
 use archy_node::fetching::FetchSession;
+use archy_node::state::{HeldRelease, NodeState};
 use archy_registry::files;
 use archy_registry::swarm::endpoint::Network;
 use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, NodeTicket, share};
@@ -47,6 +48,7 @@ struct NodeInfo {
     ticket: String,
     data_dir: String,
     publishes: Vec<String>,
+    provides: Vec<String>,
     shares: Vec<SharedTicket>,
 }
 
@@ -82,6 +84,12 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         ticket: ticket.to_string(),
         data_dir: data.root().display().to_string(),
         publishes: node.publishes().iter().map(ToString::to_string).collect(),
+        provides: node
+            .state()
+            .releases()?
+            .iter()
+            .map(|r| format!("{}/{}@{}", r.publisher, r.app, r.version))
+            .collect(),
         shares,
     };
     if let Some(path) = &args.ticket_file {
@@ -95,6 +103,9 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         );
         for did in &info.publishes {
             text += &format!("publishing the catalog of {did}\n");
+        }
+        for release in &info.provides {
+            text += &format!("providing {release}\n");
         }
         for s in &info.shares {
             text += &format!("sharing {}: sendme receive {}\n", s.name, s.ticket);
@@ -412,6 +423,13 @@ pub fn pack(path: &Path, key: &Path, data: &DataDirArg, out: &Output) -> anyhow:
         let packed = swarm::pack(&store, &file, &identity).await;
         store.shutdown().await;
         anyhow::Ok(packed?)
+    })?;
+    NodeState::open(&data.state_file())?.add_release(&HeldRelease {
+        publisher: identity.did().to_string(),
+        app: packed.app.clone(),
+        version: packed.version.clone(),
+        release: packed.release,
+        target: format!("apps/{}/{}.json", packed.app, packed.version),
     })?;
     let signed_path = file.with_file_name(archy_registry::signing::SIGNED_MANIFEST_FILE);
     files::write_atomically(&signed_path, &packed.signed_manifest)
