@@ -56,6 +56,16 @@ pub fn hash_sequence(document: &[u8], blobs: &[BlobRef]) -> Vec<u8> {
     sequence
 }
 
+/// The hashes a hash sequence lists, in order: the release document, then
+/// the blobs. Trailing bytes short of a whole hash are ignored.
+pub fn sequence_children(sequence: &[u8]) -> impl Iterator<Item = BlobHash> + '_ {
+    sequence.chunks_exact(32).map(|chunk| {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(chunk);
+        BlobHash::from_bytes(hash)
+    })
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {

@@ -23,7 +23,7 @@ use super::ticket::NodeTicket;
 use super::tuf_protocol::PeerTransport;
 use super::verified::{VerifiedBlob, VerifiedManifest};
 use crate::BlobHash;
-use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES};
+use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
 use crate::tuf::metadata::{Role, Root, TargetFile};
 use crate::tuf::signed::Envelope;
 use crate::tuf::trusted::TrustedSet;
@@ -199,14 +199,15 @@ impl Fetcher {
             request.publisher, request.app, custom.version
         );
         self.blobs.pin(&pin, release_root, true).await?;
+        let already_held = self.blobs.held_bytes(release_root).await?;
         on_event(FetchEvent::Resolved {
             target: target_path.clone(),
             version: custom.version.clone(),
             release: release_root,
             total_bytes: total,
-            already_held: self.blobs.held_bytes(release_root).await?,
+            already_held,
         });
-        if !self.complete(release_root, &custom.blobs).await? {
+        if already_held < total {
             self.download(release_root, &reachable, on_event).await?;
         }
         on_event(FetchEvent::Progress { bytes: total });
@@ -288,22 +289,6 @@ impl Fetcher {
         Err(no_source(request, attempts))
     }
 
-    /// Whether the release's hash sequence and every blob are stored.
-    async fn complete(&self, root: BlobHash, blobs: &[BlobRef]) -> Result<bool, Error> {
-        if !self.blobs.status(root).await?.1 {
-            return Ok(false);
-        }
-        let sequence = self.blobs.get_bytes(root, MAX_IN_MEMORY).await?;
-        for child in sequence.chunks_exact(32) {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(child);
-            if !self.blobs.status(BlobHash::from_bytes(hash)).await?.1 {
-                return Ok(false);
-            }
-        }
-        Ok(sequence.len() == 32 * (blobs.len() + 1))
-    }
-
     /// Downloads the release's hash sequence, then every child at once,
     /// each from the next provider in turn with the others as fallback.
     /// (iroh-blobs' own split strategy runs the children one after
@@ -335,14 +320,7 @@ impl Fetcher {
             return Err(failed(reason));
         }
         let sequence = self.blobs.get_bytes(root, MAX_IN_MEMORY).await?;
-        let children: Vec<BlobHash> = sequence
-            .chunks_exact(32)
-            .map(|c| {
-                let mut hash = [0u8; 32];
-                hash.copy_from_slice(c);
-                BlobHash::from_bytes(hash)
-            })
-            .collect();
+        let children: Vec<BlobHash> = sequence_children(&sequence).collect();
         parts.base = sequence.len() as u64;
         parts.first = 1;
         self.download_parts(&children, &mut parts, on_event).await;
@@ -439,21 +417,18 @@ impl Fetcher {
             reason,
         };
         let sequence = self.blobs.get_bytes(root, MAX_IN_MEMORY).await?;
-        let expected: Vec<u8> = custom
-            .blobs
-            .iter()
-            .flat_map(|b| *b.blake3.as_bytes())
-            .collect();
-        if sequence.len() != 32 * (custom.blobs.len() + 1) || sequence[32..] != expected[..] {
+        let mut children = sequence_children(&sequence);
+        let document_hash = children.next();
+        let lists_catalog_blobs = sequence.len() == 32 * (custom.blobs.len() + 1)
+            && children.eq(custom.blobs.iter().map(|b| b.blake3));
+        let Some(document_hash) = document_hash.filter(|_| lists_catalog_blobs) else {
             return Err(mismatch(
                 "the hash sequence does not list the blobs the catalog names".into(),
             ));
-        }
-        let mut document_hash = [0u8; 32];
-        document_hash.copy_from_slice(&sequence[..32]);
+        };
         let document = self
             .blobs
-            .get_bytes(BlobHash::from_bytes(document_hash), MAX_RELEASE_BYTES)
+            .get_bytes(document_hash, MAX_RELEASE_BYTES)
             .await?;
         check_length_and_hashes(
             &target_path,

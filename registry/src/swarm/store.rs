@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::error::Error;
 use crate::BlobHash;
-use crate::catalog::release::{BlobRef, hash_sequence};
+use crate::catalog::release::{BlobRef, hash_sequence, sequence_children};
 
 /// How long a small store operation (open, tag, status) may take.
 const SMALL_OP: Duration = Duration::from_secs(30);
@@ -230,7 +230,10 @@ impl BlobStore {
         for hash in hashes {
             let blob = from_iroh(hash);
             let (size, complete) = self.status(blob).await?;
-            let verified_bytes = self.verified_bytes(HashAndFormat::raw(hash)).await?;
+            let verified_bytes = match (complete, size) {
+                (true, Some(size)) => size,
+                _ => self.verified_bytes(HashAndFormat::raw(hash)).await?,
+            };
             out.push(BlobEntry {
                 hash: blob,
                 size,
@@ -250,13 +253,8 @@ impl BlobStore {
             reached.entry(pin.hash).or_default().push(pin.name.clone());
             if pin.sequence && self.status(pin.hash).await?.1 {
                 let bytes = self.get_bytes(pin.hash, MAX_IN_MEMORY).await?;
-                for child in bytes.chunks_exact(32) {
-                    let mut hash = [0u8; 32];
-                    hash.copy_from_slice(child);
-                    reached
-                        .entry(BlobHash::from_bytes(hash))
-                        .or_default()
-                        .push(pin.name.clone());
+                for child in sequence_children(&bytes) {
+                    reached.entry(child).or_default().push(pin.name.clone());
                 }
             }
         }

@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use archy_trust::Did;
@@ -206,7 +207,7 @@ pub struct PeerTransport {
     peer: NodeTicket,
     publisher: Did,
     connection: Arc<Mutex<Option<Connection>>>,
-    unreachable: Arc<std::sync::atomic::AtomicBool>,
+    unreachable: Arc<AtomicBool>,
 }
 
 impl PeerTransport {
@@ -217,13 +218,13 @@ impl PeerTransport {
             peer,
             publisher,
             connection: Arc::new(Mutex::new(None)),
-            unreachable: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            unreachable: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Whether connecting to the node failed.
     pub fn is_unreachable(&self) -> bool {
-        self.unreachable.load(std::sync::atomic::Ordering::Relaxed)
+        self.unreachable.load(Ordering::Relaxed)
     }
 
     /// The node asked.
@@ -249,8 +250,7 @@ impl PeerTransport {
             });
         }
         let unreachable = |e: FetchError| {
-            self.unreachable
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            self.unreachable.store(true, Ordering::Relaxed);
             e
         };
         let conn = tokio::time::timeout(
