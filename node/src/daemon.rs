@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::tuf_protocol::{self, TufProtocol};
@@ -21,6 +22,9 @@ use iroh_blobs::BlobsProtocol;
 use crate::catalog_source::NodeCatalogs;
 use crate::data_dir::DataDir;
 use crate::state::NodeState;
+
+/// How long stopping the protocols and closing the endpoint may take.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How a node starts.
 #[derive(Debug, Clone)]
@@ -113,12 +117,14 @@ impl RunningNode {
         &self.blobs
     }
 
-    /// Stops answering, closes the endpoint and flushes the store.
+    /// Stops answering, closes the endpoint (the router does) and flushes
+    /// the store.
     pub async fn shutdown(self) {
-        if let Err(e) = self.router.shutdown().await {
-            tracing::warn!("stopping the protocols: {e}");
+        match tokio::time::timeout(SHUTDOWN_TIMEOUT, self.router.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("stopping the protocols: {e}"),
+            Err(_) => tracing::debug!("peers did not acknowledge the close in time"),
         }
-        self.endpoint.close().await;
         self.blobs.shutdown().await;
     }
 }

@@ -5,6 +5,8 @@
 //! When no node is named, the publisher's remembered origin and every peer
 //! met before are asked.
 
+use std::path::{Path, PathBuf};
+
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::{
     self, BlobStore, FetchEvent, FetchRequest, Fetcher, NodeTicket, VerifiedManifest,
@@ -28,8 +30,6 @@ pub enum FetchFailed {
 /// An open data directory with an endpoint to fetch over.
 #[derive(Debug)]
 pub struct FetchSession {
-    endpoint: NodeEndpoint,
-    blobs: BlobStore,
     state: NodeState,
     fetcher: Fetcher,
 }
@@ -51,13 +51,8 @@ impl FetchSession {
             },
         )
         .await?;
-        let fetcher = Fetcher::new(endpoint.clone(), blobs.clone(), data.releases_dir());
-        Ok(Self {
-            endpoint,
-            blobs,
-            state,
-            fetcher,
-        })
+        let fetcher = Fetcher::new(endpoint, blobs, data.releases_dir());
+        Ok(Self { state, fetcher })
     }
 
     /// Fills in remembered nodes when `request` names none.
@@ -143,24 +138,22 @@ impl FetchSession {
         Ok(())
     }
 
-    /// The endpoint fetches go over.
-    pub fn endpoint(&self) -> &NodeEndpoint {
-        &self.endpoint
-    }
-
-    /// The iroh-blobs downloader, for plain blob tickets.
-    pub fn downloader(&self) -> &iroh_blobs::api::downloader::Downloader {
-        self.fetcher.downloader()
-    }
-
-    /// The blob store.
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
+    /// Downloads what an iroh blob ticket names and writes its files
+    /// into `out`.
+    pub async fn receive_ticket(
+        &self,
+        ticket: &str,
+        out: &Path,
+        on_progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<Vec<PathBuf>, FetchFailed> {
+        Ok(self
+            .fetcher
+            .receive_ticket(ticket, out, on_progress)
+            .await?)
     }
 
     /// Closes the endpoint and flushes the store.
     pub async fn close(self) {
-        self.endpoint.close().await;
-        self.blobs.shutdown().await;
+        self.fetcher.close().await;
     }
 }

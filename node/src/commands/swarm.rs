@@ -392,15 +392,9 @@ async fn get(data: &DataDir, ticket: &str, dir: &Path, out: &Output) -> anyhow::
     let identity = data.identity(None)?;
     let session = FetchSession::open(data, &identity, Network::Local).await?;
     let bar = progress_bar(out);
-    let written = share::receive(
-        session.blobs(),
-        session.endpoint(),
-        session.downloader(),
-        ticket,
-        dir,
-        &mut |bytes| bar.set_position(bytes),
-    )
-    .await;
+    let written = session
+        .receive_ticket(ticket, dir, &mut |bytes| bar.set_position(bytes))
+        .await;
     bar.finish_and_clear();
     session.close().await;
     let written = written?;

@@ -5,7 +5,7 @@
 //! [`VerifiedManifest`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use archy_trust::Did;
@@ -142,9 +142,29 @@ impl Fetcher {
         }
     }
 
-    /// The iroh-blobs downloader this fetcher uses.
-    pub fn downloader(&self) -> &Downloader {
-        &self.downloader
+    /// Downloads what an iroh blob ticket names (one from `sendme send`,
+    /// say) and writes its files into `out`; see [`super::share::receive`].
+    pub async fn receive_ticket(
+        &self,
+        ticket: &str,
+        out: &Path,
+        on_progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<Vec<PathBuf>, Error> {
+        super::share::receive(
+            &self.blobs,
+            &self.endpoint,
+            &self.downloader,
+            ticket,
+            out,
+            on_progress,
+        )
+        .await
+    }
+
+    /// Closes the endpoint and flushes the store.
+    pub async fn close(self) {
+        self.endpoint.close().await;
+        self.blobs.shutdown().await;
     }
 
     /// Fetches `request`, keeping the publisher's trusted metadata in

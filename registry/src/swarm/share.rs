@@ -19,8 +19,9 @@ use serde::Serialize;
 
 use super::endpoint::NodeEndpoint;
 use super::error::Error;
-use super::store::{BlobStore, bounded, from_iroh, to_iroh};
+use super::store::{BlobStore, MAX_IN_MEMORY, SMALL_OP, bounded, from_iroh, to_iroh};
 use crate::BlobHash;
+use crate::catalog::release::sequence_children;
 
 /// Tag prefix of shared files.
 pub const SHARE_PIN_PREFIX: &str = "share/";
@@ -47,13 +48,9 @@ pub async fn share_file(store: &BlobStore, file: &Path) -> Result<Share, Error> 
         .to_owned();
     let blob = store.import_file(file).await?;
     let collection: Collection = [(name.clone(), to_iroh(blob.blake3))].into_iter().collect();
-    let tag = bounded(
-        &name,
-        Duration::from_secs(30),
-        collection.store(store.api()),
-    )
-    .await?
-    .map_err(|e| Error::store(&name, e))?;
+    let tag = bounded(&name, SMALL_OP, collection.store(store.api()))
+        .await?
+        .map_err(|e| Error::store(&name, e))?;
     let hash = from_iroh(tag.hash());
     store
         .pin(&format!("{SHARE_PIN_PREFIX}{name}"), hash, true)
@@ -83,9 +80,10 @@ pub fn ticket(addr: EndpointAddr, hash: BlobHash) -> String {
 }
 
 /// Downloads what `ticket` names into `store` (pinned as `share/HASH`)
-/// over `endpoint`, which learns the ticket's addresses, and writes its files into `out`. Every byte is checked against the
-/// ticket's hash as it arrives. Returns the files written.
-pub async fn receive(
+/// over `endpoint`, which learns the ticket's addresses, and writes its
+/// files into `out`. Every byte is checked against the ticket's hash as it
+/// arrives. Returns the files written.
+pub(crate) async fn receive(
     store: &BlobStore,
     endpoint: &NodeEndpoint,
     downloader: &Downloader,
@@ -144,9 +142,18 @@ async fn export(
         store.export(from_iroh(content.hash), &path).await?;
         return Ok(vec![path]);
     }
+    // The list of children and the names blob are read whole: refuse
+    // ones larger than the store reads into memory.
+    let sequence = from_iroh(content.hash);
+    let names = store
+        .get_bytes(sequence, MAX_IN_MEMORY)
+        .await
+        .map(|children| sequence_children(&children).next())?
+        .ok_or_else(|| Error::store(sequence, "an empty collection"))?;
+    store.get_bytes(names, MAX_IN_MEMORY).await?;
     let collection = bounded(
         content.hash,
-        Duration::from_secs(30),
+        SMALL_OP,
         Collection::load(content.hash, store.api()),
     )
     .await?

@@ -28,7 +28,7 @@ use crate::BlobHash;
 use crate::catalog::release::{BlobRef, hash_sequence, sequence_children};
 
 /// How long a small store operation (open, tag, status) may take.
-const SMALL_OP: Duration = Duration::from_secs(30);
+pub(crate) const SMALL_OP: Duration = Duration::from_secs(30);
 /// How long importing or exporting one file may take.
 const FILE_OP: Duration = Duration::from_secs(30 * 60);
 /// Largest blob read into memory whole (release documents, hash sequences).
