@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use archy_registry::files;
 use archy_registry::tuf::ROOT_VERSION_HEADER;
+use archy_registry::tuf::metadata::signed_version;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -26,7 +27,7 @@ use tokio::sync::Semaphore;
 
 /// Largest file served: release documents (≤ 2 MiB) and metadata (a
 /// targets file is read by clients up to 5 MB) are small.
-const MAX_FILE_BYTES: u64 = 16 << 20;
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// Files read at once; more requests wait, so memory stays bounded.
 const MAX_CONCURRENT_READS: usize = 16;
 /// Longest a request may wait for its turn and read its file.
@@ -52,19 +53,16 @@ async fn serve_file(State(served): State<Served>, uri: Uri) -> Response {
     let Some(path) = file_for(&served.dir, uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let is_timestamp = uri.path() == "/metadata/timestamp.json";
     let read = async {
         let _permit = served
             .reads
             .acquire()
             .await
             .map_err(std::io::Error::other)?;
-        let bytes = read_file(path.clone()).await?;
-        let newest_root = match bytes {
-            Some(_) if is_timestamp => newest_root_version(&served.dir).await,
-            _ => None,
-        };
-        Ok::<_, std::io::Error>(bytes.map(|b| (b, newest_root)))
+        let (dir, file) = (served.dir.clone(), path.clone());
+        tokio::task::spawn_blocking(move || read_served(&dir, &file))
+            .await
+            .map_err(std::io::Error::other)?
     };
     match tokio::time::timeout(READ_TIMEOUT, read).await {
         Ok(Ok(Some((bytes, newest_root)))) => {
@@ -90,11 +88,23 @@ async fn serve_file(State(served): State<Served>, uri: Uri) -> Response {
     }
 }
 
-/// The version of `metadata/root.json`, the newest root served.
-async fn newest_root_version(dir: &Path) -> Option<u64> {
-    let bytes = read_file(dir.join("metadata/root.json")).await.ok()??;
-    let root: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    root["signed"]["version"].as_u64()
+/// A catalog file as served: its bytes (at most [`MAX_FILE_BYTES`]) and,
+/// with `metadata/timestamp.json`, the version of `metadata/root.json`, the
+/// newest root served. `None` when there is no such file. The HTTP server
+/// and the catalog ALPN ([`crate::catalog_source`]) both serve through it.
+pub fn read_served(dir: &Path, path: &Path) -> std::io::Result<Option<(Vec<u8>, Option<u64>)>> {
+    let Some(bytes) = read_if_exists(path)? else {
+        return Ok(None);
+    };
+    let newest_root = if path == dir.join("metadata/timestamp.json") {
+        read_if_exists(&dir.join("metadata/root.json"))
+            .ok()
+            .flatten()
+            .and_then(|root| signed_version(&root).ok())
+    } else {
+        None
+    };
+    Ok(Some((bytes, newest_root)))
 }
 
 /// The file a URL path names, if it is inside `metadata/` or `targets/`.
@@ -119,11 +129,8 @@ fn file_for(dir: &Path, url_path: &str) -> Option<PathBuf> {
 
 /// The bytes of `path` (at most [`MAX_FILE_BYTES`]), or `None` when no
 /// such file exists.
-async fn read_file(path: PathBuf) -> std::io::Result<Option<Vec<u8>>> {
-    let read = tokio::task::spawn_blocking(move || files::read_bounded(&path, MAX_FILE_BYTES))
-        .await
-        .map_err(std::io::Error::other)?;
-    match read {
+fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match files::read_bounded(path, MAX_FILE_BYTES) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory) => Ok(None),
         Err(e) => Err(e),

@@ -4,18 +4,14 @@
 //! metadata kept in its database. A follower serves metadata only; release
 //! documents travel as blobs, inside the release's hash sequence.
 
-use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use archy_registry::catalog::Repository;
-use archy_registry::files;
 use archy_registry::swarm::tuf_protocol::{CatalogFile, CatalogSource, Served};
 use archy_trust::Did;
 
+use crate::catalog_server::read_served;
 use crate::state::NodeState;
-
-/// Largest file served (a targets file of a large catalog).
-const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// A catalog this node publishes, and the DIDs whose catalog it is.
 #[derive(Debug, Clone)]
@@ -82,16 +78,9 @@ impl NodeCatalogs {
             CatalogFile::Metadata(name) => dir.join("metadata").join(name),
             CatalogFile::Target(path) => dir.join("targets").join(path),
         };
-        let Some(bytes) = read(&path)? else {
-            return Ok(None);
-        };
-        let newest_root = match file {
-            CatalogFile::Metadata(name) if name == "timestamp.json" => {
-                read(&dir.join("metadata/root.json"))?.and_then(|root| version_of(&root))
-            }
-            _ => None,
-        };
-        Ok(Some(Served { bytes, newest_root }))
+        let served =
+            read_served(dir, &path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(served.map(|(bytes, newest_root)| Served { bytes, newest_root }))
     }
 
     fn held_metadata(&self, publisher: &Did, file: &CatalogFile) -> Result<Option<Served>, String> {
@@ -142,19 +131,6 @@ impl CatalogSource for NodeCatalogs {
             None => self.held_metadata(publisher, file),
         }
     }
-}
-
-fn read(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
-    match files::read_bounded(path, MAX_FILE_BYTES) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory) => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
-}
-
-fn version_of(bytes: &[u8]) -> Option<u64> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    value["signed"]["version"].as_u64()
 }
 
 /// `7.targets.json` → (7, "targets"); the role name percent-decoded.

@@ -242,21 +242,6 @@ struct PublisherMetadata {
     publisher: String,
 }
 
-/// The `version` of a metadata file the client has already verified.
-fn version_of(bytes: &[u8]) -> Result<u64, String> {
-    #[derive(Deserialize)]
-    struct Outer {
-        signed: Inner,
-    }
-    #[derive(Deserialize)]
-    struct Inner {
-        version: u64,
-    }
-    serde_json::from_slice::<Outer>(bytes)
-        .map(|o| o.signed.version)
-        .map_err(|e| format!("no version: {e}"))
-}
-
 impl MetadataStore for PublisherMetadata {
     fn load(&self, role: &str, max_len: u64) -> Result<Option<Vec<u8>>, tuf::Error> {
         let found = self
@@ -269,7 +254,8 @@ impl MetadataStore for PublisherMetadata {
     }
 
     fn save(&self, role: &str, bytes: &[u8]) -> Result<(), tuf::Error> {
-        let version = version_of(bytes).map_err(|e| self.store_error(role, e))?;
+        let version =
+            tuf::metadata::signed_version(bytes).map_err(|e| self.store_error(role, e))?;
         self.state
             .write(|tx| {
                 tx.open_table(METADATA)?
