@@ -90,8 +90,7 @@ pub fn run(targets: usize, refreshes: usize) -> anyhow::Result<CatalogFigures> {
         .parent()
         .context("the archy binary has no directory")?
         .join("archy-tuf-client");
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    super::runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(

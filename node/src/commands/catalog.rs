@@ -140,8 +140,7 @@ pub fn run(cmd: CatalogCommand, out: &Output) -> anyhow::Result<ExitCode> {
 
 fn serve(dir: PathBuf, addr: std::net::SocketAddr, out: &Output) -> anyhow::Result<()> {
     Repository::open(&dir)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    super::runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -157,9 +156,7 @@ fn serve(dir: PathBuf, addr: std::net::SocketAddr, out: &Output) -> anyhow::Resu
             )
         });
         axum::serve(listener, archy_node::catalog_server::router(dir))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(super::stop_requested())
             .await
             .context("the HTTP server stopped")
     })

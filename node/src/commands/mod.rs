@@ -12,6 +12,8 @@ mod swarm;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::cli::Command;
 use crate::output::Output;
 
@@ -24,5 +26,25 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => swarm::fetch(args, out),
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Bench(cmd) => bench::run(cmd, out),
+    }
+}
+
+/// The async runtime a command that serves or talks to the network runs on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+/// Resolves on Ctrl-C or SIGTERM: when a long-running command (a node, a
+/// server) should stop cleanly.
+async fn stop_requested() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
     }
 }

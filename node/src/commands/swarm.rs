@@ -17,16 +17,25 @@ use archy_trust::{Did, keyfile};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::{runtime, stop_requested};
 use crate::cli::{BlobsCommand, DataDirArg, FetchArgs, NetworkArg, NodeCommand, NodeRunArgs};
 use crate::output::Output;
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Runtime::new().context("cannot start the async runtime")
-}
 
 fn data_dir(arg: &DataDirArg) -> anyhow::Result<DataDir> {
     let root = arg.data_dir.clone().unwrap_or_else(DataDir::default_root);
     Ok(DataDir::open(&root)?)
+}
+
+/// Runs `work` on the data directory's blob store and closes the store
+/// whether or not it succeeded, so its database is always flushed.
+async fn with_store<T>(
+    data: &DataDir,
+    work: impl AsyncFnOnce(&BlobStore) -> Result<T, swarm::Error>,
+) -> anyhow::Result<T> {
+    let store = BlobStore::open(&data.blobs_dir()).await?;
+    let result = work(&store).await;
+    store.shutdown().await;
+    Ok(result?)
 }
 
 fn network(arg: NetworkArg) -> Network {
@@ -113,23 +122,9 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         text += "Ctrl-C to stop";
         text
     });
-    wait_for_stop().await;
+    stop_requested().await;
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }
 
 pub fn fetch(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {
@@ -333,10 +328,7 @@ pub fn blobs(cmd: BlobsCommand, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
-    let store = BlobStore::open(&data.blobs_dir()).await?;
-    let listed = store.list().await;
-    store.shutdown().await;
-    let entries = listed?;
+    let entries = with_store(data, async |store| store.list().await).await?;
     out.result(&entries, || {
         let mut text = format!(
             "{} blob(s) in {}\n",
@@ -375,10 +367,7 @@ async fn gc(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 async fn share_file(data: &DataDir, file: &Path, out: &Output) -> anyhow::Result<ExitCode> {
-    let store = BlobStore::open(&data.blobs_dir()).await?;
-    let shared = share::share_file(&store, file).await;
-    store.shutdown().await;
-    let shared = shared?;
+    let shared = with_store(data, async |store| share::share_file(store, file).await).await?;
     out.result(&shared, || {
         format!(
             "sharing {} as {}\n`archy node run` prints the ticket for `sendme receive`",
@@ -412,12 +401,9 @@ pub fn pack(path: &Path, key: &Path, data: &DataDirArg, out: &Output) -> anyhow:
     let identity = keyfile::load(key)?;
     let file = super::app::manifest_path(path);
     let data = data_dir(data)?;
-    let packed = runtime()?.block_on(async {
-        let store = BlobStore::open(&data.blobs_dir()).await?;
-        let packed = swarm::pack(&store, &file, &identity).await;
-        store.shutdown().await;
-        anyhow::Ok(packed?)
-    })?;
+    let packed = runtime()?.block_on(with_store(&data, async |store| {
+        swarm::pack(store, &file, &identity).await
+    }))?;
     NodeState::open(&data.state_file())?.add_release(&HeldRelease {
         publisher: identity.did().to_string(),
         app: packed.app.clone(),
