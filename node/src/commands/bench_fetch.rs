@@ -12,7 +12,7 @@
 //! the largest VmHWM read from /proc while it runs (getrusage would carry
 //! this process's own high-water mark into the child).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ use crate::output::Output;
 
 /// Longest any one step may take.
 const STEP_LIMIT: Duration = Duration::from_secs(900);
+/// Bytes of a failed step's stderr shown.
+const MAX_SHOWN_ERROR: u64 = 16 << 10;
 /// How often the fetcher's memory is sampled.
 const SAMPLE: Duration = Duration::from_millis(20);
 
@@ -267,20 +269,28 @@ fn which(tool: &str) -> Option<PathBuf> {
 }
 
 fn archy_ok(archy: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let output = Command::new(archy).args(args).output()?;
-    if !output.status.success() {
-        bail!(
-            "archy {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
+    let mut command = Command::new(archy);
+    command.args(args);
+    run_watched(&format!("archy {}", args.join(" ")), command).map(|_| ())
 }
 
 /// Runs `command` to the end, timing it and sampling its peak RSS.
-fn measure(tool: &str, bytes: u64, mut command: Command) -> anyhow::Result<Measured> {
-    command.stdout(Stdio::null()).stderr(Stdio::piped());
+fn measure(tool: &str, bytes: u64, command: Command) -> anyhow::Result<Measured> {
+    let (seconds, peak) = run_watched(tool, command)?;
+    Ok(Measured {
+        tool: tool.to_owned(),
+        seconds,
+        megabytes_per_second: bytes as f64 / 1e6 / seconds,
+        peak_rss_kib: peak,
+    })
+}
+
+/// Runs `command` for at most [`STEP_LIMIT`]: seconds taken and the peak
+/// RSS seen. Its stderr goes to a file, not a pipe, so a chatty child
+/// never blocks on a full pipe; the end of it is shown if it fails.
+fn run_watched(tool: &str, mut command: Command) -> anyhow::Result<(f64, Option<u64>)> {
+    let mut stderr = tempfile::tempfile()?;
+    command.stdout(Stdio::null()).stderr(stderr.try_clone()?);
     let start = Instant::now();
     let mut child = command
         .spawn()
@@ -295,24 +305,20 @@ fn measure(tool: &str, bytes: u64, mut command: Command) -> anyhow::Result<Measu
         }
         if start.elapsed() > STEP_LIMIT {
             child.kill().ok();
+            child.wait().ok();
             bail!("{tool} took longer than {} s", STEP_LIMIT.as_secs());
         }
         std::thread::sleep(SAMPLE);
     };
     let seconds = start.elapsed().as_secs_f64();
     if !status.success() {
+        let size = stderr.seek(SeekFrom::End(0))?;
+        stderr.seek(SeekFrom::Start(size.saturating_sub(MAX_SHOWN_ERROR)))?;
         let mut err = String::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            std::io::Read::read_to_string(&mut stderr, &mut err).ok();
-        }
+        stderr.read_to_string(&mut err).ok();
         bail!("{tool} failed: {err}");
     }
-    Ok(Measured {
-        tool: tool.to_owned(),
-        seconds,
-        megabytes_per_second: bytes as f64 / 1e6 / seconds,
-        peak_rss_kib: peak,
-    })
+    Ok((seconds, peak))
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
