@@ -7,11 +7,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, fs};
 
-use common::{app_under_new_key, archy, bounded, json, ok, repo, s};
+use common::{Running, app_under_new_key, archy, bounded, json, ok, repo, s};
 use serde_json::Value;
 
 /// The Python with python-tuf installed (scripts/install-deps.sh makes it).
@@ -33,18 +33,8 @@ fn interop_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A child process killed when the test ends, pass or fail.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `archy catalog serve DIR --http 127.0.0.1:0`; returns it and its base URL.
-fn serve_catalog(dir: &Path) -> (Server, String) {
+fn serve_catalog(dir: &Path) -> (Running, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_archy"))
         .args(["catalog", "serve", s(dir), "--http", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -60,11 +50,11 @@ fn serve_catalog(dir: &Path) -> (Server, String) {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_owned();
-    (Server(child), url)
+    (Running(child), url)
 }
 
 /// Python's static file server on DIR; returns it and its base URL.
-fn serve_static(dir: &Path) -> (Server, String) {
+fn serve_static(dir: &Path) -> (Running, String) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -84,7 +74,7 @@ fn serve_static(dir: &Path) -> (Server, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("python http.server starts");
-    let server = Server(child);
+    let server = Running(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "http.server did not start");

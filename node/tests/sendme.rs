@@ -6,11 +6,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{bounded, json, ok, s};
+use common::{Running, bounded, json, ok, s};
 use iroh_blobs::ticket::BlobTicket;
 
 /// sendme: `$ARCHY_SENDME`, else `sendme` on PATH, else cargo's bin dir.
@@ -32,16 +32,6 @@ fn sendme() -> PathBuf {
     found.expect(
         "sendme is missing: run scripts/install-deps.sh (cargo install --locked sendme@0.37.1)",
     )
-}
-
-/// A child process killed when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The same ticket with only its loopback addresses, so no test traffic

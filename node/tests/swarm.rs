@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use archy_node::synthetic_app::write_app;
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::tuf_protocol::{self, CatalogFile, CatalogSource, Served, TufProtocol};
 use archy_trust::Did;
-use common::{bounded, json, ok, s};
+use common::{Running, bounded, json, ok, s};
 use serde_json::Value;
 
 /// A publisher with a catalog and a synthetic app packed into its node's
@@ -110,7 +110,7 @@ async fn test_endpoint() -> (archy_trust::Identity, NodeEndpoint) {
 
 /// `archy node run`, stopped when dropped.
 struct NodeProcess {
-    child: Child,
+    _process: Running,
     ticket: String,
 }
 
@@ -118,23 +118,23 @@ impl NodeProcess {
     fn start(data: &Path, extra: &[&str]) -> Self {
         let ticket_file = data.join("ticket");
         let _ = std::fs::remove_file(&ticket_file);
-        let child = Command::new(env!("CARGO_BIN_EXE_archy"))
-            .args(["node", "run", "--data-dir", s(data)])
-            .args(["--ticket-file", s(&ticket_file)])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("archy node run starts");
-        let mut node = Self {
-            child,
-            ticket: String::new(),
-        };
+        let process = Running(
+            Command::new(env!("CARGO_BIN_EXE_archy"))
+                .args(["node", "run", "--data-dir", s(data)])
+                .args(["--ticket-file", s(&ticket_file)])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("archy node run starts"),
+        );
         let start = Instant::now();
         loop {
             if let Ok(ticket) = std::fs::read_to_string(&ticket_file) {
-                node.ticket = ticket;
-                return node;
+                return Self {
+                    _process: process,
+                    ticket,
+                };
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),
@@ -143,13 +143,6 @@ impl NodeProcess {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
