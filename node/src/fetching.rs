@@ -5,8 +5,6 @@
 //! When no node is named, the publisher's remembered origin and every peer
 //! met before are asked.
 
-use std::path::{Path, PathBuf};
-
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::{
     self, BlobStore, FetchEvent, FetchRequest, Fetcher, NodeTicket, VerifiedManifest,
@@ -138,18 +136,9 @@ impl FetchSession {
         Ok(())
     }
 
-    /// Downloads what an iroh blob ticket names and writes its files
-    /// into `out`.
-    pub async fn receive_ticket(
-        &self,
-        ticket: &str,
-        out: &Path,
-        on_progress: &mut (dyn FnMut(u64) + Send),
-    ) -> Result<Vec<PathBuf>, FetchFailed> {
-        Ok(self
-            .fetcher
-            .receive_ticket(ticket, out, on_progress)
-            .await?)
+    /// The fetcher, for plain blob tickets ([`Fetcher::receive_ticket`]).
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     /// Closes the endpoint and flushes the store.

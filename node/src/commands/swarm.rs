@@ -382,6 +382,7 @@ async fn get(data: &DataDir, ticket: &str, dir: &Path, out: &Output) -> anyhow::
     let session = FetchSession::open(data, &identity, Network::Local).await?;
     let bar = progress_bar(out);
     let written = session
+        .fetcher()
         .receive_ticket(ticket, dir, &mut |bytes| bar.set_position(bytes))
         .await;
     bar.finish_and_clear();
