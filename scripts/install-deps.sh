@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests and sample-app images need on a Debian machine:
 # podman (with runc, as crun fails on these hosts' hybrid cgroups), uidmap
-# for rootless use, busybox-static for the offline sample images, and
+# for rootless use, netavark and aardvark-dns (app networks with DNS, so an
+# app's containers reach each other by name), busybox-static for the offline
+# sample images, and
 # python-tuf (in .cache/python) for the catalog interop tests, and sendme
 # for the swarm interop tests.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap busybox-static)
+packages=(podman runc uidmap netavark aardvark-dns busybox-static)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -131,7 +131,7 @@ impl FetchSession {
             app: manifest.id.clone(),
             version: manifest.version.to_string(),
             release: verified.release(),
-            target: verified.target_path().to_owned(),
+            target: verified.target_path().unwrap_or_default().to_owned(),
         })?;
         Ok(())
     }

@@ -179,7 +179,7 @@ async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode
         publisher: verified.publisher().to_string(),
         app: manifest.id.clone(),
         version: manifest.version.to_string(),
-        target: verified.target_path().to_owned(),
+        target: verified.target_path().unwrap_or_default().to_owned(),
         release: verified.release().to_string(),
         total_bytes: sizes.0,
         already_held_bytes: sizes.1,

@@ -36,4 +36,4 @@ pub use fetch::{FetchEvent, FetchRequest, Fetcher};
 pub use pack::{Packed, pack};
 pub use store::BlobStore;
 pub use ticket::NodeTicket;
-pub use verified::VerifiedManifest;
+pub use verified::{Provenance, VerifiedManifest};

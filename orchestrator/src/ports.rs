@@ -1,0 +1,137 @@
+//! Host ports: a port the manifest asks for is checked before any container
+//! is created, against other apps, every podman container and the host's
+//! own listeners; a port it leaves open is given a free one. A choice, once
+//! made, is kept in the app's record so the app keeps its address.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+
+use archy_registry::Manifest;
+use archy_registry::manifest::Protocol;
+
+use crate::error::Error;
+use crate::plan::{port_key, protocol_name};
+
+/// Most attempts at finding a free port before giving up.
+const FREE_PORT_ATTEMPTS: usize = 64;
+
+/// Host ports in use, with who uses them.
+#[derive(Debug, Default)]
+pub struct TakenPorts(HashMap<(u16, &'static str), String>);
+
+impl TakenPorts {
+    /// Marks `port/protocol` as used by `by`.
+    pub fn add(&mut self, port: u16, protocol: &str, by: impl Into<String>) {
+        let protocol = if protocol == "udp" { "udp" } else { "tcp" };
+        self.0.entry((port, protocol)).or_insert_with(|| by.into());
+    }
+
+    fn holder(&self, port: u16, protocol: Protocol) -> Option<String> {
+        if let Some(by) = self.0.get(&(port, protocol_name(protocol))) {
+            return Some(by.clone());
+        }
+        let free = match protocol {
+            Protocol::Tcp => TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok(),
+            Protocol::Udp => UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok(),
+        };
+        (!free).then(|| "another program on this host".to_owned())
+    }
+}
+
+/// A host port for every port the manifest publishes: the one already
+/// chosen (`kept`), else the manifest's `host`, else a free one.
+pub fn choose(
+    manifest: &Manifest,
+    kept: &BTreeMap<String, u16>,
+    taken: &TakenPorts,
+) -> Result<BTreeMap<String, u16>, Error> {
+    let mut chosen = BTreeMap::new();
+    let mut mine = TakenPorts::default();
+    for container in &manifest.containers {
+        for port in &container.ports {
+            let key = port_key(&container.name, port.container, port.protocol);
+            let wanted = kept.get(&key).copied().or(port.host);
+            let host = match wanted {
+                Some(host) => {
+                    if let Some(by) = mine.0.get(&(host, protocol_name(port.protocol))).cloned().or_else(|| taken.holder(host, port.protocol)) {
+                        return Err(Error::PortConflict {
+                            app: manifest.id.clone(),
+                            port: host,
+                            protocol: protocol_name(port.protocol),
+                            by,
+                        });
+                    }
+                    host
+                }
+                None => free_port(port.protocol, taken, &mine).ok_or_else(|| {
+                    Error::plan(&manifest.id, format!("no free host port found for {key}"))
+                })?,
+            };
+            mine.add(host, protocol_name(port.protocol), format!("{} itself", manifest.id));
+            chosen.insert(key, host);
+        }
+    }
+    Ok(chosen)
+}
+
+fn free_port(protocol: Protocol, taken: &TakenPorts, mine: &TakenPorts) -> Option<u16> {
+    (0..FREE_PORT_ATTEMPTS).find_map(|_| {
+        let port = match protocol {
+            Protocol::Tcp => TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?.local_addr().ok()?.port(),
+            Protocol::Udp => UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?.local_addr().ok()?.port(),
+        };
+        let key = (port, protocol_name(protocol));
+        (!taken.0.contains_key(&key) && !mine.0.contains_key(&key)).then_some(port)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use archy_registry::Form;
+
+    fn manifest(host: Option<u16>) -> Manifest {
+        let host = host.map_or(String::new(), |h| format!(", host: {h}"));
+        let text = format!(
+            r#"
+manifest_version: 1
+id: org.example.web
+version: 1.0.0
+title: Web
+summary: One port
+publisher: did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp
+license: MIT
+containers:
+  - name: web
+    image: {{blake3: "1111111111111111111111111111111111111111111111111111111111111111", size: 10, id: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}}
+    ports: [{{container: 8080{host}}}]
+"#
+        );
+        Manifest::from_yaml(&text, "t.yml", Form::Published).unwrap()
+    }
+
+    #[test]
+    fn a_port_held_by_another_app_is_a_conflict_named_before_create() {
+        let mut taken = TakenPorts::default();
+        taken.add(18080, "tcp", "app org.example.other");
+        let err = choose(&manifest(Some(18080)), &BTreeMap::new(), &taken).unwrap_err();
+        assert!(err.to_string().contains("18080/tcp is already used by app org.example.other"), "{err}");
+    }
+
+    #[test]
+    fn a_port_held_by_a_host_program_is_a_conflict() {
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let err = choose(&manifest(Some(port)), &BTreeMap::new(), &TakenPorts::default()).unwrap_err();
+        assert!(err.to_string().contains("another program on this host"), "{err}");
+    }
+
+    #[test]
+    fn an_open_port_gets_a_free_one_and_a_kept_choice_stays() {
+        let chosen = choose(&manifest(None), &BTreeMap::new(), &TakenPorts::default()).unwrap();
+        let port = chosen["web/8080/tcp"];
+        assert!(port > 0);
+        let again = choose(&manifest(None), &chosen, &TakenPorts::default()).unwrap();
+        assert_eq!(again["web/8080/tcp"], port);
+    }
+}
