@@ -51,7 +51,7 @@ pub enum Command {
 }
 
 /// Where the node keeps its key, state and blobs.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DataDirArg {
     /// The node's data directory [default: $ARCHY_DATA_DIR, else
     /// $XDG_DATA_HOME/archy, else ~/.local/share/archy].
@@ -357,6 +357,108 @@ pub enum AppCommand {
         #[arg(long, value_name = "DID")]
         publisher: Option<String>,
     },
+    /// Install an app under podman: fetch and verify a published release,
+    /// or (with --dev) a local app directory. Waits until it is healthy.
+    Install(InstallArgs),
+    /// Replace an installed app with a newer release, keeping its data; if
+    /// the new one does not become healthy, the old one runs again.
+    Update(InstallArgs),
+    /// Start an installed app that was stopped.
+    Start(AppRef),
+    /// Stop an app; it stays stopped until `archy app start`.
+    Stop(AppRef),
+    /// Stop and start an app.
+    Restart(AppRef),
+    /// Remove and recreate an app's containers from the same release,
+    /// keeping its data.
+    Reinstall(AppRef),
+    /// Remove an app. Its data and secrets are kept unless --purge.
+    Uninstall {
+        #[command(flatten)]
+        app: AppRef,
+        /// Also delete the app's data and secrets.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// List installed apps.
+    Ls(AppsArgs),
+    /// Show an app and the state and health of each of its containers.
+    Status(AppRef),
+    /// Compare what should run with what podman has and fix the difference
+    /// (the running node does this periodically).
+    Reconcile(AppsArgs),
+    /// Write Podman Quadlet units (.container, .network, .volume) for an
+    /// app directory, to run it under systemd without the node.
+    Render {
+        /// A manifest.yml, or the app directory holding one.
+        path: PathBuf,
+        /// Write Quadlet units (the only format so far).
+        #[arg(long, required = true)]
+        quadlet: bool,
+        /// Directory to write the units into [default: DIR/quadlet].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Run the generic lifecycle matrix on a local app directory (install,
+    /// reachable, stop, start, restart, uninstall, reinstall, data
+    /// survives, purge) and print a pass/fail table. Exit 1 if a step fails.
+    Test {
+        /// A manifest.yml, or the app directory holding one.
+        path: PathBuf,
+        #[command(flatten)]
+        apps: AppsArgs,
+    },
+}
+
+/// Which podman the node drives.
+#[derive(Debug, Clone, Args)]
+pub struct PodmanArgs {
+    /// The podman API socket [default: the user's rootless socket,
+    /// $XDG_RUNTIME_DIR/podman/podman.sock].
+    #[arg(long, value_name = "PATH", env = "ARCHY_PODMAN_SOCKET")]
+    pub podman_socket: Option<PathBuf>,
+    /// Use the system (rootful) podman socket, /run/podman/podman.sock.
+    #[arg(long, conflicts_with = "podman_socket")]
+    pub rootful: bool,
+}
+
+/// The data directory and podman of app commands.
+#[derive(Debug, Args)]
+pub struct AppsArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    #[command(flatten)]
+    pub podman: PodmanArgs,
+}
+
+/// An installed app, by id.
+#[derive(Debug, Args)]
+pub struct AppRef {
+    /// The app id, such as org.archipelago.hello-web.
+    pub id: String,
+    #[command(flatten)]
+    pub apps: AppsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// PUBLISHER_DID/APP_ID[@VERSION] to fetch and verify, or with --dev an
+    /// app directory (or its manifest.yml).
+    pub app: String,
+    /// Install a local, unpublished app directory; it is marked as dev.
+    #[arg(long)]
+    pub dev: bool,
+    /// The publisher's own node (asked first).
+    #[arg(long, value_name = "TICKET")]
+    pub origin: Option<String>,
+    /// Another node that may have the release; repeat for several.
+    #[arg(long = "provider", value_name = "TICKET")]
+    pub providers: Vec<String>,
+    /// Networks to fetch over.
+    #[arg(long, value_enum, default_value = "local")]
+    pub network: NetworkArg,
+    #[command(flatten)]
+    pub apps: AppsArgs,
 }
 
 #[derive(Debug, Args)]

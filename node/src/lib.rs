@@ -12,8 +12,12 @@
 //! - [`catalog_source`]: what the node serves on the catalog ALPN;
 //! - [`daemon`]: `archy node run`: the endpoint and its protocols;
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
-//! - [`synthetic_app`]: apps of any size, for benchmarks and swarm tests.
+//! - [`synthetic_app`]: apps of any size, for benchmarks and swarm tests;
+//! - [`apps`]: the orchestrator in the data directory, and its podman;
+//! - [`app_test`]: `archy app test`, the generic lifecycle matrix.
 
+pub mod app_test;
+pub mod apps;
 pub mod bench;
 pub mod catalog_server;
 pub mod catalog_source;

@@ -140,7 +140,8 @@ impl Orchestrator {
         self.state.journal()
     }
 
-    pub(crate) fn app_dir(&self, app: &str) -> PathBuf {
+    /// The directory holding an app's data (`data/`) and secrets (`secrets/`).
+    pub fn app_dir(&self, app: &str) -> PathBuf {
         self.dir.join("apps").join(app)
     }
 

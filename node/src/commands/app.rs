@@ -13,6 +13,7 @@ use archy_trust::envelope::MAX_ENVELOPE_BYTES;
 use archy_trust::{Did, keyfile};
 use serde::Serialize;
 
+use super::apps::{self, Operation};
 use crate::cli::{AppCommand, InitArgs};
 use crate::output::Output;
 
@@ -29,6 +30,20 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
         } => sign(&path, &key, dest, out),
         AppCommand::Verify { signed, publisher } => verify(&signed, publisher.as_deref(), out),
         AppCommand::Pack { path, key, data } => super::swarm::pack(&path, &key, &data, out),
+        AppCommand::Install(args) => apps::install(args, false, out),
+        AppCommand::Update(args) => apps::install(args, true, out),
+        AppCommand::Start(app) => apps::operate(app, Operation::Start, out),
+        AppCommand::Stop(app) => apps::operate(app, Operation::Stop, out),
+        AppCommand::Restart(app) => apps::operate(app, Operation::Restart, out),
+        AppCommand::Reinstall(app) => apps::operate(app, Operation::Reinstall, out),
+        AppCommand::Uninstall { app, purge } => {
+            apps::operate(app, Operation::Uninstall { purge }, out)
+        }
+        AppCommand::Ls(args) => apps::list(args, out),
+        AppCommand::Status(app) => apps::status(app, out),
+        AppCommand::Reconcile(args) => apps::reconcile(args, out),
+        AppCommand::Render { path, out: dir, .. } => apps::render(&path, dir.as_deref(), out),
+        AppCommand::Test { path, apps: args } => apps::test(&path, args, out),
     }
 }
 

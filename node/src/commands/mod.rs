@@ -3,6 +3,7 @@
 //! manifest, a bad signature); other failures are errors.
 
 mod app;
+mod apps;
 mod bench;
 mod bench_catalog;
 mod bench_fetch;

@@ -21,7 +21,7 @@ use super::{runtime, stop_requested};
 use crate::cli::{BlobsCommand, DataDirArg, FetchArgs, NetworkArg, NodeCommand, NodeRunArgs};
 use crate::output::Output;
 
-fn data_dir(arg: &DataDirArg) -> anyhow::Result<DataDir> {
+pub(super) fn data_dir(arg: &DataDirArg) -> anyhow::Result<DataDir> {
     let root = arg.data_dir.clone().unwrap_or_else(DataDir::default_root);
     Ok(DataDir::open(&root)?)
 }
@@ -150,8 +150,13 @@ struct FetchedBlob {
     path: String,
 }
 
-async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let request = parse_release(&args)?;
+/// Fetches and verifies a release, drawing progress unless `--json`;
+/// returns it with (total bytes, bytes already held).
+pub(super) async fn fetch_verified(
+    args: &FetchArgs,
+    out: &Output,
+) -> anyhow::Result<(swarm::VerifiedManifest, (u64, u64))> {
+    let request = parse_release(args)?;
     let data = data_dir(&args.data)?;
     let identity = data.identity(None)?;
     let session = FetchSession::open(&data, &identity, network(args.network)).await?;
@@ -173,7 +178,11 @@ async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode
         .await;
     bar.finish_and_clear();
     session.close().await;
-    let verified = result?;
+    Ok((result?, sizes))
+}
+
+async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let (verified, sizes) = fetch_verified(&args, out).await?;
     let manifest = verified.manifest();
     let fetched = Fetched {
         publisher: verified.publisher().to_string(),
