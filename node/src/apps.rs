@@ -69,3 +69,37 @@ pub async fn open(config: &Config, wait: Duration) -> Result<Orchestrator, Error
 fn is_busy(reason: &str) -> bool {
     reason.contains("already open") || reason.contains("lock")
 }
+
+/// The running node's reconciler: every `every`, opens the orchestrator
+/// (skipping the pass if a command holds it), reconciles, and lets go, until
+/// `stop` turns true. A podman that cannot be reached is reported once,
+/// then retried quietly each pass.
+pub async fn reconcile_loop(
+    config: Config,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut reported = false;
+    while !*stop.borrow() {
+        match open(&config, Duration::ZERO).await {
+            Ok(orchestrator) => {
+                reported = false;
+                match orchestrator.reconcile().await {
+                    Ok(report) if !report.is_quiet() => tracing::info!(?report, "reconciled apps"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("reconcile: {e}"),
+                }
+            }
+            Err(Error::State { reason, .. }) if is_busy(&reason) => {}
+            Err(e) if !reported => {
+                tracing::warn!("apps are not reconciled: {e}");
+                reported = true;
+            }
+            Err(e) => tracing::debug!("apps are not reconciled: {e}"),
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -98,6 +98,14 @@ pub struct NodeRunArgs {
     /// Write the ticket to this file once the node is up (for scripts).
     #[arg(long, value_name = "FILE")]
     pub ticket_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub podman: PodmanArgs,
+    /// Seconds between reconcile passes over the installed apps.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub reconcile_every: u64,
+    /// Do not reconcile apps (a node that only serves blobs and catalogs).
+    #[arg(long)]
+    pub no_apps: bool,
 }
 
 #[derive(Debug, Args)]

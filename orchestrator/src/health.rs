@@ -95,14 +95,9 @@ async fn http_get(addr: &str, path: &str, limit: Duration) -> Result<(), String>
     }
 }
 
-/// Probes until the check passes or its [`deadline`] passes; `is_running`
-/// ends the wait early when the container has exited.
-pub async fn wait_healthy(
-    podman: &Podman,
-    container: &ContainerPlan,
-    health: &Health,
-    is_running: impl AsyncFn() -> bool,
-) -> Result<(), (Duration, String)> {
+/// Probes until the check passes or its [`deadline`] passes; the wait ends
+/// early when the container has exited.
+pub async fn wait_healthy(podman: &Podman, container: &ContainerPlan, health: &Health) -> Result<(), (Duration, String)> {
     let budget = deadline(health);
     let end = Instant::now() + budget;
     loop {
@@ -110,7 +105,7 @@ pub async fn wait_healthy(
             Ok(()) => return Ok(()),
             Err(reason) => reason,
         };
-        if !is_running().await {
+        if !podman.is_alive(&container.podman_name).await.unwrap_or(true) {
             return Err((budget, format!("the container exited ({failure})")));
         }
         if Instant::now() + POLL >= end {

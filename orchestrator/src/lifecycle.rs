@@ -255,7 +255,9 @@ impl Orchestrator {
         reporter.stage(Stage::Verify, 0);
         let release = recorded_release(verified).await?;
         let taken = self.taken_ports(&manifest.id).await?;
-        let host_ports = ports::choose(manifest, &BTreeMap::new(), &taken)?;
+        let app_dir = self.app_dir(&manifest.id);
+        let host_ports = ports::choose(manifest, &ports::kept(&app_dir), &taken)?;
+        ports::keep(&app_dir, &host_ports)?;
         let record = AppRecord {
             id: manifest.id.clone(),
             current: release,
@@ -362,7 +364,7 @@ impl Orchestrator {
             self.podman.start(&c.podman_name).await?;
             if let Some(h) = &c.health {
                 reporter.stage(Stage::Healthy, 85 + 15 * i as u8 / count);
-                health::wait_healthy(&self.podman, c, h, async || self.is_running(&c.podman_name).await)
+                health::wait_healthy(&self.podman, c, h)
                     .await
                     .map_err(|(after, reason)| Error::Unhealthy {
                         app: record.id.clone(),
@@ -373,13 +375,6 @@ impl Orchestrator {
             }
         }
         Ok(())
-    }
-
-    pub(crate) async fn is_running(&self, podman_name: &str) -> bool {
-        self.podman
-            .containers_labelled(LABEL_INSTANCE, &self.instance)
-            .await
-            .is_ok_and(|all| all.iter().any(|l| l.name == podman_name && l.is_alive()))
     }
 
     /// Creates a container unless one with the same spec exists; one with
@@ -533,6 +528,7 @@ impl Orchestrator {
         let release = recorded_release(verified).await?;
         let taken = self.taken_ports(&manifest.id).await?;
         let host_ports = ports::choose(manifest, &old.host_ports, &taken)?;
+        ports::keep(&self.app_dir(&manifest.id), &host_ports)?;
         let mut record = AppRecord {
             current: release,
             previous: Some(old.current.clone()),

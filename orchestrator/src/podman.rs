@@ -302,6 +302,32 @@ impl Podman {
             .collect())
     }
 
+    /// Whether a container runs and its process exists (see
+    /// [`Listed::is_alive`]); a missing container does not run.
+    pub async fn is_alive(&self, name: &str) -> Result<bool, Error> {
+        let result = bounded(
+            format!("inspect container {name}"),
+            CALL_TIMEOUT,
+            self.api.containers().get(name).inspect(),
+        )
+        .await;
+        let inspect = match result {
+            Err(e) if is_not_found(&e) => return Ok(false),
+            other => other?,
+        };
+        let Some(state) = inspect.state else {
+            return Ok(false);
+        };
+        Ok(Listed {
+            name: name.to_owned(),
+            labels: HashMap::new(),
+            state: state.status.unwrap_or_default(),
+            pid: state.pid,
+            host_ports: Vec::new(),
+        }
+        .is_alive())
+    }
+
     /// The IP address of a running container on `network`.
     pub async fn address_on(&self, name: &str, network: &str) -> Result<Option<String>, Error> {
         let inspect = bounded(

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::path::Path;
 
 use archy_registry::Manifest;
 use archy_registry::manifest::Protocol;
@@ -74,6 +75,27 @@ pub fn choose(
     Ok(chosen)
 }
 
+/// The file in an app's directory that remembers its host ports, so a
+/// reinstall after an uninstall (which keeps the directory) gets the same
+/// address back. Purging deletes it with the rest.
+const KEPT_PORTS_FILE: &str = "ports.json";
+
+/// The host ports an earlier install of the app chose, if it kept any.
+pub fn kept(app_dir: &Path) -> BTreeMap<String, u16> {
+    std::fs::read(app_dir.join(KEPT_PORTS_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Remembers the app's host ports in its directory.
+pub fn keep(app_dir: &Path, ports: &BTreeMap<String, u16>) -> Result<(), Error> {
+    std::fs::create_dir_all(app_dir).map_err(|e| Error::file(app_dir, e))?;
+    let path = app_dir.join(KEPT_PORTS_FILE);
+    let json = serde_json::to_vec_pretty(ports).map_err(|e| Error::file(&path, e))?;
+    std::fs::write(&path, json).map_err(|e| Error::file(&path, e))
+}
+
 fn free_port(protocol: Protocol, taken: &TakenPorts, mine: &TakenPorts) -> Option<u16> {
     (0..FREE_PORT_ATTEMPTS).find_map(|_| {
         let port = match protocol {
@@ -131,7 +153,9 @@ containers:
         let chosen = choose(&manifest(None), &BTreeMap::new(), &TakenPorts::default()).unwrap();
         let port = chosen["web/8080/tcp"];
         assert!(port > 0);
-        let again = choose(&manifest(None), &chosen, &TakenPorts::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        keep(dir.path(), &chosen).unwrap();
+        let again = choose(&manifest(None), &kept(dir.path()), &TakenPorts::default()).unwrap();
         assert_eq!(again["web/8080/tcp"], port);
     }
 }

@@ -5,8 +5,6 @@
 //! changed. It never starts what the user stopped, never brings back what
 //! was uninstalled, and only touches objects labelled with its instance.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::error::Error;
@@ -34,6 +32,18 @@ pub struct ReconcileReport {
     pub resumed: Vec<String>,
     /// Apps that could not be converged, with why.
     pub failed: Vec<(String, String)>,
+}
+
+impl ReconcileReport {
+    /// Whether the pass changed nothing.
+    pub fn is_quiet(&self) -> bool {
+        self.created.is_empty()
+            && self.recreated.is_empty()
+            && self.started.is_empty()
+            && self.removed.is_empty()
+            && self.resumed.is_empty()
+            && self.failed.is_empty()
+    }
 }
 
 impl Orchestrator {
@@ -131,23 +141,5 @@ impl Orchestrator {
             }
         }
         Ok(())
-    }
-
-    /// Reconciles every `every` until `stop` resolves.
-    pub async fn run_reconciler(&self, every: Duration, stop: impl Future<Output = ()>) {
-        let mut stop = std::pin::pin!(stop);
-        loop {
-            match self.reconcile().await {
-                Ok(report) if report.created.len() + report.recreated.len() + report.started.len() + report.removed.len() > 0 => {
-                    tracing::info!(?report, "reconciled");
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("reconcile: {e}"),
-            }
-            tokio::select! {
-                () = &mut stop => return,
-                () = tokio::time::sleep(every) => {}
-            }
-        }
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use archy_node::apps::{self, PodmanChoice};
 use archy_node::daemon::{NodeOptions, RunningNode};
 use archy_node::data_dir::DataDir;
 use archy_node::fetching::FetchSession;
@@ -122,7 +123,25 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         text += "Ctrl-C to stop";
         text
     });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let reconciler = if args.no_apps {
+        None
+    } else {
+        let choice = PodmanChoice {
+            socket: args.podman.podman_socket.clone(),
+            rootful: args.podman.rootful,
+        };
+        let config = apps::config(&data, &choice)?;
+        let every = Duration::from_secs(args.reconcile_every.max(1));
+        Some(tokio::spawn(apps::reconcile_loop(config, every, stopped)))
+    };
     stop_requested().await;
+    let _ = stop.send(true);
+    if let Some(reconciler) = reconciler {
+        // A pass in progress finishes its current step within podman's
+        // own call deadlines; don't wait past that.
+        let _ = tokio::time::timeout(Duration::from_secs(60), reconciler).await;
+    }
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
