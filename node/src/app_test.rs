@@ -45,7 +45,12 @@ impl Matrix {
     }
 
     /// Records a step; `None` means it was skipped.
-    fn push(&mut self, step: &'static str, started: Instant, outcome: Option<Result<String, String>>) {
+    fn push(
+        &mut self,
+        step: &'static str,
+        started: Instant,
+        outcome: Option<Result<String, String>>,
+    ) {
         let (result, detail) = match outcome {
             None => ("skipped", "an earlier step failed".to_owned()),
             Some(Ok(detail)) => ("pass", detail),
@@ -72,23 +77,42 @@ pub async fn run(orchestrator: &Orchestrator, app: &VerifiedManifest) -> Vec<Ste
     let mut kept = Vec::new();
 
     let t = Instant::now();
-    let r = o.install(app).await.map(|s| format!("{} {}", s.id, s.version));
+    let r = o
+        .install(app)
+        .await
+        .map(|s| format!("{} {}", s.id, s.version));
     m.push("install", t, Some(r.map_err(|e| e.to_string())));
 
     let t = Instant::now();
-    let r = if m.go() { Some(reachable(o, id).await) } else { None };
+    let r = if m.go() {
+        Some(reachable(o, id).await)
+    } else {
+        None
+    };
     m.push("reachable", t, r);
 
     let t = Instant::now();
-    let r = if m.go() { Some(stopped(o, o.stop(id).await.map_err(|e| e.to_string()), id).await) } else { None };
+    let r = if m.go() {
+        Some(stopped(o, o.stop(id).await.map_err(|e| e.to_string()), id).await)
+    } else {
+        None
+    };
     m.push("stop", t, r);
 
     let t = Instant::now();
-    let r = if m.go() { Some(after(o.start(id).await, reachable(o, id)).await) } else { None };
+    let r = if m.go() {
+        Some(after(o.start(id).await, reachable(o, id)).await)
+    } else {
+        None
+    };
     m.push("start", t, r);
 
     let t = Instant::now();
-    let r = if m.go() { Some(after(o.restart(id).await, reachable(o, id)).await) } else { None };
+    let r = if m.go() {
+        Some(after(o.restart(id).await, reachable(o, id)).await)
+    } else {
+        None
+    };
     m.push("restart", t, r);
 
     let t = Instant::now();
@@ -99,11 +123,19 @@ pub async fn run(orchestrator: &Orchestrator, app: &VerifiedManifest) -> Vec<Ste
     m.push("write data", t, r);
 
     let t = Instant::now();
-    let r = if m.go() { Some(after(o.uninstall(id, false).await, gone(o, id)).await) } else { None };
+    let r = if m.go() {
+        Some(after(o.uninstall(id, false).await, gone(o, id)).await)
+    } else {
+        None
+    };
     m.push("uninstall", t, r);
 
     let t = Instant::now();
-    let r = if m.go() { Some(after(o.install(app).await.map(drop), reachable(o, id)).await) } else { None };
+    let r = if m.go() {
+        Some(after(o.install(app).await.map(drop), reachable(o, id)).await)
+    } else {
+        None
+    };
     m.push("reinstall", t, r);
 
     let t = Instant::now();
@@ -137,12 +169,16 @@ async fn reachable(orchestrator: &Orchestrator, id: &str) -> Result<String, Stri
     let status = status(orchestrator, id).await?;
     for c in &status.containers {
         if c.state != "running" || !(c.health == "healthy" || c.health == "no check") {
-            return Err(format!("container {} is {} ({})", c.name, c.state, c.health));
+            return Err(format!(
+                "container {} is {} ({})",
+                c.name, c.state, c.health
+            ));
         }
     }
     for port in status.app.host_ports.values() {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
-        TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| format!("port {port}: {e}"))?;
+        TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .map_err(|e| format!("port {port}: {e}"))?;
     }
     Ok(format!(
         "{} container(s) healthy, port(s) {:?} answer",
@@ -151,7 +187,11 @@ async fn reachable(orchestrator: &Orchestrator, id: &str) -> Result<String, Stri
     ))
 }
 
-async fn stopped(orchestrator: &Orchestrator, stop: Result<(), String>, id: &str) -> Result<String, String> {
+async fn stopped(
+    orchestrator: &Orchestrator,
+    stop: Result<(), String>,
+    id: &str,
+) -> Result<String, String> {
     stop?;
     let status = status(orchestrator, id).await?;
     match status.containers.iter().find(|c| c.state == "running") {
@@ -161,12 +201,16 @@ async fn stopped(orchestrator: &Orchestrator, stop: Result<(), String>, id: &str
 }
 
 async fn gone(orchestrator: &Orchestrator, id: &str) -> Result<String, String> {
-    if orchestrator.list().map_err(|e| e.to_string())?.iter().any(|a| a.id == id) {
+    if orchestrator
+        .list()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .any(|a| a.id == id)
+    {
         return Err("the app is still listed".into());
     }
     let left = orchestrator
-        .podman()
-        .containers_labelled(archy_orchestrator::plan::LABEL_APP, id)
+        .containers(id)
         .await
         .map_err(|e| e.to_string())?;
     match left.first() {
@@ -188,7 +232,8 @@ fn write_markers(orchestrator: &Orchestrator, id: &str) -> Result<Vec<(PathBuf, 
             let path = entry.path();
             if sub == "data" && path.is_dir() {
                 let marker = path.join(MARKER);
-                let text = format!("written by archy app test into {}", path.display()).into_bytes();
+                let text =
+                    format!("written by archy app test into {}", path.display()).into_bytes();
                 std::fs::write(&marker, &text).map_err(|e| format!("{}: {e}", marker.display()))?;
                 files.push((marker, text));
             } else if sub == "secrets" && path.is_file() {

@@ -83,7 +83,9 @@ pub enum Error {
     #[error("no app '{0}' is installed (see `archy app ls`)")]
     NotInstalled(String),
     /// The app is already installed; use update or reinstall.
-    #[error("app {app} is already installed at version {version}: use `archy app update`, or uninstall it first")]
+    #[error(
+        "app {app} is already installed at version {version}: use `archy app update`, or uninstall it first"
+    )]
     AlreadyInstalled {
         /// The app id.
         app: String,

@@ -29,7 +29,11 @@ pub fn deadline(health: &Health) -> Duration {
 }
 
 /// One probe of a container's health check. `Err` says why it failed.
-pub async fn probe(podman: &Podman, container: &ContainerPlan, health: &Health) -> Result<(), String> {
+pub async fn probe(
+    podman: &Podman,
+    container: &ContainerPlan,
+    health: &Health,
+) -> Result<(), String> {
     let limit = Duration::from_secs(health.timeout_secs.into());
     match &health.check {
         HealthCheck::Tcp { port } => {
@@ -40,7 +44,12 @@ pub async fn probe(podman: &Podman, container: &ContainerPlan, health: &Health) 
             let addr = address(podman, container, *port).await?;
             timeout(limit, http_get(&addr, path, limit))
                 .await
-                .map_err(|_| format!("GET {path} on {addr} took longer than {} s", limit.as_secs()))?
+                .map_err(|_| {
+                    format!(
+                        "GET {path} on {addr} took longer than {} s",
+                        limit.as_secs()
+                    )
+                })?
         }
         HealthCheck::Cmd(args) => match podman.exec(&container.podman_name, args, limit).await {
             Ok(0) => Ok(()),
@@ -52,12 +61,23 @@ pub async fn probe(podman: &Podman, container: &ContainerPlan, health: &Health) 
 
 /// Where to reach `port` of the container from the host.
 async fn address(podman: &Podman, container: &ContainerPlan, port: u16) -> Result<String, String> {
-    if let Some(published) = container.spec.ports.iter().find(|p| p.container == port && p.protocol == "tcp") {
+    if let Some(published) = container
+        .spec
+        .ports
+        .iter()
+        .find(|p| p.container == port && p.protocol == "tcp")
+    {
         return Ok(format!("127.0.0.1:{}", published.host));
     }
-    match podman.address_on(&container.podman_name, &container.spec.network).await {
+    match podman
+        .address_on(&container.podman_name, &container.spec.network)
+        .await
+    {
         Ok(Some(ip)) => Ok(format!("{ip}:{port}")),
-        Ok(None) => Err(format!("container has no address on {}", container.spec.network)),
+        Ok(None) => Err(format!(
+            "container has no address on {}",
+            container.spec.network
+        )),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -66,13 +86,17 @@ async fn connect(addr: &str, limit: Duration) -> Result<TcpStream, String> {
     match timeout(limit, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(format!("connect to {addr}: {e}")),
-        Err(_) => Err(format!("connect to {addr} took longer than {} s", limit.as_secs())),
+        Err(_) => Err(format!(
+            "connect to {addr} took longer than {} s",
+            limit.as_secs()
+        )),
     }
 }
 
 async fn http_get(addr: &str, path: &str, limit: Duration) -> Result<(), String> {
     let mut stream = connect(addr, limit).await?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: archy-health\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: archy-health\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
@@ -80,7 +104,10 @@ async fn http_get(addr: &str, path: &str, limit: Duration) -> Result<(), String>
     let mut answer = Vec::with_capacity(MAX_STATUS_BYTES);
     let mut chunk = [0u8; 256];
     while !answer.contains(&b'\n') && answer.len() < MAX_STATUS_BYTES {
-        let n = stream.read(&mut chunk).await.map_err(|e| format!("read from {addr}: {e}"))?;
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("read from {addr}: {e}"))?;
         if n == 0 {
             break;
         }
@@ -88,16 +115,26 @@ async fn http_get(addr: &str, path: &str, limit: Duration) -> Result<(), String>
     }
     let line = String::from_utf8_lossy(&answer);
     let status = line.lines().next().unwrap_or_default();
-    match status.split_whitespace().nth(1).and_then(|c| c.parse::<u16>().ok()) {
+    match status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok())
+    {
         Some(code) if (200..400).contains(&code) => Ok(()),
         Some(code) => Err(format!("GET {path} answered {code}")),
-        None => Err(format!("GET {path} on {addr}: no HTTP status in {status:?}")),
+        None => Err(format!(
+            "GET {path} on {addr}: no HTTP status in {status:?}"
+        )),
     }
 }
 
 /// Probes until the check passes or its [`deadline`] passes; the wait ends
 /// early when the container has exited.
-pub async fn wait_healthy(podman: &Podman, container: &ContainerPlan, health: &Health) -> Result<(), (Duration, String)> {
+pub async fn wait_healthy(
+    podman: &Podman,
+    container: &ContainerPlan,
+    health: &Health,
+) -> Result<(), (Duration, String)> {
     let budget = deadline(health);
     let end = Instant::now() + budget;
     loop {
@@ -105,7 +142,11 @@ pub async fn wait_healthy(podman: &Podman, container: &ContainerPlan, health: &H
             Ok(()) => return Ok(()),
             Err(reason) => reason,
         };
-        if !podman.is_alive(&container.podman_name).await.unwrap_or(true) {
+        if !podman
+            .is_alive(&container.podman_name)
+            .await
+            .unwrap_or(true)
+        {
             return Err((budget, format!("the container exited ({failure})")));
         }
         if Instant::now() + POLL >= end {
@@ -139,10 +180,17 @@ mod tests {
         let moved = serve_once("HTTP/1.1 302 Found\r\n\r\n").await;
         assert!(http_get(&moved, "/", Duration::from_secs(2)).await.is_ok());
         let broken = serve_once("HTTP/1.0 500 Oops\r\n\r\n").await;
-        let err = http_get(&broken, "/x", Duration::from_secs(2)).await.unwrap_err();
+        let err = http_get(&broken, "/x", Duration::from_secs(2))
+            .await
+            .unwrap_err();
         assert_eq!(err, "GET /x answered 500");
         let junk = serve_once("hello\r\n").await;
-        assert!(http_get(&junk, "/", Duration::from_secs(2)).await.unwrap_err().contains("no HTTP status"));
+        assert!(
+            http_get(&junk, "/", Duration::from_secs(2))
+                .await
+                .unwrap_err()
+                .contains("no HTTP status")
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use archy_registry::swarm::VerifiedManifest;
 use archy_registry::manifest::ImageRef;
+use archy_registry::swarm::VerifiedManifest;
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast};
 
@@ -145,7 +145,11 @@ impl Orchestrator {
         self.dir.join("apps").join(app)
     }
 
-    pub(crate) fn plan_of(&self, record: &AppRecord, release: &RecordedRelease) -> Result<AppPlan, Error> {
+    pub(crate) fn plan_of(
+        &self,
+        record: &AppRecord,
+        release: &RecordedRelease,
+    ) -> Result<AppPlan, Error> {
         let app_dir = self.app_dir(&record.id);
         plan::plan(
             &release.manifest()?,
@@ -187,6 +191,15 @@ impl Orchestrator {
             .ok_or_else(|| Error::NotInstalled(app.to_owned()))
     }
 
+    /// The containers of `app` that this instance owns, in any state.
+    pub async fn containers(&self, app: &str) -> Result<Vec<Listed>, Error> {
+        let listed = self.podman.containers_labelled(LABEL_APP, app).await?;
+        Ok(listed
+            .into_iter()
+            .filter(|l| l.labels.get(LABEL_INSTANCE) == Some(&self.instance))
+            .collect())
+    }
+
     /// Every installed app.
     pub fn list(&self) -> Result<Vec<AppSummary>, Error> {
         Ok(self.state.apps()?.iter().map(AppSummary::of).collect())
@@ -196,7 +209,7 @@ impl Orchestrator {
     pub async fn status(&self, app: &str) -> Result<AppStatus, Error> {
         let record = self.record(app)?;
         let plan = self.plan_of(&record, &record.current)?;
-        let listed = self.podman.containers_labelled(LABEL_APP, app).await?;
+        let listed = self.containers(app).await?;
         let mut containers = Vec::new();
         for c in &plan.containers {
             let found = listed.iter().find(|l| l.name == c.podman_name);
@@ -239,7 +252,11 @@ impl Orchestrator {
         self.end(seq, reporter, result)
     }
 
-    async fn install_inner(&self, verified: &VerifiedManifest, reporter: &mut Reporter) -> Result<AppSummary, Error> {
+    async fn install_inner(
+        &self,
+        verified: &VerifiedManifest,
+        reporter: &mut Reporter,
+    ) -> Result<AppSummary, Error> {
         let manifest = verified.manifest();
         if let Some(existing) = self.state.app(&manifest.id)? {
             if existing.desired != Desired::Removed {
@@ -282,7 +299,11 @@ impl Orchestrator {
     }
 
     /// From a recorded install to a healthy, settled app.
-    pub(crate) async fn finish_install(&self, record: &mut AppRecord, reporter: &mut Reporter) -> Result<(), Error> {
+    pub(crate) async fn finish_install(
+        &self,
+        record: &mut AppRecord,
+        reporter: &mut Reporter,
+    ) -> Result<(), Error> {
         self.bring_up(record, &record.current, reporter).await?;
         record.phase = Phase::Installed;
         self.state.put_app(record)
@@ -301,13 +322,14 @@ impl Orchestrator {
             }
         }
         for listed in self.podman.all_containers().await? {
-            if listed.labels.get(LABEL_APP).is_some_and(|a| a == app)
-                && listed.labels.get(LABEL_INSTANCE) == Some(&self.instance)
-            {
-                continue;
-            }
+            let own = listed.labels.get(LABEL_APP).is_some_and(|a| a == app)
+                && listed.labels.get(LABEL_INSTANCE) == Some(&self.instance);
             for (port, protocol) in &listed.host_ports {
-                taken.add(*port, protocol, format!("container {}", listed.name));
+                if own {
+                    taken.add_own(*port, protocol);
+                } else {
+                    taken.add(*port, protocol, format!("container {}", listed.name));
+                }
             }
         }
         Ok(taken)
@@ -345,18 +367,20 @@ impl Orchestrator {
         reporter.stage(Stage::Secrets, 50);
         secrets::ensure(&self.app_dir(&record.id), &manifest.generated_secrets)?;
         reporter.stage(Stage::Network, 55);
-        self.podman.ensure_network(&plan.network, &plan.labels).await?;
+        self.podman
+            .ensure_network(&plan.network, &plan.labels)
+            .await?;
         reporter.stage(Stage::Create, 60);
-        let listed = self.podman.containers_labelled(LABEL_APP, &record.id).await?;
-        let listed: Vec<Listed> = listed
-            .into_iter()
-            .filter(|l| l.labels.get(LABEL_INSTANCE) == Some(&self.instance))
-            .collect();
-        for stale in listed.iter().filter(|l| !plan.containers.iter().any(|c| c.podman_name == l.name)) {
+        let listed = self.containers(&record.id).await?;
+        for stale in listed
+            .iter()
+            .filter(|l| !plan.containers.iter().any(|c| c.podman_name == l.name))
+        {
             self.podman.remove(&stale.name).await?;
         }
         for c in &plan.containers {
-            self.ensure_created(c, &plan, listed.iter().find(|l| l.name == c.podman_name)).await?;
+            self.ensure_created(c, &plan, listed.iter().find(|l| l.name == c.podman_name))
+                .await?;
         }
         let count = plan.containers.len().max(1) as u8;
         for (i, c) in plan.containers.iter().enumerate() {
@@ -379,7 +403,12 @@ impl Orchestrator {
 
     /// Creates a container unless one with the same spec exists; one with
     /// another spec, or whose process is gone, is replaced.
-    pub(crate) async fn ensure_created(&self, c: &ContainerPlan, plan: &AppPlan, found: Option<&Listed>) -> Result<bool, Error> {
+    pub(crate) async fn ensure_created(
+        &self,
+        c: &ContainerPlan,
+        plan: &AppPlan,
+        found: Option<&Listed>,
+    ) -> Result<bool, Error> {
         if let Some(l) = found {
             let same_spec = l.labels.get(plan::LABEL_SPEC) == Some(&c.spec_hash);
             let ghost = l.state == "running" && !l.is_alive();
@@ -388,19 +417,24 @@ impl Orchestrator {
             }
             self.podman.remove(&l.name).await?;
         }
-        self.podman.create(&c.podman_name, &c.create_opts(&plan.labels)).await?;
+        self.podman
+            .create(&c.podman_name, &c.create_opts(&plan.labels))
+            .await?;
         Ok(true)
     }
 
     /// Stops and removes the app's containers (reverse start order) and its
     /// network. Data and secrets stay.
-    pub(crate) async fn teardown(&self, record: &AppRecord, reporter: &mut Reporter) -> Result<(), Error> {
+    pub(crate) async fn teardown(
+        &self,
+        record: &AppRecord,
+        reporter: &mut Reporter,
+    ) -> Result<(), Error> {
         let plan = self.plan_of(record, &record.current)?;
         reporter.stage(Stage::Stop, 10);
         self.stop_containers(&plan).await?;
         reporter.stage(Stage::Remove, 60);
-        let listed = self.podman.containers_labelled(LABEL_APP, &record.id).await?;
-        for l in listed.iter().filter(|l| l.labels.get(LABEL_INSTANCE) == Some(&self.instance)) {
+        for l in &self.containers(&record.id).await? {
             self.podman.remove(&l.name).await?;
         }
         self.podman.remove_network(&plan.network).await
@@ -438,7 +472,8 @@ impl Orchestrator {
             record.desired = Desired::Stopped;
             self.state.put_app(&record)?;
             reporter.stage(Stage::Stop, 10);
-            self.stop_containers(&self.plan_of(&record, &record.current)?).await
+            self.stop_containers(&self.plan_of(&record, &record.current)?)
+                .await
         }
         .await;
         self.end(seq, reporter, result)
@@ -451,7 +486,8 @@ impl Orchestrator {
         let result = async {
             let mut record = self.record(app)?;
             reporter.stage(Stage::Stop, 5);
-            self.stop_containers(&self.plan_of(&record, &record.current)?).await?;
+            self.stop_containers(&self.plan_of(&record, &record.current)?)
+                .await?;
             record.desired = Desired::Running;
             self.state.put_app(&record)?;
             self.bring_up(&record, &record.current, &mut reporter).await
@@ -480,7 +516,16 @@ impl Orchestrator {
     /// later install finds them.
     pub async fn uninstall(&self, app: &str, purge: bool) -> Result<(), Error> {
         let _busy = self.busy.lock().await;
-        let (seq, mut reporter) = self.begin(app, if purge { "uninstall --purge" } else { "uninstall" }).await?;
+        let (seq, mut reporter) = self
+            .begin(
+                app,
+                if purge {
+                    "uninstall --purge"
+                } else {
+                    "uninstall"
+                },
+            )
+            .await?;
         let result = async {
             let mut record = self
                 .state
@@ -497,13 +542,19 @@ impl Orchestrator {
     }
 
     /// The rest of an uninstall, from any point it was cut at.
-    pub(crate) async fn finish_removal(&self, record: &AppRecord, reporter: &mut Reporter) -> Result<(), Error> {
+    pub(crate) async fn finish_removal(
+        &self,
+        record: &AppRecord,
+        reporter: &mut Reporter,
+    ) -> Result<(), Error> {
         self.teardown(record, reporter).await?;
         if record.purge {
             reporter.stage(Stage::Purge, 90);
             let dir = self.app_dir(&record.id);
             match std::fs::remove_dir_all(&dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::file(&dir, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::file(&dir, e));
+                }
                 _ => {}
             }
         }
@@ -521,7 +572,11 @@ impl Orchestrator {
         self.end(seq, reporter, result)
     }
 
-    async fn update_inner(&self, verified: &VerifiedManifest, reporter: &mut Reporter) -> Result<AppSummary, Error> {
+    async fn update_inner(
+        &self,
+        verified: &VerifiedManifest,
+        reporter: &mut Reporter,
+    ) -> Result<AppSummary, Error> {
         let manifest = verified.manifest();
         let old = self.record(&manifest.id)?;
         reporter.stage(Stage::Verify, 0);
@@ -561,7 +616,11 @@ impl Orchestrator {
     }
 
     /// Puts `record.previous` back as the running release.
-    pub(crate) async fn roll_back(&self, record: &mut AppRecord, reporter: &mut Reporter) -> Result<(), Error> {
+    pub(crate) async fn roll_back(
+        &self,
+        record: &mut AppRecord,
+        reporter: &mut Reporter,
+    ) -> Result<(), Error> {
         let Some(previous) = record.previous.take() else {
             return Ok(());
         };
@@ -580,13 +639,19 @@ async fn recorded_release(verified: &VerifiedManifest) -> Result<RecordedRelease
     let mut images: Vec<ImageBlob> = Vec::new();
     for container in &manifest.containers {
         let ImageRef::Published { blake3, size, id } = container.image.clone() else {
-            return Err(Error::plan(&manifest.id, "a verified manifest names an unpublished image"));
+            return Err(Error::plan(
+                &manifest.id,
+                "a verified manifest names an unpublished image",
+            ));
         };
         if images.iter().any(|i| i.blake3 == blake3.to_string()) {
             continue;
         }
         let path = verified.path_of(blake3).ok_or_else(|| {
-            Error::plan(&manifest.id, format!("the verified release has no blob {blake3}"))
+            Error::plan(
+                &manifest.id,
+                format!("the verified release has no blob {blake3}"),
+            )
         })?;
         images.push(ImageBlob {
             blake3: blake3.to_string(),
@@ -597,7 +662,8 @@ async fn recorded_release(verified: &VerifiedManifest) -> Result<RecordedRelease
     }
     verify_images(&images).await?;
     Ok(RecordedRelease {
-        manifest: serde_json::to_value(manifest).map_err(|e| Error::plan(&manifest.id, e.to_string()))?,
+        manifest: serde_json::to_value(manifest)
+            .map_err(|e| Error::plan(&manifest.id, e.to_string()))?,
         release: verified.release().to_string(),
         publisher: verified.publisher().to_string(),
         dev: verified.is_dev(),
@@ -613,7 +679,12 @@ pub(crate) async fn verify_images(images: &[ImageBlob]) -> Result<(), Error> {
         let hashing = tokio::task::spawn_blocking(move || hash_file(&path));
         let (hash, size) = tokio::time::timeout(VERIFY_TIMEOUT, hashing)
             .await
-            .map_err(|_| Error::file(&image.path, format!("hashing took longer than {} s", VERIFY_TIMEOUT.as_secs())))?
+            .map_err(|_| {
+                Error::file(
+                    &image.path,
+                    format!("hashing took longer than {} s", VERIFY_TIMEOUT.as_secs()),
+                )
+            })?
             .map_err(|e| Error::file(&image.path, e))??;
         if size != image.size || hash != image.blake3 {
             return Err(Error::BlobMismatch {

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use archy_registry::manifest::{Container, Health, ImageRef, Permission, Protocol};
 use archy_registry::Manifest;
+use archy_registry::manifest::{Container, Health, ImageRef, Permission, Protocol};
 use podman_api::models::{ContainerMount, PortMapping};
 use podman_api::opts::ContainerCreateOpts;
 use serde::Serialize;
@@ -197,8 +197,16 @@ pub fn plan(manifest: &Manifest, input: &PlanInput<'_>) -> Result<AppPlan, Error
     let mut data_dirs = Vec::new();
     let mut containers = Vec::new();
     for container in start_order(manifest)? {
-        let spec = container_spec(manifest, container, input, &network, host_ip, &mut data_dirs)?;
-        let json = serde_json::to_vec(&spec).map_err(|e| Error::plan(&manifest.id, e.to_string()))?;
+        let spec = container_spec(
+            manifest,
+            container,
+            input,
+            &network,
+            host_ip,
+            &mut data_dirs,
+        )?;
+        let json =
+            serde_json::to_vec(&spec).map_err(|e| Error::plan(&manifest.id, e.to_string()))?;
         containers.push(ContainerPlan {
             name: container.name.clone(),
             podman_name: names.container(&container.name),
@@ -233,7 +241,10 @@ fn container_spec(
         ImageRef::Archive(path) => {
             return Err(Error::plan(
                 &manifest.id,
-                format!("container {} names the archive {path}, not a verified image", container.name),
+                format!(
+                    "container {} names the archive {path}, not a verified image",
+                    container.name
+                ),
             ));
         }
     };
@@ -252,7 +263,10 @@ fn container_spec(
     }
     let mut mounts = Vec::new();
     for volume in &container.volumes {
-        let source = volume_dir(input.app_dir, volume.path.as_deref().unwrap_or(&volume.name));
+        let source = volume_dir(
+            input.app_dir,
+            volume.path.as_deref().unwrap_or(&volume.name),
+        );
         data_dirs.push(source.clone());
         mounts.push(MountSpec {
             source,
@@ -294,7 +308,12 @@ pub fn start_order(manifest: &Manifest) -> Result<Vec<&Container>, Error> {
         });
         match next {
             Some(c) => placed.push(c),
-            None => return Err(Error::plan(&manifest.id, "depends_on has a cycle or names an unknown container")),
+            None => {
+                return Err(Error::plan(
+                    &manifest.id,
+                    "depends_on has a cycle or names an unknown container",
+                ));
+            }
         }
     }
     Ok(placed)
@@ -393,14 +412,25 @@ generated_secrets: [{name: token}]
         let plan = plan(&manifest(), &input(&ports)).unwrap();
         let order: Vec<_> = plan.containers.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(order, ["api", "web"]);
-        assert_eq!(plan.containers[1].podman_name, "archy_n1_org.example.duo_web");
+        assert_eq!(
+            plan.containers[1].podman_name,
+            "archy_n1_org.example.duo_web"
+        );
         assert_eq!(plan.network, "archy_n1_org.example.duo");
         let web = &plan.containers[1].spec;
         assert_eq!(web.ports[0].host, 18080);
-        assert_eq!(web.ports[0].host_ip, "127.0.0.1", "no lan permission: loopback only");
+        assert_eq!(
+            web.ports[0].host_ip, "127.0.0.1",
+            "no lan permission: loopback only"
+        );
         assert_eq!(web.mounts[1].destination, "/run/secrets/token");
         assert!(web.mounts[1].read_only);
-        assert_eq!(plan.data_dirs, [PathBuf::from("/var/lib/archy/apps/org.example.duo/data/data")]);
+        assert_eq!(
+            plan.data_dirs,
+            [PathBuf::from(
+                "/var/lib/archy/apps/org.example.duo/data/data"
+            )]
+        );
     }
 
     #[test]

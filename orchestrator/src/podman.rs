@@ -67,10 +67,22 @@ impl Listed {
     /// container whose process died while podman missed it (a killed conmon,
     /// say) still says "running" — this check sees through that.
     pub fn is_alive(&self) -> bool {
-        self.state == "running"
-            && self
-                .pid
-                .is_some_and(|pid| pid > 0 && Path::new(&format!("/proc/{pid}")).exists())
+        self.state == "running" && self.pid.is_some_and(process_exists)
+    }
+}
+
+/// Whether a host process exists and is not a zombie waiting to be reaped.
+fn process_exists(pid: i64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the command name, which ends in ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
     }
 }
 
@@ -101,6 +113,11 @@ async fn bounded<T>(
 
 fn is_not_found(e: &Error) -> bool {
     matches!(e, Error::Podman { reason, .. } if reason.contains("no such") || reason.contains("404"))
+}
+
+/// podman's answer to starting a running or stopping a stopped container.
+fn is_not_modified(e: &Error) -> bool {
+    matches!(e, Error::Podman { reason, .. } if reason.contains("304"))
 }
 
 impl Podman {
@@ -209,7 +226,12 @@ impl Podman {
         let opts = NetworkListOpts::builder()
             .filter([NetworkListFilter::LabelKeyVal(label.into(), value.into())])
             .build();
-        let networks = bounded("list networks", CALL_TIMEOUT, self.api.networks().list(&opts)).await?;
+        let networks = bounded(
+            "list networks",
+            CALL_TIMEOUT,
+            self.api.networks().list(&opts),
+        )
+        .await?;
         Ok(networks.into_iter().filter_map(|n| n.name).collect())
     }
 
@@ -224,18 +246,24 @@ impl Podman {
         .map(drop)
     }
 
-    /// Starts a container.
+    /// Starts a container; one already running is not an error (podman
+    /// answers 304 Not Modified).
     pub async fn start(&self, name: &str) -> Result<(), Error> {
-        bounded(
+        let result = bounded(
             format!("start container {name}"),
             CALL_TIMEOUT,
             self.api.containers().get(name).start(None),
         )
-        .await
+        .await;
+        match result {
+            Err(e) if is_not_modified(&e) => Ok(()),
+            other => other,
+        }
     }
 
     /// Stops a container: SIGTERM, then SIGKILL after `grace`. The call's
-    /// deadline is the grace plus [`STOP_MARGIN`].
+    /// deadline is the grace plus [`STOP_MARGIN`]. A stopped or missing
+    /// container is not an error.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<(), Error> {
         let opts = ContainerStopOpts::builder()
             .timeout(grace.as_secs() as usize)
@@ -248,7 +276,7 @@ impl Podman {
         )
         .await;
         match result {
-            Err(e) if !is_not_found(&e) => Err(e),
+            Err(e) if !is_not_found(&e) && !is_not_modified(&e) => Err(e),
             _ => Ok(()),
         }
     }
@@ -270,7 +298,11 @@ impl Podman {
     }
 
     /// Every container (running or not) carrying `label=value`.
-    pub async fn containers_labelled(&self, label: &str, value: &str) -> Result<Vec<Listed>, Error> {
+    pub async fn containers_labelled(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<Listed>, Error> {
         let opts = ContainerListOpts::builder()
             .all(true)
             .filter([ContainerListFilter::LabelKeyVal(label.into(), value.into())])
@@ -280,15 +312,24 @@ impl Podman {
 
     /// Every container podman has, for port-conflict checks.
     pub async fn all_containers(&self) -> Result<Vec<Listed>, Error> {
-        self.list(ContainerListOpts::builder().all(true).build()).await
+        self.list(ContainerListOpts::builder().all(true).build())
+            .await
     }
 
     async fn list(&self, opts: ContainerListOpts) -> Result<Vec<Listed>, Error> {
-        let listed = bounded("list containers", CALL_TIMEOUT, self.api.containers().list(&opts)).await?;
+        let listed = bounded(
+            "list containers",
+            CALL_TIMEOUT,
+            self.api.containers().list(&opts),
+        )
+        .await?;
         Ok(listed
             .into_iter()
             .map(|c| Listed {
-                name: c.names.and_then(|n| n.into_iter().next()).unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default(),
                 labels: c.labels.unwrap_or_default(),
                 state: c.state.unwrap_or_default(),
                 pid: c.pid,
@@ -296,7 +337,9 @@ impl Podman {
                     .ports
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|p| Some((p.host_port?, p.protocol.unwrap_or_else(|| "tcp".into()))))
+                    .filter_map(|p| {
+                        Some((p.host_port?, p.protocol.unwrap_or_else(|| "tcp".into())))
+                    })
                     .collect(),
             })
             .collect())
@@ -346,7 +389,12 @@ impl Podman {
 
     /// Runs `command` inside a running container and returns its exit code,
     /// within `after`.
-    pub async fn exec(&self, name: &str, command: &[String], after: Duration) -> Result<i64, Error> {
+    pub async fn exec(
+        &self,
+        name: &str,
+        command: &[String],
+        after: Duration,
+    ) -> Result<i64, Error> {
         let op = format!("exec in container {name}");
         let container = self.api.containers().get(name);
         let opts = ExecCreateOpts::builder().command(command.to_vec()).build();
@@ -364,5 +412,17 @@ impl Podman {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_exists_and_pid_zero_does_not() {
+        assert!(process_exists(i64::from(std::process::id())));
+        assert!(!process_exists(0));
+        assert!(!process_exists(i64::from(i32::MAX)));
     }
 }

@@ -3,7 +3,7 @@
 //! own listeners; a port it leaves open is given a free one. A choice, once
 //! made, is kept in the app's record so the app keeps its address.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::Path;
 
@@ -18,18 +18,37 @@ const FREE_PORT_ATTEMPTS: usize = 64;
 
 /// Host ports in use, with who uses them.
 #[derive(Debug, Default)]
-pub struct TakenPorts(HashMap<(u16, &'static str), String>);
+pub struct TakenPorts {
+    held: HashMap<(u16, &'static str), String>,
+    /// Ports the app's own containers publish now (podman holds them open
+    /// for it), which it may keep through an update.
+    own: HashSet<(u16, &'static str)>,
+}
+
+fn protocol_of(protocol: &str) -> &'static str {
+    if protocol == "udp" { "udp" } else { "tcp" }
+}
 
 impl TakenPorts {
     /// Marks `port/protocol` as used by `by`.
     pub fn add(&mut self, port: u16, protocol: &str, by: impl Into<String>) {
-        let protocol = if protocol == "udp" { "udp" } else { "tcp" };
-        self.0.entry((port, protocol)).or_insert_with(|| by.into());
+        self.held
+            .entry((port, protocol_of(protocol)))
+            .or_insert_with(|| by.into());
+    }
+
+    /// Marks `port/protocol` as held by the app being placed itself.
+    pub fn add_own(&mut self, port: u16, protocol: &str) {
+        self.own.insert((port, protocol_of(protocol)));
     }
 
     fn holder(&self, port: u16, protocol: Protocol) -> Option<String> {
-        if let Some(by) = self.0.get(&(port, protocol_name(protocol))) {
+        let key = (port, protocol_name(protocol));
+        if let Some(by) = self.held.get(&key) {
             return Some(by.clone());
+        }
+        if self.own.contains(&key) {
+            return None;
         }
         let free = match protocol {
             Protocol::Tcp => TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok(),
@@ -54,7 +73,12 @@ pub fn choose(
             let wanted = kept.get(&key).copied().or(port.host);
             let host = match wanted {
                 Some(host) => {
-                    if let Some(by) = mine.0.get(&(host, protocol_name(port.protocol))).cloned().or_else(|| taken.holder(host, port.protocol)) {
+                    if let Some(by) = mine
+                        .held
+                        .get(&(host, protocol_name(port.protocol)))
+                        .cloned()
+                        .or_else(|| taken.holder(host, port.protocol))
+                    {
                         return Err(Error::PortConflict {
                             app: manifest.id.clone(),
                             port: host,
@@ -68,7 +92,11 @@ pub fn choose(
                     Error::plan(&manifest.id, format!("no free host port found for {key}"))
                 })?,
             };
-            mine.add(host, protocol_name(port.protocol), format!("{} itself", manifest.id));
+            mine.add(
+                host,
+                protocol_name(port.protocol),
+                format!("{} itself", manifest.id),
+            );
             chosen.insert(key, host);
         }
     }
@@ -99,11 +127,22 @@ pub fn keep(app_dir: &Path, ports: &BTreeMap<String, u16>) -> Result<(), Error> 
 fn free_port(protocol: Protocol, taken: &TakenPorts, mine: &TakenPorts) -> Option<u16> {
     (0..FREE_PORT_ATTEMPTS).find_map(|_| {
         let port = match protocol {
-            Protocol::Tcp => TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?.local_addr().ok()?.port(),
-            Protocol::Udp => UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?.local_addr().ok()?.port(),
+            Protocol::Tcp => TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port(),
+            Protocol::Udp => UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port(),
         };
         let key = (port, protocol_name(protocol));
-        (!taken.0.contains_key(&key) && !mine.0.contains_key(&key)).then_some(port)
+        (!taken.held.contains_key(&key)
+            && !taken.own.contains(&key)
+            && !mine.held.contains_key(&key))
+        .then_some(port)
     })
 }
 
@@ -137,15 +176,37 @@ containers:
         let mut taken = TakenPorts::default();
         taken.add(18080, "tcp", "app org.example.other");
         let err = choose(&manifest(Some(18080)), &BTreeMap::new(), &taken).unwrap_err();
-        assert!(err.to_string().contains("18080/tcp is already used by app org.example.other"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("18080/tcp is already used by app org.example.other"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_port_held_by_a_host_program_is_a_conflict() {
         let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let err = choose(&manifest(Some(port)), &BTreeMap::new(), &TakenPorts::default()).unwrap_err();
-        assert!(err.to_string().contains("another program on this host"), "{err}");
+        let err = choose(
+            &manifest(Some(port)),
+            &BTreeMap::new(),
+            &TakenPorts::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("another program on this host"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_port_the_app_itself_holds_is_kept() {
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut taken = TakenPorts::default();
+        taken.add_own(port, "tcp");
+        let chosen = choose(&manifest(Some(port)), &BTreeMap::new(), &taken).unwrap();
+        assert_eq!(chosen["web/8080/tcp"], port);
     }
 
     #[test]

@@ -170,7 +170,9 @@ mod tests {
     use super::*;
 
     fn drain(rx: &mut broadcast::Receiver<Progress>) -> Vec<Event> {
-        std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.event).collect()
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|p| p.event)
+            .collect()
     }
 
     #[test]
@@ -184,8 +186,14 @@ mod tests {
         assert_eq!(
             events,
             [
-                Event::Stage { stage: Stage::Verify, percent: 10 },
-                Event::Stage { stage: Stage::LoadImage, percent: 10 },
+                Event::Stage {
+                    stage: Stage::Verify,
+                    percent: 10
+                },
+                Event::Stage {
+                    stage: Stage::LoadImage,
+                    percent: 10
+                },
                 Event::Succeeded
             ]
         );

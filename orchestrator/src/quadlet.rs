@@ -10,8 +10,8 @@ use std::path::Path;
 use archy_registry::Manifest;
 use archy_registry::manifest::{Container, HealthCheck, ImageRef, Permission};
 
-use crate::plan::{SECRETS_MOUNT, protocol_name, start_order};
 use crate::Error;
+use crate::plan::{SECRETS_MOUNT, protocol_name, start_order};
 
 /// One unit file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,15 +56,29 @@ pub fn render(manifest: &Manifest, base: &Path, data_dir: &Path) -> Result<Vec<U
     Ok(units)
 }
 
-fn container_unit(manifest: &Manifest, c: &Container, base: &Path, data_dir: &Path, lan: bool) -> String {
+fn container_unit(
+    manifest: &Manifest,
+    c: &Container,
+    base: &Path,
+    data_dir: &Path,
+    lan: bool,
+) -> String {
     let app = &manifest.id;
-    let mut unit = format!("# {} ({app} {}), container {}.\n", manifest.title, manifest.version, c.name);
+    let mut unit = format!(
+        "# {} ({app} {}), container {}.\n",
+        manifest.title, manifest.version, c.name
+    );
     if !c.secrets.is_empty() {
         unit.push_str("# Before starting, create its secrets once: printf %s VALUE | podman secret create NAME -\n");
     }
-    unit.push_str(&format!("[Unit]\nDescription={} — {}\n", manifest.title, c.name));
+    unit.push_str(&format!(
+        "[Unit]\nDescription={} — {}\n",
+        manifest.title, c.name
+    ));
     for dep in &c.depends_on {
-        unit.push_str(&format!("Requires={app}-{dep}.service\nAfter={app}-{dep}.service\n"));
+        unit.push_str(&format!(
+            "Requires={app}-{dep}.service\nAfter={app}-{dep}.service\n"
+        ));
     }
     unit.push_str("\n[Container]\n");
     unit.push_str(&format!("ContainerName={app}-{}\n", c.name));
@@ -74,17 +88,37 @@ fn container_unit(manifest: &Manifest, c: &Container, base: &Path, data_dir: &Pa
     };
     unit.push_str(&format!("Image={image}\n"));
     if !c.command.is_empty() {
-        unit.push_str(&format!("Exec={}\n", c.command.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")));
+        unit.push_str(&format!(
+            "Exec={}\n",
+            c.command
+                .iter()
+                .map(|a| quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
     }
-    unit.push_str(&format!("Network={app}.network\nPodmanArgs=--network-alias {}\n", c.name));
-    unit.push_str(&format!("Label=archy.app={app}\nLabel=archy.container={}\n", c.name));
+    unit.push_str(&format!(
+        "Network={app}.network\nPodmanArgs=--network-alias {}\n",
+        c.name
+    ));
+    unit.push_str(&format!(
+        "Label=archy.app={app}\nLabel=archy.container={}\n",
+        c.name
+    ));
     for (key, value) in &c.env {
-        unit.push_str(&format!("Environment={}\n", quote(&format!("{key}={value}"))));
+        unit.push_str(&format!(
+            "Environment={}\n",
+            quote(&format!("{key}={value}"))
+        ));
     }
     for port in &c.ports {
         let host = port.host.map_or(String::new(), |h| h.to_string());
         let ip = if lan { "" } else { "127.0.0.1:" };
-        unit.push_str(&format!("PublishPort={ip}{host}:{}/{}\n", port.container, protocol_name(port.protocol)));
+        unit.push_str(&format!(
+            "PublishPort={ip}{host}:{}/{}\n",
+            port.container,
+            protocol_name(port.protocol)
+        ));
     }
     for volume in &c.volumes {
         let source = match &volume.path {
@@ -95,7 +129,9 @@ fn container_unit(manifest: &Manifest, c: &Container, base: &Path, data_dir: &Pa
         unit.push_str(&format!("Volume={source}:{}{ro}\n", volume.mount));
     }
     for secret in &c.secrets {
-        unit.push_str(&format!("Secret={secret},type=mount,target={SECRETS_MOUNT}/{secret}\n"));
+        unit.push_str(&format!(
+            "Secret={secret},type=mount,target={SECRETS_MOUNT}/{secret}\n"
+        ));
     }
     unit.push_str("DropCapability=all\n");
     for cap in &c.capabilities {
@@ -107,9 +143,13 @@ fn container_unit(manifest: &Manifest, c: &Container, base: &Path, data_dir: &Pa
     }
     if let Some(health) = &c.health {
         let cmd = match &health.check {
-            HealthCheck::Cmd(args) => Some(args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")),
+            HealthCheck::Cmd(args) => {
+                Some(args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "))
+            }
             HealthCheck::Tcp { port } => Some(format!("nc -z 127.0.0.1 {port}")),
-            HealthCheck::Http { port, path } => Some(format!("wget -q -O /dev/null http://127.0.0.1:{port}{path}")),
+            HealthCheck::Http { port, path } => Some(format!(
+                "wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+            )),
         };
         if let Some(cmd) = cmd {
             unit.push_str(&format!(
@@ -118,7 +158,10 @@ fn container_unit(manifest: &Manifest, c: &Container, base: &Path, data_dir: &Pa
             ));
         }
     }
-    unit.push_str(&format!("PodmanArgs=--stop-timeout {}\n", c.stop_grace_secs));
+    unit.push_str(&format!(
+        "PodmanArgs=--stop-timeout {}\n",
+        c.stop_grace_secs
+    ));
     unit.push_str(&format!(
         "\n[Service]\nRestart=always\nTimeoutStopSec={}\n\n[Install]\nWantedBy=default.target\n",
         c.stop_grace_secs + 10
@@ -128,7 +171,11 @@ fn container_unit(manifest: &Manifest, c: &Container, base: &Path, data_dir: &Pa
 
 /// Quotes an argument for systemd when it needs it.
 fn quote(arg: &str) -> String {
-    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c)) {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
         arg.to_owned()
     } else {
         format!("\"{}\"", arg.replace('\\', "\\\\").replace('"', "\\\""))
@@ -167,7 +214,12 @@ generated_secrets: [{name: token}]
     #[test]
     fn units_cover_network_volumes_and_containers_in_start_order() {
         let manifest = Manifest::from_yaml(MANIFEST, "m.yml", Form::Source).unwrap();
-        let units = render(&manifest, Path::new("/src/notes"), Path::new("/var/lib/notes")).unwrap();
+        let units = render(
+            &manifest,
+            Path::new("/src/notes"),
+            Path::new("/var/lib/notes"),
+        )
+        .unwrap();
         let names: Vec<_> = units.iter().map(|u| u.name.as_str()).collect();
         assert_eq!(
             names,

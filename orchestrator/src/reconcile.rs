@@ -51,7 +51,10 @@ impl Orchestrator {
     pub async fn reconcile(&self) -> Result<ReconcileReport, Error> {
         let _busy = self.busy.lock().await;
         let mut report = ReconcileReport::default();
-        let listed = self.podman.containers_labelled(LABEL_INSTANCE, &self.instance).await?;
+        let listed = self
+            .podman
+            .containers_labelled(LABEL_INSTANCE, &self.instance)
+            .await?;
         let records = self.state.apps()?;
         report.apps = records.len();
         for record in &records {
@@ -72,8 +75,14 @@ impl Orchestrator {
             self.podman.remove(&ghost.name).await?;
             report.removed.push(ghost.name.clone());
         }
-        for network in self.podman.networks_labelled(LABEL_INSTANCE, &self.instance).await? {
-            let owned = records.iter().any(|r| network.ends_with(&format!("_{}", r.id)));
+        for network in self
+            .podman
+            .networks_labelled(LABEL_INSTANCE, &self.instance)
+            .await?
+        {
+            let owned = records
+                .iter()
+                .any(|r| network.ends_with(&format!("_{}", r.id)));
             if !owned {
                 self.podman.remove_network(&network).await?;
                 report.removed.push(network);
@@ -82,7 +91,12 @@ impl Orchestrator {
         Ok(report)
     }
 
-    async fn reconcile_app(&self, mut record: AppRecord, listed: &[&Listed], report: &mut ReconcileReport) -> Result<(), Error> {
+    async fn reconcile_app(
+        &self,
+        mut record: AppRecord,
+        listed: &[&Listed],
+        report: &mut ReconcileReport,
+    ) -> Result<(), Error> {
         match (record.desired, record.phase) {
             (Desired::Stopped, Phase::Installed) => return Ok(()),
             (Desired::Running, Phase::Installed) => {}
@@ -122,7 +136,10 @@ impl Orchestrator {
             report.created.extend(missing);
             return Ok(());
         }
-        for stale in listed.iter().filter(|l| !plan.containers.iter().any(|c| c.podman_name == l.name)) {
+        for stale in listed
+            .iter()
+            .filter(|l| !plan.containers.iter().any(|c| c.podman_name == l.name))
+        {
             self.podman.remove(&stale.name).await?;
             report.removed.push(stale.name.clone());
         }

@@ -174,41 +174,65 @@ impl State {
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
     ) -> Result<T, Error> {
-        let tx = self.db.begin_write().map_err(|e| Error::state(&self.path, e))?;
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(|e| Error::state(&self.path, e))?;
         let value = f(&tx).map_err(|e| Error::state(&self.path, e))?;
         tx.commit().map_err(|e| Error::state(&self.path, e))?;
         Ok(value)
     }
 
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, Error> {
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::state(&self.path, e))?;
+        f(&tx).map_err(|e| Error::state(&self.path, e))
+    }
+
+    /// Every value of a table, in key order, decoded.
+    fn all<K: redb::Key + 'static, T: for<'de> Deserialize<'de>>(
+        &self,
+        table: TableDefinition<K, &[u8]>,
+    ) -> Result<Vec<T>, Error> {
+        let rows: Vec<Vec<u8>> = self.read(|tx| {
+            let table = tx.open_table(table)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                rows.push(row?.1.value().to_vec());
+            }
+            Ok(rows)
+        })?;
+        rows.iter().map(|bytes| self.decode(bytes)).collect()
+    }
+
     /// Every app record, by id.
     pub fn apps(&self) -> Result<Vec<AppRecord>, Error> {
-        let tx = self.db.begin_read().map_err(|e| Error::state(&self.path, e))?;
-        let table = tx.open_table(APPS).map_err(|e| Error::state(&self.path, e))?;
-        let mut apps = Vec::new();
-        for row in table.iter().map_err(|e| Error::state(&self.path, e))? {
-            let (_, value) = row.map_err(|e| Error::state(&self.path, e))?;
-            apps.push(self.decode(value.value())?);
-        }
-        Ok(apps)
+        self.all(APPS)
     }
 
     /// One app's record.
     pub fn app(&self, id: &str) -> Result<Option<AppRecord>, Error> {
-        let tx = self.db.begin_read().map_err(|e| Error::state(&self.path, e))?;
-        let table = tx.open_table(APPS).map_err(|e| Error::state(&self.path, e))?;
-        let value = table.get(id).map_err(|e| Error::state(&self.path, e))?;
-        value.map(|v| self.decode(v.value())).transpose()
+        let bytes =
+            self.read(|tx| Ok(tx.open_table(APPS)?.get(id)?.map(|v| v.value().to_vec())))?;
+        bytes.map(|b| self.decode(&b)).transpose()
     }
 
     fn decode<T: for<'de> Deserialize<'de>>(&self, bytes: &[u8]) -> Result<T, Error> {
-        serde_json::from_slice(bytes).map_err(|e| Error::state(&self.path, format!("a record does not read: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::state(&self.path, format!("a record does not read: {e}")))
     }
 
     /// Writes an app's record.
     pub fn put_app(&self, record: &AppRecord) -> Result<(), Error> {
         let bytes = serde_json::to_vec(record).map_err(|e| Error::state(&self.path, e))?;
         self.write(|tx| {
-            tx.open_table(APPS)?.insert(record.id.as_str(), bytes.as_slice())?;
+            tx.open_table(APPS)?
+                .insert(record.id.as_str(), bytes.as_slice())?;
             Ok(())
         })
     }
@@ -257,22 +281,18 @@ impl State {
     }
 
     fn journal_entry(&self, seq: u64) -> Result<Option<JournalEntry>, Error> {
-        let tx = self.db.begin_read().map_err(|e| Error::state(&self.path, e))?;
-        let table = tx.open_table(JOURNAL).map_err(|e| Error::state(&self.path, e))?;
-        let value = table.get(seq).map_err(|e| Error::state(&self.path, e))?;
-        value.map(|v| self.decode(v.value())).transpose()
+        let bytes = self.read(|tx| {
+            Ok(tx
+                .open_table(JOURNAL)?
+                .get(seq)?
+                .map(|v| v.value().to_vec()))
+        })?;
+        bytes.map(|b| self.decode(&b)).transpose()
     }
 
     /// The journal, oldest first.
     pub fn journal(&self) -> Result<Vec<JournalEntry>, Error> {
-        let tx = self.db.begin_read().map_err(|e| Error::state(&self.path, e))?;
-        let table = tx.open_table(JOURNAL).map_err(|e| Error::state(&self.path, e))?;
-        let mut entries = Vec::new();
-        for row in table.iter().map_err(|e| Error::state(&self.path, e))? {
-            let (_, value) = row.map_err(|e| Error::state(&self.path, e))?;
-            entries.push(self.decode(value.value())?);
-        }
-        Ok(entries)
+        self.all(JOURNAL)
     }
 
     /// Marks every unfinished entry "interrupted": called once at start,
@@ -326,7 +346,15 @@ mod tests {
             state.journal_finish(seq, "ok").unwrap();
         }
         let state = State::open(&path).unwrap();
-        assert_eq!(state.app("org.example.a").unwrap().unwrap().current.version(), "1.0.0");
+        assert_eq!(
+            state
+                .app("org.example.a")
+                .unwrap()
+                .unwrap()
+                .current
+                .version(),
+            "1.0.0"
+        );
         let open = state.close_interrupted().unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].op, "stop");

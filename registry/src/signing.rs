@@ -50,7 +50,11 @@ pub fn sign(manifest_path: &Path, identity: &Identity) -> Result<SignedManifest,
 /// Replaces every local path with the content hash of the file it names.
 /// The result is read back through the published-form checks, so what gets
 /// signed is a valid published manifest.
-pub(crate) fn publish_form(mut manifest: Manifest, base: &Path, file: &str) -> Result<Manifest, Error> {
+pub(crate) fn publish_form(
+    mut manifest: Manifest,
+    base: &Path,
+    file: &str,
+) -> Result<Manifest, Error> {
     let mut archives: HashMap<String, ArchiveInfo> = HashMap::new();
     for container in &mut manifest.containers {
         if let ImageRef::Archive(rel) = &container.image {

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use archy_node::apps::{self, PodmanChoice};
 use archy_node::app_test;
+use archy_node::apps::{self, PodmanChoice};
 use archy_orchestrator::{AppStatus, AppSummary, Event, Orchestrator, Progress, quadlet};
 use archy_registry::swarm::VerifiedManifest;
 use archy_registry::{Form, Manifest};
@@ -52,7 +52,13 @@ fn draw(mut events: broadcast::Receiver<Progress>, out: &Output) -> tokio::task:
             .progress_chars("=> "),
     );
     tokio::spawn(async move {
-        while let Ok(Progress { operation, app, event, .. }) = events.recv().await {
+        while let Ok(Progress {
+            operation,
+            app,
+            event,
+            ..
+        }) = events.recv().await
+        {
             bar.set_prefix(operation);
             match event {
                 Event::Stage { stage, percent } => {
@@ -95,7 +101,11 @@ async fn verified(args: &InstallArgs, out: &Output) -> anyhow::Result<VerifiedMa
 }
 
 fn summary_text(verb: &str, s: &AppSummary) -> String {
-    let dev = if s.dev { " [dev: unpublished, not verified by a catalog]" } else { "" };
+    let dev = if s.dev {
+        " [dev: unpublished, not verified by a catalog]"
+    } else {
+        ""
+    };
     let mut text = format!("{verb} {} {}{dev}\n", s.id, s.version);
     for (key, port) in &s.host_ports {
         text += &format!("  {key} -> host port {port}\n");
@@ -113,7 +123,9 @@ pub fn install(args: InstallArgs, update: bool, out: &Output) -> anyhow::Result<
         } else {
             with_bar(&orchestrator, out, async |o| o.install(&app).await).await?
         };
-        out.result(&summary, || summary_text(if update { "updated to" } else { "installed" }, &summary));
+        out.result(&summary, || {
+            summary_text(if update { "updated to" } else { "installed" }, &summary)
+        });
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -155,7 +167,13 @@ pub fn operate(app: AppRef, op: Operation, out: &Output) -> anyhow::Result<ExitC
             Operation::Uninstall { purge } => o.uninstall(id, purge).await,
         })
         .await?;
-        out.result(&Done { app: id, operation: word }, || format!("{id} {word}"));
+        out.result(
+            &Done {
+                app: id,
+                operation: word,
+            },
+            || format!("{id} {word}"),
+        );
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -168,7 +186,10 @@ pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
             if apps.is_empty() {
                 return "no apps installed".into();
             }
-            let mut text = format!("{:<36} {:<10} {:<8} {:<10} PORTS\n", "APP", "VERSION", "WANTED", "PHASE");
+            let mut text = format!(
+                "{:<36} {:<10} {:<8} {:<10} PORTS\n",
+                "APP", "VERSION", "WANTED", "PHASE"
+            );
             for a in &apps {
                 let ports: Vec<String> = a.host_ports.values().map(u16::to_string).collect();
                 let dev = if a.dev { " (dev)" } else { "" };
@@ -231,7 +252,10 @@ struct Rendered {
 pub fn render(path: &Path, out_dir: Option<&Path>, out: &Output) -> anyhow::Result<ExitCode> {
     let manifest_file = manifest_path(path);
     let manifest = Manifest::load(&manifest_file, Form::Source)?;
-    let base = manifest_file.parent().unwrap_or(Path::new(".")).canonicalize()?;
+    let base = manifest_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .canonicalize()?;
     let dir = out_dir.map_or_else(|| base.join("quadlet"), Path::to_owned);
     let data = base.join("data");
     let units = quadlet::render(&manifest, &base, &data)?;
@@ -267,26 +291,49 @@ pub fn test(path: &Path, args: AppsArgs, out: &Output) -> anyhow::Result<ExitCod
         drawing.abort();
         let passed = steps.iter().all(|s| s.result == "pass");
         out.result(&steps, || {
-            let mut text = format!("lifecycle matrix for {} {}\n", app.manifest().id, app.manifest().version);
+            let mut text = format!(
+                "lifecycle matrix for {} {}\n",
+                app.manifest().id,
+                app.manifest().version
+            );
             text += &format!("{:<18} {:<8} {:>7}  DETAIL\n", "STEP", "RESULT", "SECONDS");
             for s in &steps {
-                text += &format!("{:<18} {:<8} {:>7.2}  {}\n", s.step, s.result, s.seconds, s.detail);
+                text += &format!(
+                    "{:<18} {:<8} {:>7.2}  {}\n",
+                    s.step, s.result, s.seconds, s.detail
+                );
             }
             text += if passed { "all steps passed" } else { "FAILED" };
             text
         });
-        Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }
 
 /// Shows the current stage of whichever operation runs, for the matrix.
-fn draw_all(mut events: broadcast::Receiver<Progress>, out: &Output) -> tokio::task::JoinHandle<()> {
-    let spinner = if out.is_json() { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+fn draw_all(
+    mut events: broadcast::Receiver<Progress>,
+    out: &Output,
+) -> tokio::task::JoinHandle<()> {
+    let spinner = if out.is_json() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
     spinner.enable_steady_tick(Duration::from_millis(120));
     tokio::spawn(async move {
         while let Ok(p) = events.recv().await {
             if let Event::Stage { stage, percent } = p.event {
-                spinner.set_message(format!("{} {}: {} ({percent}%)", p.operation, p.app, stage.label()));
+                spinner.set_message(format!(
+                    "{} {}: {} ({percent}%)",
+                    p.operation,
+                    p.app,
+                    stage.label()
+                ));
             }
         }
         spinner.finish_and_clear();

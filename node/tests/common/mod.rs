@@ -37,7 +37,11 @@ pub fn archy(args: &[&str]) -> Output {
 }
 
 pub fn ok(args: &[&str]) -> String {
-    let out = archy(args);
+    succeeded(args, archy(args))
+}
+
+/// The stdout of a run of `archy args` that must have succeeded.
+pub fn succeeded(args: &[&str], out: Output) -> String {
     assert!(
         out.status.success(),
         "archy {args:?} failed: {}{}",

@@ -112,10 +112,11 @@ impl VerifiedManifest {
                 });
             }
         }
-        let json = serde_json::to_vec(&manifest).map_err(|e| archy_trust::Error::InvalidPayload {
-            kind: "archy/manifest",
-            reason: e.to_string(),
-        })?;
+        let json =
+            serde_json::to_vec(&manifest).map_err(|e| archy_trust::Error::InvalidPayload {
+                kind: "archy/manifest",
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             publisher: manifest.publisher.clone(),
             release: BlobHash::of(&json),
