@@ -723,3 +723,54 @@ fn render_writes_quadlet_units() {
         "{unit}"
     );
 }
+
+#[test]
+fn a_release_fetched_from_its_publisher_installs_verified_and_runs() {
+    let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let podman = Podman::start(tmp.path());
+    let (dir, key, did) = common::app_under_new_key(tmp.path(), "hello-web");
+    let catalog = tmp.path().join("catalog");
+    let origin_data = tmp.path().join("origin");
+    common::ok(&["catalog", "init", s(&catalog), "--key", s(&key)]);
+    common::ok(&[
+        "app",
+        "pack",
+        s(&dir),
+        "--key",
+        s(&key),
+        "--data-dir",
+        s(&origin_data),
+    ]);
+    let signed = dir.join("manifest.signed.json");
+    common::ok(&["catalog", "add", s(&catalog), s(&signed), "--key", s(&key)]);
+    let origin = common::NodeProcess::start(
+        &origin_data,
+        &["--key", s(&key), "--catalog", s(&catalog), "--no-apps"],
+    );
+
+    let node = Node::new(tmp.path(), "node", &podman);
+    let app = "org.archipelago.hello-web";
+    let release = format!("{did}/{app}");
+    let installed = node.json(&["app", "install", &release, "--origin", &origin.ticket]);
+    assert_eq!(installed["dev"], false, "{installed}");
+    assert_eq!(installed["publisher"], did.as_str());
+    let page = get(8080, "/").expect("the fetched app answers");
+    assert!(page.contains("Hello from Archipelago"), "{page}");
+    let image = podman_cli(&[
+        "inspect",
+        "--format",
+        "{{.Image}}",
+        &node.containers(app)[0],
+    ]);
+    let manifest: Value = serde_json::from_str(&fs::read_to_string(&signed).unwrap()).unwrap();
+    let id = manifest["signed"]["payload"]["containers"][0]["image"]["id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        format!("sha256:{}", image.trim()),
+        id,
+        "the container runs the image the signed manifest names, by id"
+    );
+    node.ok(&["app", "uninstall", app, "--purge"]);
+}

@@ -13,7 +13,7 @@ use archy_node::synthetic_app::write_app;
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::tuf_protocol::{self, CatalogFile, CatalogSource, Served, TufProtocol};
 use archy_trust::Did;
-use common::{Running, bounded, json, ok, s};
+use common::{NodeProcess, bounded, json, ok, s};
 use serde_json::Value;
 
 /// A publisher with a catalog and a synthetic app packed into its node's
@@ -106,44 +106,6 @@ async fn test_endpoint() -> (archy_trust::Identity, NodeEndpoint) {
     };
     let endpoint = NodeEndpoint::bind(&identity, &options).await.unwrap();
     (identity, endpoint)
-}
-
-/// `archy node run`, stopped when dropped.
-struct NodeProcess {
-    _process: Running,
-    ticket: String,
-}
-
-impl NodeProcess {
-    fn start(data: &Path, extra: &[&str]) -> Self {
-        let ticket_file = data.join("ticket");
-        let _ = std::fs::remove_file(&ticket_file);
-        let process = Running(
-            Command::new(env!("CARGO_BIN_EXE_archy"))
-                .args(["node", "run", "--data-dir", s(data)])
-                .args(["--ticket-file", s(&ticket_file)])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("archy node run starts"),
-        );
-        let start = Instant::now();
-        loop {
-            if let Ok(ticket) = std::fs::read_to_string(&ticket_file) {
-                return Self {
-                    _process: process,
-                    ticket,
-                };
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the node in {} printed no ticket",
-                data.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 fn fetch(release: &str, data: &Path, nodes: &[(&str, &str)]) -> Output {

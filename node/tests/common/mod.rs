@@ -6,8 +6,9 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -115,4 +116,42 @@ pub fn app_under_new_key(tmp: &Path, app: &str) -> (PathBuf, PathBuf, String) {
     fs::write(dir.join("manifest.yml"), manifest).unwrap();
     fs::copy(src.join("image.tar"), dir.join("image.tar")).unwrap();
     (dir, key, did)
+}
+
+/// `archy node run`, stopped when dropped.
+pub struct NodeProcess {
+    _process: Running,
+    pub ticket: String,
+}
+
+impl NodeProcess {
+    pub fn start(data: &Path, extra: &[&str]) -> Self {
+        let ticket_file = data.join("ticket");
+        let _ = std::fs::remove_file(&ticket_file);
+        let process = Running(
+            Command::new(env!("CARGO_BIN_EXE_archy"))
+                .args(["node", "run", "--data-dir", s(data)])
+                .args(["--ticket-file", s(&ticket_file)])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("archy node run starts"),
+        );
+        let start = Instant::now();
+        loop {
+            if let Ok(ticket) = std::fs::read_to_string(&ticket_file) {
+                return Self {
+                    _process: process,
+                    ticket,
+                };
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the node in {} printed no ticket",
+                data.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

@@ -47,6 +47,14 @@ pub enum Provenance {
 
 /// A manifest verified against its publisher's TUF catalog, with every
 /// blob it names fetched, checked against BLAKE3 and on local disk.
+///
+/// Nothing outside this crate can make one up, so a manifest whose image
+/// blob was not checked against its hash cannot reach the orchestrator:
+///
+/// ```compile_fail,E0624
+/// use archy_registry::swarm::VerifiedManifest;
+/// let forged = VerifiedManifest::new(todo!(), todo!(), todo!(), todo!(), todo!(), todo!());
+/// ```
 #[derive(Debug, Clone)]
 pub struct VerifiedManifest {
     manifest: Manifest,
