@@ -528,4 +528,26 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// The orchestrator against real podman: install → healthy per stage,
+    /// a reconcile pass over many running apps, and its overhead over the
+    /// same podman calls made directly.
+    Apps {
+        /// The app to measure (a local app directory).
+        #[arg(long, value_name = "DIR", default_value = "apps/hello-web")]
+        app: PathBuf,
+        /// Installs to time (the first with the image unloaded).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Apps running during the reconcile passes.
+        #[arg(long, default_value_t = 50)]
+        apps: usize,
+        /// Reconcile passes to time.
+        #[arg(long, default_value_t = 20)]
+        passes: usize,
+        /// Install + uninstall cycles for the overhead figure.
+        #[arg(long, default_value_t = 10)]
+        cycles: usize,
+        #[command(flatten)]
+        podman: PodmanArgs,
+    },
 }

@@ -14,10 +14,12 @@
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
 //! - [`synthetic_app`]: apps of any size, for benchmarks and swarm tests;
 //! - [`apps`]: the orchestrator in the data directory, and its podman;
-//! - [`app_test`]: `archy app test`, the generic lifecycle matrix.
+//! - [`app_test`]: `archy app test`, the generic lifecycle matrix;
+//! - [`apps_bench`]: `archy bench apps`, the orchestrator's figures.
 
 pub mod app_test;
 pub mod apps;
+pub mod apps_bench;
 pub mod bench;
 pub mod catalog_server;
 pub mod catalog_source;

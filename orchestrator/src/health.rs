@@ -13,8 +13,11 @@ use tokio::time::{Instant, timeout};
 use crate::plan::ContainerPlan;
 use crate::podman::Podman;
 
-/// Time between probes while waiting for a container to become healthy.
-const POLL: Duration = Duration::from_millis(200);
+/// Time between the first probes while waiting for a container to become
+/// healthy; it doubles after each failure up to [`POLL_MAX`].
+const POLL_FIRST: Duration = Duration::from_millis(20);
+/// Longest time between probes while waiting.
+const POLL_MAX: Duration = Duration::from_millis(500);
 /// Most bytes of an HTTP answer read to find its status.
 const MAX_STATUS_BYTES: usize = 1024;
 
@@ -137,6 +140,7 @@ pub async fn wait_healthy(
 ) -> Result<(), (Duration, String)> {
     let budget = deadline(health);
     let end = Instant::now() + budget;
+    let mut poll = POLL_FIRST;
     loop {
         let failure = match probe(podman, container, health).await {
             Ok(()) => return Ok(()),
@@ -149,10 +153,11 @@ pub async fn wait_healthy(
         {
             return Err((budget, format!("the container exited ({failure})")));
         }
-        if Instant::now() + POLL >= end {
+        if Instant::now() + poll >= end {
             return Err((budget, failure));
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(POLL_MAX);
     }
 }
 

@@ -269,8 +269,7 @@ impl Orchestrator {
             self.teardown(&existing, reporter).await?;
             self.state.remove_app(&manifest.id)?;
         }
-        reporter.stage(Stage::Verify, 0);
-        let release = recorded_release(verified).await?;
+        let release = recorded_release(verified)?;
         let taken = self.taken_ports(&manifest.id).await?;
         let app_dir = self.app_dir(&manifest.id);
         let host_ports = ports::choose(manifest, &ports::kept(&app_dir), &taken)?;
@@ -344,7 +343,7 @@ impl Orchestrator {
         release: &RecordedRelease,
         reporter: &mut Reporter,
     ) -> Result<(), Error> {
-        reporter.stage(Stage::Verify, 5);
+        reporter.stage(Stage::Verify, 0);
         verify_images(&release.images).await?;
         reporter.stage(Stage::LoadImage, 10);
         for image in &release.images {
@@ -579,8 +578,7 @@ impl Orchestrator {
     ) -> Result<AppSummary, Error> {
         let manifest = verified.manifest();
         let old = self.record(&manifest.id)?;
-        reporter.stage(Stage::Verify, 0);
-        let release = recorded_release(verified).await?;
+        let release = recorded_release(verified)?;
         let taken = self.taken_ports(&manifest.id).await?;
         let host_ports = ports::choose(manifest, &old.host_ports, &taken)?;
         ports::keep(&self.app_dir(&manifest.id), &host_ports)?;
@@ -633,8 +631,8 @@ impl Orchestrator {
 }
 
 /// The release as the state file records it: the manifest, and each image
-/// archive with its verified path, re-hashed now.
-async fn recorded_release(verified: &VerifiedManifest) -> Result<RecordedRelease, Error> {
+/// archive with its verified path (re-hashed before podman loads it).
+fn recorded_release(verified: &VerifiedManifest) -> Result<RecordedRelease, Error> {
     let manifest = verified.manifest();
     let mut images: Vec<ImageBlob> = Vec::new();
     for container in &manifest.containers {
@@ -660,7 +658,6 @@ async fn recorded_release(verified: &VerifiedManifest) -> Result<RecordedRelease
             path: path.to_owned(),
         });
     }
-    verify_images(&images).await?;
     Ok(RecordedRelease {
         manifest: serde_json::to_value(manifest)
             .map_err(|e| Error::plan(&manifest.id, e.to_string()))?,

@@ -158,6 +158,21 @@ impl Podman {
         .await
     }
 
+    /// Removes an image no container uses; returns whether it was there.
+    /// One in use stays, and that is not an error.
+    pub async fn remove_image(&self, id: &str) -> Result<bool, Error> {
+        if !self.image_exists(id).await? {
+            return Ok(false);
+        }
+        let removed = bounded(
+            format!("remove image {id}"),
+            CALL_TIMEOUT,
+            self.api.images().get(id).remove(),
+        )
+        .await;
+        Ok(removed.is_ok())
+    }
+
     /// Loads a `podman save` archive (`images load`).
     pub async fn load_image(&self, archive: &Path) -> Result<(), Error> {
         let size = std::fs::metadata(archive)

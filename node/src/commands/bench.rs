@@ -11,6 +11,20 @@ use crate::output::Output;
 
 pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCommand::Apps {
+            app,
+            runs,
+            apps,
+            passes,
+            cycles,
+            podman,
+        } => {
+            ensure!(
+                runs >= 1 && passes >= 1 && cycles >= 1,
+                "--runs, --passes and --cycles must be at least 1"
+            );
+            super::apps::bench(app, runs, apps, passes, cycles, &podman, out)?;
+        }
         BenchCommand::Fetch {
             size,
             cap,
