@@ -5,7 +5,8 @@
 # it in a signed catalog (a TUF repository), serve that over HTTP and read it
 # back with the TUF client; pack the release into the origin node's blob
 # store and fetch it over iroh from the origin, then from a peer once the
-# origin has stopped; finally rotate the catalog's key.
+# origin has stopped; install that verified release under podman and use it;
+# finally rotate the catalog's key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,14 +89,30 @@ kill "${nodes[0]}"; wait "${nodes[0]}" 2>/dev/null || true
 time "$archy" fetch "$did/org.archipelago.hello-web" --origin "$origin_ticket" \
     --provider "$(cat "$work/peer/ticket")" --data-dir "$work/fresh"
 "$archy" blobs ls --data-dir "$work/fresh"
+
+step "12. Install the verified release under podman; its page answers; stop, start, uninstall"
+# A podman API service of the walkthrough's own (rootful when run as root;
+# a user's node defaults to their rootless socket).
+podman system service --time=0 "unix://$work/podman.sock" > /dev/null 2>&1 &
+nodes+=($!)
+for _ in $(seq 100); do [ -S "$work/podman.sock" ] && break; sleep 0.1; done
+export ARCHY_PODMAN_SOCKET=$work/podman.sock
+"$archy" app install "$did/org.archipelago.hello-web" --origin "$origin_ticket" \
+    --provider "$(cat "$work/peer/ticket")" --data-dir "$work/fresh"
+exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && timeout 5 cat <&3 | grep -o '<h1>.*</h1>'; exec 3<&-
+"$archy" app status org.archipelago.hello-web --data-dir "$work/fresh"
+"$archy" app stop org.archipelago.hello-web --data-dir "$work/fresh"
+"$archy" app ls --data-dir "$work/fresh"
+"$archy" app start org.archipelago.hello-web --data-dir "$work/fresh"
+"$archy" app uninstall org.archipelago.hello-web --purge --data-dir "$work/fresh"
 stop_nodes
 
-step "12. Rotate to a new key: root 2 is signed by old and new keys; the client follows"
+step "13. Rotate to a new key: root 2 is signed by old and new keys; the client follows"
 "$archy" key new --out "$work/new.key" > /dev/null
 "$archy" catalog rotate-key "$work/catalog" --old-key "$work/publisher.key" --new-key "$work/new.key"
 "$client" --metadata-dir "$work/node" --metadata-url "$base/metadata/" refresh
 echo "the client now trusts root version $(sed -n 's/.*"version":\([0-9]*\).*/\1/p' "$work/node/root.json")"
 
-step "13. Metadata signed with the old key alone is refused"
+step "14. Metadata signed with the old key alone is refused"
 "$archy" catalog refresh "$work/catalog" --key "$work/publisher.key" && exit 1
 echo "(the editor refuses to sign with a key the catalog no longer lists)"
