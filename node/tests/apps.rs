@@ -774,3 +774,110 @@ fn a_release_fetched_from_its_publisher_installs_verified_and_runs() {
     );
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
+
+#[test]
+fn spec_drift_is_replaced_once_and_then_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let podman = Podman::start(tmp.path());
+    let node = Node::new(tmp.path(), "node", &podman);
+    let dir = web_app(tmp.path(), "drift", |m| m);
+    let app = "org.test.drift";
+    node.ok(&["app", "install", s(&dir), "--dev"]);
+    let name = node.containers(app).pop().unwrap();
+    let image = podman_cli(&["inspect", "--format", "{{.Image}}", &name]);
+    // Someone replaces the container with one of another spec (another
+    // command), keeping the node's labels but not its spec hash.
+    podman_cli(&["rm", "-f", &name]);
+    podman_cli(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &format!("archy.instance={}", node.instance),
+        "--label",
+        &format!("archy.app={app}"),
+        "--label",
+        "archy.container=web",
+        "--label",
+        "archy.spec=somebody-else",
+        image.trim(),
+        "sleep",
+        "1000",
+    ]);
+    let first = node.json(&["app", "reconcile"]);
+    assert_eq!(first["recreated"][0], name.as_str(), "{first}");
+    let second = node.json(&["app", "reconcile"]);
+    assert!(
+        second["recreated"].as_array().unwrap().is_empty(),
+        "no recreate loop: {second}"
+    );
+    assert_eq!(second["adopted"], 1, "{second}");
+    assert_eq!(
+        container_states(&node, app),
+        [("running".into(), "healthy".into())]
+    );
+    node.ok(&["app", "uninstall", app, "--purge"]);
+}
+
+#[test]
+fn kill_9_during_an_update_then_restart_rolls_back_to_the_running_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let podman = Podman::start(tmp.path());
+    let node = Node::new(tmp.path(), "node", &podman);
+    let app = "org.test.updkill";
+    let v1 = web_app(tmp.path(), "updkill", |m| m);
+    node.ok(&["app", "install", s(&v1), "--dev"]);
+    let v2 = app_copy(tmp.path(), "hello-web", "updkill-2", |m| {
+        m.replace("org.archipelago.hello-web", app)
+            .replace("        host: 8080\n", "")
+            .replace("version: 1.0.0", "version: 2.0.0")
+            .replace(
+                "command: [serve, -p, \"8080\", -h, /www]",
+                "command: [sh, -c, \"sleep 4; exec serve -p 8080 -h /www\"]",
+            )
+    });
+    let mut update = node.command(&["app", "update", s(&v2), "--dev"]);
+    let mut update = Running(
+        update
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the new version's container", 60, || {
+        let label = format!("label=archy.instance={}", node.instance);
+        let v2 = podman_cli(&[
+            "ps",
+            "-a",
+            "--filter",
+            &label,
+            "--filter",
+            "label=archy.version=2.0.0",
+            "--format",
+            "{{.Names}}",
+        ]);
+        !v2.trim().is_empty()
+    });
+    Command::new("pkill")
+        .args(["-9", "-P", &update.0.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = update.0.kill();
+    let _ = update.0.wait();
+
+    let report = node.json(&["app", "reconcile"]);
+    assert_eq!(report["resumed"][0], app, "{report}");
+    let status = node.status(app);
+    assert_eq!(
+        status["version"], "1.0.0",
+        "an update never seen healthy is rolled back"
+    );
+    assert_eq!(status["phase"], "installed");
+    assert_eq!(node.containers(app).len(), 1);
+    assert_eq!(
+        container_states(&node, app),
+        [("running".into(), "healthy".into())]
+    );
+    node.ok(&["app", "uninstall", app, "--purge"]);
+}
