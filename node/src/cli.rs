@@ -392,6 +392,15 @@ pub enum AppCommand {
     Ls(AppsArgs),
     /// Show an app and the state and health of each of its containers.
     Status(AppRef),
+    /// The operation journal, newest last: what ran, when, and how it ended
+    /// ("interrupted" when the node died during it).
+    Journal {
+        /// Show at most this many entries.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        apps: AppsArgs,
+    },
     /// Compare what should run with what podman has and fix the difference
     /// (the running node does this periodically).
     Reconcile(AppsArgs),

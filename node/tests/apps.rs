@@ -487,6 +487,14 @@ fn kill_9_during_install_then_restart_converges_to_one_healthy_app() {
         container_states(&node, app),
         [("running".into(), "healthy".into())]
     );
+    let journal = node.json(&["app", "journal"]);
+    let install = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["op"] == "install")
+        .unwrap();
+    assert_eq!(install["outcome"], "interrupted", "{journal}");
     let journal_quiet = node.json(&["app", "reconcile"]);
     assert_eq!(
         journal_quiet["adopted"], 1,

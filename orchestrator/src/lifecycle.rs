@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use archy_registry::manifest::ImageRef;
@@ -702,6 +701,3 @@ fn hash_file(path: &Path) -> Result<(String, u64), Error> {
     let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::file(path, e))?;
     Ok((hasher.finalize().to_hex().to_string(), size))
 }
-
-/// Shared handle to an orchestrator, for the node's reconcile loop and API.
-pub type SharedOrchestrator = Arc<Orchestrator>;

@@ -42,6 +42,7 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
         AppCommand::Ls(args) => apps::list(args, out),
         AppCommand::Status(app) => apps::status(app, out),
         AppCommand::Reconcile(args) => apps::reconcile(args, out),
+        AppCommand::Journal { limit, apps: args } => apps::journal(limit, args, out),
         AppCommand::Render { path, out: dir, .. } => apps::render(&path, dir.as_deref(), out),
         AppCommand::Test { path, apps: args } => apps::test(&path, args, out),
     }

@@ -12,6 +12,7 @@ use archy_node::apps::{self, PodmanChoice};
 use archy_node::apps_bench::{self, AppsBench};
 use archy_orchestrator::{AppStatus, AppSummary, Event, Orchestrator, Progress, quadlet};
 use archy_registry::swarm::VerifiedManifest;
+use archy_registry::tuf::time::UtcTime;
 use archy_registry::{Form, Manifest};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -222,6 +223,32 @@ pub fn status(app: AppRef, out: &Output) -> anyhow::Result<ExitCode> {
             );
             for c in &status.containers {
                 text += &format!("  {:<16} {:<24} {}\n", c.name, c.state, c.health);
+            }
+            text
+        });
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `archy app journal`.
+pub fn journal(limit: usize, args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let journal = open(&args).await?.journal()?;
+        let shown = &journal[journal.len().saturating_sub(limit)..];
+        out.result(&shown, || {
+            let mut text = format!(
+                "{:>6} {:<20} {:<22} {:<36} OUTCOME\n",
+                "SEQ", "STARTED", "OPERATION", "APP"
+            );
+            for e in shown {
+                text += &format!(
+                    "{:>6} {:<20} {:<22} {:<36} {}\n",
+                    e.seq,
+                    UtcTime::from_unix(i64::try_from(e.started_at).unwrap_or(i64::MAX)).to_string(),
+                    e.op,
+                    e.app,
+                    e.outcome.as_deref().unwrap_or("running")
+                );
             }
             text
         });
