@@ -1,0 +1,13 @@
+//! Discovery: apps published as Nostr NIP-78 events (kind 30078,
+//! addressable), and the checks every event passes before a node believes
+//! it. `docs/protocol.md` is the format.
+//!
+//! - [`protocol`]: kinds, tags, limits and the three content types;
+//! - [`publish`]: building the events, signed with the identity's derived
+//!   Nostr key;
+//! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
+//!   one, or a [`verify::Rejection`] with a reason that can be counted.
+
+pub mod protocol;
+pub mod publish;
+pub mod verify;

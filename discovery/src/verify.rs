@@ -1,0 +1,561 @@
+//! Every event a relay hands over passes these checks before anything is
+//! indexed, cheapest first: kind, size, protocol version, time, id,
+//! Schnorr signature, JSON shape, the DID binding (signed by the DID, for
+//! this Nostr key, not expired) and, for a listing, the manifest envelope
+//! (signed by the same DID, for the app the `d` tag names). A failure is a
+//! [`Rejection`] whose [`Rejection::reason`] is a short, countable label.
+
+use archy_registry::{Manifest, signing};
+use archy_trust::{Did, Signed};
+use nostr::{Event, JsonUtil, Kind, TagKind};
+
+use crate::protocol::{
+    Binding, CatalogContent, D_APP_PREFIX, D_CATALOG, D_PUBLISHER, KIND, ListingContent,
+    MAX_CATEGORIES, MAX_CONTENT_BYTES, MAX_FUTURE_SECS, MAX_PROVIDERS, PROTOCOL_VERSION,
+    PublisherContent,
+};
+
+/// Largest raw event accepted (content plus tags and envelope overhead).
+pub const MAX_EVENT_BYTES: usize = MAX_CONTENT_BYTES + 16 * 1024;
+
+/// Why an event was not believed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Not kind 30078.
+    #[error("kind {0} is not {KIND}")]
+    WrongKind(u16),
+    /// Larger than the limit.
+    #[error("{bytes} bytes is over the {limit}-byte limit")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not a Nostr event, or content that is not the JSON it should be.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// No `v` tag of a version this build reads.
+    #[error("protocol version {0:?} is not {PROTOCOL_VERSION}")]
+    UnknownVersion(String),
+    /// `created_at` too far ahead.
+    #[error("created {0} s in the future (more than {MAX_FUTURE_SECS} s)")]
+    FromTheFuture(u64),
+    /// Past its NIP-40 `expiration`.
+    #[error("expired at {0}")]
+    Expired(u64),
+    /// The id is not the hash of the event.
+    #[error("the event id does not match its contents")]
+    BadId,
+    /// The Schnorr signature does not verify.
+    #[error("the Schnorr signature does not verify")]
+    BadSignature,
+    /// A `d` tag this build does not know.
+    #[error("unknown d tag {0:?}")]
+    UnknownType(String),
+    /// The binding envelope does not verify.
+    #[error("DID binding: {0}")]
+    Binding(String),
+    /// The binding is signed by a DID other than the one it names.
+    #[error("DID binding for {did} is signed by {signer}")]
+    BindingSigner {
+        /// The DID it names.
+        did: String,
+        /// Who signed it.
+        signer: String,
+    },
+    /// The binding is for another Nostr key.
+    #[error("DID binding is for Nostr key {bound}, but the event is from {author}")]
+    BindingKey {
+        /// The key in the binding.
+        bound: String,
+        /// The event's author.
+        author: String,
+    },
+    /// The binding has expired.
+    #[error("DID binding expired at {0}")]
+    BindingExpired(u64),
+    /// The listing's manifest envelope is not signed by the listing's DID.
+    #[error("manifest: {0}")]
+    Manifest(String),
+    /// The listing contradicts its own manifest or tags.
+    #[error("listing: {0}")]
+    Listing(String),
+}
+
+impl Rejection {
+    /// A short label to count rejections by.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::WrongKind(_) => "wrong kind",
+            Self::TooLarge { .. } => "too large",
+            Self::Malformed(_) => "malformed",
+            Self::UnknownVersion(_) => "unknown protocol version",
+            Self::FromTheFuture(_) => "from the future",
+            Self::Expired(_) => "expired",
+            Self::BadId => "bad id",
+            Self::BadSignature => "bad signature",
+            Self::UnknownType(_) => "unknown type",
+            Self::Binding(_) => "bad binding",
+            Self::BindingSigner { .. } => "binding signed by another DID",
+            Self::BindingKey { .. } => "binding for another Nostr key",
+            Self::BindingExpired(_) => "binding expired",
+            Self::Manifest(_) => "manifest not signed by the listing's DID",
+            Self::Listing(_) => "listing contradicts its manifest",
+        }
+    }
+}
+
+/// A verified event, by what it says.
+#[derive(Debug, Clone)]
+pub enum Verified {
+    /// A publisher's binding and profile.
+    Publisher {
+        /// The verified binding.
+        binding: Binding,
+    },
+    /// Where a publisher's catalog stands.
+    Catalog {
+        /// The publisher.
+        did: Did,
+        /// What the event says.
+        content: CatalogContent,
+    },
+    /// An app listing, with its verified manifest.
+    Listing {
+        /// The publisher.
+        did: Did,
+        /// What the event says.
+        content: ListingContent,
+        /// The manifest in it, signed by `did`.
+        manifest: Box<Manifest>,
+    },
+}
+
+/// Parses and verifies a raw event as a relay sent it, at `now`.
+pub fn verify_json(raw: &str, now: u64) -> Result<(Event, Verified), Rejection> {
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(Rejection::TooLarge {
+            bytes: raw.len(),
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    let event = Event::from_json(raw).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    let verified = verify(&event, now)?;
+    Ok((event, verified))
+}
+
+/// Verifies an event at `now` (Unix seconds).
+pub fn verify(event: &Event, now: u64) -> Result<Verified, Rejection> {
+    if event.kind != Kind::Custom(KIND) {
+        return Err(Rejection::WrongKind(event.kind.as_u16()));
+    }
+    if event.content.len() > MAX_CONTENT_BYTES {
+        return Err(Rejection::TooLarge {
+            bytes: event.content.len(),
+            limit: MAX_CONTENT_BYTES,
+        });
+    }
+    let version = tag_value(event, "v").unwrap_or_default();
+    if version != PROTOCOL_VERSION {
+        return Err(Rejection::UnknownVersion(version.to_owned()));
+    }
+    let created = event.created_at.as_secs();
+    if created > now + MAX_FUTURE_SECS {
+        return Err(Rejection::FromTheFuture(created - now));
+    }
+    if let Some(expiration) = tag_value(event, "expiration") {
+        let at = expiration.parse::<u64>().map_err(|_| {
+            Rejection::Malformed(format!("expiration {expiration:?} is not a number"))
+        })?;
+        if at <= now {
+            return Err(Rejection::Expired(at));
+        }
+    }
+    if !event.verify_id() {
+        return Err(Rejection::BadId);
+    }
+    if !event.verify_signature() {
+        return Err(Rejection::BadSignature);
+    }
+    let d = event.tags.identifier().unwrap_or_default();
+    match d {
+        D_PUBLISHER => {
+            let content: PublisherContent = parse(&event.content)?;
+            Ok(Verified::Publisher {
+                binding: binding(&content.binding, event, now)?,
+            })
+        }
+        D_CATALOG => {
+            let content: CatalogContent = parse(&event.content)?;
+            let did = binding(&content.binding, event, now)?.did;
+            if content.root_sha256.len() != 64 || hex::decode(&content.root_sha256).is_err() {
+                return Err(Rejection::Malformed(
+                    "root_sha256 is not 64 hex digits".into(),
+                ));
+            }
+            Ok(Verified::Catalog { did, content })
+        }
+        _ if d.starts_with(D_APP_PREFIX) => listing(event, &d[D_APP_PREFIX.len()..], now),
+        other => Err(Rejection::UnknownType(other.to_owned())),
+    }
+}
+
+fn tag_value<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
+    event
+        .tags
+        .find(TagKind::custom(name))
+        .and_then(|t| t.content())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(content: &str) -> Result<T, Rejection> {
+    serde_json::from_str(content).map_err(|e| Rejection::Malformed(e.to_string()))
+}
+
+/// Checks the binding: signed by the DID it names, for this event's
+/// author, not expired.
+fn binding(envelope: &serde_json::Value, event: &Event, now: u64) -> Result<Binding, Rejection> {
+    let bytes = serde_json::to_vec(envelope).map_err(|e| Rejection::Binding(e.to_string()))?;
+    let signed =
+        Signed::<Binding>::verify(&bytes, None).map_err(|e| Rejection::Binding(e.to_string()))?;
+    let signer = signed.signer().clone();
+    let binding = signed.into_payload();
+    if signer != binding.did {
+        return Err(Rejection::BindingSigner {
+            did: binding.did.to_string(),
+            signer: signer.to_string(),
+        });
+    }
+    let author = event.pubkey.to_hex();
+    if binding.nostr_pubkey != author {
+        return Err(Rejection::BindingKey {
+            bound: binding.nostr_pubkey,
+            author,
+        });
+    }
+    if binding.expires <= now {
+        return Err(Rejection::BindingExpired(binding.expires));
+    }
+    Ok(binding)
+}
+
+fn listing(event: &Event, app_id: &str, now: u64) -> Result<Verified, Rejection> {
+    let content: ListingContent = parse(&event.content)?;
+    let did = binding(&content.binding, event, now)?.did;
+    let envelope =
+        serde_json::to_vec(&content.manifest).map_err(|e| Rejection::Manifest(e.to_string()))?;
+    let manifest =
+        signing::verify(&envelope, Some(&did)).map_err(|e| Rejection::Manifest(e.to_string()))?;
+    let contradiction = if content.app_id != app_id || manifest.id != app_id {
+        Some(format!(
+            "d names {app_id}, the listing {}, the manifest {}",
+            content.app_id, manifest.id
+        ))
+    } else if content.version != manifest.version.to_string() {
+        Some(format!(
+            "version {} but the manifest is {}",
+            content.version, manifest.version
+        ))
+    } else if content.categories.len() > MAX_CATEGORIES || content.providers.len() > MAX_PROVIDERS {
+        Some(format!(
+            "more than {MAX_CATEGORIES} categories or {MAX_PROVIDERS} providers"
+        ))
+    } else if content.release.len() != 64 || hex::decode(&content.release).is_err() {
+        Some("release is not a 64-hex-digit hash".into())
+    } else {
+        None
+    };
+    if let Some(reason) = contradiction {
+        return Err(Rejection::Listing(reason));
+    }
+    Ok(Verified::Listing {
+        did,
+        content,
+        manifest: Box::new(manifest),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ListingContent;
+    use crate::publish::{binding as make_binding, catalog_event, listing_event, publisher_event};
+    use archy_registry::Form;
+    use archy_trust::Identity;
+    use nostr::{EventBuilder, Tag, Timestamp};
+
+    const NOW: u64 = 1_800_000_000;
+    const YEAR: u64 = 365 * 24 * 3600;
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    fn signed_manifest(identity: &Identity, id: &str) -> serde_json::Value {
+        let yaml = format!(
+            r#"
+manifest_version: 1
+id: {id}
+version: 1.2.0
+title: Notes
+summary: Plain-text notes
+publisher: {did}
+license: MIT
+containers:
+  - name: web
+    image: {{blake3: "1111111111111111111111111111111111111111111111111111111111111111", size: 10, id: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}}
+"#,
+            did = identity.did()
+        );
+        let manifest = Manifest::from_yaml(&yaml, "t.yml", Form::Published).unwrap();
+        serde_json::from_slice(&Signed::sign(&manifest, identity).unwrap()).unwrap()
+    }
+
+    fn listing(binding: serde_json::Value, manifest: serde_json::Value) -> ListingContent {
+        ListingContent {
+            binding,
+            app_id: "org.example.notes".into(),
+            title: "Notes".into(),
+            summary: "Plain-text notes".into(),
+            categories: vec!["productivity".into()],
+            icon: None,
+            version: "1.2.0".into(),
+            release: "ab".repeat(32),
+            size: 10,
+            manifest,
+            providers: vec![],
+        }
+    }
+
+    fn valid_listing(alice: &Identity) -> Event {
+        let binding = make_binding(alice, "Alice", "apps", NOW + YEAR).unwrap();
+        let content = listing(binding, signed_manifest(alice, "org.example.notes"));
+        listing_event(alice, &content, at(NOW)).unwrap()
+    }
+
+    fn rejected(event: &Event) -> Rejection {
+        verify(event, NOW).unwrap_err()
+    }
+
+    #[test]
+    fn publisher_catalog_and_listing_events_verify() {
+        let alice = Identity::generate().unwrap();
+        let binding = make_binding(&alice, "Alice", "apps", NOW + YEAR).unwrap();
+        match verify(&publisher_event(&alice, &binding, at(NOW)).unwrap(), NOW).unwrap() {
+            Verified::Publisher { binding } => assert_eq!(binding.did, alice.did()),
+            other => panic!("{other:?}"),
+        }
+        let catalog = CatalogContent {
+            binding,
+            root_version: 2,
+            root_sha256: "cd".repeat(32),
+            timestamp: serde_json::json!({"signed": {"version": 7}}),
+        };
+        assert!(matches!(
+            verify(&catalog_event(&alice, &catalog, at(NOW)).unwrap(), NOW).unwrap(),
+            Verified::Catalog { did, .. } if did == alice.did()
+        ));
+        match verify(&valid_listing(&alice), NOW).unwrap() {
+            Verified::Listing {
+                did,
+                manifest,
+                content,
+            } => {
+                assert_eq!(did, alice.did());
+                assert_eq!(manifest.id, "org.example.notes");
+                assert_eq!(content.categories, ["productivity"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let event = valid_listing(&alice);
+        let tags: Vec<Vec<String>> = event.tags.iter().map(|t| t.as_slice().to_vec()).collect();
+        for tag in [
+            ["d", "archy:app:org.example.notes"],
+            ["v", "archy/1"],
+            ["t", "archy"],
+            ["t", "productivity"],
+        ] {
+            assert!(tags.contains(&tag.map(String::from).to_vec()), "{tags:?}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_id_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let mut event = valid_listing(&alice);
+        event.content = event
+            .content
+            .replace("Plain-text notes\",\"title", "Other notes\",\"title");
+        event.content.push(' ');
+        assert_eq!(rejected(&event), Rejection::BadId);
+    }
+
+    #[test]
+    fn a_bad_signature_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let mut event = valid_listing(&alice);
+        // A valid signature by the same key, over another event.
+        let binding = make_binding(&alice, "Alice", "", NOW + YEAR).unwrap();
+        event.sig = publisher_event(&alice, &binding, at(NOW)).unwrap().sig;
+        assert_eq!(rejected(&event), Rejection::BadSignature);
+    }
+
+    #[test]
+    fn a_binding_signed_by_another_did_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let mallory = Identity::generate().unwrap();
+        // Mallory claims Alice's DID for Mallory's Nostr key.
+        let claim = Binding {
+            did: alice.did(),
+            nostr_pubkey: mallory.nostr_keys().public_key().to_hex(),
+            name: "Alice".into(),
+            about: String::new(),
+            expires: NOW + YEAR,
+        };
+        let envelope: serde_json::Value =
+            serde_json::from_slice(&Signed::sign(&claim, &mallory).unwrap()).unwrap();
+        let event = publisher_event(&mallory, &envelope, at(NOW)).unwrap();
+        assert!(matches!(rejected(&event), Rejection::BindingSigner { .. }));
+        assert_eq!(rejected(&event).reason(), "binding signed by another DID");
+    }
+
+    #[test]
+    fn a_binding_copied_to_another_nostr_key_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let mallory = Identity::generate().unwrap();
+        let alices = make_binding(&alice, "Alice", "", NOW + YEAR).unwrap();
+        let event = publisher_event(&mallory, &alices, at(NOW)).unwrap();
+        assert!(matches!(rejected(&event), Rejection::BindingKey { .. }));
+    }
+
+    #[test]
+    fn an_expired_binding_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let old = make_binding(&alice, "Alice", "", NOW - 1).unwrap();
+        assert_eq!(
+            rejected(&publisher_event(&alice, &old, at(NOW)).unwrap()),
+            Rejection::BindingExpired(NOW - 1)
+        );
+    }
+
+    #[test]
+    fn a_manifest_signed_by_another_did_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let bob = Identity::generate().unwrap();
+        let binding = make_binding(&alice, "Alice", "", NOW + YEAR).unwrap();
+        let content = listing(binding, signed_manifest(&bob, "org.example.notes"));
+        let event = listing_event(&alice, &content, at(NOW)).unwrap();
+        assert!(
+            matches!(rejected(&event), Rejection::Manifest(_)),
+            "{:?}",
+            rejected(&event)
+        );
+    }
+
+    #[test]
+    fn a_listing_for_another_app_than_its_manifest_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let binding = make_binding(&alice, "Alice", "", NOW + YEAR).unwrap();
+        let content = listing(binding, signed_manifest(&alice, "org.example.other"));
+        let event = listing_event(&alice, &content, at(NOW)).unwrap();
+        assert!(matches!(rejected(&event), Rejection::Listing(_)));
+    }
+
+    fn raw_event(alice: &Identity, content: String, tags: Vec<Tag>, created: u64) -> Event {
+        EventBuilder::new(Kind::Custom(KIND), content)
+            .tags(tags)
+            .custom_created_at(at(created))
+            .sign_with_keys(&alice.nostr_keys())
+            .unwrap()
+    }
+
+    fn archy_tags() -> Vec<Tag> {
+        vec![
+            Tag::identifier(D_PUBLISHER),
+            Tag::custom(TagKind::custom("v"), [PROTOCOL_VERSION]),
+        ]
+    }
+
+    #[test]
+    fn content_over_64_kib_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let event = raw_event(&alice, "x".repeat(MAX_CONTENT_BYTES + 1), archy_tags(), NOW);
+        assert!(matches!(rejected(&event), Rejection::TooLarge { .. }));
+        let raw = event.as_json();
+        assert!(matches!(
+            verify_json(&raw, NOW).unwrap_err(),
+            Rejection::TooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn malformed_json_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let event = raw_event(&alice, "{\"binding\": ".into(), archy_tags(), NOW);
+        assert!(matches!(rejected(&event), Rejection::Malformed(_)));
+        assert!(matches!(
+            verify_json("not an event", NOW).unwrap_err(),
+            Rejection::Malformed(_)
+        ));
+        assert!(matches!(
+            verify_json("{\"id\": 7}", NOW).unwrap_err(),
+            Rejection::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn an_unknown_protocol_version_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let tags = vec![
+            Tag::identifier(D_PUBLISHER),
+            Tag::custom(TagKind::custom("v"), ["archy/2"]),
+        ];
+        let event = raw_event(&alice, "{}".into(), tags, NOW);
+        assert_eq!(
+            rejected(&event),
+            Rejection::UnknownVersion("archy/2".into())
+        );
+        let event = raw_event(&alice, "{}".into(), vec![Tag::identifier(D_PUBLISHER)], NOW);
+        assert_eq!(rejected(&event), Rejection::UnknownVersion(String::new()));
+    }
+
+    #[test]
+    fn created_at_more_than_ten_minutes_ahead_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let binding = make_binding(&alice, "Alice", "", NOW + YEAR).unwrap();
+        let soon = publisher_event(&alice, &binding, at(NOW + MAX_FUTURE_SECS)).unwrap();
+        assert!(verify(&soon, NOW).is_ok(), "within the allowed skew");
+        let later = publisher_event(&alice, &binding, at(NOW + MAX_FUTURE_SECS + 1)).unwrap();
+        assert_eq!(
+            rejected(&later),
+            Rejection::FromTheFuture(MAX_FUTURE_SECS + 1)
+        );
+    }
+
+    #[test]
+    fn a_nip40_expiration_in_the_past_is_honoured() {
+        let alice = Identity::generate().unwrap();
+        let mut tags = archy_tags();
+        tags.push(Tag::expiration(at(NOW - 5)));
+        let event = raw_event(&alice, "{}".into(), tags, NOW - 100);
+        assert_eq!(rejected(&event), Rejection::Expired(NOW - 5));
+    }
+
+    #[test]
+    fn other_kinds_and_unknown_types_are_rejected() {
+        let alice = Identity::generate().unwrap();
+        let note = EventBuilder::new(Kind::TextNote, "hi")
+            .sign_with_keys(&alice.nostr_keys())
+            .unwrap();
+        assert_eq!(rejected(&note), Rejection::WrongKind(1));
+        let tags = vec![
+            Tag::identifier("archy:something"),
+            Tag::custom(TagKind::custom("v"), [PROTOCOL_VERSION]),
+        ];
+        let event = raw_event(&alice, "{}".into(), tags, NOW);
+        assert_eq!(
+            rejected(&event),
+            Rejection::UnknownType("archy:something".into())
+        );
+    }
+}
