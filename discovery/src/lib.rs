@@ -5,9 +5,11 @@
 //! - [`protocol`]: kinds, tags, limits and the three content types;
 //! - [`publish`]: building the events, signed with the identity's derived
 //!   Nostr key;
+//! - [`relays`]: sending events to relays, with an outcome per relay;
 //! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
 //!   one, or a [`verify::Rejection`] with a reason that can be counted.
 
 pub mod protocol;
 pub mod publish;
+pub mod relays;
 pub mod verify;

@@ -27,6 +27,15 @@ pub const MAX_FUTURE_SECS: u64 = 600;
 pub const MAX_CATEGORIES: usize = 8;
 /// Most provider tickets a listing may carry.
 pub const MAX_PROVIDERS: usize = 16;
+/// Bindings are renewed in steps of this many seconds (30 days).
+const BINDING_STEP: u64 = 30 * 24 * 3600;
+
+/// When a binding made at `now` expires: 12 to 13 months ahead, on a
+/// 30-day grid, so publishing an unchanged app again within a month yields
+/// the same binding (and so the same events).
+pub fn binding_expiry(now: u64) -> u64 {
+    (now / BINDING_STEP + 13) * BINDING_STEP
+}
 
 /// "Nostr key `nostr_pubkey` speaks for `did` until `expires`": signed by
 /// the DID, so an event from another Nostr key cannot claim the DID.

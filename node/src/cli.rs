@@ -106,6 +106,12 @@ pub struct NodeRunArgs {
     /// Do not reconcile apps (a node that only serves blobs and catalogs).
     #[arg(long)]
     pub no_apps: bool,
+    /// Port of the embedded Nostr relay on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = archy_node::embedded_relay::DEFAULT_PORT)]
+    pub relay_port: u16,
+    /// Do not run the embedded Nostr relay.
+    #[arg(long)]
+    pub no_relay: bool,
 }
 
 #[derive(Debug, Args)]
@@ -365,6 +371,11 @@ pub enum AppCommand {
         #[arg(long, value_name = "DID")]
         publisher: Option<String>,
     },
+    /// Announce a signed app on Nostr relays: the publisher's DID binding,
+    /// the catalog's state (with --catalog) and the app's listing, signed
+    /// with the Nostr key derived from the identity. Reports each relay's
+    /// answer; an unchanged app is not sent again.
+    Publish(PublishArgs),
     /// Install an app under podman: fetch and verify a published release,
     /// or (with --dev) a local app directory. Waits until it is healthy.
     Install(InstallArgs),
@@ -425,6 +436,37 @@ pub enum AppCommand {
         #[command(flatten)]
         apps: AppsArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The app directory, holding manifest.signed.json (`archy app sign` or `pack`).
+    pub path: PathBuf,
+    /// The publisher's key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// A relay to publish to; repeat for several [default: this machine's
+    /// node, ws://127.0.0.1:7447].
+    #[arg(long = "relay", value_name = "URL")]
+    pub relays: Vec<String>,
+    /// The publisher's catalog directory, to announce its current state.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// A category for the listing; repeat for several (at most 8).
+    #[arg(long = "category", value_name = "NAME")]
+    pub categories: Vec<String>,
+    /// A node ticket that serves the release; repeat for several.
+    #[arg(long = "provider", value_name = "TICKET")]
+    pub providers: Vec<String>,
+    /// The publisher's display name.
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// A line about the publisher.
+    #[arg(long, default_value = "")]
+    pub about: String,
+    /// Seconds allowed for each relay step (connect, read, each send).
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
 }
 
 /// Which podman the node drives.

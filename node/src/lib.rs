@@ -12,6 +12,8 @@
 //! - [`catalog_source`]: what the node serves on the catalog ALPN;
 //! - [`daemon`]: `archy node run`: the endpoint and its protocols;
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
+//! - [`publishing`]: the Nostr events `archy app publish` sends;
+//! - [`embedded_relay`]: the Nostr relay `archy node run` serves on 127.0.0.1;
 //! - [`synthetic_app`]: apps of any size, for benchmarks and swarm tests;
 //! - [`apps`]: the orchestrator in the data directory, and its podman;
 //! - [`app_test`]: `archy app test`, the generic lifecycle matrix;
@@ -25,7 +27,9 @@ pub mod catalog_server;
 pub mod catalog_source;
 pub mod daemon;
 pub mod data_dir;
+pub mod embedded_relay;
 pub mod fetching;
+pub mod publishing;
 pub mod scaffold;
 pub mod state;
 pub mod synthetic_app;

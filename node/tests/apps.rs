@@ -186,17 +186,7 @@ fn containers_of(instance: &str, app: &str) -> Vec<String> {
 }
 
 fn container_states(node: &Node<'_>, app: &str) -> Vec<(String, String)> {
-    node.status(app)["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["state"].as_str().unwrap().to_owned(),
-                c["health"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    common::pairs(&node.status(app)["containers"], "state", "health")
 }
 
 fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> Option<String> {
@@ -737,21 +727,15 @@ fn a_release_fetched_from_its_publisher_installs_verified_and_runs() {
     let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let podman = Podman::start(tmp.path());
-    let (dir, key, did) = common::app_under_new_key(tmp.path(), "hello-web");
-    let catalog = tmp.path().join("catalog");
-    let origin_data = tmp.path().join("origin");
-    common::ok(&["catalog", "init", s(&catalog), "--key", s(&key)]);
-    common::ok(&[
-        "app",
-        "pack",
-        s(&dir),
-        "--key",
-        s(&key),
-        "--data-dir",
-        s(&origin_data),
-    ]);
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        origin_data,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
     let signed = dir.join("manifest.signed.json");
-    common::ok(&["catalog", "add", s(&catalog), s(&signed), "--key", s(&key)]);
     let origin = common::NodeProcess::start(
         &origin_data,
         &["--key", s(&key), "--catalog", s(&catalog), "--no-apps"],

@@ -9,6 +9,7 @@ mod bench_catalog;
 mod bench_fetch;
 mod catalog;
 mod key;
+mod publish;
 mod swarm;
 
 use std::process::ExitCode;

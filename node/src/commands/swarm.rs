@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use archy_node::apps::{self, PodmanChoice};
 use archy_node::daemon::{NodeOptions, RunningNode};
 use archy_node::data_dir::DataDir;
+use archy_node::embedded_relay::EmbeddedRelay;
 use archy_node::fetching::FetchSession;
 use archy_node::state::{HeldRelease, NodeState};
 use archy_registry::files;
@@ -59,6 +60,7 @@ struct NodeInfo {
     data_dir: String,
     publishes: Vec<String>,
     provides: Vec<String>,
+    relay: Option<String>,
     shares: Vec<SharedTicket>,
 }
 
@@ -89,6 +91,17 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
             name: s.name,
         })
         .collect();
+    let relay = if args.no_relay {
+        None
+    } else {
+        match EmbeddedRelay::start(args.relay_port).await {
+            Ok(relay) => Some(relay),
+            Err(e) => {
+                tracing::warn!("the embedded Nostr relay is off: {e}");
+                None
+            }
+        }
+    };
     let info = NodeInfo {
         did: ticket.did().to_string(),
         ticket: ticket.to_string(),
@@ -101,6 +114,7 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
             .map(|r| format!("{}/{}@{}", r.publisher, r.app, r.version))
             .collect(),
         shares,
+        relay: relay.as_ref().map(|r| r.url().to_owned()),
     };
     if let Some(path) = &args.ticket_file {
         files::write_atomically(path, info.ticket.as_bytes())
@@ -116,6 +130,9 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         }
         for release in &info.provides {
             text += &format!("providing {release}\n");
+        }
+        if let Some(relay) = &info.relay {
+            text += &format!("Nostr relay: {relay}\n");
         }
         for s in &info.shares {
             text += &format!("sharing {}: sendme receive {}\n", s.name, s.ticket);
@@ -142,6 +159,7 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         // own call deadlines; don't wait past that.
         let _ = tokio::time::timeout(Duration::from_secs(60), reconciler).await;
     }
+    drop(relay);
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -155,3 +155,51 @@ impl NodeProcess {
         }
     }
 }
+
+/// The fields `a` and `b` of each object in the JSON array `rows`.
+pub fn pairs(rows: &Value, a: &str, b: &str) -> Vec<(String, String)> {
+    let field = |row: &Value, name: &str| row[name].as_str().unwrap_or_default().to_owned();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (field(row, a), field(row, b)))
+        .collect()
+}
+
+/// A sample app under a fresh key, packed into `tmp/origin` and added to a
+/// catalog in `tmp/catalog`.
+pub struct PackedApp {
+    pub dir: PathBuf,
+    pub key: PathBuf,
+    pub did: String,
+    pub catalog: PathBuf,
+    pub origin_data: PathBuf,
+    /// `archy app pack --json` output.
+    pub packed: Value,
+}
+
+pub fn packed_in_catalog(tmp: &Path, app: &str) -> PackedApp {
+    let (dir, key, did) = app_under_new_key(tmp, app);
+    let origin_data = tmp.join("origin");
+    let packed = json(&[
+        "app",
+        "pack",
+        s(&dir),
+        "--key",
+        s(&key),
+        "--data-dir",
+        s(&origin_data),
+    ]);
+    let catalog = tmp.join("catalog");
+    ok(&["catalog", "init", s(&catalog), "--key", s(&key)]);
+    let signed = dir.join("manifest.signed.json");
+    ok(&["catalog", "add", s(&catalog), s(&signed), "--key", s(&key)]);
+    PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        origin_data,
+        packed,
+    }
+}

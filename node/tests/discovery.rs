@@ -1,0 +1,174 @@
+//! Publishing to real Nostr relays: nostr-relay-builder's relay started in
+//! the test, and the one `archy node run` embeds. What a relay holds after
+//! `archy app publish` is read back with nostr-sdk and verified with the
+//! node's own verifier.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use archy_discovery::verify::{Verified, verify};
+use common::{NodeProcess, archy, json, s};
+use nostr::{Filter, Kind};
+use nostr_relay_builder::{LocalRelay, RelayBuilder};
+use nostr_sdk::Client;
+use serde_json::Value;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn publish(dir: &Path, key: &Path, relay: &str, catalog: &Path) -> Value {
+    json(&[
+        "app",
+        "publish",
+        s(dir),
+        "--key",
+        s(key),
+        "--relay",
+        relay,
+        "--catalog",
+        s(catalog),
+        "--category",
+        "web",
+    ])
+}
+
+fn outcomes(report: &Value) -> Vec<(String, String)> {
+    common::pairs(report, "d", "outcome")
+}
+
+async fn read_back(relay: &str) -> Vec<nostr::Event> {
+    let client = Client::default();
+    client.add_relay(relay).await.unwrap();
+    client.connect().await;
+    let filter = Filter::new().kind(Kind::Custom(30078));
+    let events = client
+        .fetch_events(filter, Duration::from_secs(5))
+        .await
+        .unwrap();
+    client.shutdown().await;
+    events.into_iter().collect()
+}
+
+#[test]
+fn published_events_reach_a_relay_and_verify_and_republishing_sends_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        packed,
+        catalog,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let relay = runtime.block_on(async {
+        let relay = LocalRelay::new(RelayBuilder::default());
+        relay.run().await.unwrap();
+        relay
+    });
+    let url = runtime.block_on(relay.url()).to_string();
+
+    let first = publish(&dir, &key, &url, &catalog);
+    let d_app = "archy:app:org.archipelago.hello-web";
+    assert_eq!(
+        outcomes(&first),
+        [
+            ("archy:publisher".into(), "accepted".into()),
+            ("archy:catalog".into(), "accepted".into()),
+            (d_app.into(), "accepted".into())
+        ]
+    );
+
+    let events = runtime.block_on(read_back(&url));
+    assert_eq!(events.len(), 3);
+    let signed: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
+            .unwrap();
+    for event in &events {
+        match verify(event, now()).unwrap() {
+            Verified::Publisher { binding } => assert_eq!(binding.did.to_string(), did),
+            Verified::Catalog { did: d, content } => {
+                assert_eq!(d.to_string(), did);
+                assert_eq!(content.root_version, 1);
+            }
+            Verified::Listing {
+                did: d,
+                content,
+                manifest,
+            } => {
+                assert_eq!(d.to_string(), did);
+                assert_eq!(manifest.id, "org.archipelago.hello-web");
+                assert_eq!(
+                    content.manifest, signed,
+                    "the listing carries the signed manifest as signed"
+                );
+                assert_eq!(
+                    content.release,
+                    packed["release"].as_str().unwrap(),
+                    "and the release hash pack stored"
+                );
+                assert_eq!(content.categories, ["web"]);
+            }
+        }
+    }
+
+    let again = publish(&dir, &key, &url, &catalog);
+    assert!(
+        outcomes(&again).iter().all(|(_, o)| o == "unchanged"),
+        "{again}"
+    );
+    assert_eq!(runtime.block_on(read_back(&url)).len(), 3);
+}
+
+#[test]
+fn the_node_embeds_a_relay_and_an_unreachable_relay_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let common::PackedApp {
+        dir, key, catalog, ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _node = NodeProcess::start(
+        &tmp.path().join("node"),
+        &["--relay-port", &port.to_string(), "--no-apps"],
+    );
+    let url = format!("ws://127.0.0.1:{port}");
+    let report = publish(&dir, &key, &url, &catalog);
+    assert!(
+        outcomes(&report).iter().all(|(_, o)| o == "accepted"),
+        "{report}"
+    );
+
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = archy(&[
+        "app",
+        "publish",
+        s(&dir),
+        "--key",
+        s(&key),
+        "--relay",
+        &format!("ws://127.0.0.1:{dead}"),
+        "--timeout",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "nothing landed");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        outcomes(&report).iter().all(|(_, o)| o == "unreachable"),
+        "{report}"
+    );
+}
