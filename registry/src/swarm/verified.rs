@@ -53,7 +53,21 @@ pub enum Provenance {
 ///
 /// ```compile_fail,E0624
 /// use archy_registry::swarm::VerifiedManifest;
-/// let forged = VerifiedManifest::new(todo!(), todo!(), todo!(), todo!(), todo!(), todo!());
+/// use archy_registry::swarm::verified::VerifiedBlob;
+/// use archy_registry::tuf::metadata::TargetFile;
+/// use archy_registry::{BlobHash, Manifest};
+/// use archy_trust::Did;
+///
+/// fn forge(
+///     manifest: Manifest,
+///     publisher: Did,
+///     target_path: String,
+///     target: TargetFile,
+///     release: BlobHash,
+///     blobs: Vec<VerifiedBlob>,
+/// ) -> VerifiedManifest {
+///     VerifiedManifest::new(manifest, publisher, target_path, target, release, blobs)
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct VerifiedManifest {
