@@ -119,7 +119,8 @@ pub async fn publish(
             });
         }
     }
-    client.shutdown().await;
+    // Closing the connections is courtesy; it never holds up the report.
+    let _ = tokio::time::timeout(timeout, client.shutdown()).await;
     Ok(reports)
 }
 

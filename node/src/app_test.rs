@@ -6,10 +6,11 @@
 //! each volume, and each secret, are still there after a reinstall.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use archy_orchestrator::{AppStatus, Orchestrator};
+use archy_registry::files;
 use archy_registry::swarm::VerifiedManifest;
 use serde::Serialize;
 
@@ -17,6 +18,12 @@ use serde::Serialize;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The marker file written into each volume.
 const MARKER: &str = ".archy-app-test";
+/// Largest marker or secret file read back.
+const MAX_CHECKED_BYTES: u64 = 64 * 1024;
+
+fn read_checked(path: &Path) -> Result<Vec<u8>, String> {
+    files::read_bounded(path, MAX_CHECKED_BYTES).map_err(|e| format!("{}: {e}", path.display()))
+}
 
 /// One row of the matrix.
 #[derive(Debug, Clone, Serialize)]
@@ -237,7 +244,7 @@ fn write_markers(orchestrator: &Orchestrator, id: &str) -> Result<Vec<(PathBuf, 
                 std::fs::write(&marker, &text).map_err(|e| format!("{}: {e}", marker.display()))?;
                 files.push((marker, text));
             } else if sub == "secrets" && path.is_file() {
-                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let bytes = read_checked(&path)?;
                 files.push((path, bytes));
             }
         }
@@ -247,10 +254,8 @@ fn write_markers(orchestrator: &Orchestrator, id: &str) -> Result<Vec<(PathBuf, 
 
 fn files_unchanged(files: &[(PathBuf, Vec<u8>)]) -> Result<String, String> {
     for (path, bytes) in files {
-        match std::fs::read(path) {
-            Ok(now) if &now == bytes => {}
-            Ok(_) => return Err(format!("{} changed", path.display())),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+        if &read_checked(path)? != bytes {
+            return Err(format!("{} changed", path.display()));
         }
     }
     Ok(if files.is_empty() {

@@ -56,18 +56,12 @@ pub async fn open(config: &Config, wait: Duration) -> Result<Orchestrator, Error
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match Orchestrator::open(config.clone()).await {
-            Err(Error::State { reason, .. })
-                if is_busy(&reason) && tokio::time::Instant::now() < deadline =>
-            {
+            Err(Error::StateBusy { .. }) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(BUSY_RETRY).await;
             }
             other => return other,
         }
     }
-}
-
-fn is_busy(reason: &str) -> bool {
-    reason.contains("already open") || reason.contains("lock")
 }
 
 /// The running node's reconciler: every `every`, opens the orchestrator
@@ -90,7 +84,7 @@ pub async fn reconcile_loop(
                     Err(e) => tracing::warn!("reconcile: {e}"),
                 }
             }
-            Err(Error::State { reason, .. }) if is_busy(&reason) => {}
+            Err(Error::StateBusy { .. }) => {}
             Err(e) if !reported => {
                 tracing::warn!("apps are not reconciled: {e}");
                 reported = true;

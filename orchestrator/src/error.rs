@@ -12,6 +12,8 @@ pub enum Error {
     Podman {
         /// The operation, such as `create container archy_x_app_web`.
         op: String,
+        /// The HTTP status podman answered with, if it answered.
+        status: Option<u16>,
         /// What podman said.
         reason: String,
     },
@@ -42,6 +44,13 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         reason: String,
+    },
+    /// Another process (a command, or the node's reconcile pass) holds the
+    /// state file.
+    #[error("orchestrator state {} is in use by another archy process (a running node or another command)", path.display())]
+    StateBusy {
+        /// The redb file.
+        path: PathBuf,
     },
     /// A file or directory of an app could not be read or written.
     #[error("{}: {reason}", path.display())]

@@ -166,12 +166,18 @@ impl Orchestrator {
         Reporter::new(self.events.clone(), 0, op, app)
     }
 
-    async fn begin(&self, app: &str, op: &str) -> Result<(u64, Reporter), Error> {
+    /// Runs one journalled operation: one at a time, with its progress
+    /// reporter, ending in exactly one terminal event and journal outcome.
+    async fn operation<T>(
+        &self,
+        app: &str,
+        op: &str,
+        work: impl AsyncFnOnce(&mut Reporter) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let _busy = self.busy.lock().await;
         let seq = self.state.journal_start(app, op)?;
-        Ok((seq, Reporter::new(self.events.clone(), seq, op, app)))
-    }
-
-    fn end<T>(&self, seq: u64, reporter: Reporter, result: Result<T, Error>) -> Result<T, Error> {
+        let mut reporter = Reporter::new(self.events.clone(), seq, op, app);
+        let result = work(&mut reporter).await;
         let outcome = match &result {
             Ok(_) => "ok".to_owned(),
             Err(e) => format!("failed: {e}"),
@@ -244,11 +250,11 @@ impl Orchestrator {
     /// install removes what it created (data and secrets stay) and forgets
     /// the app, so nothing half-installed is left to resurrect.
     pub async fn install(&self, verified: &VerifiedManifest) -> Result<AppSummary, Error> {
-        let _busy = self.busy.lock().await;
-        let app = verified.manifest().id.clone();
-        let (seq, mut reporter) = self.begin(&app, "install").await?;
-        let result = self.install_inner(verified, &mut reporter).await;
-        self.end(seq, reporter, result)
+        let app = &verified.manifest().id;
+        self.operation(app, "install", async |reporter| {
+            self.install_inner(verified, reporter).await
+        })
+        .await
     }
 
     async fn install_inner(
@@ -342,11 +348,19 @@ impl Orchestrator {
         release: &RecordedRelease,
         reporter: &mut Reporter,
     ) -> Result<(), Error> {
+        // A release being installed or updated to is checked in full; after
+        // that, an archive is re-checked only when podman needs it loaded.
+        let new_release = matches!(record.phase, Phase::Installing | Phase::Updating);
         reporter.stage(Stage::Verify, 0);
-        verify_images(&release.images).await?;
+        if new_release {
+            verify_images(&release.images).await?;
+        }
         reporter.stage(Stage::LoadImage, 10);
         for image in &release.images {
             if !self.podman.image_exists(&image.id).await? {
+                if !new_release {
+                    verify_images(std::slice::from_ref(image)).await?;
+                }
                 self.podman.load_image(&image.path).await?;
                 if !self.podman.image_exists(&image.id).await? {
                     return Err(Error::BlobMismatch {
@@ -448,83 +462,65 @@ impl Orchestrator {
     /// Starts a stopped app (recreating anything missing) and waits for it
     /// to be healthy.
     pub async fn start(&self, app: &str) -> Result<(), Error> {
-        let _busy = self.busy.lock().await;
-        let (seq, mut reporter) = self.begin(app, "start").await?;
-        let result = async {
+        self.operation(app, "start", async |reporter| {
             let mut record = self.record(app)?;
             record.desired = Desired::Running;
             self.state.put_app(&record)?;
-            self.bring_up(&record, &record.current, &mut reporter).await
-        }
-        .await;
-        self.end(seq, reporter, result)
+            self.bring_up(&record, &record.current, reporter).await
+        })
+        .await
     }
 
     /// Stops an app, honouring each container's grace; the reconciler will
     /// not start it again.
     pub async fn stop(&self, app: &str) -> Result<(), Error> {
-        let _busy = self.busy.lock().await;
-        let (seq, mut reporter) = self.begin(app, "stop").await?;
-        let result = async {
+        self.operation(app, "stop", async |reporter| {
             let mut record = self.record(app)?;
             record.desired = Desired::Stopped;
             self.state.put_app(&record)?;
             reporter.stage(Stage::Stop, 10);
             self.stop_containers(&self.plan_of(&record, &record.current)?)
                 .await
-        }
-        .await;
-        self.end(seq, reporter, result)
+        })
+        .await
     }
 
     /// Stops then starts an app.
     pub async fn restart(&self, app: &str) -> Result<(), Error> {
-        let _busy = self.busy.lock().await;
-        let (seq, mut reporter) = self.begin(app, "restart").await?;
-        let result = async {
+        self.operation(app, "restart", async |reporter| {
             let mut record = self.record(app)?;
             reporter.stage(Stage::Stop, 5);
             self.stop_containers(&self.plan_of(&record, &record.current)?)
                 .await?;
             record.desired = Desired::Running;
             self.state.put_app(&record)?;
-            self.bring_up(&record, &record.current, &mut reporter).await
-        }
-        .await;
-        self.end(seq, reporter, result)
+            self.bring_up(&record, &record.current, reporter).await
+        })
+        .await
     }
 
     /// Removes the app's containers and network and creates them afresh
     /// from the same release; data and secrets stay.
     pub async fn reinstall(&self, app: &str) -> Result<(), Error> {
-        let _busy = self.busy.lock().await;
-        let (seq, mut reporter) = self.begin(app, "reinstall").await?;
-        let result = async {
+        self.operation(app, "reinstall", async |reporter| {
             let mut record = self.record(app)?;
-            self.teardown(&record, &mut reporter).await?;
+            self.teardown(&record, reporter).await?;
             record.desired = Desired::Running;
             self.state.put_app(&record)?;
-            self.bring_up(&record, &record.current, &mut reporter).await
-        }
-        .await;
-        self.end(seq, reporter, result)
+            self.bring_up(&record, &record.current, reporter).await
+        })
+        .await
     }
 
     /// Uninstalls an app. Its data and secrets stay unless `purge`, so a
     /// later install finds them.
     pub async fn uninstall(&self, app: &str, purge: bool) -> Result<(), Error> {
-        let _busy = self.busy.lock().await;
-        let (seq, mut reporter) = self
-            .begin(
-                app,
-                if purge {
-                    "uninstall --purge"
-                } else {
-                    "uninstall"
-                },
-            )
-            .await?;
-        let result = async {
+        let op = if purge {
+            "uninstall --purge"
+        } else {
+            "uninstall"
+        };
+        self.operation(app, op, async |reporter| {
             let mut record = self
                 .state
                 .app(app)?
@@ -533,10 +529,9 @@ impl Orchestrator {
             record.phase = Phase::Removing;
             record.purge |= purge;
             self.state.put_app(&record)?;
-            self.finish_removal(&record, &mut reporter).await
-        }
-        .await;
-        self.end(seq, reporter, result)
+            self.finish_removal(&record, reporter).await
+        })
+        .await
     }
 
     /// The rest of an uninstall, from any point it was cut at.
@@ -563,11 +558,11 @@ impl Orchestrator {
     /// data. If the new one does not become healthy, the previous release
     /// runs again and the error says so.
     pub async fn update(&self, verified: &VerifiedManifest) -> Result<AppSummary, Error> {
-        let _busy = self.busy.lock().await;
-        let app = verified.manifest().id.clone();
-        let (seq, mut reporter) = self.begin(&app, "update").await?;
-        let result = self.update_inner(verified, &mut reporter).await;
-        self.end(seq, reporter, result)
+        let app = &verified.manifest().id;
+        self.operation(app, "update", async |reporter| {
+            self.update_inner(verified, reporter).await
+        })
+        .await
     }
 
     async fn update_inner(

@@ -102,6 +102,10 @@ async fn bounded<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(Error::Podman {
             op: op.into(),
+            status: match &e {
+                podman_api::Error::Fault { code, .. } => Some(code.as_u16()),
+                _ => None,
+            },
             reason: e.to_string(),
         }),
         Err(_) => Err(Error::PodmanTimeout {
@@ -112,12 +116,24 @@ async fn bounded<T>(
 }
 
 fn is_not_found(e: &Error) -> bool {
-    matches!(e, Error::Podman { reason, .. } if reason.contains("no such") || reason.contains("404"))
+    matches!(
+        e,
+        Error::Podman {
+            status: Some(404),
+            ..
+        }
+    )
 }
 
 /// podman's answer to starting a running or stopping a stopped container.
 fn is_not_modified(e: &Error) -> bool {
-    matches!(e, Error::Podman { reason, .. } if reason.contains("304"))
+    matches!(
+        e,
+        Error::Podman {
+            status: Some(304),
+            ..
+        }
+    )
 }
 
 impl Podman {
@@ -184,8 +200,14 @@ impl Podman {
                 format!("image archive is {size} bytes, more than the {MAX_IMAGE_BYTES} loaded"),
             ));
         }
-        let bytes = tokio::fs::read(archive)
+        let bytes = tokio::time::timeout(LOAD_TIMEOUT, tokio::fs::read(archive))
             .await
+            .map_err(|_| {
+                Error::file(
+                    archive,
+                    format!("reading took longer than {} s", LOAD_TIMEOUT.as_secs()),
+                )
+            })?
             .map_err(|e| Error::file(archive, e))?;
         bounded(
             format!("load image {}", archive.display()),

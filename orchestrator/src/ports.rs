@@ -107,10 +107,12 @@ pub fn choose(
 /// reinstall after an uninstall (which keeps the directory) gets the same
 /// address back. Purging deletes it with the rest.
 const KEPT_PORTS_FILE: &str = "ports.json";
+/// Largest kept-ports file read.
+const MAX_KEPT_PORTS_BYTES: u64 = 64 * 1024;
 
 /// The host ports an earlier install of the app chose, if it kept any.
 pub fn kept(app_dir: &Path) -> BTreeMap<String, u16> {
-    std::fs::read(app_dir.join(KEPT_PORTS_FILE))
+    archy_registry::files::read_bounded(&app_dir.join(KEPT_PORTS_FILE), MAX_KEPT_PORTS_BYTES)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::lifecycle::Orchestrator;
-use crate::plan::{LABEL_APP, LABEL_INSTANCE};
+use crate::plan::{LABEL_APP, LABEL_INSTANCE, Names};
 use crate::podman::Listed;
 use crate::state::{AppRecord, Desired, Phase};
 
@@ -82,7 +82,7 @@ impl Orchestrator {
         {
             let owned = records
                 .iter()
-                .any(|r| network.ends_with(&format!("_{}", r.id)));
+                .any(|r| Names::new(&self.instance, &r.id).network() == network);
             if !owned {
                 self.podman.remove_network(&network).await?;
                 report.removed.push(network);

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use archy_registry::tuf::time::UtcTime;
 use archy_registry::{Form, Manifest};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -139,9 +139,7 @@ pub struct State {
 
 /// Now, in Unix seconds.
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(UtcTime::now().unix()).unwrap_or(0)
 }
 
 impl State {
@@ -150,13 +148,11 @@ impl State {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
         }
-        let db = Database::create(path).map_err(|e| {
-            let hint = if e.to_string().contains("already open") || e.to_string().contains("lock") {
-                format!("{e} (is a node or another archy command using this data dir?)")
-            } else {
-                e.to_string()
-            };
-            Error::state(path, hint)
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::StateBusy {
+                path: path.to_owned(),
+            },
+            other => Error::state(path, other),
         })?;
         let state = Self {
             db,

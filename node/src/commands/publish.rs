@@ -2,13 +2,14 @@
 //! relay and event.
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use archy_discovery::protocol::{MAX_CATEGORIES, MAX_PROVIDERS};
 use archy_discovery::relays::{self, Outcome};
 use archy_node::embedded_relay::DEFAULT_PORT;
 use archy_node::publishing::{ListingExtras, app_events};
+use archy_registry::tuf::time::UtcTime;
 use archy_trust::keyfile;
 
 use super::runtime;
@@ -30,9 +31,7 @@ pub fn run(args: PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
     );
     let identity =
         keyfile::load(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
     let extras = ListingExtras {
         categories: args.categories.clone(),
         providers: args.providers.clone(),
