@@ -9,7 +9,14 @@
 //! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
 //!   one, or a [`verify::Rejection`] with a reason that can be counted.
 
+pub mod ingest;
+pub mod market;
 pub mod protocol;
 pub mod publish;
+pub mod relay_client;
 pub mod relays;
+pub mod search;
+pub mod service;
+pub mod store;
+pub mod tofu;
 pub mod verify;

@@ -78,6 +78,9 @@ pub struct CatalogContent {
     pub root_version: u64,
     /// SHA-256 of that `root.json`, hex.
     pub root_sha256: String,
+    /// That `root.json`, byte for byte, so a node can pin it on first
+    /// sight after checking it lists the publisher's DID.
+    pub root: String,
     /// The current `timestamp.json`, as published.
     pub timestamp: serde_json::Value,
 }

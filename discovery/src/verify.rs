@@ -5,6 +5,8 @@
 //! (signed by the same DID, for the app the `d` tag names). A failure is a
 //! [`Rejection`] whose [`Rejection::reason`] is a short, countable label.
 
+use std::collections::HashMap;
+
 use archy_registry::{Manifest, signing};
 use archy_trust::{Did, Signed};
 use nostr::{Event, JsonUtil, Kind, TagKind};
@@ -132,21 +134,43 @@ pub enum Verified {
     },
 }
 
-/// Parses and verifies a raw event as a relay sent it, at `now`.
-pub fn verify_json(raw: &str, now: u64) -> Result<(Event, Verified), Rejection> {
+/// Bindings remembered by a [`Verifier`] before it starts afresh.
+const MAX_CACHED_BINDINGS: usize = 10_000;
+
+/// Checks events one after another, remembering the bindings it has
+/// verified: a publisher's listings all carry the same binding, and its
+/// Ed25519 signature need not be checked for each of them.
+#[derive(Debug, Default)]
+pub struct Verifier {
+    bindings: HashMap<[u8; 32], Binding>,
+}
+
+/// Parses a raw event as a relay sent it, refusing it if it is too large.
+pub fn parse_event(raw: &str) -> Result<Event, Rejection> {
     if raw.len() > MAX_EVENT_BYTES {
         return Err(Rejection::TooLarge {
             bytes: raw.len(),
             limit: MAX_EVENT_BYTES,
         });
     }
-    let event = Event::from_json(raw).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    Event::from_json(raw).map_err(|e| Rejection::Malformed(e.to_string()))
+}
+
+/// Parses and verifies a raw event as a relay sent it, at `now`.
+pub fn verify_json(raw: &str, now: u64) -> Result<(Event, Verified), Rejection> {
+    let event = parse_event(raw)?;
     let verified = verify(&event, now)?;
     Ok((event, verified))
 }
 
 /// Verifies an event at `now` (Unix seconds).
 pub fn verify(event: &Event, now: u64) -> Result<Verified, Rejection> {
+    Verifier::default().verify(event, now)
+}
+
+/// The checks that need no signature: kind, size, protocol version, time
+/// and NIP-40 expiration. Cheap, so they run before anything is looked up.
+pub fn precheck(event: &Event, now: u64) -> Result<(), Rejection> {
     if event.kind != Kind::Custom(KIND) {
         return Err(Rejection::WrongKind(event.kind.as_u16()));
     }
@@ -172,32 +196,82 @@ pub fn verify(event: &Event, now: u64) -> Result<Verified, Rejection> {
             return Err(Rejection::Expired(at));
         }
     }
-    if !event.verify_id() {
-        return Err(Rejection::BadId);
+    Ok(())
+}
+
+impl Verifier {
+    /// Verifies an event at `now` (Unix seconds).
+    pub fn verify(&mut self, event: &Event, now: u64) -> Result<Verified, Rejection> {
+        precheck(event, now)?;
+        self.authentic(event, now)
     }
-    if !event.verify_signature() {
-        return Err(Rejection::BadSignature);
-    }
-    let d = event.tags.identifier().unwrap_or_default();
-    match d {
-        D_PUBLISHER => {
-            let content: PublisherContent = parse(&event.content)?;
-            Ok(Verified::Publisher {
-                binding: binding(&content.binding, event, now)?,
-            })
+
+    fn authentic(&mut self, event: &Event, now: u64) -> Result<Verified, Rejection> {
+        if !event.verify_id() {
+            return Err(Rejection::BadId);
         }
-        D_CATALOG => {
-            let content: CatalogContent = parse(&event.content)?;
-            let did = binding(&content.binding, event, now)?.did;
-            if content.root_sha256.len() != 64 || hex::decode(&content.root_sha256).is_err() {
-                return Err(Rejection::Malformed(
-                    "root_sha256 is not 64 hex digits".into(),
-                ));
+        if !event.verify_signature() {
+            return Err(Rejection::BadSignature);
+        }
+        let d = event.tags.identifier().unwrap_or_default();
+        match d {
+            D_PUBLISHER => {
+                let content: PublisherContent = parse(&event.content)?;
+                Ok(Verified::Publisher {
+                    binding: self.binding(&content.binding, event, now)?,
+                })
             }
-            Ok(Verified::Catalog { did, content })
+            D_CATALOG => {
+                let content: CatalogContent = parse(&event.content)?;
+                let did = self.binding(&content.binding, event, now)?.did;
+                if content.root_sha256.len() != 64 || hex::decode(&content.root_sha256).is_err() {
+                    return Err(Rejection::Malformed(
+                        "root_sha256 is not 64 hex digits".into(),
+                    ));
+                }
+                Ok(Verified::Catalog { did, content })
+            }
+            _ if d.starts_with(D_APP_PREFIX) => {
+                let content: ListingContent = parse(&event.content)?;
+                let did = self.binding(&content.binding, event, now)?.did;
+                listing(content, did, &d[D_APP_PREFIX.len()..])
+            }
+            other => Err(Rejection::UnknownType(other.to_owned())),
         }
-        _ if d.starts_with(D_APP_PREFIX) => listing(event, &d[D_APP_PREFIX.len()..], now),
-        other => Err(Rejection::UnknownType(other.to_owned())),
+    }
+
+    /// Checks the binding: signed by the DID it names, for this event's
+    /// author, not expired. The signature is checked once per binding.
+    fn binding(
+        &mut self,
+        envelope: &serde_json::Value,
+        event: &Event,
+        now: u64,
+    ) -> Result<Binding, Rejection> {
+        let bytes = serde_json::to_vec(envelope).map_err(|e| Rejection::Binding(e.to_string()))?;
+        let key = *blake3::hash(&bytes).as_bytes();
+        let binding = match self.bindings.get(&key) {
+            Some(binding) => binding.clone(),
+            None => {
+                let binding = signed_binding(&bytes)?;
+                if self.bindings.len() >= MAX_CACHED_BINDINGS {
+                    self.bindings.clear();
+                }
+                self.bindings.insert(key, binding.clone());
+                binding
+            }
+        };
+        let author = event.pubkey.to_hex();
+        if binding.nostr_pubkey != author {
+            return Err(Rejection::BindingKey {
+                bound: binding.nostr_pubkey,
+                author,
+            });
+        }
+        if binding.expires <= now {
+            return Err(Rejection::BindingExpired(binding.expires));
+        }
+        Ok(binding)
     }
 }
 
@@ -212,12 +286,10 @@ fn parse<T: serde::de::DeserializeOwned>(content: &str) -> Result<T, Rejection> 
     serde_json::from_str(content).map_err(|e| Rejection::Malformed(e.to_string()))
 }
 
-/// Checks the binding: signed by the DID it names, for this event's
-/// author, not expired.
-fn binding(envelope: &serde_json::Value, event: &Event, now: u64) -> Result<Binding, Rejection> {
-    let bytes = serde_json::to_vec(envelope).map_err(|e| Rejection::Binding(e.to_string()))?;
+/// A binding envelope signed by the DID it names.
+fn signed_binding(bytes: &[u8]) -> Result<Binding, Rejection> {
     let signed =
-        Signed::<Binding>::verify(&bytes, None).map_err(|e| Rejection::Binding(e.to_string()))?;
+        Signed::<Binding>::verify(bytes, None).map_err(|e| Rejection::Binding(e.to_string()))?;
     let signer = signed.signer().clone();
     let binding = signed.into_payload();
     if signer != binding.did {
@@ -226,22 +298,10 @@ fn binding(envelope: &serde_json::Value, event: &Event, now: u64) -> Result<Bind
             signer: signer.to_string(),
         });
     }
-    let author = event.pubkey.to_hex();
-    if binding.nostr_pubkey != author {
-        return Err(Rejection::BindingKey {
-            bound: binding.nostr_pubkey,
-            author,
-        });
-    }
-    if binding.expires <= now {
-        return Err(Rejection::BindingExpired(binding.expires));
-    }
     Ok(binding)
 }
 
-fn listing(event: &Event, app_id: &str, now: u64) -> Result<Verified, Rejection> {
-    let content: ListingContent = parse(&event.content)?;
-    let did = binding(&content.binding, event, now)?.did;
+fn listing(content: ListingContent, did: Did, app_id: &str) -> Result<Verified, Rejection> {
     let envelope =
         serde_json::to_vec(&content.manifest).map_err(|e| Rejection::Manifest(e.to_string()))?;
     let manifest =
@@ -349,6 +409,7 @@ containers:
             binding,
             root_version: 2,
             root_sha256: "cd".repeat(32),
+            root: "{}".into(),
             timestamp: serde_json::json!({"signed": {"version": 7}}),
         };
         assert!(matches!(

@@ -95,6 +95,8 @@ pub fn app_events(
             binding: binding.clone(),
             root_version: signed_version(&root).map_err(|e| bad(&meta.join("root.json"), e))?,
             root_sha256: hex::encode(Sha256::digest(&root)),
+            root: String::from_utf8(root.clone())
+                .map_err(|e| bad(&meta.join("root.json"), e.to_string()))?,
             timestamp: serde_json::from_slice(&timestamp)
                 .map_err(|e| bad(&meta.join("timestamp.json"), e.to_string()))?,
         };

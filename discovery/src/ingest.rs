@@ -1,0 +1,510 @@
+//! From raw events to the index: every event a relay hands over goes
+//! through [`Ingestor::ingest`], in batches that share one redb commit.
+//!
+//! For each event, cheapest first: parse; drop copies already seen (from
+//! this relay or another); the checks that need no signature; drop events
+//! older than what is held for the same address, or deleted; then the full
+//! verification ([`crate::verify`]); the publisher's flood limit; and
+//! finally what the event does: a publisher profile, a catalog (root
+//! pinning, [`crate::tofu`]), or a listing. A listing is believed only once
+//! its publisher's root is pinned; until then it waits. Every outcome is
+//! counted by name, so `archy market stats` can say why events were
+//! refused.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use archy_trust::Did;
+use nostr::{Event, Kind, TagKind};
+
+use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
+use crate::search::{Fields, SearchIndex};
+use crate::store::{ListingRecord, PublisherRecord, RootConflict, Store, StoreError, Tables};
+use crate::tofu::{self, RootDecision};
+use crate::verify::{self, Rejection, Verified, Verifier};
+
+/// Event ids remembered for de-duplication (two generations of half each).
+const MAX_SEEN: usize = 400_000;
+/// (publisher, minute) windows remembered for the flood limit.
+const MAX_FLOOD_WINDOWS: usize = 200_000;
+
+/// Limits on what one publisher may put in the index.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestLimits {
+    /// Most events one publisher may have created in one minute; more are
+    /// refused as a flood.
+    pub per_minute: u32,
+    /// Most listings of one publisher that may wait for its root.
+    pub pending_per_publisher: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self {
+            per_minute: 120,
+            pending_per_publisher: 1000,
+        }
+    }
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A listing, now searchable.
+    Indexed,
+    /// A listing kept until its publisher's root is pinned.
+    Waiting,
+    /// A publisher's profile.
+    Publisher,
+    /// A publisher's first root, pinned.
+    RootPinned,
+    /// The pinned root again (its timestamp recorded).
+    RootSame,
+    /// The pinned root, rotated.
+    RootRotated,
+    /// A different root for a DID that has one pinned: refused.
+    RootConflict,
+    /// A NIP-09 deletion; how many listings it took down.
+    Deletion(usize),
+    /// A copy of an event already seen.
+    Duplicate,
+    /// Older than what is held for the same address.
+    Superseded,
+    /// Deleted by its author before it arrived.
+    Deleted,
+    /// Not believed.
+    Rejected(&'static str),
+}
+
+impl Outcome {
+    /// The counter it adds to.
+    pub fn counter(&self) -> String {
+        match self {
+            Self::Indexed => "indexed".into(),
+            Self::Waiting => "waiting for root".into(),
+            Self::Publisher => "publisher".into(),
+            Self::RootPinned => "root pinned".into(),
+            Self::RootSame => "root unchanged".into(),
+            Self::RootRotated => "root rotated".into(),
+            Self::RootConflict => "root conflict".into(),
+            Self::Deletion(_) => "deletion".into(),
+            Self::Duplicate => "duplicate".into(),
+            Self::Superseded => "superseded".into(),
+            Self::Deleted => "deleted".into(),
+            Self::Rejected(reason) => format!("rejected: {reason}"),
+        }
+    }
+}
+
+/// What the search index must learn once a batch is committed.
+enum Change {
+    Upsert(ListingRecord),
+    Remove(String, String),
+}
+
+/// Event ids seen lately, in two generations so the set stays bounded.
+#[derive(Default)]
+struct Seen {
+    current: HashSet<[u8; 32]>,
+    previous: HashSet<[u8; 32]>,
+}
+
+impl Seen {
+    /// True the first time `id` is offered.
+    fn first(&mut self, id: [u8; 32]) -> bool {
+        if self.previous.contains(&id) || self.current.contains(&id) {
+            return false;
+        }
+        if self.current.len() >= MAX_SEEN / 2 {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(id)
+    }
+
+    fn forget(&mut self, id: &[u8; 32]) {
+        self.current.remove(id);
+        self.previous.remove(id);
+    }
+}
+
+/// Counts each publisher's events per minute of `created_at`.
+#[derive(Default)]
+struct FloodGate {
+    windows: HashMap<(String, u64), u32>,
+}
+
+impl FloodGate {
+    fn admit(&mut self, author: &str, created_at: u64, per_minute: u32) -> bool {
+        if self.windows.len() >= MAX_FLOOD_WINDOWS {
+            self.windows.clear();
+        }
+        let count = self
+            .windows
+            .entry((author.to_owned(), created_at / 60))
+            .or_default();
+        if *count >= per_minute {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+}
+
+/// One raw event and the relay it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// The relay's URL.
+    pub relay: &'a str,
+    /// The event's JSON as the relay sent it.
+    pub raw: &'a str,
+}
+
+/// The index and everything needed to grow it.
+pub struct Ingestor {
+    store: Store,
+    index: SearchIndex,
+    verifier: Verifier,
+    seen: Seen,
+    flood: FloodGate,
+    limits: IngestLimits,
+}
+
+impl Ingestor {
+    /// Opens the index at `path` and loads its listings into the search
+    /// index.
+    pub fn open(path: &Path, limits: IngestLimits) -> Result<Self, StoreError> {
+        let store = Store::open(path)?;
+        let mut index = SearchIndex::new();
+        store.each_listing(|l| index.upsert(fields(&l)))?;
+        Ok(Self {
+            store,
+            index,
+            verifier: Verifier::default(),
+            seen: Seen::default(),
+            flood: FloodGate::default(),
+            limits,
+        })
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The search index.
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// Ingests a batch at `now` (Unix seconds), in one commit; returns what
+    /// became of each event.
+    pub fn ingest(&mut self, batch: &[Incoming<'_>], now: u64) -> Result<Vec<Outcome>, StoreError> {
+        let Self {
+            store,
+            index,
+            verifier,
+            seen,
+            flood,
+            limits,
+        } = self;
+        let mut changes = Vec::new();
+        let mut fresh = Vec::new();
+        let result = store.write(|tables| {
+            let mut run = Run {
+                tables,
+                verifier,
+                seen,
+                flood,
+                limits: *limits,
+                changes: &mut changes,
+                fresh: &mut fresh,
+                now,
+            };
+            let outcomes: Vec<Outcome> = batch
+                .iter()
+                .map(|incoming| run.one(incoming))
+                .collect::<Result<_, _>>()?;
+            let mut counts: HashMap<String, u64> = HashMap::new();
+            for outcome in &outcomes {
+                *counts.entry(outcome.counter()).or_default() += 1;
+            }
+            *counts.entry("events".into()).or_default() += outcomes.len() as u64;
+            for (name, by) in counts {
+                run.tables.count(&name, by)?;
+            }
+            Ok(outcomes)
+        });
+        match result {
+            Ok(outcomes) => {
+                for change in changes {
+                    match change {
+                        Change::Upsert(listing) => index.upsert(fields(&listing)),
+                        Change::Remove(did, app) => {
+                            index.remove(&did, &app);
+                        }
+                    }
+                }
+                Ok(outcomes)
+            }
+            Err(e) => {
+                // Nothing was committed: let the same events be offered again.
+                for id in &fresh {
+                    seen.forget(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records that everything `relay` holds up to `at` has been ingested.
+    pub fn set_cursor(&mut self, relay: &str, at: u64) -> Result<(), StoreError> {
+        self.store.write(|t| t.set_cursor(relay, at))
+    }
+
+    /// Adds to a relay-level counter (garbage, drops).
+    pub fn count(&mut self, name: &str, by: u64) -> Result<(), StoreError> {
+        self.store.write(|t| t.count(name, by))
+    }
+}
+
+fn fields(listing: &ListingRecord) -> Fields<'_> {
+    Fields {
+        did: &listing.did,
+        app_id: &listing.app_id,
+        title: &listing.title,
+        summary: &listing.summary,
+        categories: &listing.categories,
+    }
+}
+
+/// One batch in progress.
+struct Run<'a, 'tx> {
+    tables: &'a mut Tables<'tx>,
+    verifier: &'a mut Verifier,
+    seen: &'a mut Seen,
+    flood: &'a mut FloodGate,
+    limits: IngestLimits,
+    changes: &'a mut Vec<Change>,
+    fresh: &'a mut Vec<[u8; 32]>,
+    now: u64,
+}
+
+impl Run<'_, '_> {
+    fn one(&mut self, incoming: &Incoming<'_>) -> Result<Outcome, redb::Error> {
+        let event = match verify::parse_event(incoming.raw) {
+            Ok(event) => event,
+            Err(r) => return Ok(Outcome::Rejected(r.reason())),
+        };
+        let id = event.id.to_bytes();
+        if !self.seen.first(id) {
+            return Ok(Outcome::Duplicate);
+        }
+        self.fresh.push(id);
+        match event.kind {
+            Kind::Custom(KIND) => self.archy(&event, incoming.relay),
+            Kind::EventDeletion => self.deletion(&event),
+            other => Ok(Outcome::Rejected(
+                Rejection::WrongKind(other.as_u16()).reason(),
+            )),
+        }
+    }
+
+    fn archy(&mut self, event: &Event, relay: &str) -> Result<Outcome, redb::Error> {
+        if let Err(r) = verify::precheck(event, self.now) {
+            return Ok(Outcome::Rejected(r.reason()));
+        }
+        let author = event.pubkey.to_hex();
+        let d = event.tags.identifier().unwrap_or_default();
+        let created = event.created_at.as_secs();
+        let id = event.id.to_hex();
+        if let Some((at, held)) = self.tables.head(&author, d)? {
+            // NIP-01: the newer event wins; at the same second, the lower id.
+            if created < at || (created == at && id >= held) {
+                return Ok(Outcome::Superseded);
+            }
+        }
+        if self
+            .tables
+            .deleted_at(&author, d)?
+            .is_some_and(|at| at >= created)
+        {
+            return Ok(Outcome::Deleted);
+        }
+        let verified = match self.verifier.verify(event, self.now) {
+            Ok(verified) => verified,
+            Err(r) => return Ok(Outcome::Rejected(r.reason())),
+        };
+        if !self.flood.admit(&author, created, self.limits.per_minute) {
+            return Ok(Outcome::Rejected("flood"));
+        }
+        let did = match &verified {
+            Verified::Publisher { binding } => binding.did.to_string(),
+            Verified::Catalog { did, .. } | Verified::Listing { did, .. } => did.to_string(),
+        };
+        let outcome = match verified {
+            Verified::Publisher { binding } => {
+                self.tables.put_publisher(&PublisherRecord {
+                    did: binding.did.to_string(),
+                    nostr_pubkey: author.clone(),
+                    name: binding.name,
+                    about: binding.about,
+                    binding_expires: binding.expires,
+                    created_at: created,
+                })?;
+                Outcome::Publisher
+            }
+            Verified::Catalog { did, content } => {
+                let pinned = self.tables.root(did.as_str())?;
+                match tofu::decide(&did, &content, pinned.as_ref(), self.now) {
+                    RootDecision::Pin(root) => {
+                        self.tables.put_root(did.as_str(), &root)?;
+                        self.promote(&did)?;
+                        Outcome::RootPinned
+                    }
+                    RootDecision::Same(root) => {
+                        self.tables.put_root(did.as_str(), &root)?;
+                        Outcome::RootSame
+                    }
+                    RootDecision::Rotate(root) => {
+                        self.tables.put_root(did.as_str(), &root)?;
+                        Outcome::RootRotated
+                    }
+                    RootDecision::Conflict {
+                        reason,
+                        version,
+                        sha256,
+                    } => {
+                        let pinned = pinned.map(|p| (p.version, p.sha256)).unwrap_or_default();
+                        tracing::warn!(
+                            "REFUSED a different TUF root for {did} from {relay}: {reason} \
+                             (pinned v{} {}, offered v{version} {sha256})",
+                            pinned.0,
+                            pinned.1
+                        );
+                        self.tables.put_conflict(
+                            did.as_str(),
+                            &RootConflict {
+                                pinned,
+                                offered: (version, sha256),
+                                reason,
+                                event_id: id,
+                                relay: relay.to_owned(),
+                                seen_at: self.now,
+                            },
+                        )?;
+                        return Ok(Outcome::RootConflict);
+                    }
+                    RootDecision::Invalid(reason) => {
+                        tracing::debug!("catalog event {id} for {did}: {reason}");
+                        return Ok(Outcome::Rejected("invalid root"));
+                    }
+                }
+            }
+            Verified::Listing { did, content, .. } => {
+                let record = listing_record(did.as_str(), content, &id, &author, created, relay);
+                if self.tables.root(did.as_str())?.is_some() {
+                    self.tables.remove_pending(&record.did, &record.app_id)?;
+                    self.tables.put_listing(&record)?;
+                    self.changes.push(Change::Upsert(record));
+                    Outcome::Indexed
+                } else if self.tables.pending_count(did.as_str())?
+                    < self.limits.pending_per_publisher
+                {
+                    self.tables.put_pending(&record)?;
+                    Outcome::Waiting
+                } else {
+                    return Ok(Outcome::Rejected("too many listings waiting for a root"));
+                }
+            }
+        };
+        self.tables.set_head(&author, d, created, &id)?;
+        self.tables.set_author(&author, &did)?;
+        Ok(outcome)
+    }
+
+    /// Moves `did`'s waiting listings into the index.
+    fn promote(&mut self, did: &Did) -> Result<(), redb::Error> {
+        for record in self.tables.take_pending(did.as_str())? {
+            self.tables.put_listing(&record)?;
+            self.changes.push(Change::Upsert(record));
+        }
+        Ok(())
+    }
+
+    /// A NIP-09 deletion: each `a` tag naming one of the author's own
+    /// archy events takes down what is held for that address, if it is not
+    /// newer than the deletion, and keeps older copies out from now on.
+    fn deletion(&mut self, event: &Event) -> Result<Outcome, redb::Error> {
+        if event.content.len() > crate::protocol::MAX_CONTENT_BYTES {
+            return Ok(Outcome::Rejected("too large"));
+        }
+        if !event.verify_id() {
+            return Ok(Outcome::Rejected(Rejection::BadId.reason()));
+        }
+        if !event.verify_signature() {
+            return Ok(Outcome::Rejected(Rejection::BadSignature.reason()));
+        }
+        let author = event.pubkey.to_hex();
+        let at = event.created_at.as_secs();
+        let prefix = format!("{KIND}:{author}:");
+        let mut taken = 0;
+        for tag in event.tags.filter(TagKind::a()) {
+            let Some(d) = tag.content().and_then(|a| a.strip_prefix(&prefix)) else {
+                continue;
+            };
+            if self
+                .tables
+                .deleted_at(&author, d)?
+                .is_some_and(|held| held >= at)
+            {
+                continue;
+            }
+            self.tables.put_deletion(&author, d, at)?;
+            let Some((head_at, _)) = self.tables.head(&author, d)? else {
+                continue;
+            };
+            if head_at > at {
+                continue;
+            }
+            self.tables.remove_head(&author, d)?;
+            let (Some(app), Some(did)) =
+                (d.strip_prefix(D_APP_PREFIX), self.tables.author(&author)?)
+            else {
+                continue;
+            };
+            self.tables.remove_pending(&did, app)?;
+            if self.tables.remove_listing(&did, app)? {
+                self.changes.push(Change::Remove(did, app.to_owned()));
+                taken += 1;
+            }
+        }
+        Ok(Outcome::Deletion(taken))
+    }
+}
+
+fn listing_record(
+    did: &str,
+    content: ListingContent,
+    id: &str,
+    author: &str,
+    created_at: u64,
+    relay: &str,
+) -> ListingRecord {
+    ListingRecord {
+        did: did.to_owned(),
+        app_id: content.app_id,
+        title: content.title,
+        summary: content.summary,
+        categories: content.categories,
+        icon: content.icon,
+        version: content.version,
+        release: content.release,
+        size: content.size,
+        providers: content.providers,
+        manifest: content.manifest,
+        event_id: id.to_owned(),
+        nostr_pubkey: author.to_owned(),
+        created_at,
+        relay: relay.to_owned(),
+    }
+}

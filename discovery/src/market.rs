@@ -1,0 +1,292 @@
+//! Questions about the index (`archy market list|search|show|stats`) and
+//! their answers, as plain data: a running node answers them over its
+//! control socket, and the CLI answers them itself from the index file
+//! when no node is running.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::Ingestor;
+use crate::relay_client::{RelayStatus, Statuses};
+use crate::search::MAX_RESULTS;
+use crate::store::{ListingRecord, PublisherRecord, RootConflict, Sizes, StoreError};
+
+/// A question.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "query", rename_all = "snake_case")]
+pub enum Query {
+    /// Every listing, by title.
+    List {
+        /// Listings skipped.
+        offset: usize,
+        /// Listings returned.
+        limit: usize,
+    },
+    /// Listings matching `text`, best first.
+    Search {
+        /// The words.
+        text: String,
+        /// Listings skipped.
+        offset: usize,
+        /// Listings returned.
+        limit: usize,
+    },
+    /// One listing in full.
+    Show {
+        /// Publisher DID.
+        did: String,
+        /// App id.
+        app_id: String,
+    },
+    /// Counters and relay states.
+    Stats,
+}
+
+/// A listing in a list of results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListingSummary {
+    /// Publisher DID.
+    pub did: String,
+    /// Publisher's display name, if its profile was seen.
+    pub publisher: Option<String>,
+    /// App id.
+    pub app_id: String,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: String,
+    /// Newest version.
+    pub version: String,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Relevance (search only).
+    pub score: Option<f32>,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page {
+    /// How many matched in all.
+    pub total: usize,
+    /// Skipped.
+    pub offset: usize,
+    /// This page.
+    pub listings: Vec<ListingSummary>,
+}
+
+/// The root a publisher is pinned to, in short.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootSummary {
+    /// Root version.
+    pub version: u64,
+    /// SHA-256 of `root.json`.
+    pub sha256: String,
+    /// When it was pinned.
+    pub pinned_at: u64,
+    /// Newest `timestamp.json` version announced.
+    pub timestamp_version: Option<u64>,
+}
+
+/// One listing in full.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListingDetail {
+    /// The listing.
+    pub listing: ListingRecord,
+    /// Its publisher's profile.
+    pub publisher: Option<PublisherRecord>,
+    /// Its publisher's pinned root.
+    pub root: Option<RootSummary>,
+}
+
+/// One relay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelayStats {
+    /// URL.
+    pub url: String,
+    /// Cursor (Unix seconds).
+    pub cursor: Option<u64>,
+    /// Live state, if this process follows it.
+    pub status: Option<RelayStatus>,
+}
+
+/// Counters and states.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stats {
+    /// Table sizes.
+    pub sizes: Sizes,
+    /// Outcome counters other than rejections.
+    pub counters: BTreeMap<String, u64>,
+    /// Rejections by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Relays.
+    pub relays: Vec<RelayStats>,
+    /// Roots refused, by DID.
+    pub root_conflicts: Vec<(String, RootConflict)>,
+}
+
+/// An answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    /// For list and search.
+    Page(Page),
+    /// For show; None if not indexed.
+    Listing {
+        /// The listing.
+        detail: Option<Box<ListingDetail>>,
+    },
+    /// For stats.
+    Stats(Box<Stats>),
+    /// The question could not be answered.
+    Error {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Answers questions from an index.
+#[derive(Clone)]
+pub struct Market {
+    ingestor: Arc<Mutex<Ingestor>>,
+    statuses: Statuses,
+}
+
+impl Market {
+    /// Questions over `ingestor`'s index; `statuses` of the relays followed.
+    pub fn new(ingestor: Arc<Mutex<Ingestor>>, statuses: Statuses) -> Self {
+        Self { ingestor, statuses }
+    }
+
+    /// Answers `query`.
+    pub fn answer(&self, query: &Query) -> Answer {
+        let Ok(ingestor) = self.ingestor.lock() else {
+            return Answer::Error {
+                reason: "the index is unavailable after a crash of the ingest loop".into(),
+            };
+        };
+        match self.answer_with(&ingestor, query) {
+            Ok(answer) => answer,
+            Err(e) => Answer::Error {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    fn answer_with(&self, ingestor: &Ingestor, query: &Query) -> Result<Answer, StoreError> {
+        Ok(match query {
+            Query::List { offset, limit } => page(
+                ingestor,
+                &ingestor.index().search("", *offset, *limit),
+                *offset,
+                false,
+            )?,
+            Query::Search {
+                text,
+                offset,
+                limit,
+            } => page(
+                ingestor,
+                &ingestor.index().search(text, *offset, *limit),
+                *offset,
+                true,
+            )?,
+            Query::Show { did, app_id } => {
+                let store = ingestor.store();
+                let detail = match store.listing(did, app_id)? {
+                    Some(listing) => Some(Box::new(ListingDetail {
+                        publisher: store.publisher(did)?,
+                        root: store.root(did)?.map(|r| RootSummary {
+                            version: r.version,
+                            sha256: r.sha256,
+                            pinned_at: r.pinned_at,
+                            timestamp_version: r.timestamp_version,
+                        }),
+                        listing,
+                    })),
+                    None => None,
+                };
+                Answer::Listing { detail }
+            }
+            Query::Stats => Answer::Stats(Box::new(self.stats(ingestor)?)),
+        })
+    }
+
+    fn stats(&self, ingestor: &Ingestor) -> Result<Stats, StoreError> {
+        let store = ingestor.store();
+        let mut counters = BTreeMap::new();
+        let mut rejected = BTreeMap::new();
+        for (name, count) in store.counters()? {
+            match name.strip_prefix("rejected: ") {
+                Some(reason) => rejected.insert(reason.to_owned(), count),
+                None => counters.insert(name, count),
+            };
+        }
+        let statuses = self.statuses.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut relays: BTreeMap<String, RelayStats> = store
+            .cursors()?
+            .into_iter()
+            .map(|(url, cursor)| {
+                let stats = RelayStats {
+                    url: url.clone(),
+                    cursor: Some(cursor),
+                    status: None,
+                };
+                (url, stats)
+            })
+            .collect();
+        for (url, status) in statuses {
+            relays
+                .entry(url.clone())
+                .or_insert(RelayStats {
+                    url,
+                    cursor: None,
+                    status: None,
+                })
+                .status = Some(status);
+        }
+        Ok(Stats {
+            sizes: store.sizes()?,
+            counters,
+            rejected,
+            relays: relays.into_values().collect(),
+            root_conflicts: store.conflicts()?,
+        })
+    }
+}
+
+fn page(
+    ingestor: &Ingestor,
+    results: &crate::search::Results,
+    offset: usize,
+    scored: bool,
+) -> Result<Answer, StoreError> {
+    let store = ingestor.store();
+    let mut names: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut listings = Vec::with_capacity(results.hits.len().min(MAX_RESULTS));
+    for hit in &results.hits {
+        let Some(listing) = store.listing(&hit.did, &hit.app_id)? else {
+            continue;
+        };
+        if !names.contains_key(&hit.did) {
+            let name = store.publisher(&hit.did)?.map(|p| p.name);
+            names.insert(hit.did.clone(), name);
+        }
+        listings.push(ListingSummary {
+            publisher: names.get(&hit.did).cloned().flatten(),
+            did: listing.did,
+            app_id: listing.app_id,
+            title: listing.title,
+            summary: listing.summary,
+            version: listing.version,
+            categories: listing.categories,
+            score: scored.then_some(hit.score),
+        });
+    }
+    Ok(Answer::Page(Page {
+        total: results.total,
+        offset,
+        listings,
+    }))
+}

@@ -1,0 +1,442 @@
+//! Ranked search over the listings believed: an in-memory inverted index
+//! (term → postings) scored with BM25, rebuilt from the redb index when a
+//! node starts and kept current as listings come and go.
+//!
+//! Title words weigh most, then categories and the app id, then the
+//! summary. Every query word must match; the last one also matches as a
+//! prefix, so `not` finds "notes" while typing. A full-text engine
+//! (tantivy) was weighed and left out: 100 k listings of a few dozen words
+//! each fit in a few tens of MB, and a query over them takes well under a
+//! millisecond, without a second on-disk index to keep in step with redb.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// Words kept per field.
+const MAX_TERMS_PER_FIELD: usize = 64;
+/// Longest word indexed; longer ones are cut.
+const MAX_TERM_CHARS: usize = 32;
+/// Most index terms one prefix may expand to.
+const MAX_PREFIX_EXPANSION: usize = 128;
+/// Most results one query returns.
+pub const MAX_RESULTS: usize = 1000;
+/// BM25 parameters (the usual ones).
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+/// How much a prefix match counts against an exact one.
+const PREFIX_DISCOUNT: f32 = 0.8;
+
+/// Field weights: a word in the title counts as three in the summary.
+const TITLE: u16 = 3;
+const CATEGORY: u16 = 2;
+const APP_ID: u16 = 2;
+const SUMMARY: u16 = 1;
+
+/// What is indexed of a listing.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    /// Publisher DID.
+    pub did: &'a str,
+    /// App id.
+    pub app_id: &'a str,
+    /// Title.
+    pub title: &'a str,
+    /// Summary.
+    pub summary: &'a str,
+    /// Categories.
+    pub categories: &'a [String],
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Publisher DID.
+    pub did: String,
+    /// App id.
+    pub app_id: String,
+    /// Relevance; higher is better.
+    pub score: f32,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    /// How many listings matched in all.
+    pub total: usize,
+    /// The best ones, best first.
+    pub hits: Vec<Hit>,
+}
+
+#[derive(Debug)]
+struct Doc {
+    did: Box<str>,
+    app_id: Box<str>,
+    title: Box<str>,
+    len: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    slot: u32,
+    weight: u16,
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    docs: Vec<Option<Doc>>,
+    slots: HashMap<(Box<str>, Box<str>), u32>,
+    terms: BTreeMap<Box<str>, Vec<Posting>>,
+    live: usize,
+    total_len: u64,
+}
+
+/// Lower-case words of `text`: runs of letters and digits, at least two
+/// characters (or one digit), at most [`MAX_TERM_CHARS`].
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2 || w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.chars()
+                .take(MAX_TERM_CHARS)
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+}
+
+impl SearchIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many listings are indexed.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Adds a listing, replacing the one with the same (DID, app id).
+    pub fn upsert(&mut self, fields: Fields<'_>) {
+        self.remove(fields.did, fields.app_id);
+        let mut weights: HashMap<String, u16> = HashMap::new();
+        let mut add = |text: &str, weight: u16| {
+            for word in words(text).take(MAX_TERMS_PER_FIELD) {
+                let w = weights.entry(word).or_default();
+                *w = w.saturating_add(weight);
+            }
+        };
+        add(fields.title, TITLE);
+        add(fields.summary, SUMMARY);
+        add(fields.app_id, APP_ID);
+        for category in fields.categories {
+            add(category, CATEGORY);
+        }
+        let len: u32 = weights.values().map(|w| u32::from(*w)).sum();
+        let slot = u32::try_from(self.docs.len()).unwrap_or(u32::MAX);
+        self.docs.push(Some(Doc {
+            did: fields.did.into(),
+            app_id: fields.app_id.into(),
+            title: fields.title.to_lowercase().into(),
+            len,
+        }));
+        self.slots
+            .insert((fields.did.into(), fields.app_id.into()), slot);
+        for (word, weight) in weights {
+            self.terms
+                .entry(word.into_boxed_str())
+                .or_default()
+                .push(Posting { slot, weight });
+        }
+        self.live += 1;
+        self.total_len += u64::from(len);
+    }
+
+    /// Removes a listing; true if it was indexed.
+    pub fn remove(&mut self, did: &str, app_id: &str) -> bool {
+        let Some(slot) = self.slots.remove(&(did.into(), app_id.into())) else {
+            return false;
+        };
+        if let Some(doc) = self.docs.get_mut(slot as usize).and_then(Option::take) {
+            self.live -= 1;
+            self.total_len -= u64::from(doc.len);
+        }
+        if self.docs.len() > 2 * self.live + 1024 {
+            self.compact();
+        }
+        true
+    }
+
+    /// Drops the postings of removed listings and renumbers the rest.
+    fn compact(&mut self) {
+        let mut renumber = vec![u32::MAX; self.docs.len()];
+        let mut docs = Vec::with_capacity(self.live);
+        for (old, doc) in self.docs.drain(..).enumerate() {
+            if let Some(doc) = doc {
+                renumber[old] = docs.len() as u32;
+                docs.push(Some(doc));
+            }
+        }
+        self.docs = docs;
+        for slot in self.slots.values_mut() {
+            *slot = renumber[*slot as usize];
+        }
+        self.terms.retain(|_, postings| {
+            postings.retain_mut(|p| {
+                p.slot = renumber[p.slot as usize];
+                p.slot != u32::MAX
+            });
+            !postings.is_empty()
+        });
+    }
+
+    /// The listings matching every word of `query`, best first, `limit`
+    /// of them after skipping `offset`. An empty query lists everything
+    /// by title.
+    pub fn search(&self, query: &str, offset: usize, limit: usize) -> Results {
+        let limit = limit.min(MAX_RESULTS);
+        let words: Vec<String> = words(query).take(MAX_TERMS_PER_FIELD).collect();
+        if words.is_empty() {
+            return self.by_title(offset, limit);
+        }
+        let n = self.live.max(1) as f32;
+        let avg_len = (self.total_len as f32 / n).max(1.0);
+        let mut scores = vec![0f32; self.docs.len()];
+        let mut matched = vec![0u8; self.docs.len()];
+        for (i, word) in words.iter().enumerate() {
+            let last = i + 1 == words.len();
+            let round = i as u8;
+            let mut best = vec![0f32; 0];
+            for (term, postings) in self.matching_terms(word, last) {
+                let exact = term == word.as_str();
+                let df = postings
+                    .iter()
+                    .filter(|p| self.docs[p.slot as usize].is_some())
+                    .count() as f32;
+                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                let discount = if exact { 1.0 } else { PREFIX_DISCOUNT };
+                for p in postings {
+                    let slot = p.slot as usize;
+                    let Some(doc) = &self.docs[slot] else {
+                        continue;
+                    };
+                    if matched[slot] != round {
+                        continue;
+                    }
+                    let tf = f32::from(p.weight);
+                    let norm = 1.0 - B + B * doc.len as f32 / avg_len;
+                    let score = discount * idf * tf * (K1 + 1.0) / (tf + K1 * norm);
+                    if best.is_empty() {
+                        best = vec![0f32; self.docs.len()];
+                    }
+                    best[slot] = best[slot].max(score);
+                }
+            }
+            if best.is_empty() {
+                return Results::default();
+            }
+            for (slot, score) in best.into_iter().enumerate() {
+                if score > 0.0 && matched[slot] == round {
+                    matched[slot] = round + 1;
+                    scores[slot] += score;
+                }
+            }
+        }
+        let all = words.len() as u8;
+        let mut hits: Vec<(u32, f32)> = matched
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m == all)
+            .map(|(slot, _)| (slot as u32, scores[slot]))
+            .collect();
+        let total = hits.len();
+        let order = |a: &(u32, f32), b: &(u32, f32)| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| self.title(a.0).cmp(self.title(b.0)))
+        };
+        let wanted = (offset + limit).min(hits.len());
+        if wanted < hits.len() && wanted > 0 {
+            hits.select_nth_unstable_by(wanted - 1, order);
+            hits.truncate(wanted);
+        }
+        hits.sort_by(order);
+        Results {
+            total,
+            hits: hits
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(slot, score)| self.hit(slot, score))
+                .collect(),
+        }
+    }
+
+    fn matching_terms<'a>(
+        &'a self,
+        word: &'a str,
+        prefix: bool,
+    ) -> Box<dyn Iterator<Item = (&'a str, &'a Vec<Posting>)> + 'a> {
+        if prefix {
+            Box::new(
+                self.terms
+                    .range::<str, _>((std::ops::Bound::Included(word), std::ops::Bound::Unbounded))
+                    .take_while(move |(t, _)| t.starts_with(word))
+                    .take(MAX_PREFIX_EXPANSION)
+                    .map(|(t, p)| (&**t, p)),
+            )
+        } else {
+            Box::new(
+                self.terms
+                    .get_key_value(word)
+                    .map(|(t, p)| (&**t, p))
+                    .into_iter(),
+            )
+        }
+    }
+
+    fn title(&self, slot: u32) -> &str {
+        self.docs[slot as usize].as_ref().map_or("", |d| &d.title)
+    }
+
+    fn hit(&self, slot: u32, score: f32) -> Hit {
+        let doc = self.docs[slot as usize]
+            .as_ref()
+            .expect("hits are live documents");
+        Hit {
+            did: doc.did.to_string(),
+            app_id: doc.app_id.to_string(),
+            score,
+        }
+    }
+
+    fn by_title(&self, offset: usize, limit: usize) -> Results {
+        let mut live: Vec<u32> = (0..self.docs.len() as u32)
+            .filter(|s| self.docs[*s as usize].is_some())
+            .collect();
+        live.sort_by(|a, b| self.title(*a).cmp(self.title(*b)));
+        Results {
+            total: live.len(),
+            hits: live
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|slot| self.hit(slot, 0.0))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(index: &mut SearchIndex, app: &str, title: &str, summary: &str, categories: &[&str]) {
+        let categories: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+        index.upsert(Fields {
+            did: "did:key:z6Mk",
+            app_id: app,
+            title,
+            summary,
+            categories: &categories,
+        });
+    }
+
+    fn apps(results: &Results) -> Vec<&str> {
+        results.hits.iter().map(|h| h.app_id.as_str()).collect()
+    }
+
+    fn sample() -> SearchIndex {
+        let mut index = SearchIndex::new();
+        add(
+            &mut index,
+            "org.notes",
+            "Notes",
+            "Plain-text notes",
+            &["productivity"],
+        );
+        add(
+            &mut index,
+            "org.wiki",
+            "Wiki",
+            "A wiki for your notes and docs",
+            &["productivity"],
+        );
+        add(
+            &mut index,
+            "org.photos",
+            "Photos",
+            "Photo library",
+            &["media"],
+        );
+        add(
+            &mut index,
+            "org.music",
+            "Music",
+            "Stream your music",
+            &["media"],
+        );
+        index
+    }
+
+    #[test]
+    fn a_title_match_ranks_above_a_summary_match() {
+        let index = sample();
+        assert_eq!(
+            apps(&index.search("notes", 0, 10)),
+            ["org.notes", "org.wiki"]
+        );
+    }
+
+    #[test]
+    fn every_word_must_match_and_the_last_is_a_prefix() {
+        let index = sample();
+        assert_eq!(apps(&index.search("wiki not", 0, 10)), ["org.wiki"]);
+        assert_eq!(apps(&index.search("pho", 0, 10)), ["org.photos"]);
+        assert!(index.search("pho music", 0, 10).hits.is_empty());
+        assert_eq!(index.search("media", 0, 10).total, 2);
+    }
+
+    #[test]
+    fn replacing_and_removing_keep_results_current() {
+        let mut index = sample();
+        add(&mut index, "org.notes", "Jotter", "Quick jots", &[]);
+        assert!(index.search("plain", 0, 10).hits.is_empty());
+        assert_eq!(apps(&index.search("jotter", 0, 10)), ["org.notes"]);
+        assert!(index.remove("did:key:z6Mk", "org.wiki"));
+        assert!(index.search("wiki", 0, 10).hits.is_empty());
+        assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn compaction_keeps_what_is_live() {
+        let mut index = SearchIndex::new();
+        for round in 0..4 {
+            for i in 0..1000 {
+                add(
+                    &mut index,
+                    &format!("app{i}"),
+                    &format!("Title {round}"),
+                    "same words",
+                    &[],
+                );
+            }
+        }
+        assert_eq!(index.len(), 1000);
+        assert!(index.docs.len() < 4000);
+        assert_eq!(index.search("title 3", 0, 5).total, 1000);
+        assert_eq!(index.search("title 1", 0, 5).total, 0);
+    }
+
+    #[test]
+    fn paging_and_listing_everything() {
+        let index = sample();
+        assert_eq!(apps(&index.search("", 0, 2)), ["org.music", "org.notes"]);
+        assert_eq!(apps(&index.search("", 2, 2)), ["org.photos", "org.wiki"]);
+        let page = index.search("media", 1, 1);
+        assert_eq!((page.total, page.hits.len()), (2, 1));
+    }
+}

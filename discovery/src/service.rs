@@ -1,0 +1,167 @@
+//! The discovery service a node runs: one [`RelayFollower`] per relay,
+//! all feeding one ingest loop on its own thread, which verifies and
+//! indexes in batches. Queries ([`crate::market::Market`]) share the index
+//! with it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::ingest::{Incoming, IngestLimits, Ingestor};
+use crate::market::Market;
+use crate::relay_client::{Feed, RelayFollower, Statuses};
+use crate::store::StoreError;
+
+/// Events queued between the relays and the ingest loop.
+const FEED_CAPACITY: usize = 4096;
+/// Most events ingested in one commit.
+const MAX_BATCH: usize = 1024;
+/// Longest an event waits for its batch to fill.
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
+/// Longest stopping may take.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the service runs.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryOptions {
+    /// Relay URLs to follow.
+    pub relays: Vec<String>,
+    /// Per-publisher limits.
+    pub limits: IngestLimits,
+}
+
+/// A running discovery service.
+pub struct Discovery {
+    market: Market,
+    stop: watch::Sender<bool>,
+    followers: Vec<JoinHandle<()>>,
+    ingest: Option<std::thread::JoinHandle<()>>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Discovery {
+    /// Opens the index at `path` and starts following `options.relays`.
+    pub fn start(path: &Path, options: &DiscoveryOptions) -> Result<Self, StoreError> {
+        let ingestor = Ingestor::open(path, options.limits)?;
+        let statuses: Statuses = Arc::default();
+        let mut relays = options.relays.clone();
+        relays.sort();
+        relays.dedup();
+        let cursors: Vec<Option<u64>> = relays
+            .iter()
+            .map(|r| ingestor.store().cursor(r))
+            .collect::<Result<_, _>>()?;
+        let ingestor = Arc::new(Mutex::new(ingestor));
+        let market = Market::new(ingestor.clone(), statuses.clone());
+        let (stop, stopped) = watch::channel(false);
+        let (feed, queue) = mpsc::channel(FEED_CAPACITY);
+        let followers = relays
+            .iter()
+            .zip(cursors)
+            .map(|(url, cursor)| {
+                let follower = RelayFollower::new(
+                    url,
+                    cursor,
+                    feed.clone(),
+                    statuses.clone(),
+                    stopped.clone(),
+                );
+                tokio::spawn(follower.run())
+            })
+            .collect();
+        drop(feed);
+        let ingest = std::thread::Builder::new()
+            .name("archy-ingest".into())
+            .spawn(move || ingest_loop(&ingestor, queue))
+            .map_err(|e| StoreError::other(path, format!("cannot start the ingest thread: {e}")))?;
+        Ok(Self {
+            market,
+            stop,
+            followers,
+            ingest: Some(ingest),
+        })
+    }
+
+    /// Queries over the index.
+    pub fn market(&self) -> &Market {
+        &self.market
+    }
+
+    /// Stops following relays and lets the ingest loop finish what it has.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for follower in self.followers.drain(..) {
+            let _ = tokio::time::timeout(STOP_TIMEOUT, follower).await;
+        }
+        if let Some(ingest) = self.ingest.take() {
+            let _ = tokio::task::spawn_blocking(move || ingest.join()).await;
+        }
+    }
+}
+
+/// Reads the feed until every follower is gone: events are gathered into
+/// batches (up to [`MAX_BATCH`], or [`BATCH_WINDOW`] after the first), and
+/// a relay's cursor moves only once the events before it are committed.
+fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>) {
+    let mut events: Vec<(Arc<str>, String)> = Vec::new();
+    let mut held: Option<Feed> = None;
+    loop {
+        let first = match held.take() {
+            Some(item) => item,
+            None => match queue.blocking_recv() {
+                Some(item) => item,
+                None => return,
+            },
+        };
+        let mut control = None;
+        match first {
+            Feed::Event { relay, raw } => events.push((relay, raw)),
+            other => control = Some(other),
+        }
+        let opened = Instant::now();
+        while control.is_none() && events.len() < MAX_BATCH && opened.elapsed() < BATCH_WINDOW {
+            match queue.try_recv() {
+                Ok(Feed::Event { relay, raw }) => events.push((relay, raw)),
+                Ok(other) => control = Some(other),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        }
+        let Ok(mut ingestor) = ingestor.lock() else {
+            return;
+        };
+        if !events.is_empty() {
+            let batch: Vec<Incoming<'_>> = events
+                .iter()
+                .map(|(relay, raw)| Incoming { relay, raw })
+                .collect();
+            if let Err(e) = ingestor.ingest(&batch, unix_now()) {
+                tracing::error!("discovery: {e}");
+            }
+            events.clear();
+        }
+        let result = match control {
+            Some(Feed::CaughtUp { relay, up_to }) => ingestor.set_cursor(&relay, up_to),
+            Some(Feed::Garbage { .. }) => ingestor.count("relay sent garbage", 1),
+            Some(Feed::Dropped { .. }) => ingestor.count("relay connection lost", 1),
+            Some(Feed::Event { relay, raw }) => {
+                held = Some(Feed::Event { relay, raw });
+                Ok(())
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::error!("discovery: {e}");
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! The discovery index on disk: one redb file (`discovery.redb` in the
+//! node's data directory) with the listings and publishers believed, the
+//! roots pinned, the listings waiting for a root, the deletions seen, each
+//! relay's cursor and the counters `archy market stats` shows.
+//!
+//! Writes happen in batches ([`Store::write`] hands out every table at
+//! once), so ingesting thousands of events costs one commit, not thousands.
+//! Table names stay in this module.
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
+};
+use serde::{Deserialize, Serialize};
+
+/// (author's Nostr key hex, `d`) → (created_at, event id hex) of the newest
+/// event believed or waiting: what a later copy must beat.
+const HEADS: TableDefinition<(&str, &str), (u64, &str)> = TableDefinition::new("heads");
+/// (DID, app id) → [`ListingRecord`] as JSON.
+const LISTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("listings");
+/// (DID, app id) → [`ListingRecord`] as JSON, until the DID has a pinned root.
+const PENDING: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("pending");
+/// DID → [`PublisherRecord`] as JSON.
+const PUBLISHERS: TableDefinition<&str, &[u8]> = TableDefinition::new("publishers");
+/// DID → [`PinnedRoot`] as JSON.
+const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
+/// DID → the last [`RootConflict`] as JSON.
+const CONFLICTS: TableDefinition<&str, &[u8]> = TableDefinition::new("root_conflicts");
+/// (author's Nostr key hex, `d`) → created_at of the newest NIP-09 deletion.
+const DELETIONS: TableDefinition<(&str, &str), u64> = TableDefinition::new("deletions");
+/// Author's Nostr key hex → the DID its binding names.
+const AUTHORS: TableDefinition<&str, &str> = TableDefinition::new("authors");
+/// Relay URL → Unix seconds up to which everything it holds has been seen.
+const CURSORS: TableDefinition<&str, u64> = TableDefinition::new("cursors");
+/// Counter name → count.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+/// Largest record read back (a listing carries a ≤ 64 KiB content).
+const MAX_RECORD: usize = 256 * 1024;
+
+/// A failure of the index database, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("discovery index {path}: {reason}")]
+pub struct StoreError {
+    path: String,
+    reason: String,
+}
+
+impl StoreError {
+    /// A failure around the index that is not redb's own.
+    pub fn other(path: &Path, reason: String) -> Self {
+        Self {
+            path: path.display().to_string(),
+            reason,
+        }
+    }
+}
+
+/// A listing believed (or waiting for its publisher's root).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListingRecord {
+    /// The publisher.
+    pub did: String,
+    /// The app id.
+    pub app_id: String,
+    /// Display name.
+    pub title: String,
+    /// One line.
+    pub summary: String,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// BLAKE3 of the icon.
+    pub icon: Option<String>,
+    /// Newest version.
+    pub version: String,
+    /// Release root hash.
+    pub release: String,
+    /// Bytes to fetch.
+    pub size: u64,
+    /// Node tickets that may serve the release.
+    pub providers: Vec<String>,
+    /// The signed manifest envelope, as published.
+    pub manifest: serde_json::Value,
+    /// The event it came in.
+    pub event_id: String,
+    /// The author's Nostr key.
+    pub nostr_pubkey: String,
+    /// The event's `created_at`.
+    pub created_at: u64,
+    /// The relay it first came from.
+    pub relay: String,
+}
+
+/// A publisher's binding and profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublisherRecord {
+    /// The DID.
+    pub did: String,
+    /// The Nostr key that speaks for it.
+    pub nostr_pubkey: String,
+    /// Display name.
+    pub name: String,
+    /// A line about the publisher.
+    pub about: String,
+    /// When the binding expires.
+    pub binding_expires: u64,
+    /// The event's `created_at`.
+    pub created_at: u64,
+}
+
+/// A publisher's TUF root, pinned on first sight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinnedRoot {
+    /// Root version.
+    pub version: u64,
+    /// SHA-256 of `root.json`, hex.
+    pub sha256: String,
+    /// `root.json` as published.
+    pub root: String,
+    /// When it was pinned (Unix seconds).
+    pub pinned_at: u64,
+    /// The newest `timestamp.json` version announced.
+    pub timestamp_version: Option<u64>,
+}
+
+/// A root refused because another is pinned for the same DID.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootConflict {
+    /// The pinned root's version and hash.
+    pub pinned: (u64, String),
+    /// The refused root's version and hash.
+    pub offered: (u64, String),
+    /// Why it was refused.
+    pub reason: String,
+    /// The event that carried it.
+    pub event_id: String,
+    /// The relay it came from.
+    pub relay: String,
+    /// When (Unix seconds).
+    pub seen_at: u64,
+}
+
+/// The discovery database.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+/// Every table, open in one write transaction.
+pub struct Tables<'tx> {
+    heads: Table<'tx, (&'static str, &'static str), (u64, &'static str)>,
+    listings: Table<'tx, (&'static str, &'static str), &'static [u8]>,
+    pending: Table<'tx, (&'static str, &'static str), &'static [u8]>,
+    publishers: Table<'tx, &'static str, &'static [u8]>,
+    roots: Table<'tx, &'static str, &'static [u8]>,
+    conflicts: Table<'tx, &'static str, &'static [u8]>,
+    deletions: Table<'tx, (&'static str, &'static str), u64>,
+    authors: Table<'tx, &'static str, &'static str>,
+    cursors: Table<'tx, &'static str, u64>,
+    counters: Table<'tx, &'static str, u64>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, redb::Error> {
+    if bytes.len() > MAX_RECORD {
+        return Err(redb::Error::Corrupted(format!(
+            "a record of {} bytes is over {MAX_RECORD}",
+            bytes.len()
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| redb::Error::Corrupted(e.to_string()))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, redb::Error> {
+    serde_json::to_vec(value).map_err(|e| redb::Error::Corrupted(e.to_string()))
+}
+
+impl Tables<'_> {
+    /// The newest event held for (author, `d`): (created_at, id).
+    pub fn head(&self, author: &str, d: &str) -> Result<Option<(u64, String)>, redb::Error> {
+        Ok(self.heads.get((author, d))?.map(|v| {
+            let (at, id) = v.value();
+            (at, id.to_owned())
+        }))
+    }
+
+    /// Records the newest event for (author, `d`).
+    pub fn set_head(
+        &mut self,
+        author: &str,
+        d: &str,
+        at: u64,
+        id: &str,
+    ) -> Result<(), redb::Error> {
+        self.heads.insert((author, d), (at, id))?;
+        Ok(())
+    }
+
+    /// Forgets the head of (author, `d`).
+    pub fn remove_head(&mut self, author: &str, d: &str) -> Result<(), redb::Error> {
+        self.heads.remove((author, d))?;
+        Ok(())
+    }
+
+    /// A believed listing.
+    pub fn listing(&self, did: &str, app: &str) -> Result<Option<ListingRecord>, redb::Error> {
+        self.listings
+            .get((did, app))?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    /// Stores a believed listing.
+    pub fn put_listing(&mut self, listing: &ListingRecord) -> Result<(), redb::Error> {
+        let bytes = encode(listing)?;
+        self.listings.insert(
+            (listing.did.as_str(), listing.app_id.as_str()),
+            bytes.as_slice(),
+        )?;
+        Ok(())
+    }
+
+    /// Removes a listing; true if there was one.
+    pub fn remove_listing(&mut self, did: &str, app: &str) -> Result<bool, redb::Error> {
+        Ok(self.listings.remove((did, app))?.is_some())
+    }
+
+    /// Stores a listing until its publisher's root is pinned.
+    pub fn put_pending(&mut self, listing: &ListingRecord) -> Result<(), redb::Error> {
+        let bytes = encode(listing)?;
+        self.pending.insert(
+            (listing.did.as_str(), listing.app_id.as_str()),
+            bytes.as_slice(),
+        )?;
+        Ok(())
+    }
+
+    /// Removes a waiting listing; true if there was one.
+    pub fn remove_pending(&mut self, did: &str, app: &str) -> Result<bool, redb::Error> {
+        Ok(self.pending.remove((did, app))?.is_some())
+    }
+
+    /// How many listings of `did` are waiting.
+    pub fn pending_count(&self, did: &str) -> Result<usize, redb::Error> {
+        Ok(self.pending.range((did, "")..(did, "\u{10ffff}"))?.count())
+    }
+
+    /// Takes every waiting listing of `did` out of the waiting table.
+    pub fn take_pending(&mut self, did: &str) -> Result<Vec<ListingRecord>, redb::Error> {
+        let mut taken = Vec::new();
+        for entry in self
+            .pending
+            .extract_from_if((did, "")..(did, "\u{10ffff}"), |_, _| true)?
+        {
+            let (_, value) = entry?;
+            taken.push(decode(value.value())?);
+        }
+        Ok(taken)
+    }
+
+    /// Stores a publisher.
+    pub fn put_publisher(&mut self, publisher: &PublisherRecord) -> Result<(), redb::Error> {
+        let bytes = encode(publisher)?;
+        self.publishers
+            .insert(publisher.did.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// The root pinned for `did`.
+    pub fn root(&self, did: &str) -> Result<Option<PinnedRoot>, redb::Error> {
+        self.roots.get(did)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Pins (or moves) `did`'s root.
+    pub fn put_root(&mut self, did: &str, root: &PinnedRoot) -> Result<(), redb::Error> {
+        let bytes = encode(root)?;
+        self.roots.insert(did, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Records a refused root.
+    pub fn put_conflict(&mut self, did: &str, conflict: &RootConflict) -> Result<(), redb::Error> {
+        let bytes = encode(conflict)?;
+        self.conflicts.insert(did, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// When (author, `d`) was last deleted.
+    pub fn deleted_at(&self, author: &str, d: &str) -> Result<Option<u64>, redb::Error> {
+        Ok(self.deletions.get((author, d))?.map(|v| v.value()))
+    }
+
+    /// Records a deletion of (author, `d`) at `at`.
+    pub fn put_deletion(&mut self, author: &str, d: &str, at: u64) -> Result<(), redb::Error> {
+        self.deletions.insert((author, d), at)?;
+        Ok(())
+    }
+
+    /// Records that Nostr key `author` speaks for `did`.
+    pub fn set_author(&mut self, author: &str, did: &str) -> Result<(), redb::Error> {
+        self.authors.insert(author, did)?;
+        Ok(())
+    }
+
+    /// The DID Nostr key `author` speaks for, if seen.
+    pub fn author(&self, author: &str) -> Result<Option<String>, redb::Error> {
+        Ok(self.authors.get(author)?.map(|v| v.value().to_owned()))
+    }
+
+    /// Moves `relay`'s cursor to `at`.
+    pub fn set_cursor(&mut self, relay: &str, at: u64) -> Result<(), redb::Error> {
+        self.cursors.insert(relay, at)?;
+        Ok(())
+    }
+
+    /// Adds `by` to counter `name`.
+    pub fn count(&mut self, name: &str, by: u64) -> Result<(), redb::Error> {
+        let now = self.counters.get(name)?.map_or(0, |v| v.value());
+        self.counters.insert(name, now + by)?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the index at `path`. One process at a time.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let error = |reason: String| StoreError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let db = Database::create(path).map_err(|e| {
+            error(if matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) {
+                "it is in use by another archy process (a running node?)".to_owned()
+            } else {
+                e.to_string()
+            })
+        })?;
+        let store = Self {
+            db,
+            path: path.to_owned(),
+        };
+        store.write(|_| Ok(()))?;
+        Ok(store)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Runs `f` with every table in one transaction, committed if `f`
+    /// succeeds.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.error(e))?;
+        let value = {
+            let mut tables = Tables {
+                heads: tx.open_table(HEADS).map_err(|e| self.error(e))?,
+                listings: tx.open_table(LISTINGS).map_err(|e| self.error(e))?,
+                pending: tx.open_table(PENDING).map_err(|e| self.error(e))?,
+                publishers: tx.open_table(PUBLISHERS).map_err(|e| self.error(e))?,
+                roots: tx.open_table(ROOTS).map_err(|e| self.error(e))?,
+                conflicts: tx.open_table(CONFLICTS).map_err(|e| self.error(e))?,
+                deletions: tx.open_table(DELETIONS).map_err(|e| self.error(e))?,
+                authors: tx.open_table(AUTHORS).map_err(|e| self.error(e))?,
+                cursors: tx.open_table(CURSORS).map_err(|e| self.error(e))?,
+                counters: tx.open_table(COUNTERS).map_err(|e| self.error(e))?,
+            };
+            f(&mut tables).map_err(|e| self.error(e))?
+        };
+        tx.commit().map_err(|e| self.error(e))?;
+        Ok(value)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
+        f(&tx).map_err(|e| self.error(e))
+    }
+
+    /// Every believed listing, in (DID, app) order.
+    pub fn listings(&self) -> Result<Vec<ListingRecord>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(LISTINGS)?;
+            table.iter()?.map(|e| decode(e?.1.value())).collect()
+        })
+    }
+
+    /// Calls `f` with every believed listing, without holding them all.
+    pub fn each_listing(&self, mut f: impl FnMut(ListingRecord)) -> Result<(), StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(LISTINGS)?;
+            for entry in table.iter()? {
+                f(decode(entry?.1.value())?);
+            }
+            Ok(())
+        })
+    }
+
+    /// One believed listing.
+    pub fn listing(&self, did: &str, app: &str) -> Result<Option<ListingRecord>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(LISTINGS)?;
+            table
+                .get((did, app))?
+                .map(|v| decode(v.value()))
+                .transpose()
+        })
+    }
+
+    /// One publisher.
+    pub fn publisher(&self, did: &str) -> Result<Option<PublisherRecord>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(PUBLISHERS)?;
+            table.get(did)?.map(|v| decode(v.value())).transpose()
+        })
+    }
+
+    /// The root pinned for `did`.
+    pub fn root(&self, did: &str) -> Result<Option<PinnedRoot>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(ROOTS)?;
+            table.get(did)?.map(|v| decode(v.value())).transpose()
+        })
+    }
+
+    /// Every refused root, by DID.
+    pub fn conflicts(&self) -> Result<Vec<(String, RootConflict)>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(CONFLICTS)?;
+            table
+                .iter()?
+                .map(|e| {
+                    let (k, v) = e?;
+                    Ok((k.value().to_owned(), decode(v.value())?))
+                })
+                .collect()
+        })
+    }
+
+    /// `relay`'s cursor.
+    pub fn cursor(&self, relay: &str) -> Result<Option<u64>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(CURSORS)?;
+            Ok(table.get(relay)?.map(|v| v.value()))
+        })
+    }
+
+    /// Every relay's cursor.
+    pub fn cursors(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(CURSORS)?;
+            table
+                .iter()?
+                .map(|e| {
+                    let (k, v) = e?;
+                    Ok((k.value().to_owned(), v.value()))
+                })
+                .collect()
+        })
+    }
+
+    /// Every counter.
+    pub fn counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(|tx| {
+            let table = tx.open_table(COUNTERS)?;
+            table
+                .iter()?
+                .map(|e| {
+                    let (k, v) = e?;
+                    Ok((k.value().to_owned(), v.value()))
+                })
+                .collect()
+        })
+    }
+
+    /// How many listings, publishers, pinned roots and waiting listings.
+    pub fn sizes(&self) -> Result<Sizes, StoreError> {
+        self.read(|tx| {
+            Ok(Sizes {
+                listings: tx.open_table(LISTINGS)?.len()?,
+                publishers: tx.open_table(PUBLISHERS)?.len()?,
+                roots: tx.open_table(ROOTS)?.len()?,
+                pending: tx.open_table(PENDING)?.len()?,
+            })
+        })
+    }
+}
+
+/// Table sizes, for `archy market stats`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Sizes {
+    /// Listings believed.
+    pub listings: u64,
+    /// Publishers seen.
+    pub publishers: u64,
+    /// Roots pinned.
+    pub roots: u64,
+    /// Listings waiting for their publisher's root.
+    pub pending: u64,
+}
