@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use archy_trust::Did;
-use nostr::{Event, Kind, TagKind};
+use nostr::{Event, TagKind};
 
 use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
 use crate::search::{Fields, SearchIndex};
@@ -23,6 +23,8 @@ use crate::store::{ListingRecord, PublisherRecord, RootConflict, Store, StoreErr
 use crate::tofu::{self, RootDecision};
 use crate::verify::{self, Rejection, Verified, Verifier};
 
+/// NIP-09 deletion.
+const DELETION: u16 = 5;
 /// Event ids remembered for de-duplication (two generations of half each).
 const MAX_SEEN: usize = 400_000;
 /// (publisher, minute) windows remembered for the flood limit.
@@ -300,12 +302,10 @@ impl Run<'_, '_> {
             return Ok(Outcome::Duplicate);
         }
         self.fresh.push(id);
-        match event.kind {
-            Kind::Custom(KIND) => self.archy(&event, incoming.relay),
-            Kind::EventDeletion => self.deletion(&event),
-            other => Ok(Outcome::Rejected(
-                Rejection::WrongKind(other.as_u16()).reason(),
-            )),
+        match event.kind.as_u16() {
+            KIND => self.archy(&event, incoming.relay),
+            DELETION => self.deletion(&event),
+            other => Ok(Outcome::Rejected(Rejection::WrongKind(other).reason())),
         }
     }
 

@@ -45,9 +45,67 @@ pub enum Command {
     /// List, share, receive and garbage-collect the node's blobs.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Browse the apps discovered on Nostr relays.
+    #[command(subcommand)]
+    Market(MarketCommand),
     /// Measure performance and print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarketCommand {
+    /// Every app indexed, by title.
+    List(MarketListArgs),
+    /// Apps whose title, summary, categories or id match every word,
+    /// best first (the last word also matches as a prefix).
+    Search(MarketSearchArgs),
+    /// One app in full: listing, publisher, pinned root and signed manifest.
+    Show(MarketShowArgs),
+    /// What discovery has seen: sizes, outcomes, rejections by reason,
+    /// relays and their cursors, refused roots.
+    Stats(MarketStatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MarketListArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Listings to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Listings to show (at most 1000).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MarketSearchArgs {
+    /// The words to look for.
+    #[arg(required = true)]
+    pub query: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Results to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Results to show (at most 1000).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MarketShowArgs {
+    /// PUBLISHER_DID/APP_ID.
+    pub app: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct MarketStatsArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 /// Where the node keeps its key, state and blobs.
@@ -112,6 +170,18 @@ pub struct NodeRunArgs {
     /// Do not run the embedded Nostr relay.
     #[arg(long)]
     pub no_relay: bool,
+    /// A relay to discover apps from, besides the embedded one; repeat for
+    /// several.
+    #[arg(long = "discover-from", value_name = "URL")]
+    pub discover_from: Vec<String>,
+    /// Do not discover apps (no relay is followed, `archy market` shows
+    /// what was indexed before).
+    #[arg(long)]
+    pub no_discovery: bool,
+    /// Most events one publisher may have created in one minute; more are
+    /// refused as a flood.
+    #[arg(long, value_name = "N", default_value_t = 120)]
+    pub flood_limit: u32,
 }
 
 #[derive(Debug, Args)]

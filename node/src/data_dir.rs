@@ -62,6 +62,16 @@ impl DataDir {
         self.root.join("state.redb")
     }
 
+    /// The discovery index (listings, publishers, pinned roots, cursors).
+    pub fn discovery_file(&self) -> PathBuf {
+        self.root.join("discovery.redb")
+    }
+
+    /// The socket a running node answers questions on.
+    pub fn control_socket(&self) -> PathBuf {
+        self.root.join("node.sock")
+    }
+
     /// The blob store directory.
     pub fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs")

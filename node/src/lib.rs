@@ -25,6 +25,7 @@ pub mod apps_bench;
 pub mod bench;
 pub mod catalog_server;
 pub mod catalog_source;
+pub mod control;
 pub mod daemon;
 pub mod data_dir;
 pub mod embedded_relay;

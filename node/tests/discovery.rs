@@ -172,3 +172,104 @@ fn the_node_embeds_a_relay_and_an_unreachable_relay_is_reported() {
         "{report}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Asks `archy market` on `data` until `done` holds for its JSON answer.
+fn market_until(data: &Path, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let mut full = vec!["market"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--data-dir", s(data), "--json"]);
+        let out = archy(&full);
+        if let Ok(answer) = serde_json::from_slice::<Value>(&out.stdout) {
+            if done(&answer) {
+                return answer;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "archy {full:?} never satisfied the test; last answer {answer}"
+            );
+        } else {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "archy {full:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_second_node_discovers_indexes_and_finds_a_published_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
+    let port = free_port();
+    let _publisher = NodeProcess::start(
+        &tmp.path().join("publisher"),
+        &["--relay-port", &port.to_string(), "--no-apps"],
+    );
+    let url = format!("ws://127.0.0.1:{port}");
+    let browser = tmp.path().join("browser");
+    let node = NodeProcess::start(
+        &browser,
+        &["--no-relay", "--discover-from", &url, "--no-apps"],
+    );
+    let report = publish(&dir, &key, &url, &catalog);
+    assert!(
+        outcomes(&report).iter().all(|(_, o)| o == "accepted"),
+        "{report}"
+    );
+
+    let found = market_until(&browser, &["search", "hello"], |a| a["total"] == 1);
+    let hit = &found["listings"][0];
+    assert_eq!(hit["did"], did.as_str());
+    assert_eq!(hit["app_id"], "org.archipelago.hello-web");
+    assert!(hit["score"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        market_until(&browser, &["search", "no-such-words"], |_| true)["total"],
+        0
+    );
+
+    let shown = market_until(
+        &browser,
+        &["show", &format!("{did}/org.archipelago.hello-web")],
+        |_| true,
+    );
+    let signed: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        shown["listing"]["manifest"], signed,
+        "show gives the signed manifest"
+    );
+    assert_eq!(
+        shown["root"]["version"], 1,
+        "the publisher's root is pinned"
+    );
+    assert_eq!(shown["listing"]["categories"], serde_json::json!(["web"]));
+
+    let stats = market_until(&browser, &["stats"], |_| true);
+    assert_eq!(stats["sizes"]["listings"], 1);
+    assert_eq!(stats["counters"]["root pinned"], 1);
+    assert_eq!(stats["relays"][0]["status"]["phase"], "live");
+
+    // The index outlives the node: with it stopped, the CLI reads the file.
+    drop(node);
+    let offline = market_until(&browser, &["list"], |_| true);
+    assert_eq!(offline["total"], 1);
+}

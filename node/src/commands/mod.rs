@@ -9,6 +9,7 @@ mod bench_catalog;
 mod bench_fetch;
 mod catalog;
 mod key;
+mod market;
 mod publish;
 mod swarm;
 
@@ -27,6 +28,7 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => swarm::node(cmd, out),
         Command::Fetch(args) => swarm::fetch(args, out),
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
+        Command::Market(cmd) => market::run(cmd, out),
         Command::Bench(cmd) => bench::run(cmd, out),
     }
 }

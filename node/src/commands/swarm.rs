@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use archy_discovery::ingest::IngestLimits;
+use archy_discovery::service::{Discovery, DiscoveryOptions};
 use archy_node::apps::{self, PodmanChoice};
+use archy_node::control::ControlServer;
 use archy_node::daemon::{NodeOptions, RunningNode};
 use archy_node::data_dir::DataDir;
 use archy_node::embedded_relay::EmbeddedRelay;
@@ -61,6 +64,7 @@ struct NodeInfo {
     publishes: Vec<String>,
     provides: Vec<String>,
     relay: Option<String>,
+    discovers_from: Vec<String>,
     shares: Vec<SharedTicket>,
 }
 
@@ -102,6 +106,24 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let discovery = if args.no_discovery {
+        None
+    } else {
+        let mut relays = args.discover_from.clone();
+        relays.extend(relay.as_ref().map(|r| r.url().to_owned()));
+        let options = DiscoveryOptions {
+            relays,
+            limits: IngestLimits {
+                per_minute: args.flood_limit,
+                ..IngestLimits::default()
+            },
+        };
+        Some(Discovery::start(&data.discovery_file(), &options)?)
+    };
+    let control = match &discovery {
+        Some(d) => Some(ControlServer::start(&data.control_socket(), d.market().clone()).await?),
+        None => None,
+    };
     let info = NodeInfo {
         did: ticket.did().to_string(),
         ticket: ticket.to_string(),
@@ -115,6 +137,7 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
             .collect(),
         shares,
         relay: relay.as_ref().map(|r| r.url().to_owned()),
+        discovers_from: args.discover_from.clone(),
     };
     if let Some(path) = &args.ticket_file {
         files::write_atomically(path, info.ticket.as_bytes())
@@ -133,6 +156,9 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         }
         if let Some(relay) = &info.relay {
             text += &format!("Nostr relay: {relay}\n");
+        }
+        for relay in &info.discovers_from {
+            text += &format!("discovering apps from {relay}\n");
         }
         for s in &info.shares {
             text += &format!("sharing {}: sendme receive {}\n", s.name, s.ticket);
@@ -158,6 +184,10 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         // A pass in progress finishes its current step within podman's
         // own call deadlines; don't wait past that.
         let _ = tokio::time::timeout(Duration::from_secs(60), reconciler).await;
+    }
+    drop(control);
+    if let Some(discovery) = discovery {
+        discovery.shutdown().await;
     }
     drop(relay);
     node.shutdown().await;
