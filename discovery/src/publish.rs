@@ -112,6 +112,37 @@ pub fn catalog_event(
     event(identity, "catalog", D_CATALOG, content, vec![], created_at)
 }
 
+/// A NIP-09 deletion of the listing of `app_id`: relays drop the listing,
+/// and nodes take it out of their index (and keep older copies out). It
+/// names the listing by address (`a`), carries `k` = 30078 and `t` =
+/// `archy` so nodes can subscribe to it, and `reason` as content.
+pub fn deletion_event(
+    identity: &Identity,
+    app_id: &str,
+    reason: &str,
+    created_at: Timestamp,
+) -> Result<Event, PublishError> {
+    let keys = identity.nostr_keys();
+    let address = format!(
+        "{KIND}:{}:{D_APP_PREFIX}{app_id}",
+        keys.public_key().to_hex()
+    );
+    let tags = vec![
+        Tag::custom(TagKind::a(), [address]),
+        Tag::custom(TagKind::k(), [KIND.to_string()]),
+        Tag::custom(TagKind::custom("v"), [PROTOCOL_VERSION]),
+        Tag::hashtag(TOPIC),
+    ];
+    EventBuilder::new(Kind::EventDeletion, reason)
+        .tags(tags)
+        .custom_created_at(created_at)
+        .sign_with_keys(&keys)
+        .map_err(|e| PublishError::Sign {
+            what: "deletion",
+            reason: e.to_string(),
+        })
+}
+
 /// The `archy:app:<id>` listing; its categories become `t` tags too.
 pub fn listing_event(
     identity: &Identity,

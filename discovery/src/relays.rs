@@ -56,7 +56,18 @@ pub struct RelayError {
     pub reason: String,
 }
 
-fn d_of(event: &Event) -> String {
+/// What a report row names: the `d` of an archy event, or `delete <d>`
+/// for a NIP-09 deletion of one.
+pub fn d_of(event: &Event) -> String {
+    if event.kind == Kind::EventDeletion {
+        let deleted = event
+            .tags
+            .find(TagKind::a())
+            .and_then(|t| t.content())
+            .and_then(|a| a.splitn(3, ':').nth(2))
+            .unwrap_or_default();
+        return format!("delete {deleted}");
+    }
     event.tags.identifier().unwrap_or_default().to_owned()
 }
 

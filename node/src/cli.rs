@@ -446,6 +446,11 @@ pub enum AppCommand {
     /// with the Nostr key derived from the identity. Reports each relay's
     /// answer; an unchanged app is not sent again.
     Publish(PublishArgs),
+    /// Withdraw an app's listing from Nostr relays: a NIP-09 deletion,
+    /// signed with the identity's Nostr key. Relays drop the listing and
+    /// nodes take it out of their market. Releases already in catalogs are
+    /// not touched (yank them with `archy catalog yank`).
+    Unpublish(UnpublishArgs),
     /// Install an app under podman: fetch and verify a published release,
     /// or (with --dev) a local app directory. Waits until it is healthy.
     Install(InstallArgs),
@@ -534,6 +539,25 @@ pub struct PublishArgs {
     /// A line about the publisher.
     #[arg(long, default_value = "")]
     pub about: String,
+    /// Seconds allowed for each relay step (connect, read, each send).
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpublishArgs {
+    /// The app id.
+    pub app_id: String,
+    /// The publisher's key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// A relay to send the deletion to; repeat for several [default: this
+    /// machine's node, ws://127.0.0.1:7447].
+    #[arg(long = "relay", value_name = "URL")]
+    pub relays: Vec<String>,
+    /// Why, for people reading the relay.
+    #[arg(long, default_value = "withdrawn by its publisher")]
+    pub reason: String,
     /// Seconds allowed for each relay step (connect, read, each send).
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub timeout: u64,

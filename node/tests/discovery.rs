@@ -272,4 +272,31 @@ fn a_second_node_discovers_indexes_and_finds_a_published_app() {
     drop(node);
     let offline = market_until(&browser, &["list"], |_| true);
     assert_eq!(offline["total"], 1);
+
+    // A NIP-09 deletion yanks the listing, on the relay and in the index;
+    // the restarted node backfills it from its cursor.
+    let _node = NodeProcess::start(
+        &browser,
+        &["--no-relay", "--discover-from", &url, "--no-apps"],
+    );
+    let withdrawn = json(&[
+        "app",
+        "unpublish",
+        "org.archipelago.hello-web",
+        "--key",
+        s(&key),
+        "--relay",
+        &url,
+    ]);
+    assert_eq!(
+        outcomes(&withdrawn),
+        [(
+            "delete archy:app:org.archipelago.hello-web".into(),
+            "accepted".into()
+        )]
+    );
+    market_until(&browser, &["search", "hello"], |a| a["total"] == 0);
+    let stats = market_until(&browser, &["stats"], |_| true);
+    assert_eq!(stats["sizes"]["listings"], 0);
+    assert_eq!(stats["counters"]["deletion"], 1);
 }

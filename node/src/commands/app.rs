@@ -31,6 +31,7 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
         AppCommand::Verify { signed, publisher } => verify(&signed, publisher.as_deref(), out),
         AppCommand::Pack { path, key, data } => super::swarm::pack(&path, &key, &data, out),
         AppCommand::Publish(args) => super::publish::run(args, out),
+        AppCommand::Unpublish(args) => super::publish::unpublish(args, out),
         AppCommand::Install(args) => apps::install(args, false, out),
         AppCommand::Update(args) => apps::install(args, true, out),
         AppCommand::Start(app) => apps::operate(app, Operation::Start, out),

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use archy_discovery::protocol::{MAX_CATEGORIES, MAX_PROVIDERS};
+use archy_discovery::publish::deletion_event;
 use archy_discovery::relays::{self, Outcome};
 use archy_node::embedded_relay::DEFAULT_PORT;
 use archy_node::publishing::{ListingExtras, app_events};
 use archy_registry::tuf::time::UtcTime;
-use archy_trust::keyfile;
+use archy_trust::{Identity, keyfile};
+use nostr::{Event, Timestamp};
 
 use super::runtime;
-use crate::cli::PublishArgs;
+use crate::cli::{PublishArgs, UnpublishArgs};
 use crate::output::Output;
 
 pub fn run(args: PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
@@ -39,29 +41,73 @@ pub fn run(args: PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
         about: args.about.clone(),
     };
     let events = app_events(&identity, &args.path, args.catalog.as_deref(), &extras, now)?;
-    let relays = if args.relays.is_empty() {
+    send(
+        &identity,
+        &events,
+        &args.relays,
+        args.timeout,
+        "published",
+        out,
+    )
+}
+
+pub fn unpublish(args: UnpublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    ensure!(
+        (1..=120).contains(&args.timeout),
+        "--timeout must be 1 to 120 seconds"
+    );
+    let identity =
+        keyfile::load(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
+    let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
+    let event = deletion_event(
+        &identity,
+        &args.app_id,
+        &args.reason,
+        Timestamp::from_secs(now),
+    )?;
+    send(
+        &identity,
+        &[event],
+        &args.relays,
+        args.timeout,
+        "withdrawn",
+        out,
+    )
+}
+
+/// Sends `events` to `relays` (the local node's if none), prints a line per
+/// relay and event, and fails unless every event landed somewhere.
+fn send(
+    identity: &Identity,
+    events: &[Event],
+    relays: &[String],
+    timeout: u64,
+    done: &str,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let relays = if relays.is_empty() {
         vec![format!("ws://127.0.0.1:{DEFAULT_PORT}")]
     } else {
-        args.relays.clone()
+        relays.to_vec()
     };
     let author = identity.nostr_keys().public_key();
-    let timeout = Duration::from_secs(args.timeout);
-    let reports = runtime()?.block_on(relays::publish(&events, author, &relays, timeout))?;
+    let step = Duration::from_secs(timeout);
+    let reports = runtime()?.block_on(relays::publish(events, author, &relays, step))?;
     out.result(&reports, || {
-        let mut text = format!("published as {} ({})\n", identity.did(), identity.npub());
+        let mut text = format!("{done} as {} ({})\n", identity.did(), identity.npub());
         for r in &reports {
             let outcome = match &r.outcome {
                 Outcome::Accepted => "accepted".to_owned(),
                 Outcome::Unchanged => "unchanged, not sent".to_owned(),
                 Outcome::Rejected(reason) => format!("rejected: {reason}"),
-                Outcome::Unreachable => format!("unreachable within {} s", args.timeout),
+                Outcome::Unreachable => format!("unreachable within {timeout} s"),
             };
             text += &format!("  {:<32} {:<40} {outcome}\n", r.relay, r.d);
         }
         text
     });
     let every_event_landed = events.iter().all(|e| {
-        let d = e.tags.identifier().unwrap_or_default();
+        let d = relays::d_of(e);
         reports
             .iter()
             .any(|r| r.d == d && matches!(r.outcome, Outcome::Accepted | Outcome::Unchanged))
