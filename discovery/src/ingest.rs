@@ -112,15 +112,15 @@ struct Seen {
 }
 
 impl Seen {
-    /// True the first time `id` is offered.
-    fn first(&mut self, id: [u8; 32]) -> bool {
-        if self.previous.contains(&id) || self.current.contains(&id) {
-            return false;
-        }
+    fn contains(&self, id: &[u8; 32]) -> bool {
+        self.previous.contains(id) || self.current.contains(id)
+    }
+
+    fn insert(&mut self, id: [u8; 32]) {
         if self.current.len() >= MAX_SEEN / 2 {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(id)
+        self.current.insert(id);
     }
 
     fn forget(&mut self, id: &[u8; 32]) {
@@ -298,15 +298,21 @@ impl Run<'_, '_> {
             Err(r) => return Ok(Outcome::Rejected(r.reason())),
         };
         let id = event.id.to_bytes();
-        if !self.seen.first(id) {
+        if self.seen.contains(&id) {
             return Ok(Outcome::Duplicate);
         }
-        self.fresh.push(id);
-        match event.kind.as_u16() {
-            KIND => self.archy(&event, incoming.relay),
-            DELETION => self.deletion(&event),
-            other => Ok(Outcome::Rejected(Rejection::WrongKind(other).reason())),
+        let outcome = match event.kind.as_u16() {
+            KIND => self.archy(&event, incoming.relay)?,
+            DELETION => self.deletion(&event)?,
+            other => Outcome::Rejected(Rejection::WrongKind(other).reason()),
+        };
+        // Only an event that passed its checks stands for its id: a copy
+        // with a broken signature must not shut out the real one.
+        if !matches!(outcome, Outcome::Rejected(_)) {
+            self.seen.insert(id);
+            self.fresh.push(id);
         }
+        Ok(outcome)
     }
 
     fn archy(&mut self, event: &Event, relay: &str) -> Result<Outcome, redb::Error> {

@@ -18,5 +18,6 @@ pub mod relays;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod synthetic;
 pub mod tofu;
 pub mod verify;

@@ -115,32 +115,13 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use archy_registry::tuf::sign_metadata;
     use archy_trust::Identity;
     use serde_json::json;
 
     const NOW: u64 = 1_800_000_000;
 
     fn root(version: u64, keys: &[&Identity], signers: &[&Identity]) -> String {
-        let key_map: serde_json::Map<String, serde_json::Value> = keys
-            .iter()
-            .map(|k| (k.did().tuf_keyid().to_owned(), k.public_key().tuf_key()))
-            .collect();
-        let ids: Vec<String> = keys
-            .iter()
-            .map(|k| k.did().tuf_keyid().to_owned())
-            .collect();
-        let role = json!({"keyids": ids, "threshold": 1});
-        let signed = json!({
-            "_type": "root",
-            "spec_version": "1.0.31",
-            "version": version,
-            "expires": "2040-01-01T00:00:00Z",
-            "consistent_snapshot": true,
-            "keys": key_map,
-            "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role},
-        });
-        String::from_utf8(sign_metadata(&signed, signers).unwrap()).unwrap()
+        crate::synthetic::root_json(version, keys, signers).unwrap()
     }
 
     fn content(root: &str) -> CatalogContent {

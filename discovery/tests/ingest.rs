@@ -1,0 +1,404 @@
+//! The ingest path on a real redb index: every kind of bad input is
+//! rejected with a counted reason and nothing is indexed; good listings
+//! wait for their publisher's root, are de-duplicated across relays,
+//! superseded, deleted and refused on a root conflict as the protocol says.
+
+use archy_discovery::ingest::{Incoming, IngestLimits, Ingestor, Outcome};
+use archy_discovery::protocol::{KIND, PROTOCOL_VERSION, TOPIC};
+use archy_discovery::publish;
+use archy_discovery::synthetic::{SyntheticPublisher, root_json, signed_manifest};
+use archy_trust::Identity;
+use nostr::{Event, EventBuilder, JsonUtil, Kind, Tag, TagKind, Timestamp};
+
+const NOW: u64 = 1_800_000_000;
+const YEAR: u64 = 365 * 24 * 3600;
+
+struct Index {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    ingestor: Ingestor,
+}
+
+fn index_with(limits: IngestLimits) -> Index {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("discovery.redb");
+    let ingestor = Ingestor::open(&path, limits).unwrap();
+    Index {
+        _dir: dir,
+        path,
+        ingestor,
+    }
+}
+
+fn index() -> Index {
+    index_with(IngestLimits::default())
+}
+
+impl Index {
+    fn feed_from(&mut self, relay: &str, raws: &[String]) -> Vec<Outcome> {
+        let batch: Vec<Incoming<'_>> = raws.iter().map(|raw| Incoming { relay, raw }).collect();
+        self.ingestor.ingest(&batch, NOW).unwrap()
+    }
+
+    fn feed(&mut self, events: &[&Event]) -> Vec<Outcome> {
+        let raws: Vec<String> = events.iter().map(|e| e.as_json()).collect();
+        self.feed_from("ws://relay.test", &raws)
+    }
+
+    fn one(&mut self, event: &Event) -> Outcome {
+        self.feed(&[event]).remove(0)
+    }
+
+    fn counter(&self, name: &str) -> u64 {
+        self.ingestor
+            .store()
+            .counters()
+            .unwrap()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, c)| c)
+    }
+
+    fn listings(&self) -> usize {
+        self.ingestor.store().listings().unwrap().len()
+    }
+
+    /// Asserts `event` is rejected for `reason`, counted, and not indexed.
+    fn refuses(&mut self, event: &Event, reason: &'static str) {
+        let before = self.listings();
+        assert_eq!(self.one(event), Outcome::Rejected(reason));
+        assert_eq!(self.counter(&format!("rejected: {reason}")), 1);
+        assert_eq!(self.listings(), before, "nothing indexed");
+        assert_eq!(self.ingestor.index().len(), before);
+    }
+}
+
+fn publisher() -> SyntheticPublisher {
+    SyntheticPublisher::new(Identity::generate().unwrap(), "Alice", NOW + YEAR).unwrap()
+}
+
+/// A publisher whose root the index has pinned.
+fn pinned(index: &mut Index) -> SyntheticPublisher {
+    let alice = publisher();
+    let catalog = alice.catalog_event(NOW - 100).unwrap();
+    assert_eq!(index.one(&catalog), Outcome::RootPinned);
+    alice
+}
+
+fn notes(alice: &SyntheticPublisher, at: u64) -> Event {
+    let listing = alice
+        .listing(
+            "org.example.notes",
+            "Notes",
+            "Plain-text notes",
+            &["productivity"],
+        )
+        .unwrap();
+    alice.listing_event(&listing, at).unwrap()
+}
+
+/// An archy event by `identity` with any content and tags.
+fn raw_event(identity: &Identity, d: &str, version: &str, content: String, at: u64) -> Event {
+    EventBuilder::new(Kind::Custom(KIND), content)
+        .tags([
+            Tag::identifier(d),
+            Tag::custom(TagKind::custom("v"), [version]),
+            Tag::hashtag(TOPIC),
+        ])
+        .custom_created_at(Timestamp::from_secs(at))
+        .sign_with_keys(&identity.nostr_keys())
+        .unwrap()
+}
+
+#[test]
+fn a_good_listing_is_indexed_and_found() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    assert_eq!(index.one(&notes(&alice, NOW - 50)), Outcome::Indexed);
+    let hits = index.ingestor.index().search("notes", 0, 10);
+    assert_eq!(hits.hits[0].app_id, "org.example.notes");
+    assert_eq!(index.counter("indexed"), 1);
+}
+
+#[test]
+fn a_wrong_id_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let mut event = notes(&alice, NOW - 50);
+    event.content = event.content.replacen("Notes", "Notez", 1);
+    index.refuses(&event, "bad id");
+}
+
+#[test]
+fn a_bad_signature_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let mut event = notes(&alice, NOW - 50);
+    event.sig = alice.publisher_event(NOW).unwrap().sig;
+    index.refuses(&event, "bad signature");
+}
+
+#[test]
+fn a_binding_signed_by_another_did_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let mallory = Identity::generate().unwrap();
+    // Mallory's Nostr key claims alice's DID, with a binding mallory signed.
+    let forged = archy_discovery::protocol::Binding {
+        did: alice.identity.did(),
+        nostr_pubkey: mallory.nostr_keys().public_key().to_hex(),
+        name: "Alice".into(),
+        about: String::new(),
+        expires: NOW + YEAR,
+    };
+    let envelope = archy_trust::Signed::sign(&forged, &mallory).unwrap();
+    let mut listing = alice
+        .listing("org.example.notes", "Notes", "Plain-text notes", &[])
+        .unwrap();
+    listing.binding = serde_json::from_slice(&envelope).unwrap();
+    let event = publish::listing_event(&mallory, &listing, Timestamp::from_secs(NOW)).unwrap();
+    index.refuses(&event, "binding signed by another DID");
+}
+
+#[test]
+fn an_envelope_signed_by_another_did_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let mallory = Identity::generate().unwrap();
+    let mut listing = alice
+        .listing("org.example.notes", "Notes", "Plain-text notes", &[])
+        .unwrap();
+    listing.manifest =
+        signed_manifest(&mallory, "org.example.notes", "Notes", "Plain-text notes").unwrap();
+    let event = alice.listing_event(&listing, NOW).unwrap();
+    index.refuses(&event, "manifest not signed by the listing's DID");
+}
+
+#[test]
+fn content_over_64_kib_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let mut listing = alice
+        .listing("org.example.notes", "Notes", "Plain-text notes", &[])
+        .unwrap();
+    listing.summary = "x".repeat(70 * 1024);
+    let event = alice.listing_event(&listing, NOW).unwrap();
+    index.refuses(&event, "too large");
+}
+
+#[test]
+fn malformed_json_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let event = raw_event(
+        &alice.identity,
+        "archy:app:org.example.notes",
+        PROTOCOL_VERSION,
+        "{\"title\": ".into(),
+        NOW,
+    );
+    index.refuses(&event, "malformed");
+    // And a frame that is not an event at all.
+    let outcomes = index.feed_from("ws://relay.test", &["{\"id\": 5".to_owned()]);
+    assert_eq!(outcomes, [Outcome::Rejected("malformed")]);
+    assert_eq!(index.counter("rejected: malformed"), 2);
+}
+
+#[test]
+fn an_unknown_protocol_version_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let good = notes(&alice, NOW);
+    let event = raw_event(
+        &alice.identity,
+        "archy:app:org.example.notes",
+        "archy/2",
+        good.content.clone(),
+        NOW,
+    );
+    index.refuses(&event, "unknown protocol version");
+}
+
+#[test]
+fn created_at_more_than_ten_minutes_ahead_is_rejected() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    index.refuses(&notes(&alice, NOW + 601), "from the future");
+    assert_eq!(index.one(&notes(&alice, NOW + 599)), Outcome::Indexed);
+}
+
+#[test]
+fn a_publisher_flooding_past_the_limit_is_cut_off_and_others_are_not() {
+    let mut index = index_with(IngestLimits {
+        per_minute: 5,
+        ..IngestLimits::default()
+    });
+    let alice = pinned(&mut index);
+    let bob = pinned(&mut index);
+    let minute = NOW - NOW % 60 - 60;
+    let flood: Vec<Event> = (0..8)
+        .map(|i| {
+            let listing = alice
+                .listing(&format!("org.example.app{i}"), "Spam", "more spam", &[])
+                .unwrap();
+            alice.listing_event(&listing, minute + i).unwrap()
+        })
+        .collect();
+    let outcomes = index.feed(&flood.iter().collect::<Vec<_>>());
+    // The catalog event counted towards alice's earlier minute, not this one.
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Indexed).count(),
+        5
+    );
+    assert_eq!(index.counter("rejected: flood"), 3);
+    assert_eq!(index.one(&notes(&bob, minute + 1)), Outcome::Indexed);
+    assert_eq!(index.listings(), 6);
+}
+
+#[test]
+fn a_listing_waits_for_its_publishers_root() {
+    let mut index = index();
+    let alice = publisher();
+    assert_eq!(index.one(&notes(&alice, NOW - 50)), Outcome::Waiting);
+    assert_eq!(index.listings(), 0);
+    assert!(index.ingestor.index().search("notes", 0, 5).hits.is_empty());
+    assert_eq!(
+        index.one(&alice.catalog_event(NOW - 40).unwrap()),
+        Outcome::RootPinned
+    );
+    assert_eq!(index.listings(), 1);
+    assert_eq!(index.ingestor.index().search("notes", 0, 5).total, 1);
+}
+
+#[test]
+fn a_root_that_does_not_list_the_did_is_never_pinned() {
+    let mut index = index();
+    let alice = publisher();
+    let mallory = Identity::generate().unwrap();
+    let foreign = root_json(1, &[&mallory], &[&mallory]).unwrap();
+    let event = alice.catalog_event_with(&foreign, NOW).unwrap();
+    assert_eq!(index.one(&event), Outcome::Rejected("invalid root"));
+    assert!(
+        index
+            .ingestor
+            .store()
+            .root(alice.identity.did().as_str())
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_different_root_for_a_pinned_did_is_refused_and_reported() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let did = alice.identity.did();
+    let pinned = index.ingestor.store().root(did.as_str()).unwrap().unwrap();
+    // Another root that lists alice, signed by a key the pinned root does
+    // not trust (say, a relay operator re-announcing alice).
+    let mallory = Identity::generate().unwrap();
+    let hijack = root_json(2, &[&alice.identity, &mallory], &[&mallory]).unwrap();
+    let event = alice.catalog_event_with(&hijack, NOW).unwrap();
+    assert_eq!(index.one(&event), Outcome::RootConflict);
+    assert_eq!(index.counter("root conflict"), 1);
+    let conflicts = index.ingestor.store().conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].0, did.as_str());
+    assert_eq!(conflicts[0].1.pinned.1, pinned.sha256);
+    assert_eq!(
+        index.ingestor.store().root(did.as_str()).unwrap().unwrap(),
+        pinned,
+        "the pin did not move"
+    );
+    // A real rotation (signed by the pinned root's key) does move it.
+    let bob = Identity::generate().unwrap();
+    let rotated = root_json(2, &[&alice.identity, &bob], &[&alice.identity, &bob]).unwrap();
+    let event = alice.catalog_event_with(&rotated, NOW + 1).unwrap();
+    assert_eq!(index.one(&event), Outcome::RootRotated);
+    assert_eq!(
+        index
+            .ingestor
+            .store()
+            .root(did.as_str())
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+}
+
+#[test]
+fn copies_from_several_relays_count_once_and_older_versions_lose() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let newer = notes(&alice, NOW - 10);
+    let older = notes(&alice, NOW - 20);
+    assert_eq!(index.one(&newer), Outcome::Indexed);
+    let copies = vec![newer.as_json()];
+    assert_eq!(
+        index.feed_from("ws://other.test", &copies),
+        [Outcome::Duplicate]
+    );
+    assert_eq!(index.one(&older), Outcome::Superseded);
+    let stored = index.ingestor.store().listings().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].event_id, newer.id.to_hex());
+
+    // A copy with a broken signature, sent first, does not shut out the
+    // real event when it comes.
+    let mut index = self::index();
+    let alice = pinned(&mut index);
+    let real = notes(&alice, NOW - 10);
+    let mut broken = real.clone();
+    broken.sig = alice.publisher_event(NOW).unwrap().sig;
+    assert_eq!(index.one(&broken), Outcome::Rejected("bad signature"));
+    assert_eq!(index.one(&real), Outcome::Indexed);
+}
+
+#[test]
+fn a_deletion_takes_the_listing_down_and_keeps_older_copies_out() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    assert_eq!(index.one(&notes(&alice, NOW - 30)), Outcome::Indexed);
+    let deletion = publish::deletion_event(
+        &alice.identity,
+        "org.example.notes",
+        "gone",
+        Timestamp::from_secs(NOW - 20),
+    )
+    .unwrap();
+    assert_eq!(index.one(&deletion), Outcome::Deletion(1));
+    assert_eq!(index.listings(), 0);
+    assert!(index.ingestor.index().search("notes", 0, 5).hits.is_empty());
+    // A copy older than the deletion, from a relay that missed it.
+    assert_eq!(index.one(&notes(&alice, NOW - 25)), Outcome::Deleted);
+    // Someone else cannot delete alice's listing.
+    assert_eq!(index.one(&notes(&alice, NOW - 10)), Outcome::Indexed);
+    let mallory = Identity::generate().unwrap();
+    let forged = |reason: &str| {
+        publish::deletion_event(
+            &mallory,
+            "org.example.notes",
+            reason,
+            Timestamp::from_secs(NOW),
+        )
+        .unwrap()
+    };
+    assert_eq!(index.one(&forged("gone")), Outcome::Deletion(0));
+    let mut resigned = forged("gone for good");
+    resigned.sig = deletion.sig;
+    assert_eq!(index.one(&resigned), Outcome::Rejected("bad signature"));
+    assert_eq!(index.listings(), 1);
+}
+
+#[test]
+fn the_index_survives_a_restart() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    assert_eq!(index.one(&notes(&alice, NOW)), Outcome::Indexed);
+    let path = index.path.clone();
+    let Index { _dir, ingestor, .. } = index;
+    drop(ingestor);
+    let reopened = Ingestor::open(&path, IngestLimits::default()).unwrap();
+    assert_eq!(reopened.index().search("plain text", 0, 5).total, 1);
+}
