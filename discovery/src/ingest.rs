@@ -209,12 +209,12 @@ impl Ingestor {
             flood,
             limits,
         } = self;
+        let prepared = prepare_all(batch, seen, verifier, now);
         let mut changes = Vec::new();
         let mut fresh = Vec::new();
         let result = store.write(|tables| {
             let mut run = Run {
                 tables,
-                verifier,
                 seen,
                 flood,
                 limits: *limits,
@@ -224,7 +224,8 @@ impl Ingestor {
             };
             let outcomes: Vec<Outcome> = batch
                 .iter()
-                .map(|incoming| run.one(incoming))
+                .zip(prepared)
+                .map(|(incoming, prepared)| run.one(incoming.relay, prepared))
                 .collect::<Result<_, _>>()?;
             let mut counts: HashMap<String, u64> = HashMap::new();
             for outcome in &outcomes {
@@ -279,10 +280,85 @@ fn fields(listing: &ListingRecord) -> Fields<'_> {
     }
 }
 
+/// An event parsed and, if it is an archy event not seen before,
+/// verified: the part of ingesting that needs no index, done in parallel.
+struct Prepared {
+    event: Result<Event, &'static str>,
+    checked: Option<Result<Verified, Rejection>>,
+}
+
+/// Batches smaller than this are verified on the calling thread.
+const PARALLEL_FROM: usize = 64;
+/// Most verifying threads.
+const MAX_THREADS: usize = 8;
+
+fn prepare(raw: &str, seen: &Seen, verifier: &Verifier, now: u64) -> Prepared {
+    let event = match verify::parse_event(raw) {
+        Ok(event) => event,
+        Err(r) => {
+            return Prepared {
+                event: Err(r.reason()),
+                checked: None,
+            };
+        }
+    };
+    let checked = (event.kind.as_u16() == KIND && !seen.contains(&event.id.to_bytes()))
+        .then(|| verifier.verify(&event, now));
+    Prepared {
+        event: Ok(event),
+        checked,
+    }
+}
+
+/// Parses and verifies a batch on every core (signature checks are most of
+/// the cost of ingesting), keeping the batch's order.
+fn prepare_all(
+    batch: &[Incoming<'_>],
+    seen: &Seen,
+    verifier: &Verifier,
+    now: u64,
+) -> Vec<Prepared> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS);
+    if batch.len() < PARALLEL_FROM || threads == 1 {
+        return batch
+            .iter()
+            .map(|i| prepare(i.raw, seen, verifier, now))
+            .collect();
+    }
+    let chunk = batch.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|i| prepare(i.raw, seen, verifier, now))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(batch.chunks(chunk))
+            .flat_map(|(handle, part)| {
+                handle.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|_| Prepared {
+                            event: Err("verifier crashed"),
+                            checked: None,
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
 /// One batch in progress.
 struct Run<'a, 'tx> {
     tables: &'a mut Tables<'tx>,
-    verifier: &'a mut Verifier,
     seen: &'a mut Seen,
     flood: &'a mut FloodGate,
     limits: IngestLimits,
@@ -292,19 +368,21 @@ struct Run<'a, 'tx> {
 }
 
 impl Run<'_, '_> {
-    fn one(&mut self, incoming: &Incoming<'_>) -> Result<Outcome, redb::Error> {
-        let event = match verify::parse_event(incoming.raw) {
+    fn one(&mut self, relay: &str, prepared: Prepared) -> Result<Outcome, redb::Error> {
+        let Prepared { event, checked } = prepared;
+        let event = match event {
             Ok(event) => event,
-            Err(r) => return Ok(Outcome::Rejected(r.reason())),
+            Err(reason) => return Ok(Outcome::Rejected(reason)),
         };
         let id = event.id.to_bytes();
         if self.seen.contains(&id) {
             return Ok(Outcome::Duplicate);
         }
-        let outcome = match event.kind.as_u16() {
-            KIND => self.archy(&event, incoming.relay)?,
-            DELETION => self.deletion(&event)?,
-            other => Outcome::Rejected(Rejection::WrongKind(other).reason()),
+        let outcome = match (event.kind.as_u16(), checked) {
+            (KIND, Some(checked)) => self.archy(&event, checked, relay)?,
+            (KIND, None) => Outcome::Duplicate,
+            (DELETION, _) => self.deletion(&event)?,
+            (other, _) => Outcome::Rejected(Rejection::WrongKind(other).reason()),
         };
         // Only an event that passed its checks stands for its id: a copy
         // with a broken signature must not shut out the real one.
@@ -315,10 +393,16 @@ impl Run<'_, '_> {
         Ok(outcome)
     }
 
-    fn archy(&mut self, event: &Event, relay: &str) -> Result<Outcome, redb::Error> {
-        if let Err(r) = verify::precheck(event, self.now) {
-            return Ok(Outcome::Rejected(r.reason()));
-        }
+    fn archy(
+        &mut self,
+        event: &Event,
+        checked: Result<Verified, Rejection>,
+        relay: &str,
+    ) -> Result<Outcome, redb::Error> {
+        let verified = match checked {
+            Ok(verified) => verified,
+            Err(r) => return Ok(Outcome::Rejected(r.reason())),
+        };
         let author = event.pubkey.to_hex();
         let d = event.tags.identifier().unwrap_or_default();
         let created = event.created_at.as_secs();
@@ -336,10 +420,6 @@ impl Run<'_, '_> {
         {
             return Ok(Outcome::Deleted);
         }
-        let verified = match self.verifier.verify(event, self.now) {
-            Ok(verified) => verified,
-            Err(r) => return Ok(Outcome::Rejected(r.reason())),
-        };
         if !self.flood.admit(&author, created, self.limits.per_minute) {
             return Ok(Outcome::Rejected("flood"));
         }
@@ -408,7 +488,7 @@ impl Run<'_, '_> {
             }
             Verified::Listing { did, content, .. } => {
                 let record = listing_record(did.as_str(), content, &id, &author, created, relay);
-                if self.tables.root(did.as_str())?.is_some() {
+                if self.tables.has_root(did.as_str())? {
                     self.tables.remove_pending(&record.did, &record.app_id)?;
                     self.tables.put_listing(&record)?;
                     self.changes.push(Change::Upsert(record));

@@ -272,6 +272,11 @@ impl Tables<'_> {
         self.roots.get(did)?.map(|v| decode(v.value())).transpose()
     }
 
+    /// Whether a root is pinned for `did`.
+    pub fn has_root(&self, did: &str) -> Result<bool, redb::Error> {
+        Ok(self.roots.get(did)?.is_some())
+    }
+
     /// Pins (or moves) `did`'s root.
     pub fn put_root(&mut self, did: &str, root: &PinnedRoot) -> Result<(), redb::Error> {
         let bytes = encode(root)?;

@@ -6,6 +6,7 @@
 //! [`Rejection`] whose [`Rejection::reason`] is a short, countable label.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use archy_registry::{Manifest, signing};
 use archy_trust::{Did, Signed};
@@ -140,9 +141,10 @@ const MAX_CACHED_BINDINGS: usize = 10_000;
 /// Checks events one after another, remembering the bindings it has
 /// verified: a publisher's listings all carry the same binding, and its
 /// Ed25519 signature need not be checked for each of them.
+/// It is shared by the threads that verify one batch.
 #[derive(Debug, Default)]
 pub struct Verifier {
-    bindings: HashMap<[u8; 32], Binding>,
+    bindings: Mutex<HashMap<[u8; 32], Binding>>,
 }
 
 /// Parses a raw event as a relay sent it, refusing it if it is too large.
@@ -201,12 +203,12 @@ pub fn precheck(event: &Event, now: u64) -> Result<(), Rejection> {
 
 impl Verifier {
     /// Verifies an event at `now` (Unix seconds).
-    pub fn verify(&mut self, event: &Event, now: u64) -> Result<Verified, Rejection> {
+    pub fn verify(&self, event: &Event, now: u64) -> Result<Verified, Rejection> {
         precheck(event, now)?;
         self.authentic(event, now)
     }
 
-    fn authentic(&mut self, event: &Event, now: u64) -> Result<Verified, Rejection> {
+    fn authentic(&self, event: &Event, now: u64) -> Result<Verified, Rejection> {
         if !event.verify_id() {
             return Err(Rejection::BadId);
         }
@@ -243,21 +245,24 @@ impl Verifier {
     /// Checks the binding: signed by the DID it names, for this event's
     /// author, not expired. The signature is checked once per binding.
     fn binding(
-        &mut self,
+        &self,
         envelope: &serde_json::Value,
         event: &Event,
         now: u64,
     ) -> Result<Binding, Rejection> {
         let bytes = serde_json::to_vec(envelope).map_err(|e| Rejection::Binding(e.to_string()))?;
         let key = *blake3::hash(&bytes).as_bytes();
-        let binding = match self.bindings.get(&key) {
-            Some(binding) => binding.clone(),
+        let cached = self.bindings.lock().ok().and_then(|b| b.get(&key).cloned());
+        let binding = match cached {
+            Some(binding) => binding,
             None => {
                 let binding = signed_binding(&bytes)?;
-                if self.bindings.len() >= MAX_CACHED_BINDINGS {
-                    self.bindings.clear();
+                if let Ok(mut bindings) = self.bindings.lock() {
+                    if bindings.len() >= MAX_CACHED_BINDINGS {
+                        bindings.clear();
+                    }
+                    bindings.insert(key, binding.clone());
                 }
-                self.bindings.insert(key, binding.clone());
                 binding
             }
         };

@@ -673,6 +673,32 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Discovery at market scale: ingest of synthetic listings from a relay
+    /// on loopback (events/s), ranked search latency over them (p50, p99),
+    /// and the node's memory with all of them indexed.
+    Discovery {
+        /// Listings the relay serves.
+        #[arg(long, default_value_t = 100_000)]
+        listings: usize,
+        /// Publishers they come from.
+        #[arg(long, default_value_t = 1000)]
+        publishers: usize,
+        /// Searches to time.
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Seconds allowed for the ingest.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+    },
+    /// The relay `bench discovery` runs in a child process: makes the
+    /// listings, serves them and prints its URL.
+    #[command(hide = true)]
+    DiscoveryRelay {
+        #[arg(long)]
+        listings: usize,
+        #[arg(long)]
+        publishers: usize,
+    },
     /// The orchestrator against real podman: install → healthy per stage,
     /// a reconcile pass over many running apps, and its overhead over the
     /// same podman calls made directly.

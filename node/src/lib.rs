@@ -28,6 +28,7 @@ pub mod catalog_source;
 pub mod control;
 pub mod daemon;
 pub mod data_dir;
+pub mod discovery_bench;
 pub mod embedded_relay;
 pub mod fetching;
 pub mod publishing;

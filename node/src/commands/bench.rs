@@ -46,6 +46,27 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
                 out,
             )?;
         }
+        BenchCommand::Discovery {
+            listings,
+            publishers,
+            queries,
+            deadline,
+        } => {
+            ensure!(
+                listings >= 1 && publishers >= 1 && queries >= 1,
+                "--listings, --publishers and --queries must be at least 1"
+            );
+            if cfg!(debug_assertions) {
+                eprintln!(
+                    "note: this is a debug build; build with --release for meaningful figures"
+                );
+            }
+            super::bench_discovery::run(listings, publishers, queries, deadline, out)?;
+        }
+        BenchCommand::DiscoveryRelay {
+            listings,
+            publishers,
+        } => super::bench_discovery::relay(listings, publishers)?,
         BenchCommand::Manifest { seconds } => {
             ensure!(
                 seconds > 0.0 && seconds <= 600.0,

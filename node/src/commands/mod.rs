@@ -6,6 +6,7 @@ mod app;
 mod apps;
 mod bench;
 mod bench_catalog;
+mod bench_discovery;
 mod bench_fetch;
 mod catalog;
 mod key;

@@ -1,0 +1,97 @@
+//! `archy bench discovery`: runs the relay in a child process (so this
+//! process's memory is the node's alone) and measures against it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use archy_node::discovery_bench::{self, DiscoveryFigures};
+use archy_registry::tuf::UtcTime;
+
+use super::{runtime, stop_requested};
+use crate::output::Output;
+
+pub fn run(
+    listings: usize,
+    publishers: usize,
+    queries: usize,
+    deadline: u64,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    eprintln!("making {listings} signed listings from {publishers} publishers in a relay process…");
+    let mut child = Command::new(std::env::current_exe().context("finding archy")?)
+        .args(["bench", "discovery-relay"])
+        .args(["--listings", &listings.to_string()])
+        .args(["--publishers", &publishers.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the relay process")?;
+    let stdout = child.stdout.take().context("the relay process's output")?;
+    let mut line = String::new();
+    let read = BufReader::new(stdout).read_line(&mut line);
+    if read.is_err() || !line.starts_with("ws://") {
+        let _ = child.kill();
+        bail!("the relay process did not start: {line:?}");
+    }
+    let url = line.trim().to_owned();
+    eprintln!("relay up at {url}; following it…");
+    let dir = tempfile::tempdir().context("making a directory for the index")?;
+    let figures = runtime()?.block_on(discovery_bench::measure(
+        &url,
+        &dir.path().join("discovery.redb"),
+        listings,
+        publishers,
+        queries,
+        Duration::from_secs(deadline),
+    ));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(b"done\n");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let f: DiscoveryFigures = figures?;
+    out.result(&f, || {
+        format!(
+            "ingest of {} listings from {} publishers over a local relay, verified and indexed:\n    \
+             {:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n\
+             search over {} listings ({} queries, 20 results each): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
+             resident memory with all of them indexed: {:.0} MB",
+            f.listings,
+            f.publishers,
+            f.ingest_seconds,
+            f.ingest_per_second,
+            f.ingest_per_cpu_second,
+            f.listings,
+            f.queries,
+            f.search_p50_ms,
+            f.search_p99_ms,
+            f.search_max_ms,
+            f.rss_mb
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The child: makes the listings, serves them, prints the URL, and runs
+/// until its parent closes stdin or it is stopped.
+pub fn relay(listings: usize, publishers: usize) -> anyhow::Result<()> {
+    let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
+    let events = discovery_bench::generate(listings, publishers, now)?;
+    runtime()?.block_on(async {
+        let (_relay, url) = discovery_bench::serve(&events).await?;
+        drop(events);
+        println!("{url}");
+        std::io::stdout().flush()?;
+        let stdin_closed = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+        });
+        tokio::select! {
+            _ = stdin_closed => {}
+            _ = stop_requested() => {}
+        }
+        anyhow::Ok(())
+    })
+}

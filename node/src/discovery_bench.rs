@@ -1,0 +1,318 @@
+//! `archy bench discovery`: what discovery costs at market scale.
+//!
+//! A child process (`archy bench discovery-relay`) makes N synthetic
+//! listings from P publishers (real keys, roots, bindings, signed
+//! manifests, Schnorr signatures) and serves them from nostr-relay-builder's
+//! relay on loopback; this process then runs the discovery service against
+//! it and reports:
+//!
+//! - ingest: events per second of wall time, and per CPU second of this
+//!   process (relay follower, verification and indexing; the relay's own
+//!   work is in the child), from start to the last listing indexed;
+//! - search: latency of ranked queries over the full index, through the
+//!   same [`Market`] the control socket uses (p50, p99, max);
+//! - memory: this process's resident set with everything indexed.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use archy_discovery::ingest::IngestLimits;
+use archy_discovery::market::{Answer, Market, Query};
+use archy_discovery::service::{Discovery, DiscoveryOptions};
+use archy_discovery::synthetic::{SyntheticError, SyntheticPublisher};
+use archy_trust::Identity;
+use nostr::Event;
+use nostr_relay_builder::prelude::{MemoryDatabase, MemoryDatabaseOptions, NostrDatabase};
+use nostr_relay_builder::{LocalRelay, RelayBuilder};
+use serde::Serialize;
+
+/// Words titles and summaries are made of.
+const WORDS: [&str; 48] = [
+    "notes", "wiki", "photo", "music", "video", "chat", "mail", "calendar", "tasks", "files",
+    "backup", "sync", "books", "recipes", "finance", "budget", "fitness", "maps", "weather",
+    "news", "reader", "podcast", "radio", "garden", "home", "energy", "solar", "camera", "paste",
+    "forms", "survey", "kanban", "docs", "sheets", "slides", "code", "git", "search", "vault",
+    "password", "monitor", "status", "dns", "proxy", "torrent", "game", "chess", "library",
+];
+/// Categories listings pick from.
+const CATEGORIES: [&str; 8] = [
+    "productivity",
+    "media",
+    "social",
+    "finance",
+    "tools",
+    "home",
+    "games",
+    "developer",
+];
+
+/// Everything `archy bench discovery` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscoveryFigures {
+    /// Listings served by the relay.
+    pub listings: usize,
+    /// Publishers they come from.
+    pub publishers: usize,
+    /// Seconds from start to the last listing indexed.
+    pub ingest_seconds: f64,
+    /// Events (listings and catalogs) per second of wall time.
+    pub ingest_per_second: f64,
+    /// Events per CPU second of this process.
+    pub ingest_per_cpu_second: f64,
+    /// Queries timed.
+    pub queries: usize,
+    /// Median query latency, ms.
+    pub search_p50_ms: f64,
+    /// 99th percentile, ms.
+    pub search_p99_ms: f64,
+    /// Slowest, ms.
+    pub search_max_ms: f64,
+    /// Resident set with everything indexed, MB.
+    pub rss_mb: f64,
+}
+
+/// A failure of the benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Making events.
+    #[error(transparent)]
+    Synthetic(#[from] SyntheticError),
+    /// The relay.
+    #[error("relay: {0}")]
+    Relay(String),
+    /// The index.
+    #[error(transparent)]
+    Store(#[from] archy_discovery::store::StoreError),
+    /// Not everything arrived.
+    #[error("only {indexed} of {expected} listings indexed after {seconds} s")]
+    Incomplete {
+        /// Indexed.
+        indexed: u64,
+        /// Expected.
+        expected: usize,
+        /// Waited.
+        seconds: u64,
+    },
+}
+
+/// Title and summary of listing `i`.
+fn words_of(i: usize) -> (String, String) {
+    let w = |k: usize| WORDS[(i / k.max(1) + k * 7) % WORDS.len()];
+    let title = format!("{} {} {i}", capitalise(w(1)), w(WORDS.len()));
+    let summary = format!("a {} for your {} and {}", w(3), w(5), w(11));
+    (title, summary)
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `listings` listings from `publishers` publishers, each publisher's
+/// catalog event first, made on every core.
+pub fn generate(listings: usize, publishers: usize, now: u64) -> Result<Vec<Event>, BenchError> {
+    let publishers = publishers.clamp(1, listings.max(1));
+    let per = listings.div_ceil(publishers);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunks: Vec<Vec<usize>> = (0..threads)
+        .map(|t| (0..publishers).filter(|p| p % threads == t).collect())
+        .collect();
+    let made: Vec<Result<Vec<Event>, BenchError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|mine| {
+                scope.spawn(move || {
+                    let mut events = Vec::new();
+                    for &p in mine {
+                        let identity = Identity::generate()
+                            .map_err(|e| SyntheticError::Document(e.to_string()))?;
+                        let publisher = SyntheticPublisher::new(
+                            identity,
+                            &format!("Publisher {p}"),
+                            now + 86_400 * 365,
+                        )?;
+                        // Listings a second apart, so no publisher passes
+                        // the flood limit's 120 per minute.
+                        let start = now - 2 * 86_400 + (p as u64 % 1000) * 90;
+                        events.push(publisher.catalog_event(start)?);
+                        for i in (p * per)..((p + 1) * per).min(listings) {
+                            let (title, summary) = words_of(i);
+                            let category = CATEGORIES[i % CATEGORIES.len()];
+                            let listing = publisher.listing(
+                                &format!("org.bench.app{i}"),
+                                &title,
+                                &summary,
+                                &[category],
+                            )?;
+                            let at = start + 1 + (i - p * per) as u64;
+                            events.push(publisher.listing_event(&listing, at)?);
+                        }
+                    }
+                    Ok(events)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(BenchError::Relay("a generator thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut events = Vec::with_capacity(listings + publishers);
+    for chunk in made {
+        events.extend(chunk?);
+    }
+    Ok(events)
+}
+
+/// Serves `events` from a relay on 127.0.0.1; returns it and its URL.
+pub async fn serve(events: &[Event]) -> Result<(LocalRelay, String), BenchError> {
+    let database = MemoryDatabase::with_opts(MemoryDatabaseOptions {
+        events: true,
+        max_events: Some(events.len() + 1000),
+    });
+    for event in events {
+        database
+            .save_event(event)
+            .await
+            .map_err(|e| BenchError::Relay(e.to_string()))?;
+    }
+    let relay = LocalRelay::new(
+        RelayBuilder::default()
+            .addr(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+            .database(database),
+    );
+    relay
+        .run()
+        .await
+        .map_err(|e| BenchError::Relay(e.to_string()))?;
+    let url = relay.url().await.to_string();
+    Ok((relay, url))
+}
+
+/// This process's CPU time (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// This process's resident set, MB.
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Follows `url` until `listings` are indexed (within `deadline`), then
+/// times `queries` searches.
+pub async fn measure(
+    url: &str,
+    index: &Path,
+    listings: usize,
+    publishers: usize,
+    queries: usize,
+    deadline: Duration,
+) -> Result<DiscoveryFigures, BenchError> {
+    let options = DiscoveryOptions {
+        relays: vec![url.to_owned()],
+        limits: IngestLimits::default(),
+    };
+    let cpu_start = cpu_seconds();
+    let start = Instant::now();
+    let discovery = Discovery::start(index, &options)?;
+    let market: Market = discovery.market().clone();
+    let indexed = loop {
+        let sizes = match market.answer(&Query::Stats) {
+            Answer::Stats(stats) => stats.sizes,
+            _ => Default::default(),
+        };
+        if sizes.listings as usize >= listings {
+            break sizes.listings;
+        }
+        if start.elapsed() > deadline {
+            discovery.shutdown().await;
+            return Err(BenchError::Incomplete {
+                indexed: sizes.listings,
+                expected: listings,
+                seconds: deadline.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let ingest_seconds = start.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds() - cpu_start).max(0.01);
+    let events = indexed as f64 + publishers as f64;
+    let market = Arc::new(market);
+    let timings = tokio::task::spawn_blocking({
+        let market = market.clone();
+        move || search_timings(&market, queries)
+    })
+    .await
+    .map_err(|e| BenchError::Relay(e.to_string()))?;
+    let rss = rss_mb();
+    discovery.shutdown().await;
+    Ok(DiscoveryFigures {
+        listings,
+        publishers,
+        ingest_seconds,
+        ingest_per_second: events / ingest_seconds,
+        ingest_per_cpu_second: events / cpu,
+        queries,
+        search_p50_ms: percentile(&timings, 50.0),
+        search_p99_ms: percentile(&timings, 99.0),
+        search_max_ms: timings.last().copied().unwrap_or(0.0),
+        rss_mb: rss,
+    })
+}
+
+/// Latencies (ms, sorted) of `queries` searches: single words, pairs, and
+/// three-letter prefixes, as people type them.
+fn search_timings(market: &Market, queries: usize) -> Vec<f64> {
+    let mut timings: Vec<f64> = (0..queries)
+        .map(|q| {
+            let word = WORDS[(q * 13) % WORDS.len()];
+            let text = match q % 5 {
+                0 | 1 => word.to_owned(),
+                2 | 3 => format!("{word} {}", WORDS[(q * 7 + 3) % WORDS.len()]),
+                _ => word.chars().take(3).collect(),
+            };
+            let query = Query::Search {
+                text,
+                offset: 0,
+                limit: 20,
+            };
+            let start = Instant::now();
+            let _ = market.answer(&query);
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    timings.sort_by(f64::total_cmp);
+    timings
+}
