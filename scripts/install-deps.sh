@@ -4,12 +4,13 @@
 # for rootless use, netavark and aardvark-dns (app networks with DNS, so an
 # app's containers reach each other by name), busybox-static for the offline
 # sample images, and
-# python-tuf (in .cache/python) for the catalog interop tests, and sendme
-# for the swarm interop tests.
+# python-tuf (in .cache/python) for the catalog interop tests, sendme
+# for the swarm interop tests, and nostr-rs-relay (in .cache/nostr-rs-relay,
+# built with Debian's protobuf-compiler) for the discovery interop test.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap netavark aardvark-dns busybox-static)
+packages=(podman runc uidmap netavark aardvark-dns busybox-static protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,6 +41,17 @@ if ! "$sendme" --version 2>/dev/null | grep -q "^sendme 0\.37\."; then
     timeout 1800 cargo install --locked --quiet sendme@0.37.1
 fi
 
-for tool in cargo podman runc; do
+# nostr-rs-relay 0.8, a relay nobody here wrote, for the discovery interop
+# test. Built once into .cache/nostr-rs-relay (kept between runs). The debug
+# profile builds in about half the time and is fast enough for a test. Not
+# --locked: its lock file pins a `time` release that current Rust rejects.
+relay=.cache/nostr-rs-relay/bin/nostr-rs-relay
+if ! "$relay" --version 2>/dev/null | grep -q "^nostr-rs-relay 0\.8\."; then
+    echo "building nostr-rs-relay 0.8.12 (cargo install, several minutes)"
+    CARGO_PROFILE_DEV_DEBUG=0 timeout 2400 cargo install --quiet --debug \
+        --root .cache/nostr-rs-relay nostr-rs-relay@0.8.12
+fi
+
+for tool in cargo podman runc protoc; do
     command -v "$tool" >/dev/null || { echo "error: $tool is not on PATH after install" >&2; exit 1; }
 done

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export CONTAINERS_CONF="$PWD/scripts/containers.conf"
 export ARCHY_PYTHON="$PWD/.cache/python/bin/python"
+export ARCHY_NOSTR_RS_RELAY="$PWD/.cache/nostr-rs-relay/bin/nostr-rs-relay"
 export ARCHY_SENDME="$(command -v sendme || echo "${CARGO_HOME:-$HOME/.cargo}/bin/sendme")"
 
 echo "== cargo fmt --check"

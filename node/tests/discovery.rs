@@ -300,3 +300,109 @@ fn a_second_node_discovers_indexes_and_finds_a_published_app() {
     assert_eq!(stats["sizes"]["listings"], 0);
     assert_eq!(stats["counters"]["deletion"], 1);
 }
+
+/// nostr-rs-relay 0.8 (a relay nobody here wrote), built by
+/// `scripts/install-deps.sh` into `.cache/nostr-rs-relay`, on a free port
+/// with its database in `dir`; killed when dropped.
+struct NostrRsRelay {
+    _process: common::Running,
+    url: String,
+}
+
+impl NostrRsRelay {
+    fn start(dir: &Path) -> Self {
+        let binary = std::env::var_os("ARCHY_NOSTR_RS_RELAY")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| common::repo().join(".cache/nostr-rs-relay/bin/nostr-rs-relay"));
+        assert!(
+            binary.exists(),
+            "{} is missing: scripts/install-deps.sh builds it",
+            binary.display()
+        );
+        let port = free_port();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[info]\nrelay_url = \"ws://127.0.0.1:{port}/\"\nname = \"interop\"\n\
+                 [network]\naddress = \"127.0.0.1\"\nport = {port}\n"
+            ),
+        )
+        .unwrap();
+        let process = common::Running(
+            std::process::Command::new(binary)
+                .args(["--config", s(&config), "--db", s(dir)])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("nostr-rs-relay starts"),
+        );
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "nostr-rs-relay did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            _process: process,
+            url: format!("ws://127.0.0.1:{port}"),
+        }
+    }
+}
+
+#[test]
+fn interop_with_nostr_rs_relay_publish_discover_and_withdraw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "notes");
+    let relay_dir = tmp.path().join("relay");
+    std::fs::create_dir(&relay_dir).unwrap();
+    let relay = NostrRsRelay::start(&relay_dir);
+
+    let report = publish(&dir, &key, &relay.url, &catalog);
+    assert!(
+        outcomes(&report).iter().all(|(_, o)| o == "accepted"),
+        "{report}"
+    );
+    let again = publish(&dir, &key, &relay.url, &catalog);
+    assert!(
+        outcomes(&again).iter().all(|(_, o)| o == "unchanged"),
+        "nostr-rs-relay hands back what it stored: {again}"
+    );
+
+    let browser = tmp.path().join("browser");
+    let _node = NodeProcess::start(
+        &browser,
+        &["--no-relay", "--discover-from", &relay.url, "--no-apps"],
+    );
+    let found = market_until(&browser, &["search", "notes"], |a| a["total"] == 1);
+    assert_eq!(found["listings"][0]["did"], did.as_str());
+    let app = found["listings"][0]["app_id"].as_str().unwrap().to_owned();
+    let shown = market_until(&browser, &["show", &format!("{did}/{app}")], |_| true);
+    let signed: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
+            .unwrap();
+    assert_eq!(shown["listing"]["manifest"], signed);
+    assert_eq!(shown["listing"]["relay"], relay.url.as_str());
+
+    let withdrawn = json(&[
+        "app",
+        "unpublish",
+        &app,
+        "--key",
+        s(&key),
+        "--relay",
+        &relay.url,
+    ]);
+    assert_eq!(outcomes(&withdrawn)[0].1, "accepted", "{withdrawn}");
+    market_until(&browser, &["search", "notes"], |a| a["total"] == 0);
+    let stats = market_until(&browser, &["stats"], |_| true);
+    assert!(stats["rejected"].as_object().unwrap().is_empty(), "{stats}");
+}
