@@ -159,6 +159,11 @@ impl Market {
         Self { ingestor, statuses }
     }
 
+    /// How many listings are searchable now: cheap, for progress displays.
+    pub fn indexed(&self) -> usize {
+        self.ingestor.lock().map_or(0, |i| i.index().len())
+    }
+
     /// Answers `query`.
     pub fn answer(&self, query: &Query) -> Answer {
         let Ok(ingestor) = self.ingestor.lock() else {

@@ -35,7 +35,7 @@ const CURSOR_EVERY: Duration = Duration::from_secs(60);
 /// received events late (and for clock skew).
 const OVERLAP_SECS: u64 = 600;
 /// Events asked for per backfill page.
-pub const PAGE_LIMIT: usize = 500;
+pub const PAGE_LIMIT: usize = 2000;
 /// Most pages one backfill may take.
 const MAX_PAGES: usize = 10_000;
 /// Garbage frames tolerated on one connection before it is dropped.

@@ -270,7 +270,7 @@ impl SearchIndex {
                 .into_iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(slot, score)| self.hit(slot, score))
+                .filter_map(|(slot, score)| self.hit(slot, score))
                 .collect(),
         }
     }
@@ -302,15 +302,13 @@ impl SearchIndex {
         self.docs[slot as usize].as_ref().map_or("", |d| &d.title)
     }
 
-    fn hit(&self, slot: u32, score: f32) -> Hit {
-        let doc = self.docs[slot as usize]
-            .as_ref()
-            .expect("hits are live documents");
-        Hit {
+    fn hit(&self, slot: u32, score: f32) -> Option<Hit> {
+        let doc = self.docs.get(slot as usize)?.as_ref()?;
+        Some(Hit {
             did: doc.did.to_string(),
             app_id: doc.app_id.to_string(),
             score,
-        }
+        })
     }
 
     fn by_title(&self, offset: usize, limit: usize) -> Results {
@@ -324,7 +322,7 @@ impl SearchIndex {
                 .into_iter()
                 .skip(offset)
                 .take(limit)
-                .map(|slot| self.hit(slot, 0.0))
+                .filter_map(|slot| self.hit(slot, 0.0))
                 .collect(),
         }
     }

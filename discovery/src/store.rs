@@ -36,6 +36,9 @@ const CURSORS: TableDefinition<&str, u64> = TableDefinition::new("cursors");
 /// Counter name → count.
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
+/// redb's page cache: enough for the hot tables of 100 k listings, and far
+/// below redb's default, which would otherwise be most of a node's memory.
+const CACHE_BYTES: usize = 32 << 20;
 /// Largest record read back (a listing carries a ≤ 64 KiB content).
 const MAX_RECORD: usize = 256 * 1024;
 
@@ -334,13 +337,16 @@ impl Store {
             path: path.display().to_string(),
             reason,
         };
-        let db = Database::create(path).map_err(|e| {
-            error(if matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) {
-                "it is in use by another archy process (a running node?)".to_owned()
-            } else {
-                e.to_string()
-            })
-        })?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| {
+                error(if matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) {
+                    "it is in use by another archy process (a running node?)".to_owned()
+                } else {
+                    e.to_string()
+                })
+            })?;
         let store = Self {
             db,
             path: path.to_owned(),

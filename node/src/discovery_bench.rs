@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use archy_discovery::ingest::IngestLimits;
-use archy_discovery::market::{Answer, Market, Query};
+use archy_discovery::market::{Market, Query};
 use archy_discovery::service::{Discovery, DiscoveryOptions};
 use archy_discovery::synthetic::{SyntheticError, SyntheticPublisher};
 use archy_trust::Identity;
@@ -88,7 +88,7 @@ pub enum BenchError {
     #[error("only {indexed} of {expected} listings indexed after {seconds} s")]
     Incomplete {
         /// Indexed.
-        indexed: u64,
+        indexed: usize,
         /// Expected.
         expected: usize,
         /// Waited.
@@ -197,9 +197,10 @@ pub async fn serve(events: &[Event]) -> Result<(LocalRelay, String), BenchError>
     Ok((relay, url))
 }
 
-/// This process's CPU time (user + system), from /proc.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU seconds (user + system) used by process `pid`, or by this one.
+pub fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = pid.map_or("/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let after_name = stat.rsplit(')').next().unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |i: usize| {
@@ -244,22 +245,19 @@ pub async fn measure(
         relays: vec![url.to_owned()],
         limits: IngestLimits::default(),
     };
-    let cpu_start = cpu_seconds();
+    let cpu_start = cpu_seconds(None);
     let start = Instant::now();
     let discovery = Discovery::start(index, &options)?;
     let market: Market = discovery.market().clone();
     let indexed = loop {
-        let sizes = match market.answer(&Query::Stats) {
-            Answer::Stats(stats) => stats.sizes,
-            _ => Default::default(),
-        };
-        if sizes.listings as usize >= listings {
-            break sizes.listings;
+        let indexed = market.indexed();
+        if indexed >= listings {
+            break indexed;
         }
         if start.elapsed() > deadline {
             discovery.shutdown().await;
             return Err(BenchError::Incomplete {
-                indexed: sizes.listings,
+                indexed,
                 expected: listings,
                 seconds: deadline.as_secs(),
             });
@@ -267,7 +265,7 @@ pub async fn measure(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let ingest_seconds = start.elapsed().as_secs_f64();
-    let cpu = (cpu_seconds() - cpu_start).max(0.01);
+    let cpu = (cpu_seconds(None) - cpu_start).max(0.01);
     let events = indexed as f64 + publishers as f64;
     let market = Arc::new(market);
     let timings = tokio::task::spawn_blocking({

@@ -46,12 +46,16 @@ pub fn run(
         queries,
         Duration::from_secs(deadline),
     ));
+    let relay_cpu = discovery_bench::cpu_seconds(Some(child.id()));
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"done\n");
     }
     let _ = child.kill();
     let _ = child.wait();
     let f: DiscoveryFigures = figures?;
+    eprintln!(
+        "(the relay process used {relay_cpu:.1} CPU seconds in all, making the listings included)"
+    );
     out.result(&f, || {
         format!(
             "ingest of {} listings from {} publishers over a local relay, verified and indexed:\n    \
