@@ -100,7 +100,7 @@ impl Outcome {
 
 /// What the search index must learn once a batch is committed.
 enum Change {
-    Upsert(ListingRecord),
+    Upsert(Box<ListingRecord>),
     Remove(String, String),
 }
 
@@ -491,7 +491,7 @@ impl Run<'_, '_> {
                 if self.tables.has_root(did.as_str())? {
                     self.tables.remove_pending(&record.did, &record.app_id)?;
                     self.tables.put_listing(&record)?;
-                    self.changes.push(Change::Upsert(record));
+                    self.changes.push(Change::Upsert(Box::new(record)));
                     Outcome::Indexed
                 } else if self.tables.pending_count(did.as_str())?
                     < self.limits.pending_per_publisher
@@ -512,7 +512,7 @@ impl Run<'_, '_> {
     fn promote(&mut self, did: &Did) -> Result<(), redb::Error> {
         for record in self.tables.take_pending(did.as_str())? {
             self.tables.put_listing(&record)?;
-            self.changes.push(Change::Upsert(record));
+            self.changes.push(Change::Upsert(Box::new(record)));
         }
         Ok(())
     }

@@ -121,7 +121,13 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
         Some(Discovery::start(&data.discovery_file(), &options)?)
     };
     let control = match &discovery {
-        Some(d) => Some(ControlServer::start(&data.control_socket(), d.market().clone()).await?),
+        Some(d) => match ControlServer::start(&data.control_socket(), d.market().clone()).await {
+            Ok(control) => Some(control),
+            Err(e) => {
+                tracing::warn!("`archy market` cannot ask this node: {e}");
+                None
+            }
+        },
         None => None,
     };
     let info = NodeInfo {
