@@ -67,6 +67,11 @@ impl DataDir {
         self.root.join("discovery.redb")
     }
 
+    /// The embedded Nostr relay's event store.
+    pub fn relay_dir(&self) -> PathBuf {
+        self.root.join("relay")
+    }
+
     /// The socket a running node answers questions on.
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("node.sock")

@@ -1,14 +1,20 @@
 //! The Nostr relay a node runs for itself (nostr-relay-builder's
 //! `LocalRelay`) on 127.0.0.1, so one machine can publish and discover
-//! apps with no outside relay. Its events live in memory (at most 75 000).
+//! apps with no outside relay. Its events are kept in LMDB (nostr-lmdb) in
+//! the node's data directory, so they survive a restart.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 use std::time::Duration;
 
+use nostr_lmdb::NostrLMDB;
 use nostr_relay_builder::{LocalRelay, RelayBuilder};
 
 /// The port the embedded relay listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7447;
+/// Most the relay's store may grow to (LMDB reserves address space, not
+/// disk).
+const STORE_BYTES: usize = 4 << 30;
 /// Longest the relay may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -19,9 +25,18 @@ pub struct EmbeddedRelay {
 }
 
 impl EmbeddedRelay {
-    /// Starts the relay on 127.0.0.1:`port` (0 for any free port).
-    pub async fn start(port: u16) -> Result<Self, String> {
-        let mut builder = RelayBuilder::default().addr(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    /// Starts the relay on 127.0.0.1:`port` (0 for any free port), its
+    /// events kept in the directory `store`.
+    pub async fn start(port: u16, store: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(store)
+            .map_err(|e| format!("cannot make {}: {e}", store.display()))?;
+        let database = NostrLMDB::builder(store)
+            .map_size(STORE_BYTES)
+            .build()
+            .map_err(|e| format!("cannot open its store {}: {e}", store.display()))?;
+        let mut builder = RelayBuilder::default()
+            .addr(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .database(database);
         // Without a port the relay picks a free one and reports it in its
         // URL; port 0 given explicitly would be reported as 0.
         if port != 0 {

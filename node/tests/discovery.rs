@@ -137,16 +137,19 @@ fn the_node_embeds_a_relay_and_an_unreachable_relay_is_reported() {
         .local_addr()
         .unwrap()
         .port();
-    let _node = NodeProcess::start(
-        &tmp.path().join("node"),
-        &["--relay-port", &port.to_string(), "--no-apps"],
-    );
+    let args = ["--relay-port", &port.to_string(), "--no-apps"];
+    let node = NodeProcess::start(&tmp.path().join("node"), &args);
     let url = format!("ws://127.0.0.1:{port}");
     let report = publish(&dir, &key, &url, &catalog);
     assert!(
         outcomes(&report).iter().all(|(_, o)| o == "accepted"),
         "{report}"
     );
+    // The embedded relay keeps its events across a restart.
+    drop(node);
+    let _node = NodeProcess::start(&tmp.path().join("node"), &args);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(runtime.block_on(read_back(&url)).len(), 3);
 
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

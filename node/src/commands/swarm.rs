@@ -98,7 +98,7 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let relay = if args.no_relay {
         None
     } else {
-        match EmbeddedRelay::start(args.relay_port).await {
+        match EmbeddedRelay::start(args.relay_port, &data.relay_dir()).await {
             Ok(relay) => Some(relay),
             Err(e) => {
                 tracing::warn!("the embedded Nostr relay is off: {e}");
