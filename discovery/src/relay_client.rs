@@ -129,7 +129,6 @@ pub struct RelayFollower {
     feed: mpsc::Sender<Feed>,
     statuses: Statuses,
     stop: watch::Receiver<bool>,
-    page_limit: usize,
 }
 
 /// A frame, read just far enough to route it.
@@ -137,6 +136,7 @@ enum Frame {
     Event {
         sub: String,
         raw: String,
+        id: String,
         created_at: u64,
     },
     Eose(String),
@@ -145,8 +145,11 @@ enum Frame {
     Garbage,
 }
 
+/// What routing and paging need of an event, read in the frame's one pass.
 #[derive(Deserialize)]
 struct Stamp {
+    #[serde(default)]
+    id: String,
     created_at: u64,
 }
 
@@ -168,6 +171,7 @@ fn frame(text: &str) -> Frame {
             Frame::Event {
                 sub,
                 raw: parts[2].get().to_owned(),
+                id: stamp.id,
                 created_at: stamp.created_at,
             }
         }
@@ -214,7 +218,6 @@ impl RelayFollower {
             feed,
             statuses,
             stop,
-            page_limit: PAGE_LIMIT,
         }
     }
 
@@ -321,11 +324,7 @@ impl RelayFollower {
         let mut seen_at_edge: std::collections::HashSet<String> = Default::default();
         for page in 0..MAX_PAGES {
             let sub = format!("archy-backfill-{page}");
-            send_text(
-                socket,
-                request(&sub, since, Some(until), Some(self.page_limit)),
-            )
-            .await?;
+            send_text(socket, request(&sub, since, Some(until), Some(PAGE_LIMIT))).await?;
             let mut oldest = u64::MAX;
             let mut fresh = 0usize;
             let mut at_oldest: std::collections::HashSet<String> = Default::default();
@@ -338,9 +337,9 @@ impl RelayFollower {
                     Frame::Event {
                         sub: s,
                         raw,
+                        id,
                         created_at,
                     } if s == sub => {
-                        let id = event_id(&raw);
                         if created_at < oldest {
                             oldest = created_at;
                             at_oldest.clear();
@@ -407,10 +406,7 @@ impl RelayFollower {
                 None if pinged => return Err(Lost::Silent(2 * IDLE.as_secs())),
                 None => {
                     pinged = true;
-                    socket
-                        .send(Message::Ping(Vec::new().into()))
-                        .await
-                        .map_err(|e| Lost::Socket(e.to_string()))?;
+                    send(socket, Message::Ping(Vec::new().into())).await?;
                 }
                 Some(text) => {
                     pinged = false;
@@ -456,18 +452,13 @@ impl RelayFollower {
     }
 }
 
-fn event_id(raw: &str) -> String {
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
-    }
-    serde_json::from_str::<Id>(raw)
-        .map(|i| i.id)
-        .unwrap_or_default()
+async fn send_text(socket: &mut Socket, text: String) -> Result<(), Lost> {
+    send(socket, Message::Text(text.into())).await
 }
 
-async fn send_text(socket: &mut Socket, text: String) -> Result<(), Lost> {
-    tokio::time::timeout(PAGE_TIMEOUT, socket.send(Message::Text(text.into())))
+/// Sends one frame, within [`PAGE_TIMEOUT`].
+async fn send(socket: &mut Socket, message: Message) -> Result<(), Lost> {
+    tokio::time::timeout(PAGE_TIMEOUT, socket.send(message))
         .await
         .map_err(|_| Lost::Silent(PAGE_TIMEOUT.as_secs()))?
         .map_err(|e| Lost::Socket(e.to_string()))
@@ -503,7 +494,7 @@ mod tests {
         let event = r#"{"id":"ab","created_at":17,"kind":30078}"#;
         assert!(matches!(
             frame(&format!(r#"["EVENT","s",{event}]"#)),
-            Frame::Event { sub, created_at: 17, raw } if sub == "s" && raw == event
+            Frame::Event { sub, created_at: 17, raw, .. } if sub == "s" && raw == event
         ));
         assert!(matches!(frame(r#"["EOSE","s"]"#), Frame::Eose(s) if s == "s"));
         assert!(

@@ -98,11 +98,24 @@ impl Discovery {
     /// Stops following relays and lets the ingest loop finish what it has.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        for follower in self.followers.drain(..) {
-            let _ = tokio::time::timeout(STOP_TIMEOUT, follower).await;
+        for mut follower in self.followers.drain(..) {
+            if tokio::time::timeout(STOP_TIMEOUT, &mut follower)
+                .await
+                .is_err()
+            {
+                // Aborted, it drops its end of the feed, which ends the
+                // ingest loop.
+                follower.abort();
+            }
         }
         if let Some(ingest) = self.ingest.take() {
-            let _ = tokio::task::spawn_blocking(move || ingest.join()).await;
+            let join = tokio::task::spawn_blocking(move || ingest.join());
+            if tokio::time::timeout(STOP_TIMEOUT, join).await.is_err() {
+                tracing::warn!(
+                    "discovery: the ingest loop did not finish within {} s",
+                    STOP_TIMEOUT.as_secs()
+                );
+            }
         }
     }
 }

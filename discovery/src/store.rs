@@ -179,6 +179,19 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, redb::Error> {
     serde_json::to_vec(value).map_err(|e| redb::Error::Corrupted(e.to_string()))
 }
 
+/// Writes `listing` under (DID, app id).
+fn put_by_app(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    listing: &ListingRecord,
+) -> Result<(), redb::Error> {
+    let bytes = encode(listing)?;
+    table.insert(
+        (listing.did.as_str(), listing.app_id.as_str()),
+        bytes.as_slice(),
+    )?;
+    Ok(())
+}
+
 impl Tables<'_> {
     /// The newest event held for (author, `d`): (created_at, id).
     pub fn head(&self, author: &str, d: &str) -> Result<Option<(u64, String)>, redb::Error> {
@@ -216,12 +229,7 @@ impl Tables<'_> {
 
     /// Stores a believed listing.
     pub fn put_listing(&mut self, listing: &ListingRecord) -> Result<(), redb::Error> {
-        let bytes = encode(listing)?;
-        self.listings.insert(
-            (listing.did.as_str(), listing.app_id.as_str()),
-            bytes.as_slice(),
-        )?;
-        Ok(())
+        put_by_app(&mut self.listings, listing)
     }
 
     /// Removes a listing; true if there was one.
@@ -231,12 +239,7 @@ impl Tables<'_> {
 
     /// Stores a listing until its publisher's root is pinned.
     pub fn put_pending(&mut self, listing: &ListingRecord) -> Result<(), redb::Error> {
-        let bytes = encode(listing)?;
-        self.pending.insert(
-            (listing.did.as_str(), listing.app_id.as_str()),
-            bytes.as_slice(),
-        )?;
-        Ok(())
+        put_by_app(&mut self.pending, listing)
     }
 
     /// Removes a waiting listing; true if there was one.
@@ -447,18 +450,27 @@ impl Store {
         })
     }
 
-    /// Every refused root, by DID.
-    pub fn conflicts(&self) -> Result<Vec<(String, RootConflict)>, StoreError> {
+    /// Every entry of a table keyed by text, each value read by `value`.
+    fn all<V: redb::Value + 'static, T>(
+        &self,
+        table: TableDefinition<&str, V>,
+        value: impl Fn(V::SelfType<'_>) -> Result<T, redb::Error>,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         self.read(|tx| {
-            let table = tx.open_table(CONFLICTS)?;
+            let table = tx.open_table(table)?;
             table
                 .iter()?
                 .map(|e| {
                     let (k, v) = e?;
-                    Ok((k.value().to_owned(), decode(v.value())?))
+                    Ok((k.value().to_owned(), value(v.value())?))
                 })
                 .collect()
         })
+    }
+
+    /// Every refused root, by DID.
+    pub fn conflicts(&self) -> Result<Vec<(String, RootConflict)>, StoreError> {
+        self.all(CONFLICTS, decode)
     }
 
     /// `relay`'s cursor.
@@ -471,30 +483,12 @@ impl Store {
 
     /// Every relay's cursor.
     pub fn cursors(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read(|tx| {
-            let table = tx.open_table(CURSORS)?;
-            table
-                .iter()?
-                .map(|e| {
-                    let (k, v) = e?;
-                    Ok((k.value().to_owned(), v.value()))
-                })
-                .collect()
-        })
+        self.all(CURSORS, Ok)
     }
 
     /// Every counter.
     pub fn counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read(|tx| {
-            let table = tx.open_table(COUNTERS)?;
-            table
-                .iter()?
-                .map(|e| {
-                    let (k, v) = e?;
-                    Ok((k.value().to_owned(), v.value()))
-                })
-                .collect()
-        })
+        self.all(COUNTERS, Ok)
     }
 
     /// How many listings, publishers, pinned roots and waiting listings.

@@ -158,13 +158,6 @@ pub fn parse_event(raw: &str) -> Result<Event, Rejection> {
     Event::from_json(raw).map_err(|e| Rejection::Malformed(e.to_string()))
 }
 
-/// Parses and verifies a raw event as a relay sent it, at `now`.
-pub fn verify_json(raw: &str, now: u64) -> Result<(Event, Verified), Rejection> {
-    let event = parse_event(raw)?;
-    let verified = verify(&event, now)?;
-    Ok((event, verified))
-}
-
 /// Verifies an event at `now` (Unix seconds).
 pub fn verify(event: &Event, now: u64) -> Result<Verified, Rejection> {
     Verifier::default().verify(event, now)
@@ -345,7 +338,6 @@ mod tests {
     use super::*;
     use crate::protocol::ListingContent;
     use crate::publish::{binding as make_binding, catalog_event, listing_event, publisher_event};
-    use archy_registry::Form;
     use archy_trust::Identity;
     use nostr::{EventBuilder, Tag, Timestamp};
 
@@ -357,23 +349,7 @@ mod tests {
     }
 
     fn signed_manifest(identity: &Identity, id: &str) -> serde_json::Value {
-        let yaml = format!(
-            r#"
-manifest_version: 1
-id: {id}
-version: 1.2.0
-title: Notes
-summary: Plain-text notes
-publisher: {did}
-license: MIT
-containers:
-  - name: web
-    image: {{blake3: "1111111111111111111111111111111111111111111111111111111111111111", size: 10, id: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}}
-"#,
-            did = identity.did()
-        );
-        let manifest = Manifest::from_yaml(&yaml, "t.yml", Form::Published).unwrap();
-        serde_json::from_slice(&Signed::sign(&manifest, identity).unwrap()).unwrap()
+        crate::synthetic::signed_manifest(identity, id, "Notes", "Plain-text notes").unwrap()
     }
 
     fn listing(binding: serde_json::Value, manifest: serde_json::Value) -> ListingContent {
@@ -384,7 +360,7 @@ containers:
             summary: "Plain-text notes".into(),
             categories: vec!["productivity".into()],
             icon: None,
-            version: "1.2.0".into(),
+            version: "1.0.0".into(),
             release: "ab".repeat(32),
             size: 10,
             manifest,
@@ -549,7 +525,7 @@ containers:
         assert!(matches!(rejected(&event), Rejection::TooLarge { .. }));
         let raw = event.as_json();
         assert!(matches!(
-            verify_json(&raw, NOW).unwrap_err(),
+            parse_event(&raw).and_then(|e| verify(&e, NOW)).unwrap_err(),
             Rejection::TooLarge { .. }
         ));
     }
@@ -560,11 +536,11 @@ containers:
         let event = raw_event(&alice, "{\"binding\": ".into(), archy_tags(), NOW);
         assert!(matches!(rejected(&event), Rejection::Malformed(_)));
         assert!(matches!(
-            verify_json("not an event", NOW).unwrap_err(),
+            parse_event("not an event").unwrap_err(),
             Rejection::Malformed(_)
         ));
         assert!(matches!(
-            verify_json("{\"id\": 7}", NOW).unwrap_err(),
+            parse_event("{\"id\": 7}").unwrap_err(),
             Rejection::Malformed(_)
         ));
     }

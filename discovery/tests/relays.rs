@@ -129,6 +129,14 @@ impl FakeRelay {
     fn url(&self) -> String {
         format!("ws://{}", self.addr)
     }
+
+    /// A discovery service that follows this relay alone.
+    fn options(&self) -> DiscoveryOptions {
+        DiscoveryOptions {
+            relays: vec![self.url()],
+            ..Default::default()
+        }
+    }
 }
 
 fn stats(discovery: &Discovery) -> Stats {
@@ -177,10 +185,7 @@ fn publisher_with_listings(n: u64) -> Vec<nostr::Event> {
 async fn a_relay_sending_garbage_is_counted_and_its_good_events_still_get_in() {
     let relay = FakeRelay::start(publisher_with_listings(2), Behaviour::Garbage).await;
     let dir = tempfile::tempdir().unwrap();
-    let options = DiscoveryOptions {
-        relays: vec![relay.url()],
-        ..Default::default()
-    };
+    let options = relay.options();
     let discovery = Discovery::start(&dir.path().join("d.redb"), &options).unwrap();
     let stats = until(&discovery, "indexing", |s| {
         s.sizes.listings == 2 && s.relays.iter().any(|r| r.cursor.is_some())
@@ -205,10 +210,7 @@ async fn a_relay_sending_garbage_is_counted_and_its_good_events_still_get_in() {
 async fn a_relay_dropping_mid_backfill_is_asked_again_from_the_same_cursor() {
     let relay = FakeRelay::start(publisher_with_listings(6), Behaviour::DropFirstBackfill).await;
     let dir = tempfile::tempdir().unwrap();
-    let options = DiscoveryOptions {
-        relays: vec![relay.url()],
-        ..Default::default()
-    };
+    let options = relay.options();
     let discovery = Discovery::start(&dir.path().join("d.redb"), &options).unwrap();
     let stats = until(&discovery, "a complete backfill after the drop", |s| {
         s.sizes.listings == 6 && s.relays.iter().any(|r| r.cursor.is_some())

@@ -539,8 +539,9 @@ pub struct PublishArgs {
     /// A line about the publisher.
     #[arg(long, default_value = "")]
     pub about: String,
-    /// Seconds allowed for each relay step (connect, read, each send).
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    /// Seconds allowed for each relay step (connect, read, each send), 1 to 120.
+    #[arg(long, value_name = "SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
     pub timeout: u64,
 }
 
@@ -558,8 +559,9 @@ pub struct UnpublishArgs {
     /// Why, for people reading the relay.
     #[arg(long, default_value = "withdrawn by its publisher")]
     pub reason: String,
-    /// Seconds allowed for each relay step (connect, read, each send).
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    /// Seconds allowed for each relay step (connect, read, each send), 1 to 120.
+    #[arg(long, value_name = "SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
     pub timeout: u64,
 }
 

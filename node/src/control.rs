@@ -47,7 +47,7 @@ impl ControlServer {
     /// Listens on `path`, replacing a socket left by a node that is gone.
     pub async fn start(path: &Path, market: Market) -> Result<Self, ControlError> {
         if path.exists() {
-            if UnixStream::connect(path).await.is_ok() {
+            if matches!(connect(path).await, Ok(Some(_))) {
                 return Err(error(path, "another node is answering on it"));
             }
             std::fs::remove_file(path).map_err(|e| error(path, e))?;
@@ -102,14 +102,26 @@ async fn serve(stream: UnixStream, market: Market) -> std::io::Result<()> {
     write.shutdown().await
 }
 
+/// A connection to the node answering on `path`, within
+/// [`EXCHANGE_TIMEOUT`]; None if no node is.
+async fn connect(path: &Path) -> Result<Option<UnixStream>, ControlError> {
+    match tokio::time::timeout(EXCHANGE_TIMEOUT, UnixStream::connect(path)).await {
+        Err(_) => Err(error(
+            path,
+            format!("no answer within {} s", EXCHANGE_TIMEOUT.as_secs()),
+        )),
+        Ok(Ok(stream)) => Ok(Some(stream)),
+        Ok(Err(e)) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+            Ok(None)
+        }
+        Ok(Err(e)) => Err(error(path, e)),
+    }
+}
+
 /// Asks the node answering on `path`; None if no node is.
 pub async fn ask(path: &Path, query: &Query) -> Result<Option<Answer>, ControlError> {
-    let stream = match UnixStream::connect(path).await {
-        Ok(stream) => stream,
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
-            return Ok(None);
-        }
-        Err(e) => return Err(error(path, e)),
+    let Some(stream) = connect(path).await? else {
+        return Ok(None);
     };
     let exchange = async {
         let (read, mut write) = stream.into_split();

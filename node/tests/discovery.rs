@@ -38,6 +38,12 @@ fn publish(dir: &Path, key: &Path, relay: &str, catalog: &Path) -> Value {
     ])
 }
 
+/// The signed manifest `archy app sign` wrote into `dir`.
+fn signed_manifest(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
+        .unwrap()
+}
+
 fn outcomes(report: &Value) -> Vec<(String, String)> {
     common::pairs(report, "d", "outcome")
 }
@@ -87,9 +93,7 @@ fn published_events_reach_a_relay_and_verify_and_republishing_sends_nothing() {
 
     let events = runtime.block_on(read_back(&url));
     assert_eq!(events.len(), 3);
-    let signed: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
-            .unwrap();
+    let signed = signed_manifest(&dir);
     for event in &events {
         match verify(event, now()).unwrap() {
             Verified::Publisher { binding } => assert_eq!(binding.did.to_string(), did),
@@ -253,9 +257,7 @@ fn a_second_node_discovers_indexes_and_finds_a_published_app() {
         &["show", &format!("{did}/org.archipelago.hello-web")],
         |_| true,
     );
-    let signed: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
-            .unwrap();
+    let signed = signed_manifest(&dir);
     assert_eq!(
         shown["listing"]["manifest"], signed,
         "show gives the signed manifest"
@@ -389,9 +391,7 @@ fn interop_with_nostr_rs_relay_publish_discover_and_withdraw() {
     assert_eq!(found["listings"][0]["did"], did.as_str());
     let app = found["listings"][0]["app_id"].as_str().unwrap().to_owned();
     let shown = market_until(&browser, &["show", &format!("{did}/{app}")], |_| true);
-    let signed: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.signed.json")).unwrap())
-            .unwrap();
+    let signed = signed_manifest(&dir);
     assert_eq!(shown["listing"]["manifest"], signed);
     assert_eq!(shown["listing"]["relay"], relay.url.as_str());
 

@@ -81,7 +81,15 @@ fn ask(arg: &DataDirArg, query: &Query) -> anyhow::Result<Answer> {
     if let Some(answer) = asked {
         return Ok(answer);
     }
-    let ingestor = Ingestor::open(&data.discovery_file(), IngestLimits::default())?;
+    let path = data.discovery_file();
+    let ingestor = match query {
+        Query::List { .. } | Query::Search { .. } => {
+            Ingestor::open(&path, IngestLimits::default())?
+        }
+        Query::Show { .. } | Query::Stats => {
+            Ingestor::open_unindexed(&path, IngestLimits::default())?
+        }
+    };
     let market = Market::new(Arc::new(Mutex::new(ingestor)), Arc::default());
     Ok(market.answer(query))
 }

@@ -27,10 +27,6 @@ pub fn run(args: PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
         args.providers.len() <= MAX_PROVIDERS,
         "at most {MAX_PROVIDERS} --provider"
     );
-    ensure!(
-        (1..=120).contains(&args.timeout),
-        "--timeout must be 1 to 120 seconds"
-    );
     let identity =
         keyfile::load(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
     let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
@@ -52,10 +48,6 @@ pub fn run(args: PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 pub fn unpublish(args: UnpublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    ensure!(
-        (1..=120).contains(&args.timeout),
-        "--timeout must be 1 to 120 seconds"
-    );
     let identity =
         keyfile::load(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
     let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
