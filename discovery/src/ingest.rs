@@ -300,22 +300,28 @@ const PARALLEL_FROM: usize = 64;
 /// Most verifying threads.
 const MAX_THREADS: usize = 8;
 
-fn prepare(raw: &str, seen: &Seen, verifier: &Verifier, now: u64) -> Prepared {
-    let event = match verify::parse_event(raw) {
-        Ok(event) => event,
-        Err(r) => {
-            return Prepared {
-                event: Err(r.reason()),
-                checked: None,
-            };
-        }
-    };
-    let checked = (event.kind.as_u16() == KIND && !seen.contains(&event.id.to_bytes()))
-        .then(|| verifier.verify(&event, now));
-    Prepared {
-        event: Ok(event),
-        checked,
+/// Parses and verifies a run of events: each is checked on its own, then
+/// the listings' manifest signatures all together ([`verify::settle`]).
+fn prepare(batch: &[Incoming<'_>], seen: &Seen, verifier: &Verifier, now: u64) -> Vec<Prepared> {
+    let mut events = Vec::with_capacity(batch.len());
+    let mut checks = Vec::new();
+    for incoming in batch {
+        let event = verify::parse_event(incoming.raw).map_err(|r| r.reason());
+        let check = event.as_ref().ok().and_then(|event| {
+            (event.kind.as_u16() == KIND && !seen.contains(&event.id.to_bytes()))
+                .then(|| verifier.check(event, now))
+        });
+        events.push((event, check.is_some()));
+        checks.extend(check);
     }
+    let mut settled = verify::settle(checks).into_iter();
+    events
+        .into_iter()
+        .map(|(event, checked)| Prepared {
+            event,
+            checked: if checked { settled.next() } else { None },
+        })
+        .collect()
 }
 
 /// Parses and verifies a batch on every core (signature checks are most of
@@ -330,22 +336,13 @@ fn prepare_all(
         .map_or(1, |n| n.get())
         .min(MAX_THREADS);
     if batch.len() < PARALLEL_FROM || threads == 1 {
-        return batch
-            .iter()
-            .map(|i| prepare(i.raw, seen, verifier, now))
-            .collect();
+        return prepare(batch, seen, verifier, now);
     }
     let chunk = batch.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = batch
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|i| prepare(i.raw, seen, verifier, now))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || prepare(part, seen, verifier, now)))
             .collect();
         handles
             .into_iter()

@@ -175,6 +175,36 @@ fn an_envelope_signed_by_another_did_is_rejected() {
 }
 
 #[test]
+fn bad_manifest_signatures_are_found_inside_a_large_batch() {
+    // Manifest signatures are checked many at a time: a forged one among
+    // good ones must be refused alone, in a batch large enough to be
+    // verified on several threads and in several batch equations.
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let forged = [7, 64, 150];
+    let events: Vec<Event> = (0..200u64)
+        .map(|i| {
+            let app = format!("org.example.app{i}");
+            let mut listing = alice.listing(&app, "App", "An app", &[]).unwrap();
+            if forged.contains(&i) {
+                listing.manifest["signed"]["payload"]["title"] = "Forged".into();
+            }
+            alice.listing_event(&listing, NOW - 7000 + i * 30).unwrap()
+        })
+        .collect();
+    let outcomes = index.feed(&events.iter().collect::<Vec<_>>());
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let expected = if forged.contains(&(i as u64)) {
+            Outcome::Rejected("manifest not signed by the listing's DID")
+        } else {
+            Outcome::Indexed
+        };
+        assert_eq!(outcome, &expected, "listing {i}");
+    }
+    assert_eq!(index.listings(), 197);
+}
+
+#[test]
 fn content_over_64_kib_is_rejected() {
     let mut index = index();
     let alice = pinned(&mut index);

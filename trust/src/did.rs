@@ -46,6 +46,11 @@ impl PublicKey {
         Ok(Self(key))
     }
 
+    /// The dalek key, for checks done many at a time ([`crate::batch`]).
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.0
+    }
+
     /// The 32 raw key bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()

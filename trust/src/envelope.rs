@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::canonical::{may_be_canonical, to_canonical_json};
-use crate::{Did, Error, Identity};
+use crate::{Did, Error, Identity, batch};
 
 /// The envelope format version this build writes and accepts.
 pub const SPEC_VERSION: &str = "1";
@@ -138,6 +138,25 @@ pub fn open(
     kind: &str,
     expected_signer: Option<&Did>,
 ) -> Result<(Did, Value), Error> {
+    read(bytes, kind, expected_signer)?.check()
+}
+
+/// An envelope whose every part but the signature has been checked: what
+/// [`open`] does first. Checking the signatures of many at once
+/// ([`check_all`]) costs about half as much as one by one.
+#[derive(Debug)]
+pub struct Unchecked {
+    signer: Did,
+    fields: Map<String, Value>,
+    /// `signed` as received.
+    raw_signed: String,
+    candidates: Vec<[u8; 64]>,
+}
+
+/// Reads an envelope of kind `kind` and checks everything but its
+/// signature: size, shape, `_type`, `spec_version`, the signer (against
+/// `expected_signer` when given) and that it carries a signature by it.
+pub fn read(bytes: &[u8], kind: &str, expected_signer: Option<&Did>) -> Result<Unchecked, Error> {
     if bytes.len() > MAX_ENVELOPE_BYTES {
         return Err(Error::MalformedEnvelope(format!(
             "{} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit",
@@ -156,7 +175,7 @@ pub fn open(
     let signed: Value = serde_json::from_str(raw_signed)
         .map_err(|e| Error::MalformedEnvelope(format!("'signed': {e}")))?;
     refuse_unnormalized(&signed, "signed")?;
-    let Value::Object(mut fields) = signed else {
+    let Value::Object(fields) = signed else {
         return Err(Error::MalformedEnvelope(
             "'signed' is not a JSON object".into(),
         ));
@@ -193,32 +212,91 @@ pub fn open(
         });
     }
     let candidates = signatures_by(&envelope.signatures, &signer)?;
-    let signed_over = |message: &[u8]| {
-        candidates
-            .iter()
-            .any(|sig| signer.public_key().verify(message, sig))
-    };
-    // The signer signs the canonical form of `signed`. Envelopes travel as
-    // compact sorted JSON, which for most documents is that canonical form
-    // byte for byte: then the signature is checked over the bytes received
-    // as they are, and a valid signature proves they are the canonical form.
-    // Otherwise (pretty-printed input, escaped control characters) it is
-    // checked over the canonical form of what was parsed.
-    let verified = if may_be_canonical(raw_signed) {
-        signed_over(raw_signed.as_bytes()) || {
-            let canonical = to_canonical_json(&fields)?;
-            canonical != raw_signed.as_bytes() && signed_over(&canonical)
+    Ok(Unchecked {
+        signer,
+        fields,
+        raw_signed: raw_signed.to_owned(),
+        candidates,
+    })
+}
+
+impl Unchecked {
+    /// Checks the signature and returns the signer and the payload.
+    pub fn check(self) -> Result<(Did, Value), Error> {
+        let signed_over = |message: &[u8]| {
+            self.candidates
+                .iter()
+                .any(|sig| self.signer.public_key().verify(message, sig))
+        };
+        // The signer signs the canonical form of `signed`. Envelopes travel
+        // as compact sorted JSON, which for most documents is that canonical
+        // form byte for byte: then the signature is checked over the bytes
+        // received as they are, and a valid signature proves they are the
+        // canonical form. Otherwise (pretty-printed input, escaped control
+        // characters) it is checked over the canonical form of what was
+        // parsed.
+        let verified = if may_be_canonical(&self.raw_signed) {
+            signed_over(self.raw_signed.as_bytes()) || {
+                let canonical = to_canonical_json(&self.fields)?;
+                canonical != self.raw_signed.as_bytes() && signed_over(&canonical)
+            }
+        } else {
+            signed_over(&to_canonical_json(&self.fields)?)
+        };
+        if !verified {
+            return Err(Error::BadSignature {
+                signer: self.signer.to_string(),
+            });
         }
-    } else {
-        signed_over(&to_canonical_json(&fields)?)
-    };
-    if !verified {
-        return Err(Error::BadSignature {
-            signer: signer.to_string(),
-        });
+        Ok(self.into_parts())
     }
-    let payload = fields.remove("payload").unwrap_or(Value::Null);
-    Ok((signer, payload))
+
+    /// The one signature a batch can check: over the bytes as received,
+    /// when the envelope carries exactly one signature by its signer and
+    /// those bytes may be the canonical form.
+    fn batchable(&self) -> Option<batch::Claim<'_>> {
+        match self.candidates.as_slice() {
+            [signature] if may_be_canonical(&self.raw_signed) => Some(batch::Claim {
+                key: self.signer.public_key(),
+                message: self.raw_signed.as_bytes(),
+                signature,
+            }),
+            _ => None,
+        }
+    }
+
+    fn into_parts(mut self) -> (Did, Value) {
+        let payload = self.fields.remove("payload").unwrap_or(Value::Null);
+        (self.signer, payload)
+    }
+}
+
+/// Checks many envelopes' signatures, batching those that allow it
+/// ([`crate::batch`]); each answer is what [`Unchecked::check`] would give.
+pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, Value), Error>> {
+    let claims: Vec<(usize, batch::Claim<'_>)> = envelopes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.batchable().map(|claim| (i, claim)))
+        .collect();
+    let verdicts = batch::verify_all(&claims.iter().map(|(_, c)| *c).collect::<Vec<_>>());
+    let mut held = vec![false; envelopes.len()];
+    for ((i, _), ok) in claims.iter().zip(verdicts) {
+        held[*i] = ok;
+    }
+    envelopes
+        .into_iter()
+        .zip(held)
+        .map(|(envelope, held)| {
+            if held {
+                Ok(envelope.into_parts())
+            } else {
+                // Not batchable, or refused by the batch: the single check
+                // also tries the canonical re-serialization, and says why.
+                envelope.check()
+            }
+        })
+        .collect()
 }
 
 /// The fields `signed` must have, and the only ones it may have.
@@ -506,6 +584,51 @@ mod tests {
             .unwrap()
             .replace('\u{e9}', "\\u00e9");
         assert!(Signed::<Note>::verify(escaped.as_bytes(), None).is_ok());
+    }
+
+    #[test]
+    fn checking_many_at_once_gives_the_single_answers() {
+        let good = signed_note();
+        let tampered = edit(&good, |v| v["signed"]["payload"]["n"] = json!(8));
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&good).unwrap()).unwrap();
+        let multiline = Signed::sign(
+            &Note {
+                text: "two\nlines".into(),
+                n: 1,
+            },
+            &alice(),
+        )
+        .unwrap();
+        let by_bob = Signed::sign(
+            &Note {
+                text: "bob".into(),
+                n: 2,
+            },
+            &Identity::from_seed(&[2; 32]),
+        )
+        .unwrap();
+        let inputs: Vec<&[u8]> = [&good, &tampered, &pretty, &multiline, &by_bob]
+            .into_iter()
+            .cycle()
+            .take(100)
+            .map(Vec::as_slice)
+            .collect();
+        let read_all: Vec<Unchecked> = inputs
+            .iter()
+            .map(|b| read(b, Note::TYPE, None).unwrap())
+            .collect();
+        let together: Vec<String> = check_all(read_all)
+            .into_iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        let alone: Vec<String> = inputs
+            .iter()
+            .map(|b| format!("{:?}", open(b, Note::TYPE, None)))
+            .collect();
+        assert_eq!(together, alone);
+        assert!(together[1].contains("BadSignature"));
+        assert!(together[2].starts_with("Ok"));
     }
 
     #[test]
