@@ -27,6 +27,8 @@ use crate::verify::{self, Rejection, Verified, Verifier};
 const DELETION: u16 = 5;
 /// Event ids remembered for de-duplication (two generations of half each).
 const MAX_SEEN: usize = 400_000;
+/// Most of one author's addresses a deletion's `e` tags are looked up in.
+const MAX_ADDRESSES_SCANNED: usize = 100_000;
 /// (publisher, minute) windows remembered for the flood limit.
 const MAX_FLOOD_WINDOWS: usize = 200_000;
 
@@ -525,8 +527,10 @@ impl Run<'_, '_> {
     }
 
     /// A NIP-09 deletion: each `a` tag naming one of the author's own
-    /// archy events takes down what is held for that address, if it is not
-    /// newer than the deletion, and keeps older copies out from now on.
+    /// archy addresses takes down what is held there, if it is not newer
+    /// than the deletion, and keeps older copies out from now on. Each `e`
+    /// tag naming an event of the author's that is held does the same for
+    /// its address, up to that event.
     fn deletion(&mut self, event: &Event) -> Result<Outcome, redb::Error> {
         if event.content.len() > crate::protocol::MAX_CONTENT_BYTES {
             return Ok(Outcome::Rejected("too large"));
@@ -540,11 +544,28 @@ impl Run<'_, '_> {
         let author = event.pubkey.to_hex();
         let at = event.created_at.as_secs();
         let prefix = format!("{KIND}:{author}:");
+        let mut targets: Vec<(String, u64)> = event
+            .tags
+            .filter(TagKind::a())
+            .filter_map(|tag| tag.content()?.strip_prefix(&prefix))
+            .map(|d| (d.to_owned(), at))
+            .collect();
+        let ids: HashSet<&str> = event
+            .tags
+            .filter(TagKind::e())
+            .filter_map(|tag| tag.content())
+            .collect();
+        if !ids.is_empty() {
+            targets.extend(
+                self.tables
+                    .heads_with_ids(&author, &ids, MAX_ADDRESSES_SCANNED)?
+                    .into_iter()
+                    .filter(|(_, held_at)| *held_at <= at),
+            );
+        }
         let mut taken = 0;
-        for tag in event.tags.filter(TagKind::a()) {
-            let Some(d) = tag.content().and_then(|a| a.strip_prefix(&prefix)) else {
-                continue;
-            };
+        for (d, at) in &targets {
+            let (d, at) = (d.as_str(), *at);
             if self
                 .tables
                 .deleted_at(&author, d)?

@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashSet;
+
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
 };
@@ -211,6 +213,28 @@ impl Tables<'_> {
     ) -> Result<(), redb::Error> {
         self.heads.insert((author, d), (at, id))?;
         Ok(())
+    }
+
+    /// The `d` and created_at of the author's held events among `ids`,
+    /// looking at no more than `limit` of the author's addresses.
+    pub fn heads_with_ids(
+        &self,
+        author: &str,
+        ids: &HashSet<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, redb::Error> {
+        let mut found = Vec::new();
+        for entry in self.heads.range((author, "")..)?.take(limit) {
+            let (key, value) = entry?;
+            let ((owner, d), (at, id)) = (key.value(), value.value());
+            if owner != author {
+                break;
+            }
+            if ids.contains(id) {
+                found.push((d.to_owned(), at));
+            }
+        }
+        Ok(found)
     }
 
     /// Forgets the head of (author, `d`).

@@ -422,6 +422,44 @@ fn a_deletion_takes_the_listing_down_and_keeps_older_copies_out() {
 }
 
 #[test]
+fn a_deletion_naming_the_event_by_id_takes_it_down() {
+    // NIP-09 deletions from other clients may name the event (`e`) rather
+    // than its address (`a`).
+    let mut index = index();
+    let alice = pinned(&mut index);
+    let listing = notes(&alice, NOW - 30);
+    assert_eq!(index.one(&listing), Outcome::Indexed);
+    let by_id = |identity: &Identity, id: String, at: u64| {
+        EventBuilder::new(Kind::EventDeletion, "gone")
+            .tags([
+                Tag::custom(TagKind::e(), [id]),
+                Tag::custom(TagKind::k(), [KIND.to_string()]),
+            ])
+            .custom_created_at(Timestamp::from_secs(at))
+            .sign_with_keys(&identity.nostr_keys())
+            .unwrap()
+    };
+    let mallory = Identity::generate().unwrap();
+    assert_eq!(
+        index.one(&by_id(&mallory, listing.id.to_hex(), NOW - 20)),
+        Outcome::Deletion(0)
+    );
+    assert_eq!(
+        index.one(&by_id(&alice.identity, "00".repeat(32), NOW - 20)),
+        Outcome::Deletion(0)
+    );
+    assert_eq!(index.listings(), 1);
+    assert_eq!(
+        index.one(&by_id(&alice.identity, listing.id.to_hex(), NOW - 20)),
+        Outcome::Deletion(1)
+    );
+    assert_eq!(index.listings(), 0);
+    // An older copy stays out; a newer version is a new release.
+    assert_eq!(index.one(&notes(&alice, NOW - 40)), Outcome::Deleted);
+    assert_eq!(index.one(&notes(&alice, NOW - 10)), Outcome::Indexed);
+}
+
+#[test]
 fn the_index_survives_a_restart() {
     let mut index = index();
     let alice = pinned(&mut index);

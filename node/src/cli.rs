@@ -691,6 +691,10 @@ pub enum BenchCommand {
         /// Seconds allowed for the ingest.
         #[arg(long, default_value_t = 600)]
         deadline: u64,
+        /// Run the node on one CPU (the first) and the relay on another:
+        /// what one core ingests.
+        #[arg(long)]
+        one_core: bool,
     },
     /// The relay `bench discovery` runs in a child process: makes the
     /// listings, serves them and prints its URL.
@@ -700,6 +704,9 @@ pub enum BenchCommand {
         listings: usize,
         #[arg(long)]
         publishers: usize,
+        /// The CPU to keep to.
+        #[arg(long)]
+        cpu: Option<usize>,
     },
     /// The orchestrator against real podman: install → healthy per stage,
     /// a reconcile pass over many running apps, and its overhead over the

@@ -52,6 +52,8 @@ const CATEGORIES: [&str; 8] = [
 pub struct DiscoveryFigures {
     /// Listings served by the relay.
     pub listings: usize,
+    /// CPUs the node could use while ingesting.
+    pub cores: usize,
     /// Publishers they come from.
     pub publishers: usize,
     /// Seconds from start to the last listing indexed.
@@ -84,6 +86,14 @@ pub enum BenchError {
     /// The index.
     #[error(transparent)]
     Store(#[from] archy_discovery::store::StoreError),
+    /// Keeping to one CPU failed.
+    #[error("cannot keep to CPU {cpu}: {reason}")]
+    Pin {
+        /// The CPU.
+        cpu: usize,
+        /// Why.
+        reason: String,
+    },
     /// Not everything arrived.
     #[error("only {indexed} of {expected} listings indexed after {seconds} s")]
     Incomplete {
@@ -94,6 +104,28 @@ pub enum BenchError {
         /// Waited.
         seconds: u64,
     },
+}
+
+/// Keeps this thread, and every thread it starts from now on, on CPU
+/// `cpu` alone: `--one-core` measures what one core does, with the relay
+/// on another.
+pub fn pin_to_cpu(cpu: usize) -> Result<(), BenchError> {
+    // SAFETY: `set` is a plain bit set, zeroed then filled by the libc
+    // helpers, and outlives the call that reads it.
+    let done = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(BenchError::Pin {
+            cpu,
+            reason: std::io::Error::last_os_error().to_string(),
+        })
+    }
 }
 
 /// Title and summary of listing `i`.
@@ -278,6 +310,7 @@ pub async fn measure(
     discovery.shutdown().await;
     Ok(DiscoveryFigures {
         listings,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         publishers,
         ingest_seconds,
         ingest_per_second: events / ingest_seconds,

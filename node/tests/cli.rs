@@ -233,3 +233,24 @@ fn catalog_bench_refreshes_an_unchanged_catalog_with_one_request() {
     assert_eq!(f["unchanged_requests_per_refresh"], 1.0, "{f}");
     assert!(f["first_refresh_process_peak_rss_kib"].as_i64().unwrap() > 0);
 }
+
+#[test]
+fn discovery_bench_on_one_core_indexes_every_listing() {
+    let f = json(&[
+        "bench",
+        "discovery",
+        "--listings",
+        "300",
+        "--publishers",
+        "3",
+        "--queries",
+        "20",
+        "--deadline",
+        "300",
+        "--one-core",
+    ]);
+    assert_eq!(f["listings"], 300);
+    assert_eq!(f["cores"], 1, "the node kept to one CPU: {f}");
+    assert!(f["ingest_per_second"].as_f64().unwrap() > 0.0, "{f}");
+    assert!(f["search_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
+}

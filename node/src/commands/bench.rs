@@ -31,11 +31,7 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
             capped_size,
             dir,
         } => {
-            if cfg!(debug_assertions) {
-                eprintln!(
-                    "note: this is a debug build; build with --release for meaningful figures"
-                );
-            }
+            debug_build_note();
             super::bench_fetch::run(
                 super::bench_fetch::FetchBench {
                     size,
@@ -51,32 +47,26 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
             publishers,
             queries,
             deadline,
+            one_core,
         } => {
             ensure!(
                 listings >= 1 && publishers >= 1 && queries >= 1,
                 "--listings, --publishers and --queries must be at least 1"
             );
-            if cfg!(debug_assertions) {
-                eprintln!(
-                    "note: this is a debug build; build with --release for meaningful figures"
-                );
-            }
-            super::bench_discovery::run(listings, publishers, queries, deadline, out)?;
+            debug_build_note();
+            super::bench_discovery::run(listings, publishers, queries, deadline, one_core, out)?;
         }
         BenchCommand::DiscoveryRelay {
             listings,
             publishers,
-        } => super::bench_discovery::relay(listings, publishers)?,
+            cpu,
+        } => super::bench_discovery::relay(listings, publishers, cpu)?,
         BenchCommand::Manifest { seconds } => {
             ensure!(
                 seconds > 0.0 && seconds <= 600.0,
                 "--seconds must be more than 0 and at most 600"
             );
-            if cfg!(debug_assertions) {
-                eprintln!(
-                    "note: this is a debug build; build with --release for meaningful figures"
-                );
-            }
+            debug_build_note();
             let figures = bench::manifest(Duration::from_secs_f64(seconds));
             out.result(&figures, || {
                 let mut text = format!(
@@ -110,11 +100,7 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
             });
         }
         BenchCommand::Catalog { targets, refreshes } => {
-            if cfg!(debug_assertions) {
-                eprintln!(
-                    "note: this is a debug build; build with --release for meaningful figures"
-                );
-            }
+            debug_build_note();
             let f = super::bench_catalog::run(targets, refreshes)?;
             out.result(&f, || {
                 [
@@ -143,4 +129,11 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Figures from a debug build mislead; says so.
+fn debug_build_note() {
+    if cfg!(debug_assertions) {
+        eprintln!("note: this is a debug build; build with --release for meaningful figures");
+    }
 }

@@ -17,13 +17,23 @@ pub fn run(
     publishers: usize,
     queries: usize,
     deadline: u64,
+    one_core: bool,
     out: &Output,
 ) -> anyhow::Result<ExitCode> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if one_core && cpus < 2 {
+        eprintln!("note: one CPU here, so the relay shares it with the node");
+    }
     eprintln!("making {listings} signed listings from {publishers} publishers in a relay process…");
-    let mut child = Command::new(std::env::current_exe().context("finding archy")?)
+    let mut relay = Command::new(std::env::current_exe().context("finding archy")?);
+    relay
         .args(["bench", "discovery-relay"])
         .args(["--listings", &listings.to_string()])
-        .args(["--publishers", &publishers.to_string()])
+        .args(["--publishers", &publishers.to_string()]);
+    if one_core {
+        relay.args(["--cpu", &(cpus - 1).to_string()]);
+    }
+    let mut child = relay
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -37,6 +47,9 @@ pub fn run(
     }
     let url = line.trim().to_owned();
     eprintln!("relay up at {url}; following it…");
+    if one_core {
+        discovery_bench::pin_to_cpu(0)?;
+    }
     let dir = tempfile::tempdir().context("making a directory for the index")?;
     let figures = runtime()?.block_on(discovery_bench::measure(
         &url,
@@ -58,12 +71,14 @@ pub fn run(
     );
     out.result(&f, || {
         format!(
-            "ingest of {} listings from {} publishers over a local relay, verified and indexed:\n    \
+            "ingest of {} listings from {} publishers over a local relay, verified and indexed \
+             on {} core(s):\n    \
              {:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n\
              search over {} listings ({} queries, 20 results each): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
              resident memory with all of them indexed: {:.0} MB",
             f.listings,
             f.publishers,
+            f.cores,
             f.ingest_seconds,
             f.ingest_per_second,
             f.ingest_per_cpu_second,
@@ -80,7 +95,10 @@ pub fn run(
 
 /// The child: makes the listings, serves them, prints the URL, and runs
 /// until its parent closes stdin or it is stopped.
-pub fn relay(listings: usize, publishers: usize) -> anyhow::Result<()> {
+pub fn relay(listings: usize, publishers: usize, cpu: Option<usize>) -> anyhow::Result<()> {
+    if let Some(cpu) = cpu {
+        discovery_bench::pin_to_cpu(cpu)?;
+    }
     let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
     let events = discovery_bench::generate(listings, publishers, now)?;
     runtime()?.block_on(async {
