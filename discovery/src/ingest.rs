@@ -7,7 +7,8 @@
 //! verification ([`crate::verify`]); the publisher's flood limit; and
 //! finally what the event does: a publisher profile, a catalog (root
 //! pinning, [`crate::tofu`]), or a listing. A listing is believed only once
-//! its publisher's root is pinned; until then it waits. Every outcome is
+//! its publisher's root is pinned; until then it waits. A batch's catalogs
+//! are taken before its other events. Every outcome is
 //! counted by name, so `archy market stats` can say why events were
 //! refused.
 
@@ -232,11 +233,18 @@ impl Ingestor {
                 fresh: &mut fresh,
                 now,
             };
-            let outcomes: Vec<Outcome> = batch
-                .iter()
-                .zip(prepared)
-                .map(|(incoming, prepared)| run.one(incoming.relay, prepared))
-                .collect::<Result<_, _>>()?;
+            // The batch's catalogs go first: relays send newest first, so a
+            // publisher's listings arrive just before the (older) catalog
+            // event that pins its root. Taken first, it lets them be indexed
+            // at once instead of waiting for a root and being moved.
+            let mut order: Vec<(usize, Prepared)> = prepared.into_iter().enumerate().collect();
+            order.sort_by_key(|(_, prepared)| !prepared.is_catalog());
+            let mut outcomes = Vec::with_capacity(order.len());
+            for (i, prepared) in order {
+                outcomes.push((i, run.one(batch[i].relay, prepared)?));
+            }
+            outcomes.sort_by_key(|(i, _)| *i);
+            let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
             let mut counts: HashMap<String, u64> = HashMap::new();
             for outcome in &outcomes {
                 *counts.entry(outcome.counter()).or_default() += 1;
@@ -295,6 +303,12 @@ fn fields(listing: &ListingRecord) -> Fields<'_> {
 struct Prepared {
     event: Result<Event, &'static str>,
     checked: Option<Result<Verified, Rejection>>,
+}
+
+impl Prepared {
+    fn is_catalog(&self) -> bool {
+        matches!(self.checked, Some(Ok(Verified::Catalog { .. })))
+    }
 }
 
 /// Batches smaller than this are verified on the calling thread.

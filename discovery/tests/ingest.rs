@@ -301,6 +301,21 @@ fn a_listing_waits_for_its_publishers_root() {
 }
 
 #[test]
+fn a_catalog_later_in_the_same_batch_pins_the_root_first() {
+    // Relays send newest first: the listing comes before its catalog.
+    let mut index = index();
+    let alice = publisher();
+    let listing = notes(&alice, NOW - 50);
+    let catalog = alice.catalog_event(NOW - 100).unwrap();
+    assert_eq!(
+        index.feed(&[&listing, &catalog]),
+        vec![Outcome::Indexed, Outcome::RootPinned]
+    );
+    assert_eq!(index.counter("waiting for root"), 0);
+    assert_eq!(index.ingestor.index().search("notes", 0, 5).total, 1);
+}
+
+#[test]
 fn a_root_that_does_not_list_the_did_is_never_pinned() {
     let mut index = index();
     let alice = publisher();
