@@ -549,7 +549,7 @@ impl Run<'_, '_> {
         if event.content.len() > crate::protocol::MAX_CONTENT_BYTES {
             return Ok(Outcome::Rejected("too large"));
         }
-        if !event.verify_id() {
+        if !verify::id_matches(event) {
             return Ok(Outcome::Rejected(Rejection::BadId.reason()));
         }
         if !event.verify_signature() {
