@@ -2,7 +2,8 @@
 # Installs what the tests and sample-app images need on a Debian machine:
 # podman (with runc, as crun fails on these hosts' hybrid cgroups), uidmap
 # for rootless use, netavark and aardvark-dns (app networks with DNS, so an
-# app's containers reach each other by name), busybox-static for the offline
+# app's containers reach each other by name) with iptables, which netavark
+# drives to wire those networks (not every image has it), busybox-static for the offline
 # sample images, and
 # python-tuf (in .cache/python) for the catalog interop tests, sendme
 # for the swarm interop tests, and nostr-rs-relay (in .cache/nostr-rs-relay,
@@ -10,7 +11,7 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap netavark aardvark-dns busybox-static protobuf-compiler)
+packages=(podman runc uidmap netavark aardvark-dns iptables busybox-static protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

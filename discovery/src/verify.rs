@@ -166,9 +166,9 @@ pub struct PendingListing {
 /// listing says against its manifest. The answers keep the input's order.
 pub fn settle(checked: Vec<Result<Checked, Rejection>>) -> Vec<Result<Verified, Rejection>> {
     let mut envelopes = Vec::new();
-    let mut rest = Vec::with_capacity(checked.len());
-    for item in checked {
-        rest.push(match item {
+    let slots: Vec<Slot> = checked
+        .into_iter()
+        .map(|item| match item {
             Ok(Checked::Listing(pending)) => {
                 let PendingListing {
                     did,
@@ -177,17 +177,18 @@ pub fn settle(checked: Vec<Result<Checked, Rejection>>) -> Vec<Result<Verified, 
                     envelope,
                 } = *pending;
                 envelopes.push(envelope);
-                Ok(Err((did, content, app_id)))
+                Slot::Listing(did, content, app_id)
             }
-            Ok(Checked::Done(verified)) => Ok(Ok(*verified)),
-            Err(rejection) => Err(rejection),
-        });
-    }
+            Ok(Checked::Done(verified)) => Slot::Done(Ok(*verified)),
+            Err(rejection) => Slot::Done(Err(rejection)),
+        })
+        .collect();
     let mut opened = envelope::check_all(envelopes).into_iter();
-    rest.into_iter()
-        .map(|item| match item? {
-            Ok(verified) => Ok(verified),
-            Err((did, content, app_id)) => {
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Done(answer) => answer,
+            Slot::Listing(did, content, app_id) => {
                 let (signer, payload) = opened
                     .next()
                     .ok_or_else(|| Rejection::Manifest("not checked".into()))?
@@ -196,6 +197,13 @@ pub fn settle(checked: Vec<Result<Checked, Rejection>>) -> Vec<Result<Verified, 
             }
         })
         .collect()
+}
+
+/// One answer of [`settle`] in the making: known, or a listing whose
+/// manifest envelope (the next one in line) is being checked.
+enum Slot {
+    Done(Result<Verified, Rejection>),
+    Listing(Did, ListingContent, String),
 }
 
 /// Bindings remembered by a [`Verifier`] before it starts afresh.

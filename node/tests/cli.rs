@@ -253,4 +253,5 @@ fn discovery_bench_on_one_core_indexes_every_listing() {
     assert_eq!(f["cores"], 1, "the node kept to one CPU: {f}");
     assert!(f["ingest_per_second"].as_f64().unwrap() > 0.0, "{f}");
     assert!(f["search_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
+    assert!(f["schnorr_per_second"].as_f64().unwrap() > 0.0, "{f}");
 }
