@@ -7,9 +7,8 @@
 //! once), so ingesting thousands of events costs one commit, not thousands.
 //! Table names stay in this module.
 
-use std::path::{Path, PathBuf};
-
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,

@@ -223,6 +223,13 @@ pub fn read(bytes: &[u8], kind: &str, expected_signer: Option<&Did>) -> Result<U
 impl Unchecked {
     /// Checks the signature and returns the signer and the payload.
     pub fn check(self) -> Result<(Did, Value), Error> {
+        self.check_unless_refused(false)
+    }
+
+    /// [`Self::check`], told whether the signature over the bytes as
+    /// received is already known not to hold (a batch refused it), so it
+    /// is not checked a second time.
+    fn check_unless_refused(self, raw_refused: bool) -> Result<(Did, Value), Error> {
         let signed_over = |message: &[u8]| {
             self.candidates
                 .iter()
@@ -236,7 +243,7 @@ impl Unchecked {
         // characters) it is checked over the canonical form of what was
         // parsed.
         let verified = if may_be_canonical(&self.raw_signed) {
-            signed_over(self.raw_signed.as_bytes()) || {
+            (!raw_refused && signed_over(self.raw_signed.as_bytes())) || {
                 let canonical = to_canonical_json(&self.fields)?;
                 canonical != self.raw_signed.as_bytes() && signed_over(&canonical)
             }
@@ -274,27 +281,25 @@ impl Unchecked {
 /// Checks many envelopes' signatures, batching those that allow it
 /// ([`crate::batch`]); each answer is what [`Unchecked::check`] would give.
 pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, Value), Error>> {
-    let claims: Vec<(usize, batch::Claim<'_>)> = envelopes
+    let (indices, claims): (Vec<usize>, Vec<batch::Claim<'_>>) = envelopes
         .iter()
         .enumerate()
         .filter_map(|(i, e)| e.batchable().map(|claim| (i, claim)))
-        .collect();
-    let verdicts = batch::verify_all(&claims.iter().map(|(_, c)| *c).collect::<Vec<_>>());
-    let mut held = vec![false; envelopes.len()];
-    for ((i, _), ok) in claims.iter().zip(verdicts) {
-        held[*i] = ok;
+        .unzip();
+    // None: not batched; Some(verdict): what the batch said.
+    let mut verdicts: Vec<Option<bool>> = vec![None; envelopes.len()];
+    for (i, held) in indices.into_iter().zip(batch::verify_all(&claims)) {
+        verdicts[i] = Some(held);
     }
     envelopes
         .into_iter()
-        .zip(held)
-        .map(|(envelope, held)| {
-            if held {
-                Ok(envelope.into_parts())
-            } else {
-                // Not batchable, or refused by the batch: the single check
-                // also tries the canonical re-serialization, and says why.
-                envelope.check()
-            }
+        .zip(verdicts)
+        .map(|(envelope, verdict)| match verdict {
+            Some(true) => Ok(envelope.into_parts()),
+            // Refused by the batch, which checked exactly the bytes as
+            // received: only the canonical re-serialization is left to try.
+            Some(false) => envelope.check_unless_refused(true),
+            None => envelope.check(),
         })
         .collect()
 }
