@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 /// (author's Nostr key hex, `d`) → (created_at, event id hex) of the newest
 /// event believed or waiting: what a later copy must beat.
@@ -62,7 +63,7 @@ impl StoreError {
 }
 
 /// A listing believed (or waiting for its publisher's root).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ListingRecord {
     /// The publisher.
     pub did: String,
@@ -85,7 +86,8 @@ pub struct ListingRecord {
     /// Node tickets that may serve the release.
     pub providers: Vec<String>,
     /// The signed manifest envelope, as published.
-    pub manifest: serde_json::Value,
+    #[serde(deserialize_with = "raw_json")]
+    pub manifest: Box<RawValue>,
     /// The event it came in.
     pub event_id: String,
     /// The author's Nostr key.
@@ -178,6 +180,14 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, redb::Error
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, redb::Error> {
     serde_json::to_vec(value).map_err(|e| redb::Error::Corrupted(e.to_string()))
+}
+
+/// Reads JSON text through a JSON value, which works wherever a record is
+/// nested: serde buffers tagged enums such as the control socket's
+/// answers, and raw text cannot be read back from that buffer.
+fn raw_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<RawValue>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    serde_json::value::to_raw_value(&value).map_err(serde::de::Error::custom)
 }
 
 /// Writes `listing` under (DID, app id).

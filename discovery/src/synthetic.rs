@@ -9,6 +9,7 @@ use archy_registry::tuf::sign_metadata;
 use archy_trust::{Identity, Signed};
 use nostr::{Event, Timestamp};
 use serde_json::json;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::protocol::{CatalogContent, ListingContent};
@@ -118,8 +119,10 @@ impl SyntheticPublisher {
         categories: &[&str],
     ) -> Result<ListingContent, SyntheticError> {
         let manifest = signed_manifest(&self.identity, app_id, title, summary)?;
+        let binding = serde_json::value::to_raw_value(&self.binding)
+            .map_err(|e| SyntheticError::Document(e.to_string()))?;
         Ok(ListingContent {
-            binding: self.binding.clone(),
+            binding,
             app_id: app_id.to_owned(),
             title: title.to_owned(),
             summary: summary.to_owned(),
@@ -153,7 +156,7 @@ pub fn signed_manifest(
     app_id: &str,
     title: &str,
     summary: &str,
-) -> Result<serde_json::Value, SyntheticError> {
+) -> Result<Box<RawValue>, SyntheticError> {
     let digest = hex::encode(blake3::hash(app_id.as_bytes()).as_bytes());
     let yaml = format!(
         r#"
@@ -174,5 +177,8 @@ containers:
         .map_err(|e| SyntheticError::Document(e.to_string()))?;
     let envelope =
         Signed::sign(&manifest, identity).map_err(|e| SyntheticError::Document(e.to_string()))?;
-    serde_json::from_slice(&envelope).map_err(|e| SyntheticError::Document(e.to_string()))
+    String::from_utf8(envelope)
+        .map_err(|e| e.to_string())
+        .and_then(|text| RawValue::from_string(text).map_err(|e| e.to_string()))
+        .map_err(SyntheticError::Document)
 }

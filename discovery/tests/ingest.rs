@@ -9,6 +9,7 @@ use archy_discovery::publish;
 use archy_discovery::synthetic::{SyntheticPublisher, root_json, signed_manifest};
 use archy_trust::Identity;
 use nostr::{Event, EventBuilder, JsonUtil, Kind, Tag, TagKind, Timestamp};
+use serde_json::value::RawValue;
 
 const NOW: u64 = 1_800_000_000;
 const YEAR: u64 = 365 * 24 * 3600;
@@ -155,7 +156,7 @@ fn a_binding_signed_by_another_did_is_rejected() {
     let mut listing = alice
         .listing("org.example.notes", "Notes", "Plain-text notes", &[])
         .unwrap();
-    listing.binding = serde_json::from_slice(&envelope).unwrap();
+    listing.binding = RawValue::from_string(String::from_utf8(envelope).unwrap()).unwrap();
     let event = publish::listing_event(&mallory, &listing, Timestamp::from_secs(NOW)).unwrap();
     index.refuses(&event, "binding signed by another DID");
 }
@@ -187,7 +188,10 @@ fn bad_manifest_signatures_are_found_inside_a_large_batch() {
             let app = format!("org.example.app{i}");
             let mut listing = alice.listing(&app, "App", "An app", &[]).unwrap();
             if forged.contains(&i) {
-                listing.manifest["signed"]["payload"]["title"] = "Forged".into();
+                let mut manifest: serde_json::Value =
+                    serde_json::from_str(listing.manifest.get()).unwrap();
+                manifest["signed"]["payload"]["title"] = "Forged".into();
+                listing.manifest = serde_json::value::to_raw_value(&manifest).unwrap();
             }
             alice.listing_event(&listing, NOW - 7000 + i * 30).unwrap()
         })

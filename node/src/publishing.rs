@@ -103,8 +103,19 @@ pub fn app_events(
         events.push(publish::catalog_event(identity, &content, created)?);
     }
     let manifest = &release.manifest;
+    let encode = |reason: serde_json::Error| PublishError::Encode {
+        what: "listing",
+        reason: reason.to_string(),
+    };
+    // Through a JSON value, so the event carries the envelope compact
+    // whatever the file's layout.
+    let signed_value: serde_json::Value =
+        serde_json::from_slice(&signed).map_err(|e| PublishingError::File {
+            path: signed_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
     let content = ListingContent {
-        binding,
+        binding: serde_json::value::to_raw_value(&binding).map_err(encode)?,
         app_id: manifest.id.clone(),
         title: manifest.title.clone(),
         summary: manifest.summary.clone(),
@@ -116,10 +127,7 @@ pub fn app_events(
         version: manifest.version.to_string(),
         release: release_root(&document, &release.blobs).to_string(),
         size: document.len() as u64 + release.blobs.iter().map(|b| b.size).sum::<u64>(),
-        manifest: serde_json::from_slice(&signed).map_err(|e| PublishingError::File {
-            path: signed_path.display().to_string(),
-            reason: e.to_string(),
-        })?,
+        manifest: serde_json::value::to_raw_value(&signed_value).map_err(encode)?,
         providers: extras.providers.clone(),
     };
     events.push(publish::listing_event(identity, &content, created)?);

@@ -109,7 +109,8 @@ fn published_events_reach_a_relay_and_verify_and_republishing_sends_nothing() {
                 assert_eq!(d.to_string(), did);
                 assert_eq!(manifest.id, "org.archipelago.hello-web");
                 assert_eq!(
-                    content.manifest, signed,
+                    serde_json::from_str::<serde_json::Value>(content.manifest.get()).unwrap(),
+                    signed,
                     "the listing carries the signed manifest as signed"
                 );
                 assert_eq!(
