@@ -253,5 +253,7 @@ fn discovery_bench_on_one_core_indexes_every_listing() {
     assert_eq!(f["cores"], 1, "the node kept to one CPU: {f}");
     assert!(f["ingest_per_second"].as_f64().unwrap() > 0.0, "{f}");
     assert!(f["search_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
-    assert!(f["schnorr_per_second"].as_f64().unwrap() > 0.0, "{f}");
+    for yardstick in ["schnorr_per_second", "schnorr_before", "schnorr_after"] {
+        assert!(f[yardstick].as_f64().unwrap() > 0.0, "{yardstick}: {f}");
+    }
 }

@@ -74,7 +74,8 @@ pub fn run(
             "ingest of {} listings from {} publishers over a local relay, verified and indexed \
              on {} core(s):\n    \
              {:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n    \
-             yardstick: Schnorr verify alone runs {:.0}/s on that core now; the ingest is {:.0} % of it\n\
+             yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before the ingest, \
+             {:.0} after); the ingest is {:.0} % of it\n\
              search over {} listings ({} queries, 20 results each): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
              resident memory with all of them indexed: {:.0} MB",
             f.listings,
@@ -84,6 +85,8 @@ pub fn run(
             f.ingest_per_second,
             f.ingest_per_cpu_second,
             f.schnorr_per_second,
+            f.schnorr_before,
+            f.schnorr_after,
             100.0 * f.ingest_per_second / f.schnorr_per_second.max(1.0),
             f.listings,
             f.queries,
