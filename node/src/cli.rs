@@ -688,7 +688,8 @@ pub enum BenchCommand {
         /// Searches to time.
         #[arg(long, default_value_t = 2000)]
         queries: usize,
-        /// Seconds allowed for the ingest.
+        /// Seconds allowed for the relay process to make its listings and
+        /// start, and again for the ingest.
         #[arg(long, default_value_t = 600)]
         deadline: u64,
         /// Run the node on one CPU (the first) and the relay on another:

@@ -1,7 +1,7 @@
 //! `archy bench discovery`: runs the relay in a child process (so this
 //! process's memory is the node's alone) and measures against it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ use archy_registry::tuf::UtcTime;
 
 use super::{runtime, stop_requested};
 use crate::output::Output;
+
+/// Longest first line the relay process may print (its URL).
+const MAX_URL_LINE: u64 = 4096;
 
 pub fn run(
     listings: usize,
@@ -39,13 +42,22 @@ pub fn run(
         .spawn()
         .context("starting the relay process")?;
     let stdout = child.stdout.take().context("the relay process's output")?;
-    let mut line = String::new();
-    let read = BufReader::new(stdout).read_line(&mut line);
-    if read.is_err() || !line.starts_with("ws://") {
-        let _ = child.kill();
-        bail!("the relay process did not start: {line:?}");
-    }
-    let url = line.trim().to_owned();
+    let (sender, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = BufReader::new(stdout)
+            .take(MAX_URL_LINE)
+            .read_line(&mut line);
+        let _ = sender.send(read.map(|_| line));
+    });
+    let url = match first_line.recv_timeout(Duration::from_secs(deadline)) {
+        Ok(Ok(line)) if line.starts_with("ws://") => line.trim().to_owned(),
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the relay process did not start within {deadline} s: {other:?}");
+        }
+    };
     eprintln!("relay up at {url}; following it…");
     if one_core {
         discovery_bench::pin_to_cpu(0)?;
