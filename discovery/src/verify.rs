@@ -206,11 +206,37 @@ enum Slot {
     Listing(Did, ListingContent, String),
 }
 
-/// Bindings remembered by a [`Verifier`] before it starts afresh.
-const MAX_CACHED_BINDINGS: usize = 10_000;
-/// Authors' decoded keys remembered by a [`Verifier`] before it starts
-/// afresh.
-const MAX_CACHED_AUTHORS: usize = 10_000;
+/// Bindings, and authors' decoded keys, a [`Verifier`] remembers before it
+/// starts afresh.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// Answers worked out once per 32-byte key, shared by the verifying
+/// threads; bounded by forgetting everything when full. Only answers that
+/// were worked out successfully are kept.
+#[derive(Debug)]
+struct Memo<V>(Mutex<HashMap<[u8; 32], V>>);
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<V: Clone> Memo<V> {
+    fn get_or_try<E>(&self, key: [u8; 32], work: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        if let Some(known) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(known);
+        }
+        let value = work()?;
+        if let Ok(mut memo) = self.0.lock() {
+            if memo.len() >= MAX_REMEMBERED {
+                memo.clear();
+            }
+            memo.insert(key, value.clone());
+        }
+        Ok(value)
+    }
+}
 
 /// Checks events one after another, remembering what repeats from one
 /// event of a publisher to the next: its binding, whose Ed25519 signature
@@ -219,8 +245,8 @@ const MAX_CACHED_AUTHORS: usize = 10_000;
 /// It is shared by the threads that verify one batch.
 #[derive(Debug, Default)]
 pub struct Verifier {
-    bindings: Mutex<HashMap<[u8; 32], Binding>>,
-    authors: Mutex<HashMap<[u8; 32], XOnlyPublicKey>>,
+    bindings: Memo<Binding>,
+    authors: Memo<XOnlyPublicKey>,
 }
 
 /// Parses a raw event as a relay sent it, refusing it if it is too large.
@@ -335,26 +361,11 @@ impl Verifier {
     /// The event's Schnorr signature, as `Event::verify_signature` checks
     /// it, with the author's key decoded once.
     fn signature_holds(&self, event: &Event) -> bool {
-        let bytes = event.pubkey.to_bytes();
-        let cached = self
+        let Ok(key) = self
             .authors
-            .lock()
-            .ok()
-            .and_then(|a| a.get(&bytes).copied());
-        let key = match cached {
-            Some(key) => key,
-            None => match event.pubkey.xonly() {
-                Ok(key) => {
-                    if let Ok(mut authors) = self.authors.lock() {
-                        if authors.len() >= MAX_CACHED_AUTHORS {
-                            authors.clear();
-                        }
-                        authors.insert(bytes, key);
-                    }
-                    key
-                }
-                Err(_) => return false,
-            },
+            .get_or_try(event.pubkey.to_bytes(), || event.pubkey.xonly())
+        else {
+            return false;
         };
         let message = Message::from_digest(event.id.to_bytes());
         SECP256K1.verify_schnorr(&event.sig, &message, &key).is_ok()
@@ -363,21 +374,9 @@ impl Verifier {
     /// Checks the binding: signed by the DID it names, for this event's
     /// author, not expired. The signature is checked once per binding.
     fn binding(&self, bytes: &[u8], event: &Event, now: u64) -> Result<Binding, Rejection> {
-        let key = *blake3::hash(bytes).as_bytes();
-        let cached = self.bindings.lock().ok().and_then(|b| b.get(&key).cloned());
-        let binding = match cached {
-            Some(binding) => binding,
-            None => {
-                let binding = signed_binding(bytes)?;
-                if let Ok(mut bindings) = self.bindings.lock() {
-                    if bindings.len() >= MAX_CACHED_BINDINGS {
-                        bindings.clear();
-                    }
-                    bindings.insert(key, binding.clone());
-                }
-                binding
-            }
-        };
+        let binding = self
+            .bindings
+            .get_or_try(*blake3::hash(bytes).as_bytes(), || signed_binding(bytes))?;
         let author = event.pubkey.to_hex();
         if binding.nostr_pubkey != author {
             return Err(Rejection::BindingKey {
