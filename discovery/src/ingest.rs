@@ -317,7 +317,8 @@ const PARALLEL_FROM: usize = 64;
 const MAX_THREADS: usize = 8;
 
 /// Parses and verifies a run of events: each is checked on its own, then
-/// the listings' manifest signatures all together ([`verify::settle`]).
+/// the events' and the listings' manifest signatures all together
+/// ([`verify::settle`]).
 fn prepare(batch: &[Incoming<'_>], seen: &Seen, verifier: &Verifier, now: u64) -> Vec<Prepared> {
     let mut events = Vec::with_capacity(batch.len());
     let mut checks = Vec::new();

@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use crate::batch::ed25519;
 use crate::canonical::{may_be_canonical, to_canonical_json};
-use crate::{Did, Error, Identity, batch};
+use crate::{Did, Error, Identity};
 
 /// The envelope format version this build writes and accepts.
 pub const SPEC_VERSION: &str = "1";
@@ -261,9 +262,9 @@ impl Unchecked {
     /// The one signature a batch can check: over the bytes as received,
     /// when the envelope carries exactly one signature by its signer and
     /// those bytes may be the canonical form.
-    fn batchable(&self) -> Option<batch::Claim<'_>> {
+    fn batchable(&self) -> Option<ed25519::Claim<'_>> {
         match self.candidates.as_slice() {
-            [signature] if may_be_canonical(&self.raw_signed) => Some(batch::Claim {
+            [signature] if may_be_canonical(&self.raw_signed) => Some(ed25519::Claim {
                 key: self.signer.public_key(),
                 message: self.raw_signed.as_bytes(),
                 signature,
@@ -279,16 +280,16 @@ impl Unchecked {
 }
 
 /// Checks many envelopes' signatures, batching those that allow it
-/// ([`crate::batch`]); each answer is what [`Unchecked::check`] would give.
+/// ([`crate::batch::ed25519`]); each answer is what [`Unchecked::check`] would give.
 pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, Value), Error>> {
-    let (indices, claims): (Vec<usize>, Vec<batch::Claim<'_>>) = envelopes
+    let (indices, claims): (Vec<usize>, Vec<ed25519::Claim<'_>>) = envelopes
         .iter()
         .enumerate()
         .filter_map(|(i, e)| e.batchable().map(|claim| (i, claim)))
         .unzip();
     // None: not batched; Some(verdict): what the batch said.
     let mut verdicts: Vec<Option<bool>> = vec![None; envelopes.len()];
-    for (i, held) in indices.into_iter().zip(batch::verify_all(&claims)) {
+    for (i, held) in indices.into_iter().zip(ed25519::verify_all(&claims)) {
         verdicts[i] = Some(held);
     }
     envelopes

@@ -13,8 +13,8 @@
 //! - [`canonical`]: OLPC canonical JSON, the one byte form that is signed;
 //! - [`envelope`]: [`Signed<T>`], the TUF-shaped `{"signed", "signatures"}`
 //!   document every signed thing in the project uses;
-//! - [`batch`]: many Ed25519 signatures checked in one equation, for
-//!   ingesting envelopes by the thousand.
+//! - [`batch`]: many Ed25519 or BIP-340 Schnorr signatures checked in one
+//!   equation, for ingesting events and envelopes by the thousand.
 //!
 //! All fallible calls return the crate's one [`Error`] type, whose message
 //! names what was wrong and where.

@@ -1,25 +1,21 @@
-//! Many Ed25519 signatures checked at once.
+//! Many Ed25519 signatures checked at once: the manifests' signatures.
 //!
-//! A node ingesting a market checks one manifest signature per listing, tens
-//! of thousands in a row. One batch equation over many signatures costs a
-//! fraction of as many separate checks. The answer is the one
-//! [`PublicKey::verify`] gives (strict rules) for every honest signature:
+//! The answer is the one [`PublicKey::verify`] gives (strict rules) for
+//! every honest signature:
 //!
 //! - before the batch, each signature is held to what strict verification
 //!   adds: a canonical `s`, an `R` that decodes, is encoded canonically and
 //!   is not of small order; the key is never of small order ([`PublicKey`]
 //!   refuses those);
-//! - a batch that fails is split in two and each half checked again, down
-//!   to single signatures, which get [`PublicKey::verify`]. A bad signature
-//!   costs about `log2(n)` extra batches, not `n` single checks.
+//! - a batch that fails is split in two until the bad signatures are
+//!   found, and single signatures get [`PublicKey::verify`].
 //!
 //! The equation is ed25519-dalek's `verify_batch` (random 128-bit weights
 //! `z`, cofactorless: `Σz·s·B = Σz·R + Σz·k·A`), built here so that it
 //! reuses the `R` points the strict checks already decoded and adds up the
 //! terms of one key: a publisher's listings arrive together, so a batch
 //! holds few distinct keys, and each costs one point in the sum, not one
-//! per signature. The weights come from the operating system's random
-//! source once the claims are fixed, so a forger cannot aim at them.
+//! per signature.
 //!
 //! Being cofactorless, like single verification, only a signer who
 //! deliberately builds its own key or `R` with a small torsion component
@@ -34,6 +30,7 @@ use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use sha2::{Digest, Sha512};
 
+use super::{Weighed, verify_claims};
 use crate::did::PublicKey;
 
 /// Signatures per batch equation. Past about 190 points the sum switches to
@@ -54,85 +51,48 @@ pub struct Claim<'a> {
 }
 
 /// A claim that passed the strict checks, decoded for the batch equation.
-struct Decoded {
-    /// Index of the claim.
-    claim: usize,
+struct Decoded<'a> {
+    /// The signer's key.
+    key: &'a PublicKey,
     /// The signature's `R`.
     r: EdwardsPoint,
     /// The signature's `s`.
     s: Scalar,
     /// `k = H(R || A || M)`.
     k: Scalar,
-    /// The random weight.
-    z: Scalar,
 }
 
 /// Checks every claim; `result[i]` is whether `claims[i]` holds, exactly as
 /// [`PublicKey::verify`] would say for it.
 pub fn verify_all(claims: &[Claim<'_>]) -> Vec<bool> {
-    let mut verdicts = vec![false; claims.len()];
-    let mut decoded: Vec<Decoded> = claims
-        .iter()
-        .enumerate()
-        .filter_map(|(i, claim)| decode(i, claim))
-        .collect();
-    if !weigh(&mut decoded) {
-        for item in &decoded {
-            let claim = &claims[item.claim];
-            verdicts[item.claim] = claim.key.verify(claim.message, claim.signature);
-        }
-        return verdicts;
-    }
-    for chunk in decoded.chunks(BATCH) {
-        settle(claims, chunk, &mut verdicts);
-    }
-    verdicts
-}
-
-/// Decides the claims in `batch`: all at once if the equation holds, else
-/// half by half.
-fn settle(claims: &[Claim<'_>], batch: &[Decoded], verdicts: &mut [bool]) {
-    match batch {
-        [] => {}
-        [one] => {
-            let claim = &claims[one.claim];
-            verdicts[one.claim] = claim.key.verify(claim.message, claim.signature);
-        }
-        _ if equation_holds(claims, batch) => {
-            for item in batch {
-                verdicts[item.claim] = true;
-            }
-        }
-        _ => {
-            let (left, right) = batch.split_at(batch.len() / 2);
-            settle(claims, left, verdicts);
-            settle(claims, right, verdicts);
-        }
-    }
+    verify_claims(claims, BATCH, decode, equation_holds, |claim| {
+        claim.key.verify(claim.message, claim.signature)
+    })
 }
 
 /// `Σz·s·B − Σz·R − Σ_A (Σz·k)·A = 0`, with the terms of each key added up
 /// before the multiplication.
-fn equation_holds(claims: &[Claim<'_>], batch: &[Decoded]) -> bool {
+fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
     let mut key_slots: HashMap<[u8; 32], usize> = HashMap::new();
     let mut key_points: Vec<EdwardsPoint> = Vec::new();
     let mut key_weights: Vec<Scalar> = Vec::new();
     let mut base_weight = Scalar::ZERO;
     for item in batch {
-        base_weight += item.z * item.s;
-        let key = claims[item.claim].key.verifying_key();
+        let (z, decoded) = (Scalar::from(item.weight), &item.decoded);
+        base_weight += z * decoded.s;
+        let key = decoded.key.verifying_key();
         let slot = *key_slots.entry(key.to_bytes()).or_insert_with(|| {
             key_points.push(key.to_edwards());
             key_weights.push(Scalar::ZERO);
             key_points.len() - 1
         });
-        key_weights[slot] -= item.z * item.k;
+        key_weights[slot] -= z * decoded.k;
     }
     let scalars = std::iter::once(base_weight)
-        .chain(batch.iter().map(|item| -item.z))
+        .chain(batch.iter().map(|item| -Scalar::from(item.weight)))
         .chain(key_weights);
     let points = std::iter::once(ED25519_BASEPOINT_POINT)
-        .chain(batch.iter().map(|item| item.r))
+        .chain(batch.iter().map(|item| item.decoded.r))
         .chain(key_points);
     EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
 }
@@ -140,41 +100,25 @@ fn equation_holds(claims: &[Claim<'_>], batch: &[Decoded]) -> bool {
 /// What strict verification demands of a signature beyond the equation,
 /// and the values the equation needs; `None` if it fails those demands
 /// (single verification refuses it too).
-fn decode(claim: usize, item: &Claim<'_>) -> Option<Decoded> {
-    let (r_bytes, s_bytes) = item.signature.split_at(32);
+fn decode<'a>(claim: &Claim<'a>) -> Option<Decoded<'a>> {
+    let (r_bytes, s_bytes) = claim.signature.split_at(32);
     let r_bytes: [u8; 32] = r_bytes.try_into().ok()?;
     let s_bytes: [u8; 32] = s_bytes.try_into().ok()?;
     let r = strict_r(&r_bytes)?;
     let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
     let hash = Sha512::new()
         .chain_update(r_bytes)
-        .chain_update(item.key.verifying_key().as_bytes())
-        .chain_update(item.message)
+        .chain_update(claim.key.verifying_key().as_bytes())
+        .chain_update(claim.message)
         .finalize();
     let mut wide = [0u8; 64];
     wide.copy_from_slice(&hash);
     Some(Decoded {
-        claim,
+        key: claim.key,
         r,
         s,
         k: Scalar::from_bytes_mod_order_wide(&wide),
-        z: Scalar::ZERO,
     })
-}
-
-/// Gives every decoded claim a random 128-bit weight; false if the system
-/// has no randomness to give.
-fn weigh(decoded: &mut [Decoded]) -> bool {
-    let mut random = vec![0u8; 16 * decoded.len()];
-    if getrandom::fill(&mut random).is_err() {
-        return false;
-    }
-    for (item, bytes) in decoded.iter_mut().zip(random.chunks_exact(16)) {
-        let mut weight = [0u8; 16];
-        weight.copy_from_slice(bytes);
-        item.z = Scalar::from(u128::from_le_bytes(weight));
-    }
-    true
 }
 
 /// `R` as strict verification demands it: it decodes to a point, is that
