@@ -159,22 +159,29 @@ pub fn manifest(per_figure: Duration) -> ManifestFigures {
     }
 }
 
-/// Calls `op` in batches until `duration` has passed, after a short warm-up.
 /// One operation to measure: its name and the work.
-type Op<'a> = (&'static str, &'a mut dyn FnMut());
+pub(crate) type Op<'a> = (&'static str, &'a mut dyn FnMut());
 
 /// Runs every operation in turn, in slices of about 20 ms, until each has
-/// run for `each` in total, after a short warm-up. The rate reported is the
-/// median over an operation's slices: a slice slowed by something else on
-/// the machine then moves no figure.
-fn measure_together<const N: usize>(each: Duration, mut ops: [Op<'_>; N]) -> [Figure; N] {
+/// run for `each` in total, after a short warm-up (100 runs, or `each` if
+/// that is shorter). The rate reported is the median over an operation's
+/// slices: a slice slowed by something else on the machine then moves no
+/// figure.
+pub(crate) fn measure_together<const N: usize>(
+    each: Duration,
+    mut ops: [Op<'_>; N],
+) -> [Figure; N] {
     const SLICE: Duration = Duration::from_millis(20);
     let mut spent = [Duration::ZERO; N];
     let mut iterations = [0u64; N];
     let mut slice_rates: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
     for (_, op) in ops.iter_mut() {
+        let warming = Instant::now();
         for _ in 0..100 {
             op();
+            if warming.elapsed() >= each {
+                break;
+            }
         }
     }
     while spent.iter().any(|s| *s < each) {

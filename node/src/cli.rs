@@ -649,6 +649,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
     },
+    /// What one signature costs to check on one core: BIP-340 Schnorr (Nostr
+    /// events) and Ed25519 (manifests), one at a time and in the batches
+    /// ingesting uses, with few keys and with a key per signature.
+    Signatures {
+        /// Seconds to run each figure.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
     /// TUF client: first refresh of a large catalog, and refreshes of an
     /// unchanged one, over HTTP on loopback.
     Catalog {

@@ -6,6 +6,8 @@
 //!
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
 //! - [`bench`]: measurements behind `archy bench`, returned as figures;
+//! - [`signatures_bench`]: `archy bench signatures`, one at a time and in
+//!   batches;
 //! - [`catalog_server`]: a catalog served over HTTP;
 //! - [`data_dir`]: where a node keeps its key, state and blobs;
 //! - [`state`]: the node's redb database;
@@ -33,5 +35,6 @@ pub mod embedded_relay;
 pub mod fetching;
 pub mod publishing;
 pub mod scaffold;
+pub mod signatures_bench;
 pub mod state;
 pub mod synthetic_app;

@@ -99,6 +99,27 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
                 text
             });
         }
+        BenchCommand::Signatures { seconds } => {
+            ensure!(
+                seconds > 0.0 && seconds <= 600.0,
+                "--seconds must be more than 0 and at most 600"
+            );
+            debug_build_note();
+            let figures = archy_node::signatures_bench::signatures(
+                Duration::from_secs_f64(seconds),
+                archy_node::signatures_bench::BatchSizes::default(),
+            );
+            out.result(&figures, || {
+                let mut lines = vec!["signature checks on one thread, per signature:".to_owned()];
+                lines.extend(figures.iter().map(|f| {
+                    format!(
+                        "  {:<48} {:>9.0} /s  {:>7.2} µs",
+                        f.name, f.per_second, f.micros_per_signature
+                    )
+                }));
+                lines.join("\n")
+            });
+        }
         BenchCommand::Catalog { targets, refreshes } => {
             debug_build_note();
             let f = super::bench_catalog::run(targets, refreshes)?;
