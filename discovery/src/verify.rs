@@ -13,13 +13,13 @@
 //! was wrong with it, as if it had been checked first.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use archy_registry::{Manifest, signing};
 use archy_trust::batch::bip340::{self, XOnlyKey};
 use archy_trust::envelope::{self, Unchecked};
 use archy_trust::{Did, Payload, Signed};
-use nostr::{Event, JsonUtil, Kind, TagKind};
+use nostr::{Event, JsonUtil, Kind};
 use sha2::{Digest, Sha256};
 
 use crate::protocol::{
@@ -299,7 +299,7 @@ impl<V: Clone> Memo<V> {
 /// It is shared by the threads that verify one batch.
 #[derive(Debug, Default)]
 pub struct Verifier {
-    bindings: Memo<Binding>,
+    bindings: Memo<Arc<Binding>>,
     authors: Memo<XOnlyKey>,
 }
 
@@ -392,12 +392,19 @@ impl Verifier {
             D_PUBLISHER => {
                 let content: PublisherContent = parse(&event.content)?;
                 Ok(Found::Done(Box::new(Verified::Publisher {
-                    binding: self.binding(&to_bytes(&content.binding)?, event, now)?,
+                    binding: Arc::unwrap_or_clone(self.binding(
+                        &to_bytes(&content.binding)?,
+                        event,
+                        now,
+                    )?),
                 })))
             }
             D_CATALOG => {
                 let content: CatalogContent = parse(&event.content)?;
-                let did = self.binding(&to_bytes(&content.binding)?, event, now)?.did;
+                let did = self
+                    .binding(&to_bytes(&content.binding)?, event, now)?
+                    .did
+                    .clone();
                 if content.root_sha256.len() != 64 || hex::decode(&content.root_sha256).is_err() {
                     return Err(Rejection::Malformed(
                         "root_sha256 is not 64 hex digits".into(),
@@ -409,7 +416,8 @@ impl Verifier {
                 let content: ListingContent = parse(&event.content)?;
                 let did = self
                     .binding(content.binding.get().as_bytes(), event, now)?
-                    .did;
+                    .did
+                    .clone();
                 let envelope = envelope::read(
                     content.manifest.get().as_bytes(),
                     Manifest::TYPE,
@@ -429,15 +437,19 @@ impl Verifier {
 
     /// Checks the binding: signed by the DID it names, for this event's
     /// author, not expired. The signature is checked once per binding.
-    fn binding(&self, bytes: &[u8], event: &Event, now: u64) -> Result<Binding, Rejection> {
+    fn binding(&self, bytes: &[u8], event: &Event, now: u64) -> Result<Arc<Binding>, Rejection> {
         let binding = self
             .bindings
-            .get_or_try(*blake3::hash(bytes).as_bytes(), || signed_binding(bytes))?;
-        let author = event.pubkey.to_hex();
-        if binding.nostr_pubkey != author {
+            .get_or_try(*blake3::hash(bytes).as_bytes(), || {
+                signed_binding(bytes).map(Arc::new)
+            })?;
+        let mut author = [0u8; 64];
+        let same_key = hex::encode_to_slice(event.pubkey.to_bytes(), &mut author).is_ok()
+            && binding.nostr_pubkey.as_bytes() == author;
+        if !same_key {
             return Err(Rejection::BindingKey {
-                bound: binding.nostr_pubkey,
-                author,
+                bound: binding.nostr_pubkey.clone(),
+                author: event.pubkey.to_hex(),
             });
         }
         if binding.expires <= now {
@@ -471,10 +483,10 @@ fn to_bytes(envelope: &serde_json::Value) -> Result<Vec<u8>, Rejection> {
 }
 
 fn tag_value<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
-    event
-        .tags
-        .find(TagKind::custom(name))
-        .and_then(|t| t.content())
+    event.tags.iter().find_map(|tag| match tag.as_slice() {
+        [kind, value, ..] if kind == name => Some(value.as_str()),
+        _ => None,
+    })
 }
 
 fn parse<'a, T: serde::Deserialize<'a>>(content: &'a str) -> Result<T, Rejection> {
@@ -542,7 +554,7 @@ mod tests {
     use crate::protocol::ListingContent;
     use crate::publish::{binding as make_binding, catalog_event, listing_event, publisher_event};
     use archy_trust::Identity;
-    use nostr::{EventBuilder, Tag, Timestamp};
+    use nostr::{EventBuilder, Tag, TagKind, Timestamp};
 
     const NOW: u64 = 1_800_000_000;
     const YEAR: u64 = 365 * 24 * 3600;
