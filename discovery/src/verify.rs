@@ -206,14 +206,11 @@ struct PendingListing {
 /// `checked`, checked in batches, then what each listing says against its
 /// manifest. The answers keep the input's order.
 pub fn settle(checked: Vec<Checked>) -> Vec<Result<Verified, Rejection>> {
-    let signed = {
-        let claims: Vec<bip340::Claim<'_>> = checked
-            .iter()
-            .filter_map(|item| item.signature.as_ref().map(EventSignature::claim))
-            .collect();
-        bip340::verify_all(&claims)
-    };
-    let mut signed = signed.into_iter();
+    let claims: Vec<bip340::Claim<'_>> = checked
+        .iter()
+        .filter_map(|item| item.signature.as_ref().map(EventSignature::claim))
+        .collect();
+    let mut signed = bip340::verify_all(&claims).into_iter();
     let mut envelopes = Vec::new();
     let slots: Vec<Slot> = checked
         .into_iter()

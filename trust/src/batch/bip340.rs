@@ -86,8 +86,10 @@ pub struct Claim<'a> {
 }
 
 impl Claim<'_> {
-    /// BIP-340 verification of this one signature, by libsecp256k1.
-    fn holds_alone(&self) -> bool {
+    /// BIP-340 verification of this one signature, by libsecp256k1: what a
+    /// batch falls back on, and what checking one event without a batch
+    /// costs.
+    pub fn holds_alone(&self) -> bool {
         Signature::from_slice(self.signature).is_ok_and(|signature| {
             SECP256K1
                 .verify_schnorr(
@@ -125,7 +127,6 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
     let mut terms: Vec<(AffinePoint, Scalar)> = Vec::with_capacity(batch.len() + 8);
     let mut key_slots: HashMap<[u8; 32], usize> = HashMap::new();
     let mut base_weight = Scalar::ZERO;
-    terms.push((AffinePoint::GENERATOR, Scalar::ZERO));
     for item in batch {
         let a = Scalar::from(item.weight);
         let decoded = &item.decoded;
@@ -138,7 +139,7 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
         });
         terms[slot].1 += a * decoded.e;
     }
-    terms[0].1 = base_weight;
+    terms.push((AffinePoint::GENERATOR, base_weight));
     sum_of_multiples(&terms).is_identity().into()
 }
 
