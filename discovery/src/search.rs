@@ -84,7 +84,8 @@ struct Posting {
 #[derive(Debug, Default)]
 pub struct SearchIndex {
     docs: Vec<Option<Doc>>,
-    slots: HashMap<(Box<str>, Box<str>), u32>,
+    /// DID → app id → slot in `docs`, nested so a lookup needs no owned key.
+    slots: HashMap<Box<str>, HashMap<Box<str>, u32>>,
     terms: BTreeMap<Box<str>, Vec<Posting>>,
     live: usize,
     total_len: u64,
@@ -97,10 +98,14 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|w| w.chars().count() >= 2 || w.chars().all(|c| c.is_ascii_digit()))
         .filter(|w| !w.is_empty())
         .map(|w| {
-            w.chars()
-                .take(MAX_TERM_CHARS)
-                .flat_map(char::to_lowercase)
-                .collect()
+            if w.is_ascii() {
+                w[..w.len().min(MAX_TERM_CHARS)].to_ascii_lowercase()
+            } else {
+                w.chars()
+                    .take(MAX_TERM_CHARS)
+                    .flat_map(char::to_lowercase)
+                    .collect()
+            }
         })
 }
 
@@ -123,12 +128,9 @@ impl SearchIndex {
     /// Adds a listing, replacing the one with the same (DID, app id).
     pub fn upsert(&mut self, fields: Fields<'_>) {
         self.remove(fields.did, fields.app_id);
-        let mut weights: HashMap<String, u16> = HashMap::new();
+        let mut weights: Vec<(String, u16)> = Vec::new();
         let mut add = |text: &str, weight: u16| {
-            for word in words(text).take(MAX_TERMS_PER_FIELD) {
-                let w = weights.entry(word).or_default();
-                *w = w.saturating_add(weight);
-            }
+            weights.extend(words(text).take(MAX_TERMS_PER_FIELD).map(|w| (w, weight)));
         };
         add(fields.title, TITLE);
         add(fields.summary, SUMMARY);
@@ -136,7 +138,15 @@ impl SearchIndex {
         for category in fields.categories {
             add(category, CATEGORY);
         }
-        let len: u32 = weights.values().map(|w| u32::from(*w)).sum();
+        weights.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        weights.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = kept.1.saturating_add(later.1);
+            }
+            same
+        });
+        let len: u32 = weights.iter().map(|(_, w)| u32::from(*w)).sum();
         let slot = u32::try_from(self.docs.len()).unwrap_or(u32::MAX);
         self.docs.push(Some(Doc {
             did: fields.did.into(),
@@ -144,13 +154,22 @@ impl SearchIndex {
             title: fields.title.to_lowercase().into(),
             len,
         }));
-        self.slots
-            .insert((fields.did.into(), fields.app_id.into()), slot);
-        for (word, weight) in weights {
-            self.terms
-                .entry(word.into_boxed_str())
+        match self.slots.get_mut(fields.did) {
+            Some(apps) => apps.insert(fields.app_id.into(), slot),
+            None => self
+                .slots
+                .entry(fields.did.into())
                 .or_default()
-                .push(Posting { slot, weight });
+                .insert(fields.app_id.into(), slot),
+        };
+        for (word, weight) in weights {
+            let posting = Posting { slot, weight };
+            match self.terms.get_mut(word.as_str()) {
+                Some(postings) => postings.push(posting),
+                None => {
+                    self.terms.insert(word.into_boxed_str(), vec![posting]);
+                }
+            }
         }
         self.live += 1;
         self.total_len += u64::from(len);
@@ -158,9 +177,15 @@ impl SearchIndex {
 
     /// Removes a listing; true if it was indexed.
     pub fn remove(&mut self, did: &str, app_id: &str) -> bool {
-        let Some(slot) = self.slots.remove(&(did.into(), app_id.into())) else {
+        let Some(apps) = self.slots.get_mut(did) else {
             return false;
         };
+        let Some(slot) = apps.remove(app_id) else {
+            return false;
+        };
+        if apps.is_empty() {
+            self.slots.remove(did);
+        }
         if let Some(doc) = self.docs.get_mut(slot as usize).and_then(Option::take) {
             self.live -= 1;
             self.total_len -= u64::from(doc.len);
@@ -182,7 +207,7 @@ impl SearchIndex {
             }
         }
         self.docs = docs;
-        for slot in self.slots.values_mut() {
+        for slot in self.slots.values_mut().flat_map(HashMap::values_mut) {
             *slot = renumber[*slot as usize];
         }
         self.terms.retain(|_, postings| {
@@ -378,6 +403,33 @@ mod tests {
             &["media"],
         );
         index
+    }
+
+    #[test]
+    fn words_are_lower_cased_and_cut_whether_ascii_or_not() {
+        let long = "a".repeat(40);
+        let text = format!("Notes-APP x 7 Ünïcode ÉCOLE {long} {}", "é".repeat(40));
+        let found: Vec<String> = words(&text).collect();
+        assert_eq!(
+            found,
+            [
+                "notes".to_owned(),
+                "app".into(),
+                "7".into(),
+                "ünïcode".into(),
+                "école".into(),
+                "a".repeat(MAX_TERM_CHARS),
+                "é".repeat(MAX_TERM_CHARS),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_word_in_two_fields_counts_for_both() {
+        let mut index = SearchIndex::new();
+        add(&mut index, "org.a", "Notes", "notes notes", &[]);
+        add(&mut index, "org.b", "Notes", "other", &[]);
+        assert_eq!(apps(&index.search("notes", 0, 10)), ["org.a", "org.b"]);
     }
 
     #[test]
