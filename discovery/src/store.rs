@@ -5,13 +5,18 @@
 //!
 //! Writes happen in batches ([`Store::write`] hands out every table at
 //! once), so ingesting thousands of events costs one commit, not thousands.
-//! Table names stay in this module.
+//! Ingested batches may also be committed to memory first
+//! ([`Store::write_soon`]) and reach the disk together, at most
+//! [`DURABLE_EVERY`] later. Table names stay in this module.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table,
+    TableDefinition,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
@@ -41,6 +46,11 @@ const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 /// redb's page cache: enough for the hot tables of 100 k listings, and far
 /// below redb's default, which would otherwise be most of a node's memory.
 const CACHE_BYTES: usize = 32 << 20;
+/// Longest a batch committed by [`Store::write_soon`] stays in memory only.
+/// Writing and syncing every batch costs an ingest about a twentieth of
+/// its time; a crash loses at most this much, and what it loses (events,
+/// relay cursors and counters together) is fetched again from the relays.
+pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
 /// Largest record read back (a listing carries a ≤ 64 KiB content).
 const MAX_RECORD: usize = 256 * 1024;
 
@@ -152,6 +162,12 @@ pub struct RootConflict {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// When the store was opened: the origin of `last_durable`.
+    opened: Instant,
+    /// Milliseconds after `opened` of the last commit that reached the disk.
+    last_durable: AtomicU64,
+    /// Whether a commit since then waits in memory.
+    buffered: AtomicBool,
 }
 
 /// Every table, open in one write transaction.
@@ -386,6 +402,9 @@ impl Store {
         let store = Self {
             db,
             path: path.to_owned(),
+            opened: Instant::now(),
+            last_durable: AtomicU64::new(0),
+            buffered: AtomicBool::new(false),
         };
         store.write(|_| Ok(()))?;
         Ok(store)
@@ -403,13 +422,56 @@ impl Store {
         }
     }
 
-    /// Runs `f` with every table in one transaction, committed if `f`
-    /// succeeds.
+    /// Runs `f` with every table in one transaction, committed to disk if
+    /// `f` succeeds.
     pub fn write<T>(
         &self,
         f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
     ) -> Result<T, StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.error(e))?;
+        self.commit(f, |_| true)
+    }
+
+    /// [`Self::write`] for a batch that may wait in memory: it reaches the
+    /// disk now only if `must_last` says so for what `f` returned, or
+    /// [`DURABLE_EVERY`] has passed since the last commit that did.
+    /// Otherwise it reaches the disk with the next one (or when the store
+    /// closes); readers see it at once either way.
+    pub fn write_soon<T>(
+        &self,
+        f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
+        must_last: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        self.commit(f, |value| {
+            must_last(value) || self.since_durable() >= DURABLE_EVERY
+        })
+    }
+
+    /// Whether a commit waits in memory for the disk.
+    pub fn is_buffered(&self) -> bool {
+        self.buffered.load(Ordering::Relaxed)
+    }
+
+    /// Writes to disk what commits wait in memory.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if self.is_buffered() {
+            self.write(|_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    fn since_durable(&self) -> Duration {
+        let now = self.opened.elapsed();
+        now.saturating_sub(Duration::from_millis(
+            self.last_durable.load(Ordering::Relaxed),
+        ))
+    }
+
+    fn commit<T>(
+        &self,
+        f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
+        durable: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.db.begin_write().map_err(|e| self.error(e))?;
         let value = {
             let mut tables = Tables {
                 heads: tx.open_table(HEADS).map_err(|e| self.error(e))?,
@@ -425,7 +487,17 @@ impl Store {
             };
             f(&mut tables).map_err(|e| self.error(e))?
         };
+        let durable = durable(&value);
+        if !durable {
+            tx.set_durability(Durability::None)
+                .map_err(|e| self.error(e))?;
+        }
         tx.commit().map_err(|e| self.error(e))?;
+        if durable {
+            let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.last_durable.store(now, Ordering::Relaxed);
+        }
+        self.buffered.store(!durable, Ordering::Relaxed);
         Ok(value)
     }
 
@@ -548,4 +620,41 @@ pub struct Sizes {
     pub roots: u64,
     /// Listings waiting for their publisher's root.
     pub pending: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_kept_in_memory_is_read_at_once_and_written_by_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.redb");
+        let store = Store::open(&path).unwrap();
+        store
+            .write_soon(|t| t.set_cursor("ws://a", 7), |_| false)
+            .unwrap();
+        assert_eq!(store.cursor("ws://a").unwrap(), Some(7));
+        store.sync().unwrap();
+        assert!(!store.is_buffered());
+        store
+            .write_soon(|t| t.set_cursor("ws://b", 9), |_| true)
+            .unwrap();
+        assert!(!store.is_buffered(), "must_last commits to disk at once");
+        store
+            .write_soon(|t| t.set_cursor("ws://c", 11), |_| false)
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let cursors = store.cursors().unwrap();
+        assert_eq!(
+            cursors,
+            [
+                ("ws://a".into(), 7),
+                ("ws://b".into(), 9),
+                ("ws://c".into(), 11)
+            ],
+            "closing the store writes what waited in memory"
+        );
+    }
 }
