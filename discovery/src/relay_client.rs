@@ -154,6 +154,17 @@ struct Stamp {
 }
 
 fn frame(text: &str) -> Frame {
+    if let Some((sub, raw)) = event_frame(text) {
+        return match serde_json::from_str::<Stamp>(raw) {
+            Ok(stamp) => Frame::Event {
+                sub: sub.to_owned(),
+                raw: raw.to_owned(),
+                id: stamp.id,
+                created_at: stamp.created_at,
+            },
+            Err(_) => Frame::Garbage,
+        };
+    }
     let Ok(parts) = serde_json::from_str::<Vec<&RawValue>>(text) else {
         return Frame::Garbage;
     };
@@ -183,6 +194,34 @@ fn frame(text: &str) -> Frame {
         (Some("NOTICE" | "OK" | "AUTH" | "COUNT"), _) => Frame::Other,
         _ => Frame::Garbage,
     }
+}
+
+/// The subscription and the event of an `["EVENT", sub, event]` frame
+/// written the plain way (a subscription id without escapes), found without
+/// reading the event: the one full read is the [`Stamp`]'s, which also
+/// refuses an event that is not a complete JSON object. Any other frame
+/// takes the general path.
+fn event_frame(text: &str) -> Option<(&str, &str)> {
+    let rest = text
+        .trim()
+        .strip_prefix('[')?
+        .trim_start()
+        .strip_prefix("\"EVENT\"")?
+        .trim_start()
+        .strip_prefix(',')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let (sub, rest) = rest.split_once('"')?;
+    if sub.contains('\\') {
+        return None;
+    }
+    let raw = rest
+        .trim_start()
+        .strip_prefix(',')?
+        .trim()
+        .strip_suffix(']')?
+        .trim_end();
+    raw.starts_with('{').then_some((sub, raw))
 }
 
 /// The REQ for archy events and their deletions in `[since, until]`.
@@ -507,11 +546,38 @@ mod tests {
             "[1,2]",
             r#"["EVENT","s"]"#,
             r#"["EVENT","s",{"id":"x"}]"#,
+            r#"["EVENT","s",{"created_at":1},{"created_at":2}]"#,
+            r#"["EVENT","s",{"created_at":1}"#,
+            r#"["EVENT","s",{"created_at":1} x]"#,
+            r#"["EVENT","s","{}"]"#,
             "\u{0}\u{1}",
             r#"["HELLO"]"#,
         ] {
             assert!(matches!(frame(garbage), Frame::Garbage), "{garbage:?}");
         }
+    }
+
+    #[test]
+    fn event_frames_written_otherwise_take_the_general_path_to_the_same_answer() {
+        let event = r#"{"id":"ab","created_at":17,"content":"a ] \" ,"}"#;
+        for text in [
+            format!(r#"["EVENT","s",{event}]"#),
+            format!("[ \"EVENT\" ,\n \"s\" , {event} ]\n"),
+            format!(r#"["EVENT","\u0073",{event}]"#),
+        ] {
+            assert!(
+                matches!(
+                    frame(&text),
+                    Frame::Event { sub, id, created_at: 17, raw } if sub == "s" && id == "ab" && raw == event
+                ),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            event_frame(&format!(r#"["EVENT","s",{event}]"#)),
+            Some(("s", event))
+        );
+        assert_eq!(event_frame(&format!(r#"["EVENT","\u0073",{event}]"#)), None);
     }
 
     #[test]
