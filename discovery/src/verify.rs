@@ -244,7 +244,7 @@ pub fn settle(checked: Vec<Checked>) -> Vec<Result<Verified, Rejection>> {
                     .next()
                     .ok_or_else(|| Rejection::Manifest("not checked".into()))?
                     .map_err(|e| Rejection::Manifest(e.to_string()))?;
-                listing(content, did, &app_id, &signer, &payload)
+                listing(content, did, &app_id, &signer, payload)
             }
         })
         .collect()
@@ -515,7 +515,7 @@ fn listing(
     did: Did,
     app_id: &str,
     signer: &Did,
-    payload: &serde_json::Value,
+    payload: serde_json::Value,
 ) -> Result<Verified, Rejection> {
     let manifest = signing::manifest_signed_by(signer, payload)
         .map_err(|e| Rejection::Manifest(e.to_string()))?;

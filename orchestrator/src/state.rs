@@ -76,12 +76,12 @@ pub struct RecordedRelease {
 impl RecordedRelease {
     /// The manifest, read back through every published-form rule.
     pub fn manifest(&self) -> Result<Manifest, Error> {
-        Manifest::from_json(&self.manifest, "orchestrator state", Form::Published).map_err(|e| {
-            Error::State {
+        Manifest::from_json(self.manifest.clone(), "orchestrator state", Form::Published).map_err(
+            |e| Error::State {
                 path: PathBuf::from("orchestrator.redb"),
                 reason: format!("recorded manifest no longer reads: {e}"),
-            }
-        })
+            },
+        )
     }
 
     /// The version the manifest carries.

@@ -18,6 +18,8 @@
 //! Catalogs are TUF repositories, so the whole project has one canonical form
 //! and one signature format.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -121,14 +123,19 @@ impl<T: Payload + DeserializeOwned> Signed<T> {
 struct WireEnvelope<'a> {
     #[serde(borrow)]
     signed: &'a RawValue,
-    signatures: Vec<WireSignature>,
+    #[serde(borrow)]
+    signatures: Vec<WireSignature<'a>>,
 }
 
+/// One signature, its text borrowed from the envelope where it has no
+/// escapes (hex never does).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireSignature {
-    keyid: String,
-    sig: String,
+struct WireSignature<'a> {
+    #[serde(borrow)]
+    keyid: Cow<'a, str>,
+    #[serde(borrow)]
+    sig: Cow<'a, str>,
 }
 
 /// Verifies an envelope of kind `kind` and returns its signer and its
@@ -195,7 +202,11 @@ pub fn read(bytes: &[u8], kind: &str, expected_signer: Option<&Did>) -> Result<U
             supported: SPEC_VERSION,
         });
     }
-    let signer: Did = take_string(&fields, "signer")?.parse()?;
+    let signer: Did = match (take_string(&fields, "signer")?, expected_signer) {
+        // The signer expected, already parsed: spares decoding it again.
+        (text, Some(expected)) if text == expected.as_str() => expected.clone(),
+        (text, _) => text.parse()?,
+    };
     if !fields.contains_key("payload") {
         return Err(missing("payload", "'signed'"));
     }
@@ -310,19 +321,17 @@ const SIGNED_FIELDS: [&str; 4] = ["_type", "spec_version", "signer", "payload"];
 
 /// The signatures carrying the signer's key id, decoded. Signatures by other
 /// keys are ignored, as in TUF.
-fn signatures_by(signatures: &[WireSignature], signer: &Did) -> Result<Vec<[u8; 64]>, Error> {
+fn signatures_by(signatures: &[WireSignature<'_>], signer: &Did) -> Result<Vec<[u8; 64]>, Error> {
     let keyid = signer.tuf_keyid();
-    let mut found = Vec::new();
+    let mut found = Vec::with_capacity(1);
     for (index, entry) in signatures.iter().enumerate() {
         if entry.keyid != keyid {
             continue;
         }
-        let sig = hex::decode(&entry.sig)
-            .ok()
-            .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .ok_or_else(|| {
-                Error::MalformedEnvelope(format!("signatures[{index}].sig is not 64 bytes of hex"))
-            })?;
+        let mut sig = [0u8; 64];
+        hex::decode_to_slice(entry.sig.as_bytes(), &mut sig).map_err(|_| {
+            Error::MalformedEnvelope(format!("signatures[{index}].sig is not 64 bytes of hex"))
+        })?;
         found.push(sig);
     }
     if found.is_empty() {

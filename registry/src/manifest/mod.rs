@@ -317,7 +317,7 @@ impl Manifest {
     /// Reads and checks a manifest given as JSON (the payload of a signed
     /// manifest); `file` names it in diagnostics.
     pub fn from_json(
-        value: &serde_json::Value,
+        value: serde_json::Value,
         file: &str,
         form: Form,
     ) -> Result<Self, Diagnostics> {

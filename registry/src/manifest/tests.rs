@@ -95,7 +95,7 @@ fn json_form_reads_back_the_same_manifest() {
     let m = Manifest::from_yaml(&valid(), "m.yml", Form::Source).unwrap();
     let value = serde_json::to_value(&m).unwrap();
     assert_eq!(
-        Manifest::from_json(&value, "m.json", Form::Source).unwrap(),
+        Manifest::from_json(value, "m.json", Form::Source).unwrap(),
         m
     );
 }

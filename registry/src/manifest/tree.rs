@@ -235,8 +235,9 @@ fn scalar(text: String, style: ScalarStyle) -> NodeValue {
     }
 }
 
-/// Builds a position-less tree from parsed JSON (a signed manifest's payload).
-pub(crate) fn from_json(value: &Value) -> Node {
+/// Builds a position-less tree from parsed JSON (a signed manifest's
+/// payload), taking its strings over rather than copying them.
+pub(crate) fn from_json(value: Value) -> Node {
     let value = match value {
         Value::Null => NodeValue::Null,
         Value::Bool(b) => NodeValue::Scalar {
@@ -247,22 +248,11 @@ pub(crate) fn from_json(value: &Value) -> Node {
             text: n.to_string(),
             quoted: false,
         },
-        Value::String(s) => NodeValue::Scalar {
-            text: s.clone(),
-            quoted: true,
-        },
-        Value::Array(items) => NodeValue::Seq(items.iter().map(from_json).collect()),
+        Value::String(text) => NodeValue::Scalar { text, quoted: true },
+        Value::Array(items) => NodeValue::Seq(items.into_iter().map(from_json).collect()),
         Value::Object(map) => NodeValue::Map(
-            map.iter()
-                .map(|(k, v)| {
-                    (
-                        Key {
-                            text: k.clone(),
-                            pos: None,
-                        },
-                        from_json(v),
-                    )
-                })
+            map.into_iter()
+                .map(|(text, v)| (Key { text, pos: None }, from_json(v)))
                 .collect(),
         ),
     };
