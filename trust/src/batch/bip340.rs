@@ -24,7 +24,9 @@
 //! Single signatures, and the bad ones a failed batch is split down to,
 //! are checked by libsecp256k1, the implementation the rest of Nostr uses.
 //! The points are k256's. The sum is Pippenger's bucket method with signed
-//! digits, whose cost per point falls as the batch grows.
+//! digits, whose cost per point falls as the batch grows; the keys' and
+//! `G`'s full-size scalars are split in halves by the curve's endomorphism
+//! (the `glv` module), so every digit position past bit 128 is left out.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -40,7 +42,7 @@ use nostr::secp256k1::schnorr::Signature;
 use nostr::secp256k1::{Message, XOnlyPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::{Weighed, verify_claims};
+use super::{Weighed, glv, verify_claims};
 
 /// Signatures per equation. Pippenger's cost per point keeps falling with
 /// size, but slowly past a few hundred, while a bad signature costs more
@@ -123,8 +125,13 @@ pub fn verify_all(claims: &[Claim<'_>]) -> Vec<bool> {
 
 /// `Σ a·R + Σ_P (Σ a·e)·P − (Σ a·s)·G = 0`, with the terms of each key
 /// added up before the multiplication.
+///
+/// The weights are 128-bit, and the full-size scalars of the keys and of
+/// `G` are split in two 128-bit halves ([`glv`]), so no term needs digits
+/// past bit 128.
 fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
-    let mut terms: Vec<(AffinePoint, Scalar)> = Vec::with_capacity(batch.len() + 8);
+    let mut terms: Vec<(Point, Scalar)> = Vec::with_capacity(batch.len() + 16);
+    let mut keys: Vec<(AffinePoint, Scalar)> = Vec::new();
     let mut key_slots: HashMap<[u8; 32], usize> = HashMap::new();
     let mut base_weight = Scalar::ZERO;
     for item in batch {
@@ -132,15 +139,57 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
         let decoded = &item.decoded;
         let key = decoded.key;
         base_weight -= a * decoded.s;
-        terms.push((decoded.r, a));
+        terms.push((Point::Affine(decoded.r), a));
         let slot = *key_slots.entry(key.bytes).or_insert_with(|| {
-            terms.push((key.point, Scalar::ZERO));
-            terms.len() - 1
+            keys.push((key.point, Scalar::ZERO));
+            keys.len() - 1
         });
-        terms[slot].1 += a * decoded.e;
+        keys[slot].1 += a * decoded.e;
     }
-    terms.push((AffinePoint::GENERATOR, base_weight));
+    keys.push((AffinePoint::GENERATOR, base_weight));
+    for (point, weight) in keys {
+        let [k1, k2] = glv::split(&weight);
+        let point_k1 = if k1.negative { -point } else { point };
+        let lambda_point = ProjectivePoint::from(point).endomorphism();
+        let point_k2 = if k2.negative {
+            -lambda_point
+        } else {
+            lambda_point
+        };
+        terms.push((Point::Affine(point_k1), k1.size));
+        terms.push((Point::Projective(point_k2), k2.size));
+    }
     sum_of_multiples(&terms).is_identity().into()
+}
+
+/// A point of the bucket sum: the signatures' `R`s and the keys are
+/// affine, which makes adding them cheaper; a key's `λ·P` is projective,
+/// since making it affine would cost an inversion.
+#[derive(Debug, Clone, Copy)]
+enum Point {
+    Affine(AffinePoint),
+    Projective(ProjectivePoint),
+}
+
+impl Point {
+    /// Adds this point, or its negation, to `bucket`.
+    fn add_to(&self, bucket: &mut ProjectivePoint, negate: bool) {
+        match (self, negate) {
+            (Self::Affine(p), false) => *bucket += p,
+            (Self::Affine(p), true) => *bucket += &-*p,
+            (Self::Projective(p), false) => *bucket += p,
+            (Self::Projective(p), true) => *bucket += &-*p,
+        }
+    }
+
+    /// This point, or its negation.
+    fn signed(&self, negate: bool) -> ProjectivePoint {
+        let point = match self {
+            Self::Affine(p) => ProjectivePoint::from(*p),
+            Self::Projective(p) => *p,
+        };
+        if negate { -point } else { point }
+    }
 }
 
 /// The checks single verification makes on `r` and `s` before its
@@ -184,7 +233,7 @@ fn lift_x(x: &[u8; 32]) -> Option<AffinePoint> {
 /// into signed digits of a few bits, and for each digit position every
 /// point goes into the bucket of its digit, so one addition per point and
 /// position does the work of a multiplication.
-fn sum_of_multiples(terms: &[(AffinePoint, Scalar)]) -> ProjectivePoint {
+fn sum_of_multiples(terms: &[(Point, Scalar)]) -> ProjectivePoint {
     let width = digit_width(terms.len());
     let positions = 256usize.div_ceil(width) + 1;
     let mut digits = vec![0i16; positions * terms.len()];
@@ -211,11 +260,10 @@ fn sum_of_multiples(terms: &[(AffinePoint, Scalar)]) -> ProjectivePoint {
                 continue;
             }
             let slot = usize::from(digit.unsigned_abs()) - 1;
-            let signed = if digit > 0 { *point } else { -*point };
             if filled[slot] {
-                buckets[slot] += &signed;
+                point.add_to(&mut buckets[slot], digit < 0);
             } else {
-                buckets[slot] = signed.into();
+                buckets[slot] = point.signed(digit < 0);
                 filled[slot] = true;
             }
         }
@@ -257,13 +305,7 @@ fn digit_width(terms: usize) -> usize {
 /// Writes `scalar` as digits `d` in `[-2^(width-1), 2^(width-1))`, least
 /// significant first, with `scalar = Σ d·2^(width·i)`.
 fn signed_digits(scalar: &Scalar, width: usize, digits: &mut [i16]) {
-    let bytes = scalar.to_bytes();
-    let mut limbs = [0u64; 4];
-    for (i, limb) in limbs.iter_mut().enumerate() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[32 - 8 * (i + 1)..32 - 8 * i]);
-        *limb = u64::from_be_bytes(word);
-    }
+    let limbs = glv::limbs(&scalar.to_bytes());
     let radix = 1i16 << width;
     let mask = (1u64 << width) - 1;
     let mut carry = 0i16;
@@ -533,13 +575,18 @@ mod tests {
     #[test]
     fn the_bucket_sum_equals_plain_multiplication() {
         for size in [1, 2, 5, 20, 70, 300, 600] {
-            let terms: Vec<(AffinePoint, Scalar)> = (0..size)
+            let terms: Vec<(Point, Scalar)> = (0..size)
                 .map(|i| {
                     let point = ProjectivePoint::GENERATOR * scalar(i + 11);
-                    (point.to_affine(), scalar(i))
+                    let point = if i % 3 == 0 {
+                        Point::Projective(point)
+                    } else {
+                        Point::Affine(point.to_affine())
+                    };
+                    (point, scalar(i))
                 })
                 .collect();
-            let plain: ProjectivePoint = terms.iter().map(|(p, k)| *p * k).sum();
+            let plain: ProjectivePoint = terms.iter().map(|(p, k)| p.signed(false) * k).sum();
             assert_eq!(sum_of_multiples(&terms), plain, "{size} terms");
         }
         assert_eq!(sum_of_multiples(&[]), ProjectivePoint::IDENTITY);

@@ -16,6 +16,7 @@
 
 pub mod bip340;
 pub mod ed25519;
+mod glv;
 
 /// One random 128-bit weight per claim; `None` if the system has no
 /// randomness to give, and the claims must be checked one by one.
