@@ -704,6 +704,10 @@ pub enum BenchCommand {
         /// what one core ingests.
         #[arg(long)]
         one_core: bool,
+        /// Ingests to run, each into a fresh index; the median is the
+        /// figure (shared machines change speed from minute to minute).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
     },
     /// The relay `bench discovery` runs in a child process: makes the
     /// listings, serves them and prints its URL.

@@ -248,10 +248,19 @@ fn discovery_bench_on_one_core_indexes_every_listing() {
         "--deadline",
         "300",
         "--one-core",
+        "--runs",
+        "2",
     ]);
     assert_eq!(f["listings"], 300);
     assert_eq!(f["cores"], 1, "the node kept to one CPU: {f}");
     assert!(f["ingest_per_second"].as_f64().unwrap() > 0.0, "{f}");
+    let runs = f["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{f}");
+    assert!(
+        runs.iter().any(|run| run["share"] == f["share"]),
+        "the figures are one of the runs': {f}"
+    );
+    assert!(f["share"].as_f64().unwrap() > 0.0, "{f}");
     assert!(f["search_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
     for yardstick in ["schnorr_per_second", "schnorr_before", "schnorr_after"] {
         assert!(f[yardstick].as_f64().unwrap() > 0.0, "{yardstick}: {f}");

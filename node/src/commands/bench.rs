@@ -48,13 +48,21 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
             queries,
             deadline,
             one_core,
+            runs,
         } => {
             ensure!(
-                listings >= 1 && publishers >= 1 && queries >= 1,
-                "--listings, --publishers and --queries must be at least 1"
+                listings >= 1 && publishers >= 1 && queries >= 1 && runs >= 1,
+                "--listings, --publishers, --queries and --runs must be at least 1"
             );
             debug_build_note();
-            super::bench_discovery::run(listings, publishers, queries, deadline, one_core, out)?;
+            let plan = archy_node::discovery_bench::Plan {
+                listings,
+                publishers,
+                queries,
+                runs,
+                deadline: std::time::Duration::from_secs(deadline),
+            };
+            super::bench_discovery::run(plan, one_core, out)?;
         }
         BenchCommand::DiscoveryRelay {
             listings,

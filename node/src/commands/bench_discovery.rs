@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use archy_node::discovery_bench::{self, DiscoveryFigures};
+use archy_node::discovery_bench::{self, DiscoveryFigures, Plan};
 use archy_registry::tuf::UtcTime;
 
 use super::{runtime, stop_requested};
@@ -15,14 +15,13 @@ use crate::output::Output;
 /// Longest first line the relay process may print (its URL).
 const MAX_URL_LINE: u64 = 4096;
 
-pub fn run(
-    listings: usize,
-    publishers: usize,
-    queries: usize,
-    deadline: u64,
-    one_core: bool,
-    out: &Output,
-) -> anyhow::Result<ExitCode> {
+pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode> {
+    let Plan {
+        listings,
+        publishers,
+        ..
+    } = plan;
+    let deadline = plan.deadline.as_secs();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if one_core && cpus < 2 {
         eprintln!("note: one CPU here, so the relay shares it with the node");
@@ -63,14 +62,7 @@ pub fn run(
         discovery_bench::pin_to_cpu(0)?;
     }
     let dir = tempfile::tempdir().context("making a directory for the index")?;
-    let figures = runtime()?.block_on(discovery_bench::measure(
-        &url,
-        &dir.path().join("discovery.redb"),
-        listings,
-        publishers,
-        queries,
-        Duration::from_secs(deadline),
-    ));
+    let figures = runtime()?.block_on(discovery_bench::measure(&url, dir.path(), plan));
     let relay_cpu = discovery_bench::cpu_seconds(Some(child.id()));
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"done\n");
@@ -82,24 +74,46 @@ pub fn run(
         "(the relay process used {relay_cpu:.1} CPU seconds in all, making the listings included)"
     );
     out.result(&f, || {
+        let runs: Vec<String> = f
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                format!(
+                    "    {}{:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n    \
+                     {}yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before \
+                     the ingest, {:.0} after); the ingest is {:.0} % of it",
+                    if f.runs.len() > 1 { format!("run {}: ", i + 1) } else { String::new() },
+                    run.seconds,
+                    run.per_second,
+                    run.per_cpu_second,
+                    if f.runs.len() > 1 { "       " } else { "" },
+                    (run.schnorr_before + run.schnorr_after) / 2.0,
+                    run.schnorr_before,
+                    run.schnorr_after,
+                    100.0 * run.share,
+                )
+            })
+            .collect();
+        let median = if f.runs.len() > 1 {
+            format!(
+                "\n    median of {} runs: {:.0} events/s, {:.0} % of Schnorr verify alone",
+                f.runs.len(),
+                f.ingest_per_second,
+                100.0 * f.share
+            )
+        } else {
+            String::new()
+        };
         format!(
             "ingest of {} listings from {} publishers over a local relay, verified and indexed \
-             on {} core(s):\n    \
-             {:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n    \
-             yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before the ingest, \
-             {:.0} after); the ingest is {:.0} % of it\n\
+             on {} core(s):\n{}{median}\n\
              search over {} listings ({} queries, 20 results each): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
              resident memory with all of them indexed: {:.0} MB",
             f.listings,
             f.publishers,
             f.cores,
-            f.ingest_seconds,
-            f.ingest_per_second,
-            f.ingest_per_cpu_second,
-            f.schnorr_per_second,
-            f.schnorr_before,
-            f.schnorr_after,
-            100.0 * f.ingest_per_second / f.schnorr_per_second.max(1.0),
+            runs.join("\n"),
             f.listings,
             f.queries,
             f.search_p50_ms,
