@@ -47,9 +47,11 @@ const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 /// below redb's default, which would otherwise be most of a node's memory.
 const CACHE_BYTES: usize = 32 << 20;
 /// Longest a batch committed by [`Store::write_soon`] stays in memory only.
-/// Writing and syncing every batch costs an ingest about a twentieth of
-/// its time; a crash loses at most this much, and what it loses (events,
-/// relay cursors and counters together) is fetched again from the relays.
+/// Syncing every batch would make the ingest wait for the disk once per
+/// batch (a couple of milliseconds here) and write again the pages that
+/// batches share; a crash loses at most this much, and what it loses
+/// (events, relay cursors and counters together) is fetched again from the
+/// relays.
 pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
 /// Largest record read back (a listing carries a ≤ 64 KiB content).
 const MAX_RECORD: usize = 256 * 1024;
