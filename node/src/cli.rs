@@ -697,7 +697,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         queries: usize,
         /// Seconds allowed for the relay process to make its listings and
-        /// start, and again for the ingest.
+        /// start, and again for each ingest.
         #[arg(long, default_value_t = 600)]
         deadline: u64,
         /// Run the node on one CPU (the first) and the relay on another:
