@@ -17,6 +17,7 @@ pub mod relay_client;
 pub mod relays;
 pub mod search;
 pub mod service;
+mod stamp;
 pub mod store;
 pub mod synthetic;
 pub mod tofu;

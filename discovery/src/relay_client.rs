@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::protocol::{KIND, TOPIC};
+use crate::stamp::{self, Stamp};
 use crate::verify::MAX_EVENT_BYTES;
 
 /// Longest a websocket connect may take.
@@ -145,24 +145,16 @@ enum Frame {
     Garbage,
 }
 
-/// What routing and paging need of an event, read in the frame's one pass.
-#[derive(Deserialize)]
-struct Stamp {
-    #[serde(default)]
-    id: String,
-    created_at: u64,
-}
-
 fn frame(text: &str) -> Frame {
     if let Some((sub, raw)) = event_frame(text) {
-        return match serde_json::from_str::<Stamp>(raw) {
-            Ok(stamp) => Frame::Event {
+        return match stamp::read(raw) {
+            Some(stamp) => Frame::Event {
                 sub: sub.to_owned(),
                 raw: raw.to_owned(),
                 id: stamp.id,
                 created_at: stamp.created_at,
             },
-            Err(_) => Frame::Garbage,
+            None => Frame::Garbage,
         };
     }
     let Ok(parts) = serde_json::from_str::<Vec<&RawValue>>(text) else {
@@ -198,9 +190,9 @@ fn frame(text: &str) -> Frame {
 
 /// The subscription and the event of an `["EVENT", sub, event]` frame
 /// written the plain way (a subscription id without escapes), found without
-/// reading the event: the one full read is the [`Stamp`]'s, which also
-/// refuses an event that is not a complete JSON object. Any other frame
-/// takes the general path.
+/// reading the event, of which routing needs only the leading fields
+/// ([`stamp::read`]). Any other frame takes the general path, which reads
+/// it all.
 fn event_frame(text: &str) -> Option<(&str, &str)> {
     let rest = text
         .trim()

@@ -1,0 +1,132 @@
+//! What routing and paging need of an event as a relay sent it: its id
+//! and `created_at`, read from its leading fields only.
+//!
+//! Relays write `id` and `created_at` before the tags and the content, which
+//! are most of an event's bytes, so the relay thread stops reading as soon
+//! as it has both. The rest is read, and the event refused if it is broken,
+//! once, by the ingest loop's full parse.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use std::borrow::Cow;
+
+/// An event's id (empty if it has none: the ingest loop refuses it) and
+/// `created_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Stamp {
+    /// The id, as the relay wrote it.
+    #[serde(default)]
+    pub id: String,
+    /// The event's `created_at`.
+    pub created_at: u64,
+}
+
+/// Reads the stamp of the event `raw`, a JSON object: from its fields up to
+/// the later of `id` and `created_at`, or from all of them if one is
+/// missing, in which case the object must end there. `None` if what is read
+/// is not JSON, `id` is not a string or `created_at` not a whole number.
+pub fn read(raw: &str) -> Option<Stamp> {
+    let mut rest = raw.trim_start().strip_prefix('{')?.trim_start();
+    let (mut id, mut created_at) = (None, None);
+    loop {
+        let (key, after) = value::<Cow<'_, str>>(rest)?;
+        rest = after.trim_start().strip_prefix(':')?;
+        rest = match key.as_ref() {
+            "id" if id.is_none() => value::<String>(rest).map(|(v, r)| {
+                id = Some(v);
+                r
+            })?,
+            "created_at" if created_at.is_none() => value::<u64>(rest).map(|(v, r)| {
+                created_at = Some(v);
+                r
+            })?,
+            _ => value::<IgnoredAny>(rest)?.1,
+        };
+        if let (Some(id), Some(created_at)) = (&id, created_at) {
+            return Some(Stamp {
+                id: id.clone(),
+                created_at,
+            });
+        }
+        rest = rest.trim_start();
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next.trim_start(),
+            None => break,
+        }
+    }
+    rest.strip_prefix('}')?.trim().is_empty().then_some(())?;
+    Some(Stamp {
+        id: id.unwrap_or_default(),
+        created_at: created_at?,
+    })
+}
+
+/// The JSON value at the start of `text`, and what follows it.
+fn value<'a, T: Deserialize<'a>>(text: &'a str) -> Option<(T, &'a str)> {
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<T>();
+    let value = values.next()?.ok()?;
+    Some((value, &text[values.byte_offset()..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(id: &str, created_at: u64) -> Option<Stamp> {
+        Some(Stamp {
+            id: id.to_owned(),
+            created_at,
+        })
+    }
+
+    #[test]
+    fn the_leading_fields_are_enough() {
+        assert_eq!(
+            read(r#"{"id":"ab","pubkey":"cd","created_at":17,"content":"never read"#),
+            stamp("ab", 17)
+        );
+        assert_eq!(
+            read(" { \"created_at\" : 17 ,\n \"id\" : \"a\\u0062\" , \"sig\": 1}"),
+            stamp("ab", 17)
+        );
+    }
+
+    #[test]
+    fn fields_before_them_of_any_shape_are_stepped_over() {
+        let raw = r#"{"tags":[["d","x]}"],{"a":{}}],"content":"a \" , } ] \\","kind":1,"created_at":9,"id":"e"}"#;
+        assert_eq!(read(raw), stamp("e", 9));
+        assert_eq!(
+            serde_json::from_str::<Stamp>(raw).ok(),
+            read(raw),
+            "the same answer as reading it all"
+        );
+    }
+
+    #[test]
+    fn without_an_id_the_whole_object_is_read() {
+        assert_eq!(read(r#"{"created_at":3,"kind":1}"#), stamp("", 3));
+        assert_eq!(read(r#"{"created_at":3} x"#), None);
+        assert_eq!(read(r#"{"created_at":3},{"created_at":4}"#), None);
+        assert_eq!(read(r#"{"created_at":3"#), None);
+    }
+
+    #[test]
+    fn wrong_shapes_are_refused() {
+        for raw in [
+            "",
+            "{}",
+            "[]",
+            r#""{}""#,
+            r#"{"id":"x"}"#,
+            r#"{"id":1,"created_at":2}"#,
+            r#"{"id":"x","created_at":-2}"#,
+            r#"{"id":"x","created_at":"2"}"#,
+            r#"{"id":"x" "created_at":2}"#,
+            r#"{"id" "x","created_at":2}"#,
+            r#"{id:"x","created_at":2}"#,
+            r#"{"kind":1,,"created_at":2,"id":"x"}"#,
+        ] {
+            assert_eq!(read(raw), None, "{raw}");
+        }
+    }
+}
