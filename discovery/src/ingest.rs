@@ -256,8 +256,9 @@ impl Ingestor {
                 }
                 Ok(outcomes)
             },
-            // A pinned root reaches the disk at once: trust on first use
-            // must not forget what it first trusted.
+            // A pinned root is sent to disk at once (in the background,
+            // while the next batch is verified): trust on first use must
+            // not forget what it first trusted.
             |outcomes| {
                 outcomes.iter().any(|o| {
                     matches!(

@@ -19,6 +19,7 @@ pub mod search;
 pub mod service;
 mod stamp;
 pub mod store;
+mod syncer;
 pub mod synthetic;
 pub mod tofu;
 pub mod verify;

@@ -11,8 +11,8 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table,
@@ -20,6 +20,8 @@ use redb::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+
+use crate::syncer::{Durable, Syncer};
 
 /// (author's Nostr key hex, `d`) → (created_at, event id hex) of the newest
 /// event believed or waiting: what a later copy must beat.
@@ -162,14 +164,13 @@ pub struct RootConflict {
 /// The discovery database.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    /// Makes commits durable in the background. Declared first so that it
+    /// stops, and lets go of the database, before the database closes.
+    syncer: Syncer,
+    db: Arc<Database>,
     path: PathBuf,
-    /// When the store was opened: the origin of `last_durable`.
-    opened: Instant,
-    /// Milliseconds after `opened` of the last commit that reached the disk.
-    last_durable: AtomicU64,
-    /// Whether a commit since then waits in memory.
-    buffered: AtomicBool,
+    /// Which commits are on disk.
+    durable: Arc<Durable>,
 }
 
 /// Every table, open in one write transaction.
@@ -401,12 +402,15 @@ impl Store {
                     e.to_string()
                 })
             })?;
+        let db = Arc::new(db);
+        let durable = Arc::new(Durable::new());
+        let syncer =
+            Syncer::start(db.clone(), durable.clone()).map_err(|e| error(e.to_string()))?;
         let store = Self {
+            syncer,
             db,
             path: path.to_owned(),
-            opened: Instant::now(),
-            last_durable: AtomicU64::new(0),
-            buffered: AtomicBool::new(false),
+            durable,
         };
         store.write(|_| Ok(()))?;
         Ok(store)
@@ -430,27 +434,34 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
     ) -> Result<T, StoreError> {
-        self.commit(f, |_| true)
+        let made = self.durable.made();
+        let value = self.commit(f, true)?;
+        self.durable.reached_disk(made);
+        Ok(value)
     }
 
-    /// [`Self::write`] for a batch that may wait in memory: it reaches the
-    /// disk now only if `must_last` says so for what `f` returned, or
-    /// [`DURABLE_EVERY`] has passed since the last commit that did.
-    /// Otherwise it reaches the disk with the next one (or when the store
-    /// closes); readers see it at once either way.
+    /// [`Self::write`] for a batch that may wait in memory. Readers see it
+    /// at once; a background thread writes it to disk, together with every
+    /// commit before it, right away if `must_last` says so for what `f`
+    /// returned, or once [`DURABLE_EVERY`] has passed since the last commit
+    /// that reached the disk. Otherwise it reaches the disk with a later one
+    /// (or [`Self::sync`], or when the store closes).
     pub fn write_soon<T>(
         &self,
         f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
         must_last: impl FnOnce(&T) -> bool,
     ) -> Result<T, StoreError> {
-        self.commit(f, |value| {
-            must_last(value) || self.since_durable() >= DURABLE_EVERY
-        })
+        let value = self.commit(f, false)?;
+        self.durable.committed_in_memory();
+        if must_last(&value) || self.durable.since_last() >= DURABLE_EVERY {
+            self.syncer.request();
+        }
+        Ok(value)
     }
 
     /// Whether a commit waits in memory for the disk.
     pub fn is_buffered(&self) -> bool {
-        self.buffered.load(Ordering::Relaxed)
+        self.durable.is_pending()
     }
 
     /// Writes to disk what commits wait in memory.
@@ -461,17 +472,10 @@ impl Store {
         Ok(())
     }
 
-    fn since_durable(&self) -> Duration {
-        let now = self.opened.elapsed();
-        now.saturating_sub(Duration::from_millis(
-            self.last_durable.load(Ordering::Relaxed),
-        ))
-    }
-
     fn commit<T>(
         &self,
         f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
-        durable: impl FnOnce(&T) -> bool,
+        durable: bool,
     ) -> Result<T, StoreError> {
         let mut tx = self.db.begin_write().map_err(|e| self.error(e))?;
         let value = {
@@ -489,17 +493,11 @@ impl Store {
             };
             f(&mut tables).map_err(|e| self.error(e))?
         };
-        let durable = durable(&value);
         if !durable {
             tx.set_durability(Durability::None)
                 .map_err(|e| self.error(e))?;
         }
         tx.commit().map_err(|e| self.error(e))?;
-        if durable {
-            let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.last_durable.store(now, Ordering::Relaxed);
-        }
-        self.buffered.store(!durable, Ordering::Relaxed);
         Ok(value)
     }
 
@@ -627,6 +625,7 @@ pub struct Sizes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn a_batch_kept_in_memory_is_read_at_once_and_written_by_sync() {
@@ -642,7 +641,14 @@ mod tests {
         store
             .write_soon(|t| t.set_cursor("ws://b", 9), |_| true)
             .unwrap();
-        assert!(!store.is_buffered(), "must_last commits to disk at once");
+        let asked = Instant::now();
+        while store.is_buffered() {
+            assert!(
+                asked.elapsed() < Duration::from_secs(30),
+                "must_last sends the commit to disk in the background, unasked"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         store
             .write_soon(|t| t.set_cursor("ws://c", 11), |_| false)
             .unwrap();
