@@ -19,7 +19,6 @@
 //!   index, the run with the median share is the figure.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use archy_discovery::ingest::IngestLimits;
@@ -107,8 +106,34 @@ pub struct IngestRun {
     pub schnorr_before: f64,
     /// The same just after it.
     pub schnorr_after: f64,
-    /// `per_second` over the mean of the two.
+    /// `per_second` over [`Self::yardstick`].
     pub share: f64,
+}
+
+impl IngestRun {
+    /// `events` ingested in `seconds` of wall time and `cpu` seconds of
+    /// CPU, between yardsticks of `schnorr_before` and `schnorr_after`.
+    fn new(events: f64, seconds: f64, cpu: f64, schnorr_before: f64, schnorr_after: f64) -> Self {
+        let per_second = events / seconds;
+        Self {
+            seconds,
+            per_second,
+            per_cpu_second: events / cpu,
+            schnorr_before,
+            schnorr_after,
+            share: per_second / yardstick(schnorr_before, schnorr_after).max(1.0),
+        }
+    }
+
+    /// The yardstick the run is compared with.
+    pub fn yardstick(&self) -> f64 {
+        yardstick(self.schnorr_before, self.schnorr_after)
+    }
+}
+
+/// The mean of the Schnorr checks per second before and after an ingest.
+fn yardstick(before: f64, after: f64) -> f64 {
+    (before + after) / 2.0
 }
 
 /// A failure of the benchmark.
@@ -321,13 +346,10 @@ pub struct Plan {
 /// `plan.runs` ingests are done.
 pub async fn measure(url: &str, dir: &Path, plan: Plan) -> Result<DiscoveryFigures, BenchError> {
     let (discovery, first) = ingest(url, &dir.join("discovery-1.redb"), plan).await?;
-    let market = Arc::new(discovery.market().clone());
-    let timings = tokio::task::spawn_blocking({
-        let market = market.clone();
-        move || search_timings(&market, plan.queries)
-    })
-    .await
-    .map_err(|e| BenchError::Relay(e.to_string()))?;
+    let market = discovery.market().clone();
+    let timings = tokio::task::spawn_blocking(move || search_timings(&market, plan.queries))
+        .await
+        .map_err(|e| BenchError::Relay(e.to_string()))?;
     let rss = rss_mb();
     discovery.shutdown().await;
     let mut runs = vec![first];
@@ -347,7 +369,7 @@ pub async fn measure(url: &str, dir: &Path, plan: Plan) -> Result<DiscoveryFigur
         ingest_seconds: median.seconds,
         ingest_per_second: median.per_second,
         ingest_per_cpu_second: median.per_cpu_second,
-        schnorr_per_second: (median.schnorr_before + median.schnorr_after) / 2.0,
+        schnorr_per_second: median.yardstick(),
         schnorr_before: median.schnorr_before,
         schnorr_after: median.schnorr_after,
         share: median.share,
@@ -390,18 +412,9 @@ async fn ingest(url: &str, index: &Path, plan: Plan) -> Result<(Discovery, Inges
     let cpu = (cpu_seconds(None) - cpu_start).max(0.01);
     let events = indexed as f64 + plan.publishers as f64;
     let schnorr_after = schnorr_per_second()?;
-    let per_second = events / seconds;
-    let yardstick = ((schnorr_before + schnorr_after) / 2.0).max(1.0);
     Ok((
         discovery,
-        IngestRun {
-            seconds,
-            per_second,
-            per_cpu_second: events / cpu,
-            schnorr_before,
-            schnorr_after,
-            share: per_second / yardstick,
-        },
+        IngestRun::new(events, seconds, cpu, schnorr_before, schnorr_after),
     ))
 }
 

@@ -74,6 +74,7 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
         "(the relay process used {relay_cpu:.1} CPU seconds in all, making the listings included)"
     );
     out.result(&f, || {
+        let several = f.runs.len() > 1;
         let runs: Vec<String> = f
             .runs
             .iter()
@@ -83,19 +84,19 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
                     "    {}{:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n    \
                      {}yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before \
                      the ingest, {:.0} after); the ingest is {:.0} % of it",
-                    if f.runs.len() > 1 { format!("run {}: ", i + 1) } else { String::new() },
+                    if several { format!("run {}: ", i + 1) } else { String::new() },
                     run.seconds,
                     run.per_second,
                     run.per_cpu_second,
-                    if f.runs.len() > 1 { "       " } else { "" },
-                    (run.schnorr_before + run.schnorr_after) / 2.0,
+                    if several { "       " } else { "" },
+                    run.yardstick(),
                     run.schnorr_before,
                     run.schnorr_after,
                     100.0 * run.share,
                 )
             })
             .collect();
-        let median = if f.runs.len() > 1 {
+        let median = if several {
             format!(
                 "\n    median of {} runs: {:.0} events/s, {:.0} % of Schnorr verify alone",
                 f.runs.len(),
