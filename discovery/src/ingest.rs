@@ -297,12 +297,6 @@ impl Ingestor {
             .write_soon(|t| t.set_cursor(relay, at), |_| false)
     }
 
-    /// Whether ingested batches wait in memory for the disk
-    /// ([`Store::write_soon`]).
-    pub fn is_buffered(&self) -> bool {
-        self.store.is_buffered()
-    }
-
     /// Writes to disk the batches that wait in memory.
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.store.sync()

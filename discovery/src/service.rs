@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::ingest::{Incoming, IngestLimits, Ingestor};
 use crate::market::Market;
 use crate::relay_client::{Feed, RelayFollower, Statuses};
-use crate::store::{DURABLE_EVERY, StoreError};
+use crate::store::StoreError;
 
 /// Events queued between the relays and the ingest loop.
 const FEED_CAPACITY: usize = 4096;
@@ -78,10 +78,9 @@ impl Discovery {
             })
             .collect();
         drop(feed);
-        let runtime = tokio::runtime::Handle::current();
         let ingest = std::thread::Builder::new()
             .name("archy-ingest".into())
-            .spawn(move || ingest_loop(&ingestor, queue, &runtime))
+            .spawn(move || ingest_loop(&ingestor, queue))
             .map_err(|e| StoreError::other(path, format!("cannot start the ingest thread: {e}")))?;
         Ok(Self {
             market,
@@ -121,29 +120,6 @@ impl Discovery {
     }
 }
 
-/// The next item of the feed, or `None` once every follower is gone. While
-/// ingested batches wait in memory, it waits at most [`DURABLE_EVERY`]
-/// before writing them to disk, so they never wait longer than that.
-fn next_item(
-    ingestor: &Mutex<Ingestor>,
-    queue: &mut mpsc::Receiver<Feed>,
-    runtime: &tokio::runtime::Handle,
-) -> Option<Feed> {
-    loop {
-        if !ingestor.lock().is_ok_and(|i| i.is_buffered()) {
-            return queue.blocking_recv();
-        }
-        let waited = runtime.block_on(async {
-            // Made inside the runtime, whose timer it needs.
-            tokio::time::timeout(DURABLE_EVERY, queue.recv()).await
-        });
-        match waited {
-            Ok(item) => return item,
-            Err(_) => sync(ingestor),
-        }
-    }
-}
-
 /// Writes to disk what waits in memory.
 fn sync(ingestor: &Mutex<Ingestor>) {
     let synced = match ingestor.lock() {
@@ -158,17 +134,13 @@ fn sync(ingestor: &Mutex<Ingestor>) {
 /// Reads the feed until every follower is gone: events are gathered into
 /// batches (up to [`MAX_BATCH`], or [`BATCH_WINDOW`] after the first), and
 /// a relay's cursor moves only once the events before it are committed.
-fn ingest_loop(
-    ingestor: &Mutex<Ingestor>,
-    mut queue: mpsc::Receiver<Feed>,
-    runtime: &tokio::runtime::Handle,
-) {
+fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>) {
     let mut events: Vec<(Arc<str>, String)> = Vec::new();
     let mut held: Option<Feed> = None;
     loop {
         let first = match held.take() {
             Some(item) => item,
-            None => match next_item(ingestor, &mut queue, runtime) {
+            None => match queue.blocking_recv() {
                 Some(item) => item,
                 None => {
                     sync(ingestor);

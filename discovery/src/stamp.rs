@@ -42,10 +42,10 @@ pub fn read(raw: &str) -> Option<Stamp> {
             })?,
             _ => value::<IgnoredAny>(rest)?.1,
         };
-        if let (Some(id), Some(created_at)) = (&id, created_at) {
+        if id.is_some() && created_at.is_some() {
             return Some(Stamp {
-                id: id.clone(),
-                created_at,
+                id: id?,
+                created_at: created_at?,
             });
         }
         rest = rest.trim_start();

@@ -443,9 +443,9 @@ impl Store {
     /// [`Self::write`] for a batch that may wait in memory. Readers see it
     /// at once; a background thread writes it to disk, together with every
     /// commit before it, right away if `must_last` says so for what `f`
-    /// returned, or once [`DURABLE_EVERY`] has passed since the last commit
-    /// that reached the disk. Otherwise it reaches the disk with a later one
-    /// (or [`Self::sync`], or when the store closes).
+    /// returned, and otherwise once [`DURABLE_EVERY`] has passed since the
+    /// last commit that reached the disk, with or without more commits
+    /// ([`Self::sync`] and closing the store write it at once).
     pub fn write_soon<T>(
         &self,
         f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
@@ -641,14 +641,10 @@ mod tests {
         store
             .write_soon(|t| t.set_cursor("ws://b", 9), |_| true)
             .unwrap();
-        let asked = Instant::now();
-        while store.is_buffered() {
-            assert!(
-                asked.elapsed() < Duration::from_secs(30),
-                "must_last sends the commit to disk in the background, unasked"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until_on_disk(
+            &store,
+            "must_last sends the commit to disk in the background, unasked",
+        );
         store
             .write_soon(|t| t.set_cursor("ws://c", 11), |_| false)
             .unwrap();
@@ -664,5 +660,24 @@ mod tests {
             ],
             "closing the store writes what waited in memory"
         );
+    }
+
+    #[test]
+    fn a_batch_kept_in_memory_reaches_the_disk_unasked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("d.redb")).unwrap();
+        store
+            .write_soon(|t| t.set_cursor("ws://a", 7), |_| false)
+            .unwrap();
+        wait_until_on_disk(&store, "the background thread syncs once the commit is due");
+    }
+
+    /// Waits, up to half a minute, for every commit to be on disk.
+    fn wait_until_on_disk(store: &Store, why: &str) {
+        let since = Instant::now();
+        while store.is_buffered() {
+            assert!(since.elapsed() < Duration::from_secs(30), "{why}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }

@@ -8,16 +8,22 @@
 //! it to disk, while the ingest loop verifies the next batch (verification
 //! holds no write transaction).
 //!
+//! The thread also keeps the promise that a commit waits in memory at most
+//! [`DURABLE_EVERY`]: with nothing asked of it, it syncs once the oldest
+//! commit in memory is due, whether or not more commits come.
+//!
 //! [`Durable`] is the bookkeeping both sides share: how many commits were
 //! made and how many of them are known to be on disk.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redb::Database;
+
+use crate::store::DURABLE_EVERY;
 
 /// Which commits are on disk, and since when.
 #[derive(Debug)]
@@ -108,18 +114,44 @@ impl Syncer {
     }
 }
 
+/// Syncs on request, and on its own once a commit in memory is due.
 fn serve(db: &Database, durable: &Durable, requests: &Receiver<()>) {
-    while requests.recv().is_ok() {
-        let made = durable.made();
-        let synced = db.begin_write().map_err(redb::Error::from).and_then(|tx| {
-            tx.commit()?;
-            Ok(())
-        });
-        match synced {
-            Ok(()) => durable.reached_disk(made),
-            // The commits stay pending: the ingest loop's own sync, when
-            // the feed goes quiet, tries again and reports what fails.
-            Err(e) => tracing::warn!("discovery: background sync of the index: {e}"),
+    let mut wait = DURABLE_EVERY;
+    loop {
+        let asked = match requests.recv_timeout(wait) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let due = durable.is_pending() && durable.since_last() >= DURABLE_EVERY;
+        // After a failed sync, the next try waits a whole period.
+        let failed = (asked || due) && !sync(db, durable);
+        wait = if durable.is_pending() && !failed {
+            DURABLE_EVERY.saturating_sub(durable.since_last())
+        } else {
+            DURABLE_EVERY
+        };
+    }
+}
+
+/// An empty durable commit, which writes every commit before it to disk;
+/// whether it succeeded.
+fn sync(db: &Database, durable: &Durable) -> bool {
+    let made = durable.made();
+    let synced = db.begin_write().map_err(redb::Error::from).and_then(|tx| {
+        tx.commit()?;
+        Ok(())
+    });
+    match synced {
+        Ok(()) => {
+            durable.reached_disk(made);
+            true
+        }
+        // The commits stay pending: the next sync, or the store's own on
+        // closing, tries again.
+        Err(e) => {
+            tracing::warn!("discovery: background sync of the index: {e}");
+            false
         }
     }
 }
