@@ -23,6 +23,7 @@ use crate::search::{Fields, SearchIndex};
 use crate::store::{ListingRecord, PublisherRecord, RootConflict, Store, StoreError, Tables};
 use crate::tofu::{self, RootDecision};
 use crate::verify::{self, Rejection, Verified, Verifier};
+use crate::wire::{self, WireEvent};
 
 /// NIP-09 deletion.
 const DELETION: u16 = 5;
@@ -308,6 +309,8 @@ fn fields(listing: &ListingRecord) -> Fields<'_> {
 /// verified: the part of ingesting that needs no index, done in parallel.
 struct Prepared {
     event: Result<Event, &'static str>,
+    /// Whether the event's id is the hash of its contents.
+    id_holds: bool,
     checked: Option<Result<Verified, Rejection>>,
 }
 
@@ -329,20 +332,27 @@ fn prepare(batch: &[Incoming<'_>], seen: &Seen, verifier: &Verifier, now: u64) -
     let mut events = Vec::with_capacity(batch.len());
     let mut checks = Vec::new();
     for incoming in batch {
-        let event = verify::parse_event(incoming.raw).map_err(|r| r.reason());
-        let check = event.as_ref().ok().and_then(|event| {
-            (event.kind.as_u16() == KIND && !seen.contains(&event.id.to_bytes()))
-                .then(|| verifier.check(event, now))
-        });
-        events.push((event, check.is_some()));
+        let read = wire::read(incoming.raw).map_err(|r| r.reason());
+        let check = read
+            .as_ref()
+            .ok()
+            .and_then(|WireEvent { event, id_holds }| {
+                (event.kind.as_u16() == KIND && !seen.contains(&event.id.to_bytes()))
+                    .then(|| verifier.check(event, *id_holds, now))
+            });
+        events.push((read, check.is_some()));
         checks.extend(check);
     }
     let mut settled = verify::settle(checks).into_iter();
     events
         .into_iter()
-        .map(|(event, checked)| Prepared {
-            event,
-            checked: if checked { settled.next() } else { None },
+        .map(|(read, checked)| {
+            let id_holds = read.as_ref().is_ok_and(|w| w.id_holds);
+            Prepared {
+                event: read.map(|w| w.event),
+                id_holds,
+                checked: if checked { settled.next() } else { None },
+            }
         })
         .collect()
 }
@@ -375,6 +385,7 @@ fn prepare_all(
                     part.iter()
                         .map(|_| Prepared {
                             event: Err("verifier crashed"),
+                            id_holds: false,
                             checked: None,
                         })
                         .collect()
@@ -397,7 +408,11 @@ struct Run<'a, 'tx> {
 
 impl Run<'_, '_> {
     fn one(&mut self, relay: &str, prepared: Prepared) -> Result<Outcome, redb::Error> {
-        let Prepared { event, checked } = prepared;
+        let Prepared {
+            event,
+            id_holds,
+            checked,
+        } = prepared;
         let event = match event {
             Ok(event) => event,
             Err(reason) => return Ok(Outcome::Rejected(reason)),
@@ -409,7 +424,7 @@ impl Run<'_, '_> {
         let outcome = match (event.kind.as_u16(), checked) {
             (KIND, Some(checked)) => self.archy(&event, checked, relay)?,
             (KIND, None) => Outcome::Duplicate,
-            (DELETION, _) => self.deletion(&event)?,
+            (DELETION, _) => self.deletion(&event, id_holds)?,
             (other, _) => Outcome::Rejected(Rejection::WrongKind(other).reason()),
         };
         // Only an event that passed its checks stands for its id: a copy
@@ -552,11 +567,11 @@ impl Run<'_, '_> {
     /// than the deletion, and keeps older copies out from now on. Each `e`
     /// tag naming an event of the author's that is held does the same for
     /// its address, up to that event.
-    fn deletion(&mut self, event: &Event) -> Result<Outcome, redb::Error> {
+    fn deletion(&mut self, event: &Event, id_holds: bool) -> Result<Outcome, redb::Error> {
         if event.content.len() > crate::protocol::MAX_CONTENT_BYTES {
             return Ok(Outcome::Rejected("too large"));
         }
-        if !verify::id_matches(event) {
+        if !id_holds {
             return Ok(Outcome::Rejected(Rejection::BadId.reason()));
         }
         if !event.verify_signature() {

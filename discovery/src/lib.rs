@@ -6,6 +6,8 @@
 //! - [`publish`]: building the events, signed with the identity's derived
 //!   Nostr key;
 //! - [`relays`]: sending events to relays, with an outcome per relay;
+//! - [`wire`]: an event read from the text a relay sent, its id checked
+//!   against that text;
 //! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
 //!   one, or a [`verify::Rejection`] with a reason that can be counted.
 
@@ -23,3 +25,4 @@ mod syncer;
 pub mod synthetic;
 pub mod tofu;
 pub mod verify;
+pub mod wire;

@@ -19,7 +19,7 @@ use archy_registry::{Manifest, signing};
 use archy_trust::batch::bip340::{self, XOnlyKey};
 use archy_trust::envelope::{self, Unchecked};
 use archy_trust::{Did, Payload, Signed};
-use nostr::{Event, JsonUtil, Kind};
+use nostr::{Event, Kind};
 use sha2::{Digest, Sha256};
 
 use crate::protocol::{
@@ -244,7 +244,7 @@ pub fn settle(checked: Vec<Checked>) -> Vec<Result<Verified, Rejection>> {
                     .next()
                     .ok_or_else(|| Rejection::Manifest("not checked".into()))?
                     .map_err(|e| Rejection::Manifest(e.to_string()))?;
-                listing(content, did, &app_id, &signer, payload)
+                listing(content, did, &app_id, &signer, &payload)
             }
         })
         .collect()
@@ -300,17 +300,6 @@ pub struct Verifier {
     authors: Memo<XOnlyKey>,
 }
 
-/// Parses a raw event as a relay sent it, refusing it if it is too large.
-pub fn parse_event(raw: &str) -> Result<Event, Rejection> {
-    if raw.len() > MAX_EVENT_BYTES {
-        return Err(Rejection::TooLarge {
-            bytes: raw.len(),
-            limit: MAX_EVENT_BYTES,
-        });
-    }
-    Event::from_json(raw).map_err(|e| Rejection::Malformed(e.to_string()))
-}
-
 /// Verifies an event at `now` (Unix seconds).
 pub fn verify(event: &Event, now: u64) -> Result<Verified, Rejection> {
     Verifier::default().verify(event, now)
@@ -350,18 +339,20 @@ pub fn precheck(event: &Event, now: u64) -> Result<(), Rejection> {
 impl Verifier {
     /// Verifies an event at `now` (Unix seconds).
     pub fn verify(&self, event: &Event, now: u64) -> Result<Verified, Rejection> {
-        settle(vec![self.check(event, now)])
+        settle(vec![self.check(event, id_matches(event), now)])
             .pop()
             .unwrap_or_else(|| Err(Rejection::Manifest("not checked".into())))
     }
 
     /// Checks an event at `now` (Unix seconds), all but its signatures:
-    /// [`settle`] finishes.
-    pub fn check(&self, event: &Event, now: u64) -> Checked {
+    /// [`settle`] finishes. `id_holds` is whether its id is the hash of its
+    /// contents ([`id_matches`], or [`crate::wire::read`] for an event as
+    /// a relay sent it).
+    pub fn check(&self, event: &Event, id_holds: bool, now: u64) -> Checked {
         if let Err(rejection) = precheck(event, now) {
             return Checked::refused(rejection);
         }
-        if !id_matches(event) {
+        if !id_holds {
             return Checked::refused(Rejection::BadId);
         }
         let author = event.pubkey.to_bytes();
@@ -515,7 +506,7 @@ fn listing(
     did: Did,
     app_id: &str,
     signer: &Did,
-    payload: serde_json::Value,
+    payload: &str,
 ) -> Result<Verified, Rejection> {
     let manifest = signing::manifest_signed_by(signer, payload)
         .map_err(|e| Rejection::Manifest(e.to_string()))?;
@@ -554,7 +545,7 @@ mod tests {
     use crate::protocol::ListingContent;
     use crate::publish::{binding as make_binding, catalog_event, listing_event, publisher_event};
     use archy_trust::Identity;
-    use nostr::{EventBuilder, Tag, TagKind, Timestamp};
+    use nostr::{EventBuilder, JsonUtil, Tag, TagKind, Timestamp};
 
     const NOW: u64 = 1_800_000_000;
     const YEAR: u64 = 365 * 24 * 3600;
@@ -710,7 +701,7 @@ mod tests {
                 if forged.contains(&i) {
                     event.sig = events[(i + 1) % events.len()].sig;
                 }
-                verifier.check(&event, NOW)
+                verifier.check(&event, id_matches(&event), NOW)
             })
             .collect();
         for (i, answer) in settle(checked).into_iter().enumerate() {
@@ -805,7 +796,9 @@ mod tests {
         assert!(matches!(rejected(&event), Rejection::TooLarge { .. }));
         let raw = event.as_json();
         assert!(matches!(
-            parse_event(&raw).and_then(|e| verify(&e, NOW)).unwrap_err(),
+            crate::wire::read(&raw)
+                .and_then(|w| verify(&w.event, NOW))
+                .unwrap_err(),
             Rejection::TooLarge { .. }
         ));
     }
@@ -816,11 +809,11 @@ mod tests {
         let event = raw_event(&alice, "{\"binding\": ".into(), archy_tags(), NOW);
         assert!(matches!(rejected(&event), Rejection::Malformed(_)));
         assert!(matches!(
-            parse_event("not an event").unwrap_err(),
+            crate::wire::read("not an event").unwrap_err(),
             Rejection::Malformed(_)
         ));
         assert!(matches!(
-            parse_event("{\"id\": 7}").unwrap_err(),
+            crate::wire::read("{\"id\": 7}").unwrap_err(),
             Rejection::Malformed(_)
         ));
     }

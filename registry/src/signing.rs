@@ -104,15 +104,15 @@ fn hash_icon(path: &Path) -> Result<(BlobHash, u64), Error> {
 /// published form, signer = `publisher`, and signer = `expected` when given.
 pub fn verify(envelope: &[u8], expected: Option<&Did>) -> Result<Manifest, Error> {
     let (signer, payload) = envelope::open(envelope, Manifest::TYPE, expected)?;
-    manifest_signed_by(&signer, payload)
+    manifest_signed_by(&signer, &payload)
 }
 
 /// Reads the payload of a manifest envelope whose signature `signer` has
 /// already been checked (by [`verify`], or many at a time with
 /// [`envelope::check_all`]): every manifest rule in the published form, and
 /// signer = `publisher`.
-pub fn manifest_signed_by(signer: &Did, payload: serde_json::Value) -> Result<Manifest, Error> {
-    let manifest = Manifest::from_json(payload, "signed manifest", Form::Published)?;
+pub fn manifest_signed_by(signer: &Did, payload: &str) -> Result<Manifest, Error> {
+    let manifest = Manifest::from_json_text(payload, "signed manifest", Form::Published)?;
     if &manifest.publisher != signer {
         return Err(Error::PublisherMismatch {
             publisher: manifest.publisher.to_string(),

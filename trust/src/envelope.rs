@@ -19,11 +19,12 @@
 //! and one signature format.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::batch::ed25519;
 use crate::canonical::{may_be_canonical, to_canonical_json};
@@ -109,7 +110,7 @@ impl<T: Payload + DeserializeOwned> Signed<T> {
     /// canonical form of `signed` as received, and only then the payload.
     pub fn verify(bytes: &[u8], expected_signer: Option<&Did>) -> Result<Self, Error> {
         let (signer, payload) = open(bytes, T::TYPE, expected_signer)?;
-        let payload = serde_json::from_value(payload).map_err(|e| Error::InvalidPayload {
+        let payload = serde_json::from_str(&payload).map_err(|e| Error::InvalidPayload {
             kind: T::TYPE,
             reason: e.to_string(),
         })?;
@@ -138,14 +139,29 @@ struct WireSignature<'a> {
     sig: Cow<'a, str>,
 }
 
+/// The fields of `signed`, borrowed from the envelope where they have no
+/// escapes. The payload stays the text received.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSigned<'a> {
+    #[serde(rename = "_type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    spec_version: Cow<'a, str>,
+    #[serde(borrow)]
+    signer: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
 /// Verifies an envelope of kind `kind` and returns its signer and its
-/// payload as untyped JSON, for payloads that bring their own reader (such
+/// payload as JSON text, for payloads that bring their own reader (such
 /// as manifests, which report every problem at once).
 pub fn open(
     bytes: &[u8],
     kind: &str,
     expected_signer: Option<&Did>,
-) -> Result<(Did, Value), Error> {
+) -> Result<(Did, String), Error> {
     read(bytes, kind, expected_signer)?.check()
 }
 
@@ -155,9 +171,10 @@ pub fn open(
 #[derive(Debug)]
 pub struct Unchecked {
     signer: Did,
-    fields: Map<String, Value>,
     /// `signed` as received.
     raw_signed: String,
+    /// Where the payload is in `raw_signed`.
+    payload: Range<usize>,
     candidates: Vec<[u8; 64]>,
 }
 
@@ -180,41 +197,26 @@ pub fn read(bytes: &[u8], kind: &str, expected_signer: Option<&Did>) -> Result<U
         )));
     }
     let raw_signed = envelope.signed.get();
-    let signed: Value = serde_json::from_str(raw_signed)
+    refuse_unnormalized(raw_signed)?;
+    let signed: WireSigned<'_> = serde_json::from_str(raw_signed)
         .map_err(|e| Error::MalformedEnvelope(format!("'signed': {e}")))?;
-    refuse_unnormalized(&signed, "signed")?;
-    let Value::Object(fields) = signed else {
-        return Err(Error::MalformedEnvelope(
-            "'signed' is not a JSON object".into(),
-        ));
-    };
-    let found_type = take_string(&fields, "_type")?;
-    if found_type != kind {
+    if signed.kind != kind {
         return Err(Error::WrongType {
             expected: kind.to_owned(),
-            found: found_type.to_owned(),
+            found: signed.kind.into_owned(),
         });
     }
-    let version = take_string(&fields, "spec_version")?;
-    if version != SPEC_VERSION {
+    if signed.spec_version != SPEC_VERSION {
         return Err(Error::UnknownVersion {
-            found: version.to_owned(),
+            found: signed.spec_version.into_owned(),
             supported: SPEC_VERSION,
         });
     }
-    let signer: Did = match (take_string(&fields, "signer")?, expected_signer) {
+    let signer: Did = match expected_signer {
         // The signer expected, already parsed: spares decoding it again.
-        (text, Some(expected)) if text == expected.as_str() => expected.clone(),
-        (text, _) => text.parse()?,
+        Some(expected) if signed.signer == expected.as_str() => expected.clone(),
+        _ => signed.signer.parse()?,
     };
-    if !fields.contains_key("payload") {
-        return Err(missing("payload", "'signed'"));
-    }
-    if let Some(extra) = fields.keys().find(|k| !SIGNED_FIELDS.contains(&k.as_str())) {
-        return Err(Error::MalformedEnvelope(format!(
-            "unknown field 'signed.{extra}'"
-        )));
-    }
     if let Some(expected) = expected_signer
         && expected != &signer
     {
@@ -224,24 +226,26 @@ pub fn read(bytes: &[u8], kind: &str, expected_signer: Option<&Did>) -> Result<U
         });
     }
     let candidates = signatures_by(&envelope.signatures, &signer)?;
+    // The payload is a slice of `raw_signed`: its place is where it starts.
+    let start = signed.payload.get().as_ptr() as usize - raw_signed.as_ptr() as usize;
     Ok(Unchecked {
         signer,
-        fields,
         raw_signed: raw_signed.to_owned(),
+        payload: start..start + signed.payload.get().len(),
         candidates,
     })
 }
 
 impl Unchecked {
-    /// Checks the signature and returns the signer and the payload.
-    pub fn check(self) -> Result<(Did, Value), Error> {
+    /// Checks the signature and returns the signer and the payload's text.
+    pub fn check(self) -> Result<(Did, String), Error> {
         self.check_unless_refused(false)
     }
 
     /// [`Self::check`], told whether the signature over the bytes as
     /// received is already known not to hold (a batch refused it), so it
     /// is not checked a second time.
-    fn check_unless_refused(self, raw_refused: bool) -> Result<(Did, Value), Error> {
+    fn check_unless_refused(self, raw_refused: bool) -> Result<(Did, String), Error> {
         let signed_over = |message: &[u8]| {
             self.candidates
                 .iter()
@@ -256,11 +260,11 @@ impl Unchecked {
         // parsed.
         let verified = if may_be_canonical(&self.raw_signed) {
             (!raw_refused && signed_over(self.raw_signed.as_bytes())) || {
-                let canonical = to_canonical_json(&self.fields)?;
+                let canonical = self.canonical()?;
                 canonical != self.raw_signed.as_bytes() && signed_over(&canonical)
             }
         } else {
-            signed_over(&to_canonical_json(&self.fields)?)
+            signed_over(&self.canonical()?)
         };
         if !verified {
             return Err(Error::BadSignature {
@@ -284,15 +288,26 @@ impl Unchecked {
         }
     }
 
-    fn into_parts(mut self) -> (Did, Value) {
-        let payload = self.fields.remove("payload").unwrap_or(Value::Null);
+    /// The canonical form of `signed`, for an envelope that did not travel
+    /// in it.
+    fn canonical(&self) -> Result<Vec<u8>, Error> {
+        let signed: Value = serde_json::from_str(&self.raw_signed)
+            .map_err(|e| Error::MalformedEnvelope(format!("'signed': {e}")))?;
+        to_canonical_json(&signed)
+    }
+
+    fn into_parts(self) -> (Did, String) {
+        let Range { start, end } = self.payload;
+        let mut payload = self.raw_signed;
+        payload.truncate(end);
+        payload.drain(..start);
         (self.signer, payload)
     }
 }
 
 /// Checks many envelopes' signatures, batching those that allow it
 /// ([`crate::batch::ed25519`]); each answer is what [`Unchecked::check`] would give.
-pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, Value), Error>> {
+pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, String), Error>> {
     let (indices, claims): (Vec<usize>, Vec<ed25519::Claim<'_>>) = envelopes
         .iter()
         .enumerate()
@@ -315,9 +330,6 @@ pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, Value), Error>> 
         })
         .collect()
 }
-
-/// The fields `signed` must have, and the only ones it may have.
-const SIGNED_FIELDS: [&str; 4] = ["_type", "spec_version", "signer", "payload"];
 
 /// The signatures carrying the signer's key id, decoded. Signatures by other
 /// keys are ignored, as in TUF.
@@ -345,12 +357,19 @@ fn signatures_by(signatures: &[WireSignature<'_>], signer: &Did) -> Result<Vec<[
 
 /// OLPC canonical JSON normalizes strings to NFC, so two different strings
 /// can share one signature. Refusing strings that are not already NFC keeps
-/// "what was signed" and "what is read" the same bytes.
-fn refuse_unnormalized(value: &Value, path: &str) -> Result<(), Error> {
-    match unnormalized_at(value) {
+/// "what was signed" and "what is read" the same bytes. `signed` is the
+/// text received: ASCII with no `\u` escape holds only ASCII strings, which
+/// are NFC, and is not parsed again.
+fn refuse_unnormalized(signed: &str) -> Result<(), Error> {
+    if signed.is_ascii() && !signed.contains("\\u") {
+        return Ok(());
+    }
+    let value: Value = serde_json::from_str(signed)
+        .map_err(|e| Error::MalformedEnvelope(format!("'signed': {e}")))?;
+    match unnormalized_at(&value) {
         None => Ok(()),
         Some(at) => Err(Error::MalformedEnvelope(format!(
-            "{path}{at}: text is not in Unicode NFC form"
+            "signed{at}: text is not in Unicode NFC form"
         ))),
     }
 }
@@ -380,20 +399,6 @@ fn unnormalized_at(value: &Value) -> Option<String> {
 /// manifest is ASCII, which is checked many times faster.
 fn is_nfc(text: &str) -> bool {
     text.is_ascii() || unicode_normalization::is_nfc(text)
-}
-
-fn missing(field: &str, place: &str) -> Error {
-    Error::MalformedEnvelope(format!("{place} has no '{field}' field"))
-}
-
-fn take_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, Error> {
-    match map.get(field) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Error::MalformedEnvelope(format!(
-            "'signed.{field}' is not a string"
-        ))),
-        None => Err(missing(field, "'signed'")),
-    }
 }
 
 #[cfg(test)]

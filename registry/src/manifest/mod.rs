@@ -323,6 +323,21 @@ impl Manifest {
     ) -> Result<Self, Diagnostics> {
         check(&tree::from_json(value), file, form)
     }
+
+    /// [`Self::from_json`] for JSON text (a signed manifest's payload as
+    /// received), read straight into the manifest without a JSON tree in
+    /// between.
+    pub fn from_json_text(text: &str, file: &str, form: Form) -> Result<Self, Diagnostics> {
+        let root = tree::parse_json(text).map_err(|e| Diagnostics {
+            file: file.to_owned(),
+            items: vec![Diagnostic {
+                pos: None,
+                path: String::new(),
+                message: format!("not a JSON document: {e}"),
+            }],
+        })?;
+        check(&root, file, form)
+    }
 }
 
 fn check(root: &tree::Node, file: &str, form: Form) -> Result<Manifest, Diagnostics> {

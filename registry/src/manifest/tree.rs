@@ -10,8 +10,11 @@
 //! one document, no anchors or aliases (no "billion laughs"), no tags, no
 //! duplicate keys, scalar keys only, bounded depth and node count.
 
+use std::fmt;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
-use serde_json::Value;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
 
 /// A 1-based line and column in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +262,102 @@ pub(crate) fn from_json(value: Value) -> Node {
     Node { pos: None, value }
 }
 
+/// Reads JSON text (a signed manifest's payload) straight into a
+/// position-less tree, the same tree [`from_json`] builds from parsed
+/// JSON, without building that JSON first. A mapping that names a key
+/// twice is refused: which of the two was meant is not for the reader to
+/// guess.
+pub(crate) fn parse_json(text: &str) -> Result<Node, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let node = Node::deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(node)
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = deserializer.deserialize_any(JsonNode)?;
+        Ok(Node { pos: None, value })
+    }
+}
+
+/// Builds one [`NodeValue`] from whatever JSON value comes next.
+struct JsonNode;
+
+impl<'de> Visitor<'de> for JsonNode {
+    type Value = NodeValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<NodeValue, E> {
+        Ok(unquoted(b.to_string()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<NodeValue, E> {
+        Ok(unquoted(n.to_string()))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<NodeValue, E> {
+        Ok(unquoted(n.to_string()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<NodeValue, E> {
+        // Written as serde_json writes a number, as `from_json` does.
+        Ok(unquoted(
+            Number::from_f64(n).map_or_else(String::new, |n| n.to_string()),
+        ))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<NodeValue, E> {
+        Ok(NodeValue::Scalar {
+            text: text.to_owned(),
+            quoted: true,
+        })
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<NodeValue, E> {
+        Ok(NodeValue::Scalar { text, quoted: true })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeValue, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(NodeValue::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
+        let mut entries: Vec<(Key, Node)> = Vec::new();
+        while let Some(text) = map.next_key::<String>()? {
+            let value = map.next_value()?;
+            entries.push((Key { text, pos: None }, value));
+        }
+        let mut keys: Vec<&str> = entries.iter().map(|(k, _)| k.text.as_str()).collect();
+        keys.sort_unstable();
+        if let Some(twice) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(de::Error::custom(format!(
+                "key '{}' appears twice",
+                twice[0]
+            )));
+        }
+        Ok(NodeValue::Map(entries))
+    }
+}
+
+fn unquoted(text: String) -> NodeValue {
+    NodeValue::Scalar {
+        text,
+        quoted: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +381,21 @@ mod tests {
         assert!(texts[1].1.contains("\"1.0\", quoted: true"));
         assert_eq!(texts[2].1, "Null");
         assert!(texts[3].1.contains("\"no\""));
+    }
+
+    #[test]
+    fn json_text_reads_into_the_tree_parsed_json_gives() {
+        let text = r#"{"a":[1,-2,2.5,1e300,true,null,"x\n\u00e9"],"b":{"c":"1.0","d":{}},"e":[]}"#;
+        let direct = parse_json(text).unwrap();
+        let through_value = from_json(serde_json::from_str(text).unwrap());
+        assert_eq!(format!("{direct:?}"), format!("{through_value:?}"));
+    }
+
+    #[test]
+    fn json_text_naming_a_key_twice_is_refused() {
+        let e = parse_json(r#"{"a":{"b":1,"c":2,"b":3}}"#).unwrap_err();
+        assert!(e.to_string().contains("key 'b' appears twice"), "{e}");
+        assert!(parse_json(r#"{"a":1} x"#).is_err(), "trailing text");
     }
 
     #[test]
