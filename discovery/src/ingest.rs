@@ -530,16 +530,17 @@ impl Run<'_, '_> {
                 }
             }
             Verified::Listing { did, content, .. } => {
-                let record = listing_record(did.as_str(), content, &id, &author, created, relay);
+                let mut record =
+                    listing_record(did.as_str(), content, &id, &author, created, relay);
                 if self.tables.has_root(did.as_str())? {
                     self.tables.remove_pending(&record.did, &record.app_id)?;
-                    self.tables.put_listing(&record)?;
+                    self.tables.put_listing(&mut record)?;
                     self.changes.push(Change::Upsert(Box::new(record)));
                     Outcome::Indexed
                 } else if self.tables.pending_count(did.as_str())?
                     < self.limits.pending_per_publisher
                 {
-                    self.tables.put_pending(&record)?;
+                    self.tables.put_pending(&mut record)?;
                     Outcome::Waiting
                 } else {
                     return Ok(Outcome::Rejected("too many listings waiting for a root"));
@@ -555,8 +556,8 @@ impl Run<'_, '_> {
 
     /// Moves `did`'s waiting listings into the index.
     fn promote(&mut self, did: &Did) -> Result<(), redb::Error> {
-        for record in self.tables.take_pending(did.as_str())? {
-            self.tables.put_listing(&record)?;
+        for mut record in self.tables.take_pending(did.as_str())? {
+            self.tables.put_listing(&mut record)?;
             self.changes.push(Change::Upsert(Box::new(record)));
         }
         Ok(())
