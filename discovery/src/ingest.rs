@@ -133,21 +133,19 @@ impl Seen {
     }
 }
 
-/// Counts each publisher's events per minute of `created_at`.
+/// Counts each publisher's events per minute of `created_at`, by the
+/// author's Nostr key.
 #[derive(Default)]
 struct FloodGate {
-    windows: HashMap<(String, u64), u32>,
+    windows: HashMap<([u8; 32], u64), u32>,
 }
 
 impl FloodGate {
-    fn admit(&mut self, author: &str, created_at: u64, per_minute: u32) -> bool {
+    fn admit(&mut self, author: [u8; 32], created_at: u64, per_minute: u32) -> bool {
         if self.windows.len() >= MAX_FLOOD_WINDOWS {
             self.windows.clear();
         }
-        let count = self
-            .windows
-            .entry((author.to_owned(), created_at / 60))
-            .or_default();
+        let count = self.windows.entry((author, created_at / 60)).or_default();
         if *count >= per_minute {
             return false;
         }
@@ -463,7 +461,10 @@ impl Run<'_, '_> {
         {
             return Ok(Outcome::Deleted);
         }
-        if !self.flood.admit(&author, created, self.limits.per_minute) {
+        if !self
+            .flood
+            .admit(event.pubkey.to_bytes(), created, self.limits.per_minute)
+        {
             return Ok(Outcome::Rejected("flood"));
         }
         let did = match &verified {
@@ -532,8 +533,9 @@ impl Run<'_, '_> {
             Verified::Listing { did, content, .. } => {
                 let mut record =
                     listing_record(did.as_str(), content, &id, &author, created, relay);
+                // A publisher's waiting listings move into the index when its
+                // root is pinned (`promote`), so none waits once it has one.
                 if self.tables.has_root(did.as_str())? {
-                    self.tables.remove_pending(&record.did, &record.app_id)?;
                     self.tables.put_listing(&mut record)?;
                     self.changes.push(Change::Upsert(Box::new(record)));
                     Outcome::Indexed
