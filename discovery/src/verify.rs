@@ -393,7 +393,7 @@ impl Verifier {
                     .binding(&to_bytes(&content.binding)?, event, now)?
                     .did
                     .clone();
-                if content.root_sha256.len() != 64 || hex::decode(&content.root_sha256).is_err() {
+                if !is_hex64(&content.root_sha256) {
                     return Err(Rejection::Malformed(
                         "root_sha256 is not 64 hex digits".into(),
                     ));
@@ -473,6 +473,11 @@ fn to_bytes(envelope: &serde_json::Value) -> Result<Vec<u8>, Rejection> {
     serde_json::to_vec(envelope).map_err(|e| Rejection::Binding(e.to_string()))
 }
 
+/// Whether `text` is 64 hex digits (a 32-byte hash).
+fn is_hex64(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn tag_value<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
     event.tags.iter().find_map(|tag| match tag.as_slice() {
         [kind, value, ..] if kind == name => Some(value.as_str()),
@@ -524,7 +529,7 @@ fn listing(
         Some(format!(
             "more than {MAX_CATEGORIES} categories or {MAX_PROVIDERS} providers"
         ))
-    } else if content.release.len() != 64 || hex::decode(&content.release).is_err() {
+    } else if !is_hex64(&content.release) {
         Some("release is not a 64-hex-digit hash".into())
     } else {
         None
