@@ -222,38 +222,51 @@ impl Ingestor {
         let prepared = prepare_all(batch, seen, verifier, now);
         let mut changes = Vec::new();
         let mut fresh = Vec::new();
-        let result = store.write_soon(|tables| {
-            let mut run = Run {
-                tables,
-                seen,
-                flood,
-                limits: *limits,
-                changes: &mut changes,
-                fresh: &mut fresh,
-                now,
-            };
-            // The batch's catalogs go first: relays send newest first, so a
-            // publisher's listings arrive just before the (older) catalog
-            // event that pins its root. Taken first, it lets them be indexed
-            // at once instead of waiting for a root and being moved.
-            let mut order: Vec<(usize, Prepared)> = prepared.into_iter().enumerate().collect();
-            order.sort_by_key(|(_, prepared)| !prepared.is_catalog());
-            let mut outcomes = Vec::with_capacity(order.len());
-            for (i, prepared) in order {
-                outcomes.push((i, run.one(batch[i].relay, prepared)?));
-            }
-            outcomes.sort_by_key(|(i, _)| *i);
-            let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
-            let mut counts: HashMap<String, u64> = HashMap::new();
-            for outcome in &outcomes {
-                *counts.entry(outcome.counter()).or_default() += 1;
-            }
-            *counts.entry("events".into()).or_default() += outcomes.len() as u64;
-            for (name, by) in counts {
-                run.tables.count(&name, by)?;
-            }
-            Ok(outcomes)
-        });
+        let result = store.write_soon(
+            |tables| {
+                let mut run = Run {
+                    tables,
+                    seen,
+                    flood,
+                    limits: *limits,
+                    changes: &mut changes,
+                    fresh: &mut fresh,
+                    now,
+                };
+                // The batch's catalogs go first: relays send newest first, so a
+                // publisher's listings arrive just before the (older) catalog
+                // event that pins its root. Taken first, it lets them be indexed
+                // at once instead of waiting for a root and being moved.
+                let mut order: Vec<(usize, Prepared)> = prepared.into_iter().enumerate().collect();
+                order.sort_by_key(|(_, prepared)| !prepared.is_catalog());
+                let mut outcomes = Vec::with_capacity(order.len());
+                for (i, prepared) in order {
+                    outcomes.push((i, run.one(batch[i].relay, prepared)?));
+                }
+                outcomes.sort_by_key(|(i, _)| *i);
+                let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+                let mut counts: HashMap<String, u64> = HashMap::new();
+                for outcome in &outcomes {
+                    *counts.entry(outcome.counter()).or_default() += 1;
+                }
+                *counts.entry("events".into()).or_default() += outcomes.len() as u64;
+                for (name, by) in counts {
+                    run.tables.count(&name, by)?;
+                }
+                Ok(outcomes)
+            },
+            // A pinned root is sent to disk at once (in the background,
+            // while the next batch is verified): trust on first use must
+            // not forget what it first trusted.
+            |outcomes| {
+                outcomes.iter().any(|o| {
+                    matches!(
+                        o,
+                        Outcome::RootPinned | Outcome::RootRotated | Outcome::RootConflict
+                    )
+                })
+            },
+        );
         match result {
             Ok(outcomes) => {
                 for change in changes {
@@ -279,7 +292,8 @@ impl Ingestor {
     /// Records that everything `relay` holds up to `at` has been ingested.
     /// It reaches the disk with the events before it, never ahead of them.
     pub fn set_cursor(&mut self, relay: &str, at: u64) -> Result<(), StoreError> {
-        self.store.write_soon(|t| t.set_cursor(relay, at))
+        self.store
+            .write_soon(|t| t.set_cursor(relay, at), |_| false)
     }
 
     /// Writes to disk the batches that wait in memory.
@@ -289,7 +303,7 @@ impl Ingestor {
 
     /// Adds to a relay-level counter (garbage, drops).
     pub fn count(&mut self, name: &str, by: u64) -> Result<(), StoreError> {
-        self.store.write_soon(|t| t.count(name, by))
+        self.store.write_soon(|t| t.count(name, by), |_| false)
     }
 }
 

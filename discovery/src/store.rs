@@ -528,16 +528,18 @@ impl Store {
 
     /// [`Self::write`] for a batch that may wait in memory. Readers see it
     /// at once; a background thread writes it to disk, together with every
-    /// commit before it, once [`DURABLE_EVERY`] has passed since the last
-    /// commit that reached the disk, with or without more commits
+    /// commit before it, right away if `must_last` says so for what `f`
+    /// returned, and otherwise once [`DURABLE_EVERY`] has passed since the
+    /// last commit that reached the disk, with or without more commits
     /// ([`Self::sync`] and closing the store write it at once).
     pub fn write_soon<T>(
         &self,
         f: impl FnOnce(&mut Tables<'_>) -> Result<T, redb::Error>,
+        must_last: impl FnOnce(&T) -> bool,
     ) -> Result<T, StoreError> {
         let value = self.commit(f, false)?;
         self.durable.committed_in_memory();
-        if self.durable.since_last() >= DURABLE_EVERY {
+        if must_last(&value) || self.durable.since_last() >= DURABLE_EVERY {
             self.syncer.request();
         }
         Ok(value)
@@ -722,13 +724,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.redb");
         let store = Store::open(&path).unwrap();
-        store.write_soon(|t| t.set_cursor("ws://a", 7)).unwrap();
+        store
+            .write_soon(|t| t.set_cursor("ws://a", 7), |_| false)
+            .unwrap();
         assert_eq!(store.cursor("ws://a").unwrap(), Some(7));
         store.sync().unwrap();
         assert!(!store.is_buffered());
-        store.write_soon(|t| t.set_cursor("ws://b", 9)).unwrap();
-        wait_until_on_disk(&store, "the background thread syncs once the commit is due");
-        store.write_soon(|t| t.set_cursor("ws://c", 11)).unwrap();
+        store
+            .write_soon(|t| t.set_cursor("ws://b", 9), |_| true)
+            .unwrap();
+        wait_until_on_disk(
+            &store,
+            "must_last sends the commit to disk in the background, unasked",
+        );
+        store
+            .write_soon(|t| t.set_cursor("ws://c", 11), |_| false)
+            .unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
         let cursors = store.cursors().unwrap();
@@ -747,7 +758,9 @@ mod tests {
     fn a_batch_kept_in_memory_reaches_the_disk_unasked() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("d.redb")).unwrap();
-        store.write_soon(|t| t.set_cursor("ws://a", 7)).unwrap();
+        store
+            .write_soon(|t| t.set_cursor("ws://a", 7), |_| false)
+            .unwrap();
         wait_until_on_disk(&store, "the background thread syncs once the commit is due");
     }
 

@@ -1,8 +1,9 @@
 //! Making commits that wait in memory durable, in the background.
 //!
-//! A durable redb commit waits for the disk: writing a second's worth of
-//! batches takes milliseconds here. Waited for in the ingest loop, syncs
-//! were 4–5 % of its time spent idle. A [`Syncer`] thread
+//! A durable redb commit waits for the disk: at a full ingest, 3–6 ms per
+//! batch here, and nearly every batch of a first ingest pins some
+//! publisher's root, which must reach the disk at once. Waited for in the
+//! ingest loop, that was 4–5 % of its time spent idle. A [`Syncer`] thread
 //! makes an empty durable commit instead, which writes every commit before
 //! it to disk, while the ingest loop verifies the next batch (verification
 //! holds no write transaction).
