@@ -240,12 +240,25 @@ fn store_listing(
     listing.manifest = manifest;
     written.map_err(|e| redb::Error::Corrupted(e.to_string()))?;
     let key = (listing.did.as_str(), listing.app_id.as_str());
-    if let Some(old) = table.insert(key, bytes.as_slice())?
-        && let Some(old_at) = manifest_at(old.value())
-    {
-        manifests.remove(old_at)?;
+    if let Some(old) = table.insert(key, bytes.as_slice())? {
+        forget_manifest(manifests, old.value())?;
     }
     Ok(())
+}
+
+/// Removes the listing under (DID, app id) from `table`, with its
+/// manifest; true if there was one.
+fn remove_listing_from(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    manifests: &mut Table<'_, u64, &'static [u8]>,
+    did: &str,
+    app: &str,
+) -> Result<bool, redb::Error> {
+    let Some(old) = table.remove((did, app))? else {
+        return Ok(false);
+    };
+    forget_manifest(manifests, old.value())?;
+    Ok(true)
 }
 
 /// Where a stored listing's manifest is; `None` for a record written whole,
@@ -272,8 +285,7 @@ fn load_listing(
             listing.did, listing.app_id
         ))
     })?;
-    listing.manifest = serde_json::from_slice(manifest.value())
-        .map_err(|e| redb::Error::Corrupted(format!("manifest number {at}: {e}")))?;
+    listing.manifest = decode(manifest.value())?;
     Ok(listing)
 }
 
@@ -358,11 +370,7 @@ impl Tables<'_> {
 
     /// Removes a listing; true if there was one.
     pub fn remove_listing(&mut self, did: &str, app: &str) -> Result<bool, redb::Error> {
-        let Some(old) = self.listings.remove((did, app))? else {
-            return Ok(false);
-        };
-        forget_manifest(&mut self.manifests, old.value())?;
-        Ok(true)
+        remove_listing_from(&mut self.listings, &mut self.manifests, did, app)
     }
 
     /// Stores a listing until its publisher's root is pinned.
@@ -377,11 +385,7 @@ impl Tables<'_> {
 
     /// Removes a waiting listing; true if there was one.
     pub fn remove_pending(&mut self, did: &str, app: &str) -> Result<bool, redb::Error> {
-        let Some(old) = self.pending.remove((did, app))? else {
-            return Ok(false);
-        };
-        forget_manifest(&mut self.manifests, old.value())?;
-        Ok(true)
+        remove_listing_from(&mut self.pending, &mut self.manifests, did, app)
     }
 
     /// How many listings of `did` are waiting.
