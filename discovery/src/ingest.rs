@@ -320,9 +320,7 @@ fn fields(listing: &ListingRecord) -> Fields<'_> {
 /// An event parsed and, if it is an archy event not seen before,
 /// verified: the part of ingesting that needs no index, done in parallel.
 struct Prepared {
-    event: Result<Event, &'static str>,
-    /// Whether the event's id is the hash of its contents.
-    id_holds: bool,
+    read: Result<WireEvent, &'static str>,
     checked: Option<Result<Verified, Rejection>>,
 }
 
@@ -358,13 +356,9 @@ fn prepare(batch: &[Incoming<'_>], seen: &Seen, verifier: &Verifier, now: u64) -
     let mut settled = verify::settle(checks).into_iter();
     events
         .into_iter()
-        .map(|(read, checked)| {
-            let id_holds = read.as_ref().is_ok_and(|w| w.id_holds);
-            Prepared {
-                event: read.map(|w| w.event),
-                id_holds,
-                checked: if checked { settled.next() } else { None },
-            }
+        .map(|(read, checked)| Prepared {
+            read,
+            checked: if checked { settled.next() } else { None },
         })
         .collect()
 }
@@ -396,8 +390,7 @@ fn prepare_all(
                 handle.join().unwrap_or_else(|_| {
                     part.iter()
                         .map(|_| Prepared {
-                            event: Err("verifier crashed"),
-                            id_holds: false,
+                            read: Err("verifier crashed"),
                             checked: None,
                         })
                         .collect()
@@ -420,13 +413,9 @@ struct Run<'a, 'tx> {
 
 impl Run<'_, '_> {
     fn one(&mut self, relay: &str, prepared: Prepared) -> Result<Outcome, redb::Error> {
-        let Prepared {
-            event,
-            id_holds,
-            checked,
-        } = prepared;
-        let event = match event {
-            Ok(event) => event,
+        let Prepared { read, checked } = prepared;
+        let WireEvent { event, id_holds } = match read {
+            Ok(read) => read,
             Err(reason) => return Ok(Outcome::Rejected(reason)),
         };
         let id = event.id.to_bytes();
