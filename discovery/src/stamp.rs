@@ -1,14 +1,19 @@
 //! What routing and paging need of an event as a relay sent it: its id
 //! and `created_at`, read from its leading fields only.
 //!
-//! Relays write `id` and `created_at` before the tags and the content, which
-//! are most of an event's bytes, so the relay thread stops reading as soon
-//! as it has both. The rest is read, and the event refused if it is broken,
+//! Many relays write `id` and `created_at` before the tags and the
+//! content, which are most of an event's bytes, so the relay thread stops
+//! reading as soon as it has both. Members before them are stepped over,
+//! strings (the content, where a relay writes it first) by their closing
+//! quote alone. The rest is read, and the event refused if it is broken,
 //! once, by the ingest loop's full parse.
+
+use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use std::borrow::Cow;
+
+use crate::wire::{next_special, value};
 
 /// An event's id (empty if it has none: the ingest loop refuses it) and
 /// `created_at`.
@@ -40,6 +45,7 @@ pub fn read(raw: &str) -> Option<Stamp> {
                 created_at = Some(v);
                 r
             })?,
+            _ if rest.starts_with('"') => after_string(rest)?,
             _ => value::<IgnoredAny>(rest)?.1,
         };
         if id.is_some() && created_at.is_some() {
@@ -61,11 +67,21 @@ pub fn read(raw: &str) -> Option<Stamp> {
     })
 }
 
-/// The JSON value at the start of `text`, and what follows it.
-fn value<'a, T: Deserialize<'a>>(text: &'a str) -> Option<(T, &'a str)> {
-    let mut values = serde_json::Deserializer::from_str(text).into_iter::<T>();
-    let value = values.next()?.ok()?;
-    Some((value, &text[values.byte_offset()..]))
+/// What follows the JSON string at the start of `text`, found by the
+/// quote that ends it, without checking what is between: the ingest loop
+/// reads the event in full. (Relays may write `content`, most of an
+/// event's bytes, ahead of `id` and `created_at`.)
+fn after_string(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut at = 1;
+    loop {
+        at = next_special(bytes, at)?;
+        match *bytes.get(at)? {
+            b'"' => return text.get(at + 1..),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +119,14 @@ mod tests {
     }
 
     #[test]
+    fn a_string_stepped_over_is_left_for_the_full_parse_to_judge() {
+        assert_eq!(
+            read(r#"{"content":"\x é \\","created_at":1,"id":"a"}"#),
+            stamp("a", 1)
+        );
+    }
+
+    #[test]
     fn without_an_id_the_whole_object_is_read() {
         assert_eq!(read(r#"{"created_at":3,"kind":1}"#), stamp("", 3));
         assert_eq!(read(r#"{"created_at":3} x"#), None);
@@ -125,6 +149,8 @@ mod tests {
             r#"{"id" "x","created_at":2}"#,
             r#"{id:"x","created_at":2}"#,
             r#"{"kind":1,,"created_at":2,"id":"x"}"#,
+            r#"{"content":"never ends,"created_at":2,"id":"x"}"#,
+            r#"{"content":"ends on an escape\"#,
         ] {
             assert_eq!(read(raw), None, "{raw}");
         }

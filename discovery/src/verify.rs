@@ -263,7 +263,8 @@ const MAX_REMEMBERED: usize = 10_000;
 
 /// Answers worked out once per 32-byte key, shared by the verifying
 /// threads; bounded by forgetting everything when full. Only answers that
-/// were worked out successfully are kept.
+/// were worked out successfully are kept, one per key: an answer that does
+/// not fit the question asked is worked out again and takes its place.
 #[derive(Debug)]
 struct Memo<V>(Mutex<HashMap<[u8; 32], V>>);
 
@@ -274,8 +275,17 @@ impl<V> Default for Memo<V> {
 }
 
 impl<V: Clone> Memo<V> {
-    fn get_or_try<E>(&self, key: [u8; 32], work: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        if let Some(known) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+    fn get_or_try<E>(
+        &self,
+        key: [u8; 32],
+        fits: impl Fn(&V) -> bool,
+        work: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let known = self.0.lock().ok().and_then(|memo| {
+            let value = memo.get(&key)?;
+            fits(value).then(|| value.clone())
+        });
+        if let Some(known) = known {
             return Ok(known);
         }
         let value = work()?;
@@ -296,8 +306,17 @@ impl<V: Clone> Memo<V> {
 /// It is shared by the threads that verify one batch.
 #[derive(Debug, Default)]
 pub struct Verifier {
-    bindings: Memo<Arc<Binding>>,
+    /// By the author's key: the binding its last events carried.
+    bindings: Memo<Arc<KnownBinding>>,
     authors: Memo<XOnlyKey>,
+}
+
+/// A binding whose signature holds, with the bytes it came in: a later
+/// event carrying the same bytes carries the same binding.
+#[derive(Debug)]
+struct KnownBinding {
+    bytes: Box<[u8]>,
+    binding: Binding,
 }
 
 /// Verifies an event at `now` (Unix seconds).
@@ -356,9 +375,9 @@ impl Verifier {
             return Checked::refused(Rejection::BadId);
         }
         let author = event.pubkey.to_bytes();
-        let Ok(key) = self
-            .authors
-            .get_or_try(author, || XOnlyKey::from_bytes(&author).ok_or(()))
+        let Ok(key) =
+            self.authors
+                .get_or_try(author, |_| true, || XOnlyKey::from_bytes(&author).ok_or(()))
         else {
             // Not a curve point: no signature can hold.
             return Checked::refused(Rejection::BadSignature);
@@ -379,18 +398,16 @@ impl Verifier {
         match d {
             D_PUBLISHER => {
                 let content: PublisherContent = parse(&event.content)?;
+                let known = self.binding(&to_bytes(&content.binding)?, event, now)?;
                 Ok(Found::Done(Box::new(Verified::Publisher {
-                    binding: Arc::unwrap_or_clone(self.binding(
-                        &to_bytes(&content.binding)?,
-                        event,
-                        now,
-                    )?),
+                    binding: known.binding.clone(),
                 })))
             }
             D_CATALOG => {
                 let content: CatalogContent = parse(&event.content)?;
                 let did = self
                     .binding(&to_bytes(&content.binding)?, event, now)?
+                    .binding
                     .did
                     .clone();
                 if !is_hex64(&content.root_sha256) {
@@ -404,6 +421,7 @@ impl Verifier {
                 let content: ListingContent = parse(&event.content)?;
                 let did = self
                     .binding(content.binding.get().as_bytes(), event, now)?
+                    .binding
                     .did
                     .clone();
                 let envelope = envelope::read(
@@ -424,13 +442,27 @@ impl Verifier {
     }
 
     /// Checks the binding: signed by the DID it names, for this event's
-    /// author, not expired. The signature is checked once per binding.
-    fn binding(&self, bytes: &[u8], event: &Event, now: u64) -> Result<Arc<Binding>, Rejection> {
-        let binding = self
-            .bindings
-            .get_or_try(*blake3::hash(bytes).as_bytes(), || {
-                signed_binding(bytes).map(Arc::new)
-            })?;
+    /// author, not expired. The signature is checked once per binding: an
+    /// author's events carry the same bytes until it renews its binding.
+    fn binding(
+        &self,
+        bytes: &[u8],
+        event: &Event,
+        now: u64,
+    ) -> Result<Arc<KnownBinding>, Rejection> {
+        let known = self.bindings.get_or_try(
+            event.pubkey.to_bytes(),
+            |known| *known.bytes == *bytes,
+            || {
+                signed_binding(bytes).map(|binding| {
+                    Arc::new(KnownBinding {
+                        bytes: bytes.into(),
+                        binding,
+                    })
+                })
+            },
+        )?;
+        let binding = &known.binding;
         let mut author = [0u8; 64];
         let same_key = hex::encode_to_slice(event.pubkey.to_bytes(), &mut author).is_ok()
             && binding.nostr_pubkey.as_bytes() == author;
@@ -443,7 +475,7 @@ impl Verifier {
         if binding.expires <= now {
             return Err(Rejection::BindingExpired(binding.expires));
         }
-        Ok(binding)
+        Ok(known)
     }
 }
 
@@ -718,11 +750,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_binding_signed_by_another_did_is_rejected() {
-        let alice = Identity::generate().unwrap();
-        let mallory = Identity::generate().unwrap();
-        // Mallory claims Alice's DID for Mallory's Nostr key.
+    /// A binding by which Mallory claims Alice's DID for Mallory's Nostr
+    /// key, signed by Mallory.
+    fn claim_of_alices_did(alice: &Identity, mallory: &Identity) -> serde_json::Value {
         let claim = Binding {
             did: alice.did(),
             nostr_pubkey: mallory.nostr_keys().public_key().to_hex(),
@@ -730,11 +760,42 @@ mod tests {
             about: String::new(),
             expires: NOW + YEAR,
         };
-        let envelope: serde_json::Value =
-            serde_json::from_slice(&Signed::sign(&claim, &mallory).unwrap()).unwrap();
+        serde_json::from_slice(&Signed::sign(&claim, mallory).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_binding_signed_by_another_did_is_rejected() {
+        let alice = Identity::generate().unwrap();
+        let mallory = Identity::generate().unwrap();
+        let envelope = claim_of_alices_did(&alice, &mallory);
         let event = publisher_event(&mallory, &envelope, at(NOW)).unwrap();
         assert!(matches!(rejected(&event), Rejection::BindingSigner { .. }));
         assert_eq!(rejected(&event).reason(), "binding signed by another DID");
+    }
+
+    #[test]
+    fn a_binding_is_remembered_only_for_the_same_bytes() {
+        let alice = Identity::generate().unwrap();
+        let mallory = Identity::generate().unwrap();
+        let verifier = Verifier::default();
+        let verified = |binding: &serde_json::Value| {
+            verifier.verify(&publisher_event(&mallory, binding, at(NOW)).unwrap(), NOW)
+        };
+        let own = make_binding(&mallory, "Mallory", "", NOW + YEAR).unwrap();
+        assert!(matches!(verified(&own), Ok(Verified::Publisher { .. })));
+        let expired = make_binding(&mallory, "Mallory", "", NOW - 1).unwrap();
+        assert_eq!(
+            verified(&expired).unwrap_err(),
+            Rejection::BindingExpired(NOW - 1)
+        );
+        assert!(matches!(
+            verified(&claim_of_alices_did(&alice, &mallory)),
+            Err(Rejection::BindingSigner { .. })
+        ));
+        match verified(&own) {
+            Ok(Verified::Publisher { binding }) => assert_eq!(binding.did, mallory.did()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

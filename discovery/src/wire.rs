@@ -6,16 +6,20 @@
 //! events in that form, so the tags and the content as received are,
 //! nearly always, the very bytes to hash: hashing them spares writing the
 //! event out again (escaping a listing's 2 KB of content byte by byte was
-//! the larger part of checking its id). The content is unescaped in the
-//! same pass that checks its escapes are the ones NIP-01 writes. Text in
-//! any other form (spaces between tags, a `\u` or `\/` escape, upper-case
-//! hex) is read as before and its id checked by writing the event out
-//! ([`crate::verify::id_matches`]): the answer is the same either way.
+//! the larger part of checking its id). The event is read member by
+//! member, and its content, most of its bytes, in one walk that finds its
+//! end, unescapes it and checks its escapes are the ones NIP-01 writes.
+//! Text in any other form (spaces between tags, a `\u` or `\/` escape,
+//! upper-case hex) has its id checked by writing the event out
+//! ([`crate::verify::id_matches`]), and content with other escapes is read
+//! by serde: the answer is the same either way.
 
 use std::borrow::Cow;
 
+use nostr::secp256k1::schnorr::Signature;
 use nostr::{Event, EventId, Kind, PublicKey, Tags, Timestamp};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -30,8 +34,23 @@ pub struct WireEvent {
     pub id_holds: bool,
 }
 
-/// The fields of an event, the tags and the content kept as the text
-/// received. Other fields are ignored, as `nostr` ignores them.
+/// The fields of an event as [`read_plain`] finds them: the tags and the
+/// content also as the text received, the content unescaped.
+struct Plain<'a> {
+    id: Cow<'a, str>,
+    pubkey: Cow<'a, str>,
+    created_at: u64,
+    kind: u16,
+    tags: &'a str,
+    content: &'a str,
+    unescaped: String,
+    sig: Cow<'a, str>,
+}
+
+/// The fields of an event, read by serde: the way for text that
+/// [`read_plain`] leaves (escapes NIP-01 does not write, a field twice, or
+/// broken text, which this reports). Other fields are ignored, as `nostr`
+/// ignores them.
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(borrow)]
@@ -42,8 +61,7 @@ struct Fields<'a> {
     kind: u16,
     #[serde(borrow)]
     tags: &'a RawValue,
-    #[serde(borrow)]
-    content: &'a RawValue,
+    content: String,
     #[serde(borrow)]
     sig: Cow<'a, str>,
 }
@@ -57,49 +75,153 @@ pub fn read(raw: &str) -> Result<WireEvent, Rejection> {
             limit: MAX_EVENT_BYTES,
         });
     }
-    let malformed =
-        |what: &str, e: &dyn std::fmt::Display| Rejection::Malformed(format!("event {what}: {e}"));
+    if let Some(mut plain) = read_plain(raw) {
+        let event = event(
+            &plain.id,
+            &plain.pubkey,
+            plain.created_at,
+            plain.kind,
+            plain.tags,
+            std::mem::take(&mut plain.unescaped),
+            &plain.sig,
+        )?;
+        let id_holds = if is_lower_hex(&plain.pubkey) && is_nip01_form(plain.tags) {
+            raw_id(&plain) == *event.id.as_bytes()
+        } else {
+            verify::id_matches(&event)
+        };
+        return Ok(WireEvent { event, id_holds });
+    }
     let fields: Fields<'_> = serde_json::from_str(raw).map_err(|e| malformed("JSON", &e))?;
-    let id = EventId::from_hex(&fields.id).map_err(|e| malformed("id", &e))?;
-    let pubkey = PublicKey::from_hex(&fields.pubkey).map_err(|e| malformed("pubkey", &e))?;
-    let sig = fields.sig.parse().map_err(|e| malformed("sig", &e))?;
-    let tags: Tags = serde_json::from_str(fields.tags.get()).map_err(|e| malformed("tags", &e))?;
-    let (content, nip01_form) = match unescape_nip01(fields.content.get()) {
-        Some(content) => (content, true),
-        None => (
-            serde_json::from_str(fields.content.get()).map_err(|e| malformed("content", &e))?,
-            false,
-        ),
-    };
-    let event = Event::new(
+    let event = event(
+        &fields.id,
+        &fields.pubkey,
+        fields.created_at,
+        fields.kind,
+        fields.tags.get(),
+        fields.content,
+        &fields.sig,
+    )?;
+    let id_holds = verify::id_matches(&event);
+    Ok(WireEvent { event, id_holds })
+}
+
+fn malformed(what: &str, e: &dyn std::fmt::Display) -> Rejection {
+    Rejection::Malformed(format!("event {what}: {e}"))
+}
+
+/// The event made of its fields' text.
+fn event(
+    id: &str,
+    pubkey: &str,
+    created_at: u64,
+    kind: u16,
+    tags: &str,
+    content: String,
+    sig: &str,
+) -> Result<Event, Rejection> {
+    let id = EventId::from_hex(id).map_err(|e| malformed("id", &e))?;
+    let pubkey = PublicKey::from_hex(pubkey).map_err(|e| malformed("pubkey", &e))?;
+    let mut sig_bytes = [0u8; 64];
+    hex::decode_to_slice(sig, &mut sig_bytes).map_err(|e| malformed("sig", &e))?;
+    let sig = Signature::from_slice(&sig_bytes).map_err(|e| malformed("sig", &e))?;
+    let tags: Tags = serde_json::from_str(tags).map_err(|e| malformed("tags", &e))?;
+    Ok(Event::new(
         id,
         pubkey,
-        Timestamp::from_secs(fields.created_at),
-        Kind::from(fields.kind),
+        Timestamp::from_secs(created_at),
+        Kind::from(kind),
         tags,
         content,
         sig,
-    );
-    let id_holds = if nip01_form && is_lower_hex(&fields.pubkey) && is_nip01_form(fields.tags.get())
-    {
-        raw_id(&fields) == *event.id.as_bytes()
+    ))
+}
+
+/// Reads an event whose content escapes only as NIP-01 does, member by
+/// member, the content unescaped in the same walk that finds its end (a
+/// listing's content is most of its bytes, with an escape every dozen).
+/// `None` for anything else: a field missing or twice, another escape in
+/// the content, or text that is not JSON; serde then reads it, and says
+/// what is wrong.
+fn read_plain(raw: &str) -> Option<Plain<'_>> {
+    let mut rest = raw.trim_start().strip_prefix('{')?.trim_start();
+    let (mut id, mut pubkey, mut created_at, mut kind, mut tags, mut content, mut sig) =
+        (None, None, None, None, None, None, None);
+    if let Some(empty) = rest.strip_prefix('}') {
+        rest = empty;
     } else {
-        verify::id_matches(&event)
-    };
-    Ok(WireEvent { event, id_holds })
+        loop {
+            let (key, after) = value::<Cow<'_, str>>(rest)?;
+            rest = after.trim_start().strip_prefix(':')?.trim_start();
+            rest = match key.as_ref() {
+                "id" => take(&mut id, value(rest)?)?,
+                "pubkey" => take(&mut pubkey, value(rest)?)?,
+                "created_at" => take(&mut created_at, value(rest)?)?,
+                "kind" => take(&mut kind, value(rest)?)?,
+                "tags" => {
+                    let (raw_tags, after) = value::<&RawValue>(rest)?;
+                    take(&mut tags, (raw_tags.get(), after))?
+                }
+                "content" => {
+                    let (unescaped, length) = nip01_string(rest)?;
+                    take(
+                        &mut content,
+                        ((&rest[..length], unescaped), &rest[length..]),
+                    )?
+                }
+                "sig" => take(&mut sig, value(rest)?)?,
+                _ => value::<IgnoredAny>(rest)?.1,
+            }
+            .trim_start();
+            match rest.strip_prefix(',') {
+                Some(next) => rest = next.trim_start(),
+                None => {
+                    rest = rest.strip_prefix('}')?;
+                    break;
+                }
+            }
+        }
+    }
+    rest.trim().is_empty().then_some(())?;
+    let (content, unescaped) = content?;
+    Some(Plain {
+        id: id?,
+        pubkey: pubkey?,
+        created_at: created_at?,
+        kind: kind?,
+        tags: tags?,
+        content,
+        unescaped,
+        sig: sig?,
+    })
+}
+
+/// Keeps a field's value read for the first time, and gives the text after
+/// it; `None` for a field named twice.
+fn take<'a, T>(slot: &mut Option<T>, (value, after): (T, &'a str)) -> Option<&'a str> {
+    slot.is_none().then_some(())?;
+    *slot = Some(value);
+    Some(after)
+}
+
+/// The JSON value at the start of `text`, and what follows it.
+pub(crate) fn value<'a, T: Deserialize<'a>>(text: &'a str) -> Option<(T, &'a str)> {
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<T>();
+    let value = values.next()?.ok()?;
+    Some((value, &text[values.byte_offset()..]))
 }
 
 /// The NIP-01 id of an event whose tags and content are in NIP-01's form,
 /// hashed from their text as received.
-fn raw_id(fields: &Fields<'_>) -> [u8; 32] {
+fn raw_id(plain: &Plain<'_>) -> [u8; 32] {
     let mut hash = Sha256::new();
     hash.update(format!(
         "[0,\"{}\",{},{},",
-        fields.pubkey, fields.created_at, fields.kind
+        plain.pubkey, plain.created_at, plain.kind
     ));
-    hash.update(fields.tags.get().as_bytes());
+    hash.update(plain.tags.as_bytes());
     hash.update(b",");
-    hash.update(fields.content.get().as_bytes());
+    hash.update(plain.content.as_bytes());
     hash.update(b"]");
     hash.finalize().into()
 }
@@ -120,29 +242,64 @@ fn short_escape(byte: u8) -> Option<char> {
     })
 }
 
-/// A JSON string (quotes included) unescaped, if every escape in it is one
-/// NIP-01 writes; `None` otherwise (then it is read the general way).
-/// JSON text holds no raw control characters, so a string whose escapes
-/// are all NIP-01's is, byte for byte, what NIP-01 writes for its value.
-fn unescape_nip01(quoted: &str) -> Option<String> {
-    let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+/// The JSON string at the start of `text` unescaped, and its length with
+/// the quotes, if every escape in it is one NIP-01 writes and it has no
+/// raw control character (which JSON forbids); `None` otherwise. Such a
+/// string is, byte for byte, what NIP-01 writes for its value.
+fn nip01_string(text: &str) -> Option<(String, usize)> {
+    let inner = text.strip_prefix('"')?;
     let bytes = inner.as_bytes();
     let mut out = String::with_capacity(inner.len());
-    // A plain walk: escapes come every dozen bytes in a listing's content,
-    // too often for a search routine's start-up cost to pay.
     let (mut copied, mut at) = (0, 0);
-    while at < bytes.len() {
-        if bytes[at] == b'\\' {
-            out.push_str(&inner[copied..at]);
-            out.push(short_escape(*bytes.get(at + 1)?)?);
-            at += 2;
-            copied = at;
-        } else {
-            at += 1;
+    loop {
+        at = next_special(bytes, at)?;
+        out.push_str(inner.get(copied..at)?);
+        match *bytes.get(at)? {
+            b'"' => return Some((out, at + 2)),
+            b'\\' => {
+                out.push(short_escape(*bytes.get(at + 1)?)?);
+                at += 2;
+                copied = at;
+            }
+            _ => return None,
         }
     }
-    out.push_str(&inner[copied..]);
-    Some(out)
+}
+
+/// Each byte's 1 copied into all eight bytes of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// Each byte's top bit.
+const TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// Where, from `at` on, the first byte that ends a run of plain string
+/// text is: a quote, a backslash or a control character. Eight bytes are
+/// looked at together, as a word, since a listing's content has an escape
+/// only every dozen bytes or so.
+pub(crate) fn next_special(bytes: &[u8], mut at: usize) -> Option<usize> {
+    while let Some(word) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        let found = specials(u64::from_le_bytes(*word));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    let found = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some(at + found)
+}
+
+/// The top bit of each byte of `word` that is a quote, a backslash or a
+/// control character, exact up to the first such byte (which is all
+/// [`next_special`] needs): a byte's subtraction can borrow from the bytes
+/// above it, never from those below.
+fn specials(word: u64) -> u64 {
+    let zero_at = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero_at(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_at(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (quote | backslash | control) & TOPS
 }
 
 /// Whether JSON text is compact and escapes only as NIP-01 does: no
@@ -204,9 +361,8 @@ mod tests {
         ] {
             let sent = event(content, tags);
             let text = sent.as_json();
-            let fields: Fields<'_> = serde_json::from_str(&text).unwrap();
             assert_eq!(
-                unescape_nip01(fields.content.get()).is_some() && is_nip01_form(fields.tags.get()),
+                read_plain(&text).is_some_and(|plain| is_nip01_form(plain.tags)),
                 short,
                 "{content:?} takes the short way"
             );
@@ -248,15 +404,71 @@ mod tests {
     #[test]
     fn only_short_escapes_are_unescaped_here() {
         assert_eq!(
-            unescape_nip01(r#""a\"b\\c\nd""#).as_deref(),
-            Some("a\"b\\c\nd")
+            nip01_string(r#""a\"b\\c\nd","x""#),
+            Some(("a\"b\\c\nd".to_owned(), 12))
         );
-        assert_eq!(unescape_nip01(r#""\u0041""#), None);
-        assert_eq!(unescape_nip01(r#""\/""#), None);
+        assert_eq!(nip01_string(r#""""#), Some((String::new(), 2)));
+        assert_eq!(nip01_string(r#""\u0041""#), None);
+        assert_eq!(nip01_string(r#""\/""#), None);
+        assert_eq!(nip01_string("\"a\nb\""), None, "a raw control character");
+        assert_eq!(nip01_string(r#""open"#), None);
+        let long = format!("\"{}\\\"{}\"", "a".repeat(20), "é".repeat(9));
+        assert_eq!(
+            nip01_string(&long),
+            Some((format!("{}\"{}", "a".repeat(20), "é".repeat(9)), long.len()))
+        );
         assert!(is_nip01_form(r#"[["d","x\"y"],["t","a b"]]"#));
         assert!(is_nip01_form(r#"[["d","x\\"],["t","a b"]]"#));
         assert!(!is_nip01_form(r#"[["d", "x"]]"#));
         assert!(!is_nip01_form(r#"[["d","\u0078"]]"#));
+    }
+
+    #[test]
+    fn the_first_special_byte_is_found_wherever_it_is() {
+        for special in [b'"', b'\\', b'\n', 0, 0x1f] {
+            for at in 0..20 {
+                let mut bytes = "é".repeat(10).into_bytes();
+                bytes[at] = special;
+                bytes[19] = special;
+                assert_eq!(next_special(&bytes, 0), Some(at), "{special} at {at}");
+            }
+        }
+        let plain = "a ~ é \u{7f} 日本".repeat(3);
+        assert_eq!(next_special(plain.as_bytes(), 0), None);
+        assert_eq!(next_special(b"ab", 5), None);
+    }
+
+    #[test]
+    fn members_in_any_order_or_spacing_give_the_same_event() {
+        let sent = event(r#"{"a":"b\"c"}"#, vec![Tag::identifier("archy:app:x")]);
+        let tree: serde_json::Value = serde_json::from_str(&sent.as_json()).unwrap();
+        let sorted = tree.to_string();
+        assert!(sorted.starts_with("{\"content\""), "{sorted}");
+        let spaced = tree
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| format!("{} :\n {value}", serde_json::json!(key)))
+            .collect::<Vec<_>>()
+            .join(" ,\t");
+        let spaced = format!(" {{ {spaced} }}\n");
+        for form in [sorted, spaced, serde_json::to_string_pretty(&tree).unwrap()] {
+            assert!(read_plain(&form).is_some(), "{form}");
+            let read = read(&form).unwrap();
+            assert_eq!(read.event, sent, "{form}");
+            assert!(read.id_holds, "{form}");
+        }
+    }
+
+    #[test]
+    fn a_member_twice_or_missing_is_refused() {
+        let text = event("x", vec![]).as_json();
+        let twice = text.replace("\"kind\":30078", "\"kind\":30078,\"kind\":30078");
+        let missing = text.replace("\"kind\":30078,", "");
+        for bad in [twice, missing] {
+            assert!(read_plain(&bad).is_none(), "{bad}");
+            assert!(matches!(read(&bad), Err(Rejection::Malformed(_))), "{bad}");
+        }
     }
 
     #[test]
