@@ -83,6 +83,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the event now stands for its address: the newest held there.
+    fn stands(&self) -> bool {
+        matches!(
+            self,
+            Self::Indexed
+                | Self::Waiting
+                | Self::Publisher
+                | Self::RootPinned
+                | Self::RootSame
+                | Self::RootRotated
+        )
+    }
+
     /// The counter it adds to.
     pub fn counter(&self) -> String {
         match self {
@@ -232,6 +245,8 @@ impl Ingestor {
                     changes: &mut changes,
                     fresh: &mut fresh,
                     now,
+                    rooted: None,
+                    spoke_for: None,
                 };
                 // The batch's catalogs go first: relays send newest first, so a
                 // publisher's listings arrive just before the (older) catalog
@@ -409,6 +424,10 @@ struct Run<'a, 'tx> {
     changes: &'a mut Vec<Change>,
     fresh: &'a mut Vec<[u8; 32]>,
     now: u64,
+    /// The last DID found to have a pinned root.
+    rooted: Option<String>,
+    /// The last (Nostr key, DID) recorded as speaking for it.
+    spoke_for: Option<(String, String)>,
 }
 
 impl Run<'_, '_> {
@@ -451,112 +470,148 @@ impl Run<'_, '_> {
         let d = event.tags.identifier().unwrap_or_default();
         let created = event.created_at.as_secs();
         let id = event.id.to_hex();
-        if let Some((at, held)) = self.tables.head(&author, d)? {
-            // NIP-01: the newer event wins; at the same second, the lower id.
-            if created < at || (created == at && id >= held) {
-                return Ok(Outcome::Superseded);
-            }
-        }
-        if self
-            .tables
-            .deleted_at(&author, d)?
-            .is_some_and(|at| at >= created)
-        {
-            return Ok(Outcome::Deleted);
-        }
-        if !self
-            .flood
-            .admit(event.pubkey.to_bytes(), created, self.limits.per_minute)
-        {
-            return Ok(Outcome::Rejected("flood"));
-        }
-        let did = match &verified {
-            Verified::Publisher { binding } => binding.did.to_string(),
-            Verified::Catalog { did, .. } | Verified::Listing { did, .. } => did.to_string(),
-        };
-        let outcome = match verified {
-            Verified::Publisher { binding } => {
-                self.tables.put_publisher(&PublisherRecord {
-                    did: binding.did.to_string(),
-                    nostr_pubkey: author.clone(),
-                    name: binding.name,
-                    about: binding.about,
-                    binding_expires: binding.expires,
-                    created_at: created,
-                })?;
-                Outcome::Publisher
-            }
-            Verified::Catalog { did, content } => {
-                let pinned = self.tables.root(did.as_str())?;
-                match tofu::decide(&did, &content, pinned.as_ref(), self.now) {
-                    RootDecision::Pin(root) => {
-                        self.tables.put_root(did.as_str(), &root)?;
-                        self.promote(&did)?;
-                        Outcome::RootPinned
-                    }
-                    RootDecision::Same(root) => {
-                        self.tables.put_root(did.as_str(), &root)?;
-                        Outcome::RootSame
-                    }
-                    RootDecision::Rotate(root) => {
-                        self.tables.put_root(did.as_str(), &root)?;
-                        Outcome::RootRotated
-                    }
-                    RootDecision::Conflict {
-                        reason,
-                        version,
-                        sha256,
-                    } => {
-                        let pinned = pinned.map(|p| (p.version, p.sha256)).unwrap_or_default();
-                        tracing::warn!(
-                            "REFUSED a different TUF root for {did} from {relay}: {reason} \
-                             (pinned v{} {}, offered v{version} {sha256})",
-                            pinned.0,
-                            pinned.1
-                        );
-                        self.tables.put_conflict(
-                            did.as_str(),
-                            &RootConflict {
-                                pinned,
-                                offered: (version, sha256),
-                                reason,
-                                event_id: id,
-                                relay: relay.to_owned(),
-                                seen_at: self.now,
-                            },
-                        )?;
-                        return Ok(Outcome::RootConflict);
-                    }
-                    RootDecision::Invalid(reason) => {
-                        tracing::debug!("catalog event {id} for {did}: {reason}");
-                        return Ok(Outcome::Rejected("invalid root"));
-                    }
+        // The head is written at once, which reads the one it replaces, and
+        // put back below unless the event stands.
+        let previous = self.tables.replace_head(&author, d, created, &id)?;
+        let outcome = 'decided: {
+            if let Some((at, held)) = &previous {
+                // NIP-01: the newer event wins; at the same second, the lower id.
+                if created < *at || (created == *at && id >= *held) {
+                    break 'decided Outcome::Superseded;
                 }
             }
-            Verified::Listing { did, content, .. } => {
-                let mut record =
-                    listing_record(did.as_str(), content, &id, &author, created, relay);
-                // A publisher's waiting listings move into the index when its
-                // root is pinned (`promote`), so none waits once it has one.
-                if self.tables.has_root(did.as_str())? {
-                    self.tables.put_listing(&mut record)?;
-                    self.changes.push(Change::Upsert(Box::new(record)));
-                    Outcome::Indexed
-                } else if self.tables.pending_count(did.as_str())?
-                    < self.limits.pending_per_publisher
-                {
-                    self.tables.put_pending(&mut record)?;
-                    Outcome::Waiting
-                } else {
-                    return Ok(Outcome::Rejected("too many listings waiting for a root"));
-                }
+            if self
+                .tables
+                .deleted_at(&author, d)?
+                .is_some_and(|at| at >= created)
+            {
+                break 'decided Outcome::Deleted;
             }
+            if !self
+                .flood
+                .admit(event.pubkey.to_bytes(), created, self.limits.per_minute)
+            {
+                break 'decided Outcome::Rejected("flood");
+            }
+            let did = match &verified {
+                Verified::Publisher { binding } => binding.did.to_string(),
+                Verified::Catalog { did, .. } | Verified::Listing { did, .. } => did.to_string(),
+            };
+            let outcome = match verified {
+                Verified::Publisher { binding } => {
+                    self.tables.put_publisher(&PublisherRecord {
+                        did: binding.did.to_string(),
+                        nostr_pubkey: author.clone(),
+                        name: binding.name,
+                        about: binding.about,
+                        binding_expires: binding.expires,
+                        created_at: created,
+                    })?;
+                    Outcome::Publisher
+                }
+                Verified::Catalog { did, content } => {
+                    let pinned = self.tables.root(did.as_str())?;
+                    match tofu::decide(&did, &content, pinned.as_ref(), self.now) {
+                        RootDecision::Pin(root) => {
+                            self.tables.put_root(did.as_str(), &root)?;
+                            self.promote(&did)?;
+                            Outcome::RootPinned
+                        }
+                        RootDecision::Same(root) => {
+                            self.tables.put_root(did.as_str(), &root)?;
+                            Outcome::RootSame
+                        }
+                        RootDecision::Rotate(root) => {
+                            self.tables.put_root(did.as_str(), &root)?;
+                            Outcome::RootRotated
+                        }
+                        RootDecision::Conflict {
+                            reason,
+                            version,
+                            sha256,
+                        } => {
+                            let pinned = pinned.map(|p| (p.version, p.sha256)).unwrap_or_default();
+                            tracing::warn!(
+                                "REFUSED a different TUF root for {did} from {relay}: {reason} \
+                                 (pinned v{} {}, offered v{version} {sha256})",
+                                pinned.0,
+                                pinned.1
+                            );
+                            self.tables.put_conflict(
+                                did.as_str(),
+                                &RootConflict {
+                                    pinned,
+                                    offered: (version, sha256),
+                                    reason,
+                                    event_id: id.clone(),
+                                    relay: relay.to_owned(),
+                                    seen_at: self.now,
+                                },
+                            )?;
+                            break 'decided Outcome::RootConflict;
+                        }
+                        RootDecision::Invalid(reason) => {
+                            tracing::debug!("catalog event {id} for {did}: {reason}");
+                            break 'decided Outcome::Rejected("invalid root");
+                        }
+                    }
+                }
+                Verified::Listing { did, content, .. } => {
+                    let mut record =
+                        listing_record(did.as_str(), content, &id, &author, created, relay);
+                    // A publisher's waiting listings move into the index when its
+                    // root is pinned (`promote`), so none waits once it has one.
+                    if self.has_root(did.as_str())? {
+                        self.tables.put_listing(&mut record)?;
+                        self.changes.push(Change::Upsert(Box::new(record)));
+                        Outcome::Indexed
+                    } else if self.tables.pending_count(did.as_str())?
+                        < self.limits.pending_per_publisher
+                    {
+                        self.tables.put_pending(&mut record)?;
+                        Outcome::Waiting
+                    } else {
+                        break 'decided Outcome::Rejected("too many listings waiting for a root");
+                    }
+                }
+            };
+            self.speaks_for(&author, did)?;
+            outcome
         };
-        self.tables.set_head(&author, d, created, &id)?;
-        if self.tables.author(&author)?.as_deref() != Some(did.as_str()) {
-            self.tables.set_author(&author, &did)?;
+        if !outcome.stands() {
+            self.tables.restore_head(&author, d, previous)?;
         }
         Ok(outcome)
+    }
+
+    /// Whether `did` has a pinned root. A run of one publisher's listings
+    /// asks once: a root once pinned stays pinned.
+    fn has_root(&mut self, did: &str) -> Result<bool, redb::Error> {
+        if self.rooted.as_deref() == Some(did) {
+            return Ok(true);
+        }
+        let rooted = self.tables.has_root(did)?;
+        if rooted {
+            self.rooted = Some(did.to_owned());
+        }
+        Ok(rooted)
+    }
+
+    /// Records that Nostr key `author` speaks for `did`, unless that is
+    /// what the last event recorded.
+    fn speaks_for(&mut self, author: &str, did: String) -> Result<(), redb::Error> {
+        if self
+            .spoke_for
+            .as_ref()
+            .is_some_and(|(known, of)| known == author && *of == did)
+        {
+            return Ok(());
+        }
+        if self.tables.author(author)?.as_deref() != Some(did.as_str()) {
+            self.tables.set_author(author, &did)?;
+        }
+        self.spoke_for = Some((author.to_owned(), did));
+        Ok(())
     }
 
     /// Moves `did`'s waiting listings into the index.

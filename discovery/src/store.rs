@@ -309,15 +309,37 @@ impl Tables<'_> {
         }))
     }
 
-    /// Records the newest event for (author, `d`).
-    pub fn set_head(
+    /// Records the newest event for (author, `d`) and returns the one it
+    /// replaces: one walk down the table where a read and then a write took
+    /// two. [`Self::restore_head`] puts the old one back.
+    pub fn replace_head(
         &mut self,
         author: &str,
         d: &str,
         at: u64,
         id: &str,
+    ) -> Result<Option<(u64, String)>, redb::Error> {
+        Ok(self.heads.insert((author, d), (at, id))?.map(|v| {
+            let (at, id) = v.value();
+            (at, id.to_owned())
+        }))
+    }
+
+    /// Puts back the head [`Self::replace_head`] replaced, or none.
+    pub fn restore_head(
+        &mut self,
+        author: &str,
+        d: &str,
+        previous: Option<(u64, String)>,
     ) -> Result<(), redb::Error> {
-        self.heads.insert((author, d), (at, id))?;
+        match previous {
+            Some((at, id)) => {
+                self.heads.insert((author, d), (at, id.as_str()))?;
+            }
+            None => {
+                self.heads.remove((author, d))?;
+            }
+        }
         Ok(())
     }
 

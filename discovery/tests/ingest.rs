@@ -405,6 +405,38 @@ fn copies_from_several_relays_count_once_and_older_versions_lose() {
 }
 
 #[test]
+fn an_event_that_does_not_stand_leaves_the_newest_held_in_place() {
+    let mut index = index();
+    let alice = pinned(&mut index);
+    assert_eq!(index.one(&notes(&alice, NOW - 10)), Outcome::Indexed);
+    assert_eq!(index.one(&notes(&alice, NOW - 20)), Outcome::Superseded);
+    assert_eq!(
+        index.one(&notes(&alice, NOW - 15)),
+        Outcome::Superseded,
+        "the newest is still the one held"
+    );
+
+    let mut index = index_with(IngestLimits {
+        pending_per_publisher: 0,
+        ..IngestLimits::default()
+    });
+    let bob = publisher();
+    assert_eq!(
+        index.one(&notes(&bob, NOW - 5)),
+        Outcome::Rejected("too many listings waiting for a root")
+    );
+    assert_eq!(
+        index.one(&bob.catalog_event(NOW - 100).unwrap()),
+        Outcome::RootPinned
+    );
+    assert_eq!(
+        index.one(&notes(&bob, NOW - 50)),
+        Outcome::Indexed,
+        "a refused event holds no place"
+    );
+}
+
+#[test]
 fn a_deletion_takes_the_listing_down_and_keeps_older_copies_out() {
     let mut index = index();
     let alice = pinned(&mut index);
