@@ -9,6 +9,7 @@
 //! each fit in a few tens of MB, and a query over them takes well under a
 //! millisecond, without a second on-disk index to keep in step with redb.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// Words kept per field.
@@ -92,19 +93,27 @@ pub struct SearchIndex {
 }
 
 /// Lower-case words of `text`: runs of letters and digits, at least two
-/// characters (or one digit), at most [`MAX_TERM_CHARS`].
-pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+/// characters (or one digit), at most [`MAX_TERM_CHARS`]. A word already
+/// in lower-case ASCII is lent from `text`, not copied.
+pub fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2 || w.chars().all(|c| c.is_ascii_digit()))
         .filter(|w| !w.is_empty())
         .map(|w| {
             if w.is_ascii() {
-                w[..w.len().min(MAX_TERM_CHARS)].to_ascii_lowercase()
+                let w = &w[..w.len().min(MAX_TERM_CHARS)];
+                if w.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(w.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(w)
+                }
             } else {
-                w.chars()
-                    .take(MAX_TERM_CHARS)
-                    .flat_map(char::to_lowercase)
-                    .collect()
+                Cow::Owned(
+                    w.chars()
+                        .take(MAX_TERM_CHARS)
+                        .flat_map(char::to_lowercase)
+                        .collect(),
+                )
             }
         })
 }
@@ -126,10 +135,10 @@ impl SearchIndex {
     }
 
     /// Adds a listing, replacing the one with the same (DID, app id).
-    pub fn upsert(&mut self, fields: Fields<'_>) {
+    pub fn upsert<'a>(&mut self, fields: Fields<'a>) {
         self.remove(fields.did, fields.app_id);
-        let mut weights: Vec<(String, u16)> = Vec::new();
-        let mut add = |text: &str, weight: u16| {
+        let mut weights: Vec<(Cow<'a, str>, u16)> = Vec::new();
+        let mut add = |text: &'a str, weight: u16| {
             weights.extend(words(text).take(MAX_TERMS_PER_FIELD).map(|w| (w, weight)));
         };
         add(fields.title, TITLE);
@@ -164,10 +173,11 @@ impl SearchIndex {
         };
         for (word, weight) in weights {
             let posting = Posting { slot, weight };
-            match self.terms.get_mut(word.as_str()) {
+            match self.terms.get_mut(&*word) {
                 Some(postings) => postings.push(posting),
                 None => {
-                    self.terms.insert(word.into_boxed_str(), vec![posting]);
+                    self.terms
+                        .insert(word.into_owned().into_boxed_str(), vec![posting]);
                 }
             }
         }
@@ -224,7 +234,7 @@ impl SearchIndex {
     /// by title.
     pub fn search(&self, query: &str, offset: usize, limit: usize) -> Results {
         let limit = limit.min(MAX_RESULTS);
-        let words: Vec<String> = words(query).take(MAX_TERMS_PER_FIELD).collect();
+        let words: Vec<Cow<'_, str>> = words(query).take(MAX_TERMS_PER_FIELD).collect();
         if words.is_empty() {
             return self.by_title(offset, limit);
         }
@@ -237,7 +247,7 @@ impl SearchIndex {
             let round = i as u8;
             let mut best = vec![0f32; 0];
             for (term, postings) in self.matching_terms(word, last) {
-                let exact = term == word.as_str();
+                let exact = term == &**word;
                 let df = postings
                     .iter()
                     .filter(|p| self.docs[p.slot as usize].is_some())
@@ -409,7 +419,7 @@ mod tests {
     fn words_are_lower_cased_and_cut_whether_ascii_or_not() {
         let long = "a".repeat(40);
         let text = format!("Notes-APP x 7 Ünïcode ÉCOLE {long} {}", "é".repeat(40));
-        let found: Vec<String> = words(&text).collect();
+        let found: Vec<String> = words(&text).map(Cow::into_owned).collect();
         assert_eq!(
             found,
             [

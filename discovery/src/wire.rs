@@ -120,11 +120,12 @@ fn event(
     content: String,
     sig: &str,
 ) -> Result<Event, Rejection> {
-    let id = EventId::from_hex(id).map_err(|e| malformed("id", &e))?;
-    let pubkey = PublicKey::from_hex(pubkey).map_err(|e| malformed("pubkey", &e))?;
-    let mut sig_bytes = [0u8; 64];
-    hex::decode_to_slice(sig, &mut sig_bytes).map_err(|e| malformed("sig", &e))?;
-    let sig = Signature::from_slice(&sig_bytes).map_err(|e| malformed("sig", &e))?;
+    let not_hex = |what: &str, bytes: usize| malformed(what, &format!("not {bytes} bytes of hex"));
+    let id = EventId::from_byte_array(hex_array(id).ok_or_else(|| not_hex("id", 32))?);
+    let pubkey =
+        PublicKey::from_byte_array(hex_array(pubkey).ok_or_else(|| not_hex("pubkey", 32))?);
+    let sig = hex_array::<64>(sig).ok_or_else(|| not_hex("sig", 64))?;
+    let sig = Signature::from_slice(&sig).map_err(|e| malformed("sig", &e))?;
     let tags: Tags = serde_json::from_str(tags).map_err(|e| malformed("tags", &e))?;
     Ok(Event::new(
         id,
@@ -135,6 +136,39 @@ fn event(
         content,
         sig,
     ))
+}
+
+/// Each byte's value as a hex digit of either case, or `0xff`.
+const HEX_DIGITS: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        let value = digit as u8;
+        table[b"0123456789abcdef"[digit] as usize] = value;
+        table[b"0123456789ABCDEF"[digit] as usize] = value;
+        digit += 1;
+    }
+    table
+};
+
+/// `text` read as `N` bytes of hex, by table: the id, the key and the
+/// signature of every event are 256 hex digits.
+fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut invalid = 0;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (
+            HEX_DIGITS[usize::from(pair[0])],
+            HEX_DIGITS[usize::from(pair[1])],
+        );
+        invalid |= high | low;
+        *byte = high << 4 | low;
+    }
+    (invalid & 0xf0 == 0).then_some(out)
 }
 
 /// Reads an event whose content escapes only as NIP-01 does, member by
@@ -436,6 +470,19 @@ mod tests {
         let plain = "a ~ é \u{7f} 日本".repeat(3);
         assert_eq!(next_special(plain.as_bytes(), 0), None);
         assert_eq!(next_special(b"ab", 5), None);
+    }
+
+    #[test]
+    fn hex_reads_either_case_and_nothing_else() {
+        assert_eq!(hex_array::<2>("0aF9"), Some([0x0a, 0xf9]));
+        assert_eq!(hex_array::<2>("0af"), None);
+        assert_eq!(hex_array::<2>("0af90"), None);
+        for bad in ["0ag9", "0a 9", "0a-9", "0aé"] {
+            assert_eq!(hex_array::<2>(bad), None, "{bad}");
+        }
+        let all: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+        let bytes: [u8; 256] = hex_array(&all).unwrap();
+        assert!(bytes.iter().enumerate().all(|(i, &b)| usize::from(b) == i));
     }
 
     #[test]
