@@ -120,12 +120,10 @@ fn event(
     content: String,
     sig: &str,
 ) -> Result<Event, Rejection> {
-    let not_hex = |what: &str, bytes: usize| malformed(what, &format!("not {bytes} bytes of hex"));
-    let id = EventId::from_byte_array(hex_array(id).ok_or_else(|| not_hex("id", 32))?);
-    let pubkey =
-        PublicKey::from_byte_array(hex_array(pubkey).ok_or_else(|| not_hex("pubkey", 32))?);
-    let sig = hex_array::<64>(sig).ok_or_else(|| not_hex("sig", 64))?;
-    let sig = Signature::from_slice(&sig).map_err(|e| malformed("sig", &e))?;
+    let id = EventId::from_byte_array(hex_array("id", id)?);
+    let pubkey = PublicKey::from_byte_array(hex_array("pubkey", pubkey)?);
+    let sig =
+        Signature::from_slice(&hex_array::<64>("sig", sig)?).map_err(|e| malformed("sig", &e))?;
     let tags: Tags = serde_json::from_str(tags).map_err(|e| malformed("tags", &e))?;
     Ok(Event::new(
         id,
@@ -138,37 +136,12 @@ fn event(
     ))
 }
 
-/// Each byte's value as a hex digit of either case, or `0xff`.
-const HEX_DIGITS: [u8; 256] = {
-    let mut table = [0xff; 256];
-    let mut digit = 0;
-    while digit < 16 {
-        let value = digit as u8;
-        table[b"0123456789abcdef"[digit] as usize] = value;
-        table[b"0123456789ABCDEF"[digit] as usize] = value;
-        digit += 1;
-    }
-    table
-};
-
-/// `text` read as `N` bytes of hex, by table: the id, the key and the
-/// signature of every event are 256 hex digits.
-fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let digits = text.as_bytes();
-    if digits.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    let mut invalid = 0;
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let (high, low) = (
-            HEX_DIGITS[usize::from(pair[0])],
-            HEX_DIGITS[usize::from(pair[1])],
-        );
-        invalid |= high | low;
-        *byte = high << 4 | low;
-    }
-    (invalid & 0xf0 == 0).then_some(out)
+/// The hex text of field `what` as `N` bytes, decoded straight into an
+/// array.
+fn hex_array<const N: usize>(what: &str, text: &str) -> Result<[u8; N], Rejection> {
+    let mut bytes = [0u8; N];
+    hex::decode_to_slice(text, &mut bytes).map_err(|e| malformed(what, &e))?;
+    Ok(bytes)
 }
 
 /// Reads an event whose content escapes only as NIP-01 does, member by
@@ -181,42 +154,35 @@ fn read_plain(raw: &str) -> Option<Plain<'_>> {
     let mut rest = raw.trim_start().strip_prefix('{')?.trim_start();
     let (mut id, mut pubkey, mut created_at, mut kind, mut tags, mut content, mut sig) =
         (None, None, None, None, None, None, None);
-    if let Some(empty) = rest.strip_prefix('}') {
-        rest = empty;
-    } else {
-        loop {
-            let (key, after) = value::<Cow<'_, str>>(rest)?;
-            rest = after.trim_start().strip_prefix(':')?.trim_start();
-            rest = match key.as_ref() {
-                "id" => take(&mut id, value(rest)?)?,
-                "pubkey" => take(&mut pubkey, value(rest)?)?,
-                "created_at" => take(&mut created_at, value(rest)?)?,
-                "kind" => take(&mut kind, value(rest)?)?,
-                "tags" => {
-                    let (raw_tags, after) = value::<&RawValue>(rest)?;
-                    take(&mut tags, (raw_tags.get(), after))?
-                }
-                "content" => {
-                    let (unescaped, length) = nip01_string(rest)?;
-                    take(
-                        &mut content,
-                        ((&rest[..length], unescaped), &rest[length..]),
-                    )?
-                }
-                "sig" => take(&mut sig, value(rest)?)?,
-                _ => value::<IgnoredAny>(rest)?.1,
+    loop {
+        let (key, after) = value::<Cow<'_, str>>(rest)?;
+        rest = after.trim_start().strip_prefix(':')?.trim_start();
+        rest = match key.as_ref() {
+            "id" => take(&mut id, value(rest)?)?,
+            "pubkey" => take(&mut pubkey, value(rest)?)?,
+            "created_at" => take(&mut created_at, value(rest)?)?,
+            "kind" => take(&mut kind, value(rest)?)?,
+            "tags" => {
+                let (raw_tags, after) = value::<&RawValue>(rest)?;
+                take(&mut tags, (raw_tags.get(), after))?
             }
-            .trim_start();
-            match rest.strip_prefix(',') {
-                Some(next) => rest = next.trim_start(),
-                None => {
-                    rest = rest.strip_prefix('}')?;
-                    break;
-                }
+            "content" => {
+                let (unescaped, length) = nip01_string(rest)?;
+                take(
+                    &mut content,
+                    ((&rest[..length], unescaped), &rest[length..]),
+                )?
             }
+            "sig" => take(&mut sig, value(rest)?)?,
+            _ => value::<IgnoredAny>(rest)?.1,
+        }
+        .trim_start();
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next.trim_start(),
+            None => break,
         }
     }
-    rest.trim().is_empty().then_some(())?;
+    rest.strip_prefix('}')?.trim().is_empty().then_some(())?;
     let (content, unescaped) = content?;
     Some(Plain {
         id: id?,
@@ -474,14 +440,15 @@ mod tests {
 
     #[test]
     fn hex_reads_either_case_and_nothing_else() {
-        assert_eq!(hex_array::<2>("0aF9"), Some([0x0a, 0xf9]));
-        assert_eq!(hex_array::<2>("0af"), None);
-        assert_eq!(hex_array::<2>("0af90"), None);
+        let hex_array = |text: &str| hex_array::<2>("x", text).ok();
+        assert_eq!(hex_array("0aF9"), Some([0x0a, 0xf9]));
+        assert_eq!(hex_array("0af"), None);
+        assert_eq!(hex_array("0af90"), None);
         for bad in ["0ag9", "0a 9", "0a-9", "0aé"] {
-            assert_eq!(hex_array::<2>(bad), None, "{bad}");
+            assert_eq!(hex_array(bad), None, "{bad}");
         }
         let all: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
-        let bytes: [u8; 256] = hex_array(&all).unwrap();
+        let bytes: [u8; 256] = super::hex_array("x", &all).unwrap();
         assert!(bytes.iter().enumerate().all(|(i, &b)| usize::from(b) == i));
     }
 
