@@ -415,6 +415,15 @@ fn prepare_all(
     })
 }
 
+/// Where an event stands: its author's key and `d` (its address), its
+/// time and its id, as the heads table holds them.
+struct Address<'a> {
+    author: String,
+    d: &'a str,
+    created: u64,
+    id: String,
+}
+
 /// One batch in progress.
 struct Run<'a, 'tx> {
     tables: &'a mut Tables<'tx>,
@@ -466,121 +475,144 @@ impl Run<'_, '_> {
             Ok(verified) => verified,
             Err(r) => return Ok(Outcome::Rejected(r.reason())),
         };
-        let author = event.pubkey.to_hex();
-        let d = event.tags.identifier().unwrap_or_default();
-        let created = event.created_at.as_secs();
-        let id = event.id.to_hex();
+        let address = Address {
+            author: event.pubkey.to_hex(),
+            d: event.tags.identifier().unwrap_or_default(),
+            created: event.created_at.as_secs(),
+            id: event.id.to_hex(),
+        };
+        let Address {
+            author,
+            d,
+            created,
+            id,
+        } = &address;
         // The head is written at once, which reads the one it replaces, and
         // put back below unless the event stands.
-        let previous = self.tables.replace_head(&author, d, created, &id)?;
-        let outcome = 'decided: {
-            if let Some((at, held)) = &previous {
-                // NIP-01: the newer event wins; at the same second, the lower id.
-                if created < *at || (created == *at && id >= *held) {
-                    break 'decided Outcome::Superseded;
-                }
+        let previous = self.tables.replace_head(author, d, *created, id)?;
+        let outcome = match &previous {
+            // NIP-01: the newer event wins; at the same second, the lower id.
+            Some((at, held)) if created < at || (created == at && id >= held) => {
+                Outcome::Superseded
             }
-            if self
-                .tables
-                .deleted_at(&author, d)?
-                .is_some_and(|at| at >= created)
-            {
-                break 'decided Outcome::Deleted;
-            }
-            if !self
-                .flood
-                .admit(event.pubkey.to_bytes(), created, self.limits.per_minute)
-            {
-                break 'decided Outcome::Rejected("flood");
-            }
-            let did = match &verified {
-                Verified::Publisher { binding } => binding.did.to_string(),
-                Verified::Catalog { did, .. } | Verified::Listing { did, .. } => did.to_string(),
-            };
-            let outcome = match verified {
-                Verified::Publisher { binding } => {
-                    self.tables.put_publisher(&PublisherRecord {
-                        did: binding.did.to_string(),
-                        nostr_pubkey: author.clone(),
-                        name: binding.name,
-                        about: binding.about,
-                        binding_expires: binding.expires,
-                        created_at: created,
-                    })?;
-                    Outcome::Publisher
-                }
-                Verified::Catalog { did, content } => {
-                    let pinned = self.tables.root(did.as_str())?;
-                    match tofu::decide(&did, &content, pinned.as_ref(), self.now) {
-                        RootDecision::Pin(root) => {
-                            self.tables.put_root(did.as_str(), &root)?;
-                            self.promote(&did)?;
-                            Outcome::RootPinned
-                        }
-                        RootDecision::Same(root) => {
-                            self.tables.put_root(did.as_str(), &root)?;
-                            Outcome::RootSame
-                        }
-                        RootDecision::Rotate(root) => {
-                            self.tables.put_root(did.as_str(), &root)?;
-                            Outcome::RootRotated
-                        }
-                        RootDecision::Conflict {
-                            reason,
-                            version,
-                            sha256,
-                        } => {
-                            let pinned = pinned.map(|p| (p.version, p.sha256)).unwrap_or_default();
-                            tracing::warn!(
-                                "REFUSED a different TUF root for {did} from {relay}: {reason} \
-                                 (pinned v{} {}, offered v{version} {sha256})",
-                                pinned.0,
-                                pinned.1
-                            );
-                            self.tables.put_conflict(
-                                did.as_str(),
-                                &RootConflict {
-                                    pinned,
-                                    offered: (version, sha256),
-                                    reason,
-                                    event_id: id.clone(),
-                                    relay: relay.to_owned(),
-                                    seen_at: self.now,
-                                },
-                            )?;
-                            break 'decided Outcome::RootConflict;
-                        }
-                        RootDecision::Invalid(reason) => {
-                            tracing::debug!("catalog event {id} for {did}: {reason}");
-                            break 'decided Outcome::Rejected("invalid root");
-                        }
-                    }
-                }
-                Verified::Listing { did, content, .. } => {
-                    let mut record =
-                        listing_record(did.as_str(), content, &id, &author, created, relay);
-                    // A publisher's waiting listings move into the index when its
-                    // root is pinned (`promote`), so none waits once it has one.
-                    if self.has_root(did.as_str())? {
-                        self.tables.put_listing(&mut record)?;
-                        self.changes.push(Change::Upsert(Box::new(record)));
-                        Outcome::Indexed
-                    } else if self.tables.pending_count(did.as_str())?
-                        < self.limits.pending_per_publisher
-                    {
-                        self.tables.put_pending(&mut record)?;
-                        Outcome::Waiting
-                    } else {
-                        break 'decided Outcome::Rejected("too many listings waiting for a root");
-                    }
-                }
-            };
-            self.speaks_for(&author, did)?;
-            outcome
+            _ => self.decide(event, verified, relay, &address)?,
         };
         if !outcome.stands() {
-            self.tables.restore_head(&author, d, previous)?;
+            self.tables.restore_head(author, d, previous)?;
         }
+        Ok(outcome)
+    }
+
+    /// What a verified archy event that is the newest for its address does.
+    fn decide(
+        &mut self,
+        event: &Event,
+        verified: Verified,
+        relay: &str,
+        address: &Address<'_>,
+    ) -> Result<Outcome, redb::Error> {
+        let Address {
+            author,
+            d,
+            created,
+            id,
+        } = address;
+        let created = *created;
+        if self
+            .tables
+            .deleted_at(author, d)?
+            .is_some_and(|at| at >= created)
+        {
+            return Ok(Outcome::Deleted);
+        }
+        if !self
+            .flood
+            .admit(event.pubkey.to_bytes(), created, self.limits.per_minute)
+        {
+            return Ok(Outcome::Rejected("flood"));
+        }
+        let did = match &verified {
+            Verified::Publisher { binding } => binding.did.to_string(),
+            Verified::Catalog { did, .. } | Verified::Listing { did, .. } => did.to_string(),
+        };
+        let outcome = match verified {
+            Verified::Publisher { binding } => {
+                self.tables.put_publisher(&PublisherRecord {
+                    did: binding.did.to_string(),
+                    nostr_pubkey: author.clone(),
+                    name: binding.name,
+                    about: binding.about,
+                    binding_expires: binding.expires,
+                    created_at: created,
+                })?;
+                Outcome::Publisher
+            }
+            Verified::Catalog { did, content } => {
+                let pinned = self.tables.root(did.as_str())?;
+                match tofu::decide(&did, &content, pinned.as_ref(), self.now) {
+                    RootDecision::Pin(root) => {
+                        self.tables.put_root(did.as_str(), &root)?;
+                        self.promote(&did)?;
+                        Outcome::RootPinned
+                    }
+                    RootDecision::Same(root) => {
+                        self.tables.put_root(did.as_str(), &root)?;
+                        Outcome::RootSame
+                    }
+                    RootDecision::Rotate(root) => {
+                        self.tables.put_root(did.as_str(), &root)?;
+                        Outcome::RootRotated
+                    }
+                    RootDecision::Conflict {
+                        reason,
+                        version,
+                        sha256,
+                    } => {
+                        let pinned = pinned.map(|p| (p.version, p.sha256)).unwrap_or_default();
+                        tracing::warn!(
+                            "REFUSED a different TUF root for {did} from {relay}: {reason} \
+                             (pinned v{} {}, offered v{version} {sha256})",
+                            pinned.0,
+                            pinned.1
+                        );
+                        self.tables.put_conflict(
+                            did.as_str(),
+                            &RootConflict {
+                                pinned,
+                                offered: (version, sha256),
+                                reason,
+                                event_id: id.clone(),
+                                relay: relay.to_owned(),
+                                seen_at: self.now,
+                            },
+                        )?;
+                        return Ok(Outcome::RootConflict);
+                    }
+                    RootDecision::Invalid(reason) => {
+                        tracing::debug!("catalog event {id} for {did}: {reason}");
+                        return Ok(Outcome::Rejected("invalid root"));
+                    }
+                }
+            }
+            Verified::Listing { did, content, .. } => {
+                let mut record = listing_record(did.as_str(), content, id, author, created, relay);
+                // A publisher's waiting listings move into the index when its
+                // root is pinned (`promote`), so none waits once it has one.
+                if self.has_root(did.as_str())? {
+                    self.tables.put_listing(&mut record)?;
+                    self.changes.push(Change::Upsert(Box::new(record)));
+                    Outcome::Indexed
+                } else if self.tables.pending_count(did.as_str())?
+                    < self.limits.pending_per_publisher
+                {
+                    self.tables.put_pending(&mut record)?;
+                    Outcome::Waiting
+                } else {
+                    return Ok(Outcome::Rejected("too many listings waiting for a root"));
+                }
+            }
+        };
+        self.speaks_for(author, did)?;
         Ok(outcome)
     }
 
