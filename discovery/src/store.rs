@@ -289,6 +289,11 @@ fn load_listing(
     Ok(listing)
 }
 
+/// A head as the heads table holds it, its id copied out.
+fn owned_head((at, id): (u64, &str)) -> (u64, String) {
+    (at, id.to_owned())
+}
+
 /// Removes the manifest of a listing taken out of its table.
 fn forget_manifest(
     manifests: &mut Table<'_, u64, &'static [u8]>,
@@ -303,10 +308,7 @@ fn forget_manifest(
 impl Tables<'_> {
     /// The newest event held for (author, `d`): (created_at, id).
     pub fn head(&self, author: &str, d: &str) -> Result<Option<(u64, String)>, redb::Error> {
-        Ok(self.heads.get((author, d))?.map(|v| {
-            let (at, id) = v.value();
-            (at, id.to_owned())
-        }))
+        Ok(self.heads.get((author, d))?.map(|v| owned_head(v.value())))
     }
 
     /// Records the newest event for (author, `d`) and returns the one it
@@ -319,10 +321,10 @@ impl Tables<'_> {
         at: u64,
         id: &str,
     ) -> Result<Option<(u64, String)>, redb::Error> {
-        Ok(self.heads.insert((author, d), (at, id))?.map(|v| {
-            let (at, id) = v.value();
-            (at, id.to_owned())
-        }))
+        Ok(self
+            .heads
+            .insert((author, d), (at, id))?
+            .map(|v| owned_head(v.value())))
     }
 
     /// Puts back the head [`Self::replace_head`] replaced, or none.
@@ -333,14 +335,9 @@ impl Tables<'_> {
         previous: Option<(u64, String)>,
     ) -> Result<(), redb::Error> {
         match previous {
-            Some((at, id)) => {
-                self.heads.insert((author, d), (at, id.as_str()))?;
-            }
-            None => {
-                self.heads.remove((author, d))?;
-            }
+            Some((at, id)) => self.replace_head(author, d, at, &id).map(drop),
+            None => self.remove_head(author, d),
         }
-        Ok(())
     }
 
     /// The `d` and created_at of the author's held events among `ids`,
