@@ -16,12 +16,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use archy_trust::Did;
-use nostr::{Event, TagKind};
 
+use crate::note::Note;
 use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
 use crate::search::{Fields, SearchIndex};
 use crate::store::{ListingRecord, PublisherRecord, RootConflict, Store, StoreError, Tables};
 use crate::tofu::{self, RootDecision};
+use archy_trust::batch::bip340::{Claim, XOnlyKey};
+
 use crate::verify::{self, Rejection, Verified, Verifier};
 use crate::wire::{self, WireEvent};
 
@@ -334,12 +336,12 @@ fn fields(listing: &ListingRecord) -> Fields<'_> {
 
 /// An event parsed and, if it is an archy event not seen before,
 /// verified: the part of ingesting that needs no index, done in parallel.
-struct Prepared {
-    read: Result<WireEvent, &'static str>,
+struct Prepared<'a> {
+    read: Result<WireEvent<'a>, &'static str>,
     checked: Option<Result<Verified, Rejection>>,
 }
 
-impl Prepared {
+impl Prepared<'_> {
     fn is_catalog(&self) -> bool {
         matches!(self.checked, Some(Ok(Verified::Catalog { .. })))
     }
@@ -353,18 +355,20 @@ const MAX_THREADS: usize = 8;
 /// Parses and verifies a run of events: each is checked on its own, then
 /// the events' and the listings' manifest signatures all together
 /// ([`verify::settle`]).
-fn prepare(batch: &[Incoming<'_>], seen: &Seen, verifier: &Verifier, now: u64) -> Vec<Prepared> {
+fn prepare<'a>(
+    batch: &[Incoming<'a>],
+    seen: &Seen,
+    verifier: &Verifier,
+    now: u64,
+) -> Vec<Prepared<'a>> {
     let mut events = Vec::with_capacity(batch.len());
     let mut checks = Vec::new();
     for incoming in batch {
         let read = wire::read(incoming.raw).map_err(|r| r.reason());
-        let check = read
-            .as_ref()
-            .ok()
-            .and_then(|WireEvent { event, id_holds }| {
-                (event.kind.as_u16() == KIND && !seen.contains(&event.id.to_bytes()))
-                    .then(|| verifier.check(event, *id_holds, now))
-            });
+        let check = read.as_ref().ok().and_then(|WireEvent { note, id_holds }| {
+            (note.kind == KIND && !seen.contains(&note.id))
+                .then(|| verifier.check(note, *id_holds, now))
+        });
         events.push((read, check.is_some()));
         checks.extend(check);
     }
@@ -380,12 +384,12 @@ fn prepare(batch: &[Incoming<'_>], seen: &Seen, verifier: &Verifier, now: u64) -
 
 /// Parses and verifies a batch on every core (signature checks are most of
 /// the cost of ingesting), keeping the batch's order.
-fn prepare_all(
-    batch: &[Incoming<'_>],
+fn prepare_all<'a>(
+    batch: &[Incoming<'a>],
     seen: &Seen,
     verifier: &Verifier,
     now: u64,
-) -> Vec<Prepared> {
+) -> Vec<Prepared<'a>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS);
@@ -442,18 +446,18 @@ struct Run<'a, 'tx> {
 impl Run<'_, '_> {
     fn one(&mut self, relay: &str, prepared: Prepared) -> Result<Outcome, redb::Error> {
         let Prepared { read, checked } = prepared;
-        let WireEvent { event, id_holds } = match read {
+        let WireEvent { note, id_holds } = match read {
             Ok(read) => read,
             Err(reason) => return Ok(Outcome::Rejected(reason)),
         };
-        let id = event.id.to_bytes();
+        let id = note.id;
         if self.seen.contains(&id) {
             return Ok(Outcome::Duplicate);
         }
-        let outcome = match (event.kind.as_u16(), checked) {
-            (KIND, Some(checked)) => self.archy(&event, checked, relay)?,
+        let outcome = match (note.kind, checked) {
+            (KIND, Some(checked)) => self.archy(&note, checked, relay)?,
             (KIND, None) => Outcome::Duplicate,
-            (DELETION, _) => self.deletion(&event, id_holds)?,
+            (DELETION, _) => self.deletion(&note, id_holds)?,
             (other, _) => Outcome::Rejected(Rejection::WrongKind(other).reason()),
         };
         // Only an event that passed its checks stands for its id: a copy
@@ -467,7 +471,7 @@ impl Run<'_, '_> {
 
     fn archy(
         &mut self,
-        event: &Event,
+        note: &Note<'_>,
         checked: Result<Verified, Rejection>,
         relay: &str,
     ) -> Result<Outcome, redb::Error> {
@@ -476,10 +480,10 @@ impl Run<'_, '_> {
             Err(r) => return Ok(Outcome::Rejected(r.reason())),
         };
         let address = Address {
-            author: event.pubkey.to_hex(),
-            d: event.tags.identifier().unwrap_or_default(),
-            created: event.created_at.as_secs(),
-            id: event.id.to_hex(),
+            author: hex::encode(note.author),
+            d: note.tags.first("d").unwrap_or_default(),
+            created: note.created_at,
+            id: hex::encode(note.id),
         };
         let Address {
             author,
@@ -495,7 +499,7 @@ impl Run<'_, '_> {
             Some((at, held)) if created < at || (created == at && id >= held) => {
                 Outcome::Superseded
             }
-            _ => self.decide(event, verified, relay, &address)?,
+            _ => self.decide(note, verified, relay, &address)?,
         };
         if !outcome.stands() {
             self.tables.restore_head(author, d, previous)?;
@@ -506,7 +510,7 @@ impl Run<'_, '_> {
     /// What a verified archy event that is the newest for its address does.
     fn decide(
         &mut self,
-        event: &Event,
+        note: &Note<'_>,
         verified: Verified,
         relay: &str,
         address: &Address<'_>,
@@ -527,7 +531,7 @@ impl Run<'_, '_> {
         }
         if !self
             .flood
-            .admit(event.pubkey.to_bytes(), created, self.limits.per_minute)
+            .admit(note.author, created, self.limits.per_minute)
         {
             return Ok(Outcome::Rejected("flood"));
         }
@@ -660,30 +664,34 @@ impl Run<'_, '_> {
     /// than the deletion, and keeps older copies out from now on. Each `e`
     /// tag naming an event of the author's that is held does the same for
     /// its address, up to that event.
-    fn deletion(&mut self, event: &Event, id_holds: bool) -> Result<Outcome, redb::Error> {
-        if event.content.len() > crate::protocol::MAX_CONTENT_BYTES {
+    fn deletion(&mut self, note: &Note<'_>, id_holds: bool) -> Result<Outcome, redb::Error> {
+        if note.content.len() > crate::protocol::MAX_CONTENT_BYTES {
             return Ok(Outcome::Rejected("too large"));
         }
         if !id_holds {
             return Ok(Outcome::Rejected(Rejection::BadId.reason()));
         }
-        if !event.verify_signature() {
+        let signed = XOnlyKey::from_bytes(&note.author).is_some_and(|key| {
+            Claim {
+                key: &key,
+                message: &note.id,
+                signature: &note.sig,
+            }
+            .holds_alone()
+        });
+        if !signed {
             return Ok(Outcome::Rejected(Rejection::BadSignature.reason()));
         }
-        let author = event.pubkey.to_hex();
-        let at = event.created_at.as_secs();
+        let author = hex::encode(note.author);
+        let at = note.created_at;
         let prefix = format!("{KIND}:{author}:");
-        let mut targets: Vec<(String, u64)> = event
+        let mut targets: Vec<(String, u64)> = note
             .tags
-            .filter(TagKind::a())
-            .filter_map(|tag| tag.content()?.strip_prefix(&prefix))
+            .values("a")
+            .filter_map(|value| value.strip_prefix(&prefix))
             .map(|d| (d.to_owned(), at))
             .collect();
-        let ids: HashSet<&str> = event
-            .tags
-            .filter(TagKind::e())
-            .filter_map(|tag| tag.content())
-            .collect();
+        let ids: HashSet<&str> = note.tags.values("e").collect();
         if !ids.is_empty() {
             targets.extend(
                 self.tables

@@ -6,6 +6,8 @@
 //! - [`publish`]: building the events, signed with the identity's derived
 //!   Nostr key;
 //! - [`relays`]: sending events to relays, with an outcome per relay;
+//! - [`note`]: the fields of an event that ingesting reads, its tags lent
+//!   from the text received;
 //! - [`wire`]: an event read from the text a relay sent, its id checked
 //!   against that text;
 //! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
@@ -13,6 +15,7 @@
 
 pub mod ingest;
 pub mod market;
+pub mod note;
 pub mod protocol;
 pub mod publish;
 pub mod relay_client;

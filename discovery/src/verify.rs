@@ -19,9 +19,9 @@ use archy_registry::{Manifest, signing};
 use archy_trust::batch::bip340::{self, XOnlyKey};
 use archy_trust::envelope::{self, Unchecked};
 use archy_trust::{Did, Payload, Signed};
-use nostr::{Event, Kind};
-use sha2::{Digest, Sha256};
+use nostr::Event;
 
+use crate::note::Note;
 use crate::protocol::{
     Binding, CatalogContent, D_APP_PREFIX, D_CATALOG, D_PUBLISHER, KIND, ListingContent,
     MAX_CATEGORIES, MAX_CONTENT_BYTES, MAX_FUTURE_SECS, MAX_PROVIDERS, PROTOCOL_VERSION,
@@ -326,25 +326,25 @@ pub fn verify(event: &Event, now: u64) -> Result<Verified, Rejection> {
 
 /// The checks that need no signature: kind, size, protocol version, time
 /// and NIP-40 expiration. Cheap, so they run before anything is looked up.
-pub fn precheck(event: &Event, now: u64) -> Result<(), Rejection> {
-    if event.kind != Kind::Custom(KIND) {
-        return Err(Rejection::WrongKind(event.kind.as_u16()));
+pub fn precheck(note: &Note<'_>, now: u64) -> Result<(), Rejection> {
+    if note.kind != KIND {
+        return Err(Rejection::WrongKind(note.kind));
     }
-    if event.content.len() > MAX_CONTENT_BYTES {
+    if note.content.len() > MAX_CONTENT_BYTES {
         return Err(Rejection::TooLarge {
-            bytes: event.content.len(),
+            bytes: note.content.len(),
             limit: MAX_CONTENT_BYTES,
         });
     }
-    let version = tag_value(event, "v").unwrap_or_default();
+    let version = note.tags.value("v").unwrap_or_default();
     if version != PROTOCOL_VERSION {
         return Err(Rejection::UnknownVersion(version.to_owned()));
     }
-    let created = event.created_at.as_secs();
+    let created = note.created_at;
     if created > now + MAX_FUTURE_SECS {
         return Err(Rejection::FromTheFuture(created - now));
     }
-    if let Some(expiration) = tag_value(event, "expiration") {
+    if let Some(expiration) = note.tags.value("expiration") {
         let at = expiration.parse::<u64>().map_err(|_| {
             Rejection::Malformed(format!("expiration {expiration:?} is not a number"))
         })?;
@@ -358,23 +358,23 @@ pub fn precheck(event: &Event, now: u64) -> Result<(), Rejection> {
 impl Verifier {
     /// Verifies an event at `now` (Unix seconds).
     pub fn verify(&self, event: &Event, now: u64) -> Result<Verified, Rejection> {
-        settle(vec![self.check(event, id_matches(event), now)])
+        settle(vec![self.check(&Note::of(event), event.verify_id(), now)])
             .pop()
             .unwrap_or_else(|| Err(Rejection::Manifest("not checked".into())))
     }
 
     /// Checks an event at `now` (Unix seconds), all but its signatures:
     /// [`settle`] finishes. `id_holds` is whether its id is the hash of its
-    /// contents ([`id_matches`], or [`crate::wire::read`] for an event as
-    /// a relay sent it).
-    pub fn check(&self, event: &Event, id_holds: bool, now: u64) -> Checked {
-        if let Err(rejection) = precheck(event, now) {
+    /// contents (as [`crate::wire::read`] found for an event as a relay
+    /// sent it).
+    pub fn check(&self, note: &Note<'_>, id_holds: bool, now: u64) -> Checked {
+        if let Err(rejection) = precheck(note, now) {
             return Checked::refused(rejection);
         }
         if !id_holds {
             return Checked::refused(Rejection::BadId);
         }
-        let author = event.pubkey.to_bytes();
+        let author = note.author;
         let Ok(key) =
             self.authors
                 .get_or_try(author, |_| true, || XOnlyKey::from_bytes(&author).ok_or(()))
@@ -385,28 +385,28 @@ impl Verifier {
         Checked {
             signature: Some(EventSignature {
                 key,
-                id: event.id.to_bytes(),
-                signature: *event.sig.as_ref(),
+                id: note.id,
+                signature: note.sig,
             }),
-            found: self.content(event, now),
+            found: self.content(note, now),
         }
     }
 
     /// The checks of what a signed event says.
-    fn content(&self, event: &Event, now: u64) -> Result<Found, Rejection> {
-        let d = event.tags.identifier().unwrap_or_default();
+    fn content(&self, note: &Note<'_>, now: u64) -> Result<Found, Rejection> {
+        let d = note.tags.first("d").unwrap_or_default();
         match d {
             D_PUBLISHER => {
-                let content: PublisherContent = parse(&event.content)?;
-                let known = self.binding(&to_bytes(&content.binding)?, event, now)?;
+                let content: PublisherContent = parse(&note.content)?;
+                let known = self.binding(&to_bytes(&content.binding)?, note, now)?;
                 Ok(Found::Done(Box::new(Verified::Publisher {
                     binding: known.binding.clone(),
                 })))
             }
             D_CATALOG => {
-                let content: CatalogContent = parse(&event.content)?;
+                let content: CatalogContent = parse(&note.content)?;
                 let did = self
-                    .binding(&to_bytes(&content.binding)?, event, now)?
+                    .binding(&to_bytes(&content.binding)?, note, now)?
                     .binding
                     .did
                     .clone();
@@ -418,9 +418,9 @@ impl Verifier {
                 Ok(Found::Done(Box::new(Verified::Catalog { did, content })))
             }
             _ if d.starts_with(D_APP_PREFIX) => {
-                let content: ListingContent = parse(&event.content)?;
+                let content: ListingContent = parse(&note.content)?;
                 let did = self
-                    .binding(content.binding.get().as_bytes(), event, now)?
+                    .binding(content.binding.get().as_bytes(), note, now)?
                     .binding
                     .did
                     .clone();
@@ -447,11 +447,11 @@ impl Verifier {
     fn binding(
         &self,
         bytes: &[u8],
-        event: &Event,
+        note: &Note<'_>,
         now: u64,
     ) -> Result<Arc<KnownBinding>, Rejection> {
         let known = self.bindings.get_or_try(
-            event.pubkey.to_bytes(),
+            note.author,
             |known| *known.bytes == *bytes,
             || {
                 signed_binding(bytes).map(|binding| {
@@ -464,12 +464,12 @@ impl Verifier {
         )?;
         let binding = &known.binding;
         let mut author = [0u8; 64];
-        let same_key = hex::encode_to_slice(event.pubkey.to_bytes(), &mut author).is_ok()
+        let same_key = hex::encode_to_slice(note.author, &mut author).is_ok()
             && binding.nostr_pubkey.as_bytes() == author;
         if !same_key {
             return Err(Rejection::BindingKey {
                 bound: binding.nostr_pubkey.clone(),
-                author: event.pubkey.to_hex(),
+                author: hex::encode(note.author),
             });
         }
         if binding.expires <= now {
@@ -477,27 +477,6 @@ impl Verifier {
         }
         Ok(known)
     }
-}
-
-/// NIP-01's id check: SHA-256 of `[0, pubkey, created_at, kind, tags,
-/// content]` as compact JSON. The same bytes `Event::verify_id` hashes, but
-/// written straight from the event rather than through a JSON tree, and
-/// hashed with the CPU's SHA instructions where it has them: a third of the
-/// cost.
-pub fn id_matches(event: &Event) -> bool {
-    let fields = (
-        0u8,
-        &event.pubkey,
-        event.created_at,
-        event.kind,
-        &event.tags,
-        &event.content,
-    );
-    // Room for the content with a quote in eight escaped, and the rest, so
-    // the buffer is not grown (and copied) several times on the way.
-    let mut bytes = Vec::with_capacity(event.content.len() / 8 * 9 + 512);
-    serde_json::to_writer(&mut bytes, &fields)
-        .is_ok_and(|()| Sha256::digest(&bytes).as_slice() == event.id.as_bytes())
 }
 
 /// A binding envelope's bytes, for events that carry it as parsed JSON.
@@ -508,13 +487,6 @@ fn to_bytes(envelope: &serde_json::Value) -> Result<Vec<u8>, Rejection> {
 /// Whether `text` is 64 hex digits (a 32-byte hash).
 fn is_hex64(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn tag_value<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
-    event.tags.iter().find_map(|tag| match tag.as_slice() {
-        [kind, value, ..] if kind == name => Some(value.as_str()),
-        _ => None,
-    })
 }
 
 fn parse<'a, T: serde::Deserialize<'a>>(content: &'a str) -> Result<T, Rejection> {
@@ -582,7 +554,7 @@ mod tests {
     use crate::protocol::ListingContent;
     use crate::publish::{binding as make_binding, catalog_event, listing_event, publisher_event};
     use archy_trust::Identity;
-    use nostr::{EventBuilder, JsonUtil, Tag, TagKind, Timestamp};
+    use nostr::{EventBuilder, JsonUtil, Kind, Tag, TagKind, Timestamp};
 
     const NOW: u64 = 1_800_000_000;
     const YEAR: u64 = 365 * 24 * 3600;
@@ -679,25 +651,6 @@ mod tests {
     }
 
     #[test]
-    fn the_id_check_agrees_with_nostr_on_awkward_text() {
-        let alice = Identity::generate().unwrap();
-        let awkward = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} \
-                       é 日本 😀 \u{2028} </script>";
-        let event = raw_event(
-            &alice,
-            awkward.into(),
-            vec![Tag::custom(TagKind::custom("x"), [awkward, ""])],
-            NOW,
-        );
-        assert!(event.verify_id());
-        assert!(id_matches(&event));
-        let mut changed = event.clone();
-        changed.content.push('!');
-        assert!(!changed.verify_id());
-        assert!(!id_matches(&changed));
-    }
-
-    #[test]
     fn a_bad_signature_is_rejected() {
         let alice = Identity::generate().unwrap();
         let mut event = valid_listing(&alice);
@@ -738,7 +691,7 @@ mod tests {
                 if forged.contains(&i) {
                     event.sig = events[(i + 1) % events.len()].sig;
                 }
-                verifier.check(&event, id_matches(&event), NOW)
+                verifier.check(&Note::of(&event), event.verify_id(), NOW)
             })
             .collect();
         for (i, answer) in settle(checked).into_iter().enumerate() {
@@ -863,7 +816,9 @@ mod tests {
         let raw = event.as_json();
         assert!(matches!(
             crate::wire::read(&raw)
-                .and_then(|w| verify(&w.event, NOW))
+                .and_then(
+                    |w| settle(vec![Verifier::default().check(&w.note, w.id_holds, NOW)]).remove(0)
+                )
                 .unwrap_err(),
             Rejection::TooLarge { .. }
         ));

@@ -10,26 +10,26 @@
 //! member, and its content, most of its bytes, in one walk that finds its
 //! end, unescapes it and checks its escapes are the ones NIP-01 writes.
 //! Text in any other form (spaces between tags, a `\u` or `\/` escape,
-//! upper-case hex) has its id checked by writing the event out
-//! ([`crate::verify::id_matches`]), and content with other escapes is read
-//! by serde: the answer is the same either way.
+//! upper-case hex) has its id checked by writing the event out, and
+//! content with other escapes is read by serde: the answer is the same
+//! either way. The event comes out as a [`Note`], its tags' text lent from
+//! the text received.
 
 use std::borrow::Cow;
 
-use nostr::secp256k1::schnorr::Signature;
-use nostr::{Event, EventId, Kind, PublicKey, Tags, Timestamp};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::verify::{self, MAX_EVENT_BYTES, Rejection};
+use crate::note::{Note, Tags};
+use crate::verify::{MAX_EVENT_BYTES, Rejection};
 
 /// An event as a relay sent it, parsed.
 #[derive(Debug)]
-pub struct WireEvent {
-    /// The event.
-    pub event: Event,
+pub struct WireEvent<'a> {
+    /// The event, its tags' text lent from what the relay sent.
+    pub note: Note<'a>,
     /// Whether its id is the hash of its contents.
     pub id_holds: bool,
 }
@@ -68,7 +68,7 @@ struct Fields<'a> {
 
 /// Parses a raw event as a relay sent it, refusing it if it is too large or
 /// not an event, and checks its id.
-pub fn read(raw: &str) -> Result<WireEvent, Rejection> {
+pub fn read(raw: &str) -> Result<WireEvent<'_>, Rejection> {
     if raw.len() > MAX_EVENT_BYTES {
         return Err(Rejection::TooLarge {
             bytes: raw.len(),
@@ -76,7 +76,7 @@ pub fn read(raw: &str) -> Result<WireEvent, Rejection> {
         });
     }
     if let Some(mut plain) = read_plain(raw) {
-        let event = event(
+        let note = note(
             &plain.id,
             &plain.pubkey,
             plain.created_at,
@@ -86,54 +86,72 @@ pub fn read(raw: &str) -> Result<WireEvent, Rejection> {
             &plain.sig,
         )?;
         let id_holds = if is_lower_hex(&plain.pubkey) && is_nip01_form(plain.tags) {
-            raw_id(&plain) == *event.id.as_bytes()
+            raw_id(&plain) == note.id
         } else {
-            verify::id_matches(&event)
+            id_written_out(&note, plain.tags)
         };
-        return Ok(WireEvent { event, id_holds });
+        return Ok(WireEvent { note, id_holds });
     }
     let fields: Fields<'_> = serde_json::from_str(raw).map_err(|e| malformed("JSON", &e))?;
-    let event = event(
+    let tags = fields.tags.get();
+    let note = note(
         &fields.id,
         &fields.pubkey,
         fields.created_at,
         fields.kind,
-        fields.tags.get(),
+        tags,
         fields.content,
         &fields.sig,
     )?;
-    let id_holds = verify::id_matches(&event);
-    Ok(WireEvent { event, id_holds })
+    let id_holds = id_written_out(&note, tags);
+    Ok(WireEvent { note, id_holds })
 }
 
 fn malformed(what: &str, e: &dyn std::fmt::Display) -> Rejection {
     Rejection::Malformed(format!("event {what}: {e}"))
 }
 
-/// The event made of its fields' text.
-fn event(
+/// The note made of its fields' text.
+fn note<'a>(
     id: &str,
     pubkey: &str,
     created_at: u64,
     kind: u16,
-    tags: &str,
+    tags: &'a str,
     content: String,
     sig: &str,
-) -> Result<Event, Rejection> {
-    let id = EventId::from_byte_array(hex_array("id", id)?);
-    let pubkey = PublicKey::from_byte_array(hex_array("pubkey", pubkey)?);
-    let sig =
-        Signature::from_slice(&hex_array::<64>("sig", sig)?).map_err(|e| malformed("sig", &e))?;
-    let tags: Tags = serde_json::from_str(tags).map_err(|e| malformed("tags", &e))?;
-    Ok(Event::new(
-        id,
-        pubkey,
-        Timestamp::from_secs(created_at),
-        Kind::from(kind),
+) -> Result<Note<'a>, Rejection> {
+    Ok(Note {
+        id: hex_array("id", id)?,
+        author: hex_array("pubkey", pubkey)?,
+        created_at,
+        kind,
+        tags: Tags::read(tags).map_err(|e| malformed("tags", &e))?,
+        content: Cow::Owned(content),
+        sig: hex_array("sig", sig)?,
+    })
+}
+
+/// NIP-01's id check the long way, for text in another form than NIP-01
+/// writes: SHA-256 of `[0,pubkey,created_at,kind,tags,content]` written
+/// out as compact JSON, `tags` being the tags' JSON text as received.
+fn id_written_out(note: &Note<'_>, tags: &str) -> bool {
+    let Ok(tags) = serde_json::from_str::<Vec<Vec<String>>>(tags) else {
+        return false;
+    };
+    let fields = (
+        0u8,
+        hex::encode(note.author),
+        note.created_at,
+        note.kind,
         tags,
-        content,
-        sig,
-    ))
+        &note.content,
+    );
+    // Room for the content with a quote in eight escaped, and the rest, so
+    // the buffer is not grown (and copied) several times on the way.
+    let mut bytes = Vec::with_capacity(note.content.len() / 8 * 9 + 512);
+    serde_json::to_writer(&mut bytes, &fields)
+        .is_ok_and(|()| Sha256::digest(&bytes).as_slice() == note.id)
 }
 
 /// The hex text of field `what` as `N` bytes, decoded straight into an
@@ -326,7 +344,7 @@ fn is_lower_hex(text: &str) -> bool {
 mod tests {
     use super::*;
     use archy_trust::Identity;
-    use nostr::{EventBuilder, JsonUtil, Keys, Tag, TagKind};
+    use nostr::{Event, EventBuilder, JsonUtil, Keys, Kind, Tag, TagKind};
 
     fn event(content: &str, tags: Vec<Tag>) -> Event {
         let keys = Keys::generate();
@@ -367,7 +385,7 @@ mod tests {
                 "{content:?} takes the short way"
             );
             let read = read(&text).unwrap();
-            assert_eq!(read.event, sent);
+            assert_eq!(read.note, Note::of(&sent));
             assert!(read.id_holds, "{content:?}");
         }
     }
@@ -384,6 +402,24 @@ mod tests {
     }
 
     #[test]
+    fn the_long_way_agrees_with_nostr_on_awkward_text() {
+        let sent = event(
+            AWKWARD,
+            vec![Tag::custom(TagKind::custom("x"), [AWKWARD, ""])],
+        );
+        assert!(sent.verify_id());
+        let text = sent.as_json();
+        assert!(
+            read_plain(&text).is_none(),
+            "a \\u escape takes the long way"
+        );
+        assert!(read(&text).unwrap().id_holds);
+        let changed = text.replace("</script>", "</script>!");
+        assert_ne!(changed, text);
+        assert!(!read(&changed).unwrap().id_holds);
+    }
+
+    #[test]
     fn text_in_another_form_is_checked_the_long_way_with_the_same_answer() {
         let sent = event("é/x\u{1}", vec![Tag::identifier("a b")]);
         let text = sent.as_json();
@@ -396,7 +432,7 @@ mod tests {
         ];
         for form in forms {
             let read = read(&form).unwrap();
-            assert_eq!(read.event, sent, "{form}");
+            assert_eq!(read.note, Note::of(&sent), "{form}");
             assert!(read.id_holds, "{form}");
         }
     }
@@ -469,7 +505,7 @@ mod tests {
         for form in [sorted, spaced, serde_json::to_string_pretty(&tree).unwrap()] {
             assert!(read_plain(&form).is_some(), "{form}");
             let read = read(&form).unwrap();
-            assert_eq!(read.event, sent, "{form}");
+            assert_eq!(read.note, Note::of(&sent), "{form}");
             assert!(read.id_holds, "{form}");
         }
     }
