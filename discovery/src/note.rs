@@ -91,11 +91,8 @@ impl<'a> Tags<'a> {
 
     /// The first value any tag named `name` has, passing over such tags
     /// without a value.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .filter(|tag| tag.name == name)
-            .find_map(|tag| tag.value.as_deref())
+    pub fn value<'s>(&'s self, name: &'s str) -> Option<&'s str> {
+        self.values(name).next()
     }
 
     /// The values of the tags named `name`, in order.
@@ -129,29 +126,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for TagHead<'a> {
 }
 
 /// A JSON string, lent from the text unless it had to be unescaped.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Str;
-        impl<'de> Visitor<'de> for Str {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(text)))
-            }
-            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(text.to_owned())))
-            }
-            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(text)))
-            }
-        }
-        deserializer.deserialize_str(Str)
-    }
-}
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[cfg(test)]
 mod tests {
