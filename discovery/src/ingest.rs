@@ -16,14 +16,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use archy_trust::Did;
+use archy_trust::batch::bip340::{Claim, XOnlyKey};
 
 use crate::note::Note;
 use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
 use crate::search::{Fields, SearchIndex};
 use crate::store::{ListingRecord, PublisherRecord, RootConflict, Store, StoreError, Tables};
 use crate::tofu::{self, RootDecision};
-use archy_trust::batch::bip340::{Claim, XOnlyKey};
-
 use crate::verify::{self, Rejection, Verified, Verifier};
 use crate::wire::{self, WireEvent};
 
