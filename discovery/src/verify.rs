@@ -250,6 +250,13 @@ pub fn settle(checked: Vec<Checked>) -> Vec<Result<Verified, Rejection>> {
         .collect()
 }
 
+/// [`settle`] for one event.
+fn settle_one(checked: Checked) -> Result<Verified, Rejection> {
+    settle(vec![checked])
+        .pop()
+        .unwrap_or_else(|| Err(Rejection::Manifest("not checked".into())))
+}
+
 /// One answer of [`settle`] in the making: known, or a listing whose
 /// manifest envelope (the next one in line) is being checked.
 enum Slot {
@@ -358,9 +365,7 @@ pub fn precheck(note: &Note<'_>, now: u64) -> Result<(), Rejection> {
 impl Verifier {
     /// Verifies an event at `now` (Unix seconds).
     pub fn verify(&self, event: &Event, now: u64) -> Result<Verified, Rejection> {
-        settle(vec![self.check(&Note::of(event), event.verify_id(), now)])
-            .pop()
-            .unwrap_or_else(|| Err(Rejection::Manifest("not checked".into())))
+        settle_one(self.check(&Note::of(event), event.verify_id(), now))
     }
 
     /// Checks an event at `now` (Unix seconds), all but its signatures:
@@ -816,9 +821,7 @@ mod tests {
         let raw = event.as_json();
         assert!(matches!(
             crate::wire::read(&raw)
-                .and_then(
-                    |w| settle(vec![Verifier::default().check(&w.note, w.id_holds, NOW)]).remove(0)
-                )
+                .and_then(|w| settle_one(Verifier::default().check(&w.note, w.id_holds, NOW)))
                 .unwrap_err(),
             Rejection::TooLarge { .. }
         ));
