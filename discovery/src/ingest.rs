@@ -125,8 +125,8 @@ enum Change {
 /// Event ids seen lately, in two generations so the set stays bounded.
 #[derive(Default)]
 struct Seen {
-    current: HashSet<[u8; 32]>,
-    previous: HashSet<[u8; 32]>,
+    current: foldhash::HashSet<[u8; 32]>,
+    previous: foldhash::HashSet<[u8; 32]>,
 }
 
 impl Seen {
@@ -151,7 +151,7 @@ impl Seen {
 /// author's Nostr key.
 #[derive(Default)]
 struct FloodGate {
-    windows: HashMap<([u8; 32], u64), u32>,
+    windows: foldhash::HashMap<([u8; 32], u64), u32>,
 }
 
 impl FloodGate {

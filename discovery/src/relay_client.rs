@@ -9,13 +9,15 @@
 //! drops mid-backfill is asked again from the same point next time, and
 //! the copies it sends again are dropped as duplicates.
 
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::protocol::{KIND, TOPIC};
@@ -54,7 +56,7 @@ pub enum Feed {
         /// The relay.
         relay: Arc<str>,
         /// Its JSON.
-        raw: String,
+        raw: RawEvent,
     },
     /// Everything the relay holds up to `up_to` (Unix seconds) has been
     /// handed over.
@@ -74,6 +76,31 @@ pub enum Feed {
         /// The relay.
         relay: Arc<str>,
     },
+}
+
+/// An event's JSON as a relay sent it: the websocket message it came in,
+/// shared rather than copied, and where in that message the event is.
+#[derive(Debug, Clone)]
+pub struct RawEvent {
+    message: Utf8Bytes,
+    at: Range<usize>,
+}
+
+impl RawEvent {
+    /// The event's JSON.
+    pub fn as_str(&self) -> &str {
+        self.message.get(self.at.clone()).unwrap_or_default()
+    }
+
+    /// The part `event` of `message`, which it must lie within (else the
+    /// event is empty, which the ingest loop refuses).
+    fn within(message: &Utf8Bytes, event: &str) -> Self {
+        let start = event.as_ptr().addr().wrapping_sub(message.as_ptr().addr());
+        Self {
+            message: message.clone(),
+            at: start..start.saturating_add(event.len()),
+        }
+    }
 }
 
 /// Where a relay connection stands, for `archy market stats`.
@@ -132,10 +159,10 @@ pub struct RelayFollower {
 }
 
 /// A frame, read just far enough to route it.
-enum Frame {
+enum Frame<'a> {
     Event {
-        sub: String,
-        raw: String,
+        sub: Cow<'a, str>,
+        raw: RawEvent,
         id: String,
         created_at: u64,
     },
@@ -145,12 +172,12 @@ enum Frame {
     Garbage,
 }
 
-fn frame(text: &str) -> Frame {
+fn frame(text: &Utf8Bytes) -> Frame<'_> {
     if let Some((sub, raw)) = event_frame(text) {
         return match stamp::read(raw) {
             Some(stamp) => Frame::Event {
-                sub: sub.to_owned(),
-                raw: raw.to_owned(),
+                sub: Cow::Borrowed(sub),
+                raw: RawEvent::within(text, raw),
                 id: stamp.id,
                 created_at: stamp.created_at,
             },
@@ -172,8 +199,8 @@ fn frame(text: &str) -> Frame {
                 return Frame::Garbage;
             };
             Frame::Event {
-                sub,
-                raw: parts[2].get().to_owned(),
+                sub: Cow::Owned(sub),
+                raw: RawEvent::within(text, parts[2].get()),
                 id: stamp.id,
                 created_at: stamp.created_at,
             }
@@ -498,7 +525,7 @@ async fn send(socket: &mut Socket, message: Message) -> Result<(), Lost> {
 /// The next text frame, or None after `wait` of silence. Pings are
 /// answered by the websocket library; binary frames count as text that
 /// will not parse.
-async fn next_text(socket: &mut Socket, wait: Duration) -> Result<Option<String>, Lost> {
+async fn next_text(socket: &mut Socket, wait: Duration) -> Result<Option<Utf8Bytes>, Lost> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let message = match tokio::time::timeout_at(deadline, socket.next()).await {
@@ -508,8 +535,8 @@ async fn next_text(socket: &mut Socket, wait: Duration) -> Result<Option<String>
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            Message::Text(text) => return Ok(Some(text.to_string())),
-            Message::Binary(_) => return Ok(Some(String::new())),
+            Message::Text(text) => return Ok(Some(text)),
+            Message::Binary(_) => return Ok(Some(Utf8Bytes::default())),
             Message::Close(_) => return Err(Lost::Closed),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
@@ -520,18 +547,24 @@ async fn next_text(socket: &mut Socket, wait: Duration) -> Result<Option<String>
 mod tests {
     use super::*;
 
+    /// What [`frame`] makes of `text`, checked by `holds`.
+    fn framed(text: &str, holds: impl FnOnce(Frame<'_>) -> bool) -> bool {
+        holds(frame(&Utf8Bytes::from(text)))
+    }
+
     #[test]
     fn frames_are_routed_and_garbage_is_recognised() {
         let event = r#"{"id":"ab","created_at":17,"kind":30078}"#;
-        assert!(matches!(
-            frame(&format!(r#"["EVENT","s",{event}]"#)),
-            Frame::Event { sub, created_at: 17, raw, .. } if sub == "s" && raw == event
-        ));
-        assert!(matches!(frame(r#"["EOSE","s"]"#), Frame::Eose(s) if s == "s"));
-        assert!(
-            matches!(frame(r#"["CLOSED","s","error: no"]"#), Frame::Closed(s, r) if s == "s" && r == "error: no")
-        );
-        assert!(matches!(frame(r#"["NOTICE","hi"]"#), Frame::Other));
+        assert!(framed(&format!(r#"["EVENT","s",{event}]"#), |f| matches!(
+            f,
+            Frame::Event { sub, created_at: 17, raw, .. } if sub == "s" && raw.as_str() == event
+        )));
+        assert!(framed(r#"["EOSE","s"]"#, |f| matches!(f, Frame::Eose(s) if s == "s")));
+        assert!(framed(r#"["CLOSED","s","error: no"]"#, |f| matches!(
+            f,
+            Frame::Closed(s, r) if s == "s" && r == "error: no"
+        )));
+        assert!(framed(r#"["NOTICE","hi"]"#, |f| matches!(f, Frame::Other)));
         for garbage in [
             "",
             "{}",
@@ -545,7 +578,10 @@ mod tests {
             "\u{0}\u{1}",
             r#"["HELLO"]"#,
         ] {
-            assert!(matches!(frame(garbage), Frame::Garbage), "{garbage:?}");
+            assert!(
+                framed(garbage, |f| matches!(f, Frame::Garbage)),
+                "{garbage:?}"
+            );
         }
     }
 
@@ -558,10 +594,11 @@ mod tests {
             format!(r#"["EVENT","\u0073",{event}]"#),
         ] {
             assert!(
-                matches!(
-                    frame(&text),
-                    Frame::Event { sub, id, created_at: 17, raw } if sub == "s" && id == "ab" && raw == event
-                ),
+                framed(&text, |f| matches!(
+                    f,
+                    Frame::Event { sub, id, created_at: 17, raw }
+                        if sub == "s" && id == "ab" && raw.as_str() == event
+                )),
                 "{text}"
             );
         }

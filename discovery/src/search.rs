@@ -86,7 +86,7 @@ struct Posting {
 pub struct SearchIndex {
     docs: Vec<Option<Doc>>,
     /// DID → app id → slot in `docs`, nested so a lookup needs no owned key.
-    slots: HashMap<Box<str>, HashMap<Box<str>, u32>>,
+    slots: foldhash::HashMap<Box<str>, foldhash::HashMap<Box<str>, u32>>,
     terms: BTreeMap<Box<str>, Vec<Posting>>,
     live: usize,
     total_len: u64,

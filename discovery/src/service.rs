@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::ingest::{Incoming, IngestLimits, Ingestor};
 use crate::market::Market;
-use crate::relay_client::{Feed, RelayFollower, Statuses};
+use crate::relay_client::{Feed, RawEvent, RelayFollower, Statuses};
 use crate::store::StoreError;
 
 /// Events queued between the relays and the ingest loop.
@@ -135,7 +135,7 @@ fn sync(ingestor: &Mutex<Ingestor>) {
 /// batches (up to [`MAX_BATCH`], or [`BATCH_WINDOW`] after the first), and
 /// a relay's cursor moves only once the events before it are committed.
 fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>) {
-    let mut events: Vec<(Arc<str>, String)> = Vec::new();
+    let mut events: Vec<(Arc<str>, RawEvent)> = Vec::new();
     let mut held: Option<Feed> = None;
     loop {
         let first = match held.take() {
@@ -170,7 +170,10 @@ fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>) {
         if !events.is_empty() {
             let batch: Vec<Incoming<'_>> = events
                 .iter()
-                .map(|(relay, raw)| Incoming { relay, raw })
+                .map(|(relay, raw)| Incoming {
+                    relay,
+                    raw: raw.as_str(),
+                })
                 .collect();
             if let Err(e) = ingestor.ingest(&batch, unix_now()) {
                 tracing::error!("discovery: {e}");

@@ -1,15 +1,18 @@
 //! What routing and paging need of an event as a relay sent it: its id
-//! and `created_at`, read from its leading fields only.
+//! and `created_at`, found without reading the rest.
 //!
-//! Many relays write `id` and `created_at` before the tags and the
-//! content, which are most of an event's bytes, so the relay thread stops
-//! reading as soon as it has both. Members before them are stepped over,
-//! strings (the content, where a relay writes it first) by their closing
-//! quote alone. The rest is read, and the event refused if it is broken,
-//! once, by the ingest loop's full parse.
+//! The two keys are looked for directly ([`memmem`], SIMD): in JSON text a
+//! quote that is not escaped always opens or closes a string, so `"id"`
+//! found at such a quote and followed by a colon is a key named `id`, never
+//! part of the content, however much JSON the content holds (its quotes are
+//! all escaped). That matters because some relays write `content`, most of
+//! an event's bytes, first. Keys written with escapes fall back to reading
+//! the fields in order. Neither path judges the rest of the event: the
+//! ingest loop's full parse does, once, and refuses it if it is broken.
 
 use std::borrow::Cow;
 
+use memchr::memmem;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -26,11 +29,38 @@ pub struct Stamp {
     pub created_at: u64,
 }
 
-/// Reads the stamp of the event `raw`, a JSON object: from its fields up to
-/// the later of `id` and `created_at`, or from all of them if one is
-/// missing, in which case the object must end there. `None` if what is read
-/// is not JSON, `id` is not a string or `created_at` not a whole number.
+/// Reads the stamp of the event `raw`, a JSON object: the values of its
+/// keys `id` and `created_at` where both are written plainly, else from its
+/// fields up to the later of the two, or from all of them if one is
+/// missing, in which case the object must end there. `None` if `raw` is not
+/// an object, what is read is not JSON, `id` is not a string or
+/// `created_at` not a whole number.
 pub fn read(raw: &str) -> Option<Stamp> {
+    raw.trim_start().strip_prefix('{')?;
+    let id = after_key(raw, b"\"id\"").and_then(value::<String>);
+    let created_at = after_key(raw, b"\"created_at\"").and_then(value::<u64>);
+    match (id, created_at) {
+        (Some((id, _)), Some((created_at, _))) => Some(Stamp { id, created_at }),
+        _ => read_in_order(raw),
+    }
+}
+
+/// What follows the colon after the first `quoted` key in `raw`: an
+/// occurrence whose opening quote is not escaped (an even run of
+/// backslashes before it) and that a colon follows.
+fn after_key<'a>(raw: &'a str, quoted: &[u8]) -> Option<&'a str> {
+    let bytes = raw.as_bytes();
+    memmem::find_iter(bytes, quoted).find_map(|at| {
+        let backslashes = bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 1 {
+            return None;
+        }
+        raw.get(at + quoted.len()..)?.trim_start().strip_prefix(':')
+    })
+}
+
+/// [`read`] the slow way, field by field from the start.
+fn read_in_order(raw: &str) -> Option<Stamp> {
     let mut rest = raw.trim_start().strip_prefix('{')?.trim_start();
     let (mut id, mut created_at) = (None, None);
     loop {
@@ -145,14 +175,41 @@ mod tests {
             r#"{"id":1,"created_at":2}"#,
             r#"{"id":"x","created_at":-2}"#,
             r#"{"id":"x","created_at":"2"}"#,
-            r#"{"id":"x" "created_at":2}"#,
             r#"{"id" "x","created_at":2}"#,
             r#"{id:"x","created_at":2}"#,
-            r#"{"kind":1,,"created_at":2,"id":"x"}"#,
-            r#"{"content":"never ends,"created_at":2,"id":"x"}"#,
+            r#"{"content":"never ends,\"created_at":2,\"id":"x"}"#,
             r#"{"content":"ends on an escape\"#,
         ] {
             assert_eq!(read(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn keys_in_the_content_are_not_keys() {
+        let content = r#""{\"id\":\"no\",\"created_at\":1,\"x\":\"\\\"id\\\":\\\"no\"}""#;
+        let raw = format!(r#"{{"content":{content},"created_at":9,"id":"e"}}"#);
+        assert_eq!(read(&raw), stamp("e", 9));
+        assert_eq!(serde_json::from_str::<Stamp>(&raw).ok(), read(&raw));
+        let raw = r#"{"a \"id":"no","created_at":9,"id":"e"}"#;
+        assert_eq!(read(raw), stamp("e", 9), "a key that ends in an escaped quote and id");
+    }
+
+    #[test]
+    fn keys_written_with_escapes_are_read_in_order() {
+        assert_eq!(
+            read(r#"{"content":"\"id\":","\u0069d":"e","created_at":9}"#),
+            stamp("e", 9)
+        );
+    }
+
+    #[test]
+    fn a_broken_event_with_both_keys_is_left_for_the_full_parse_to_refuse() {
+        for raw in [
+            r#"{"id":"x" "created_at":2}"#,
+            r#"{"kind":1,,"created_at":2,"id":"x"}"#,
+        ] {
+            assert_eq!(read(raw), stamp("x", 2), "{raw}");
+            assert!(serde_json::from_str::<Stamp>(raw).is_err(), "{raw}");
         }
     }
 }

@@ -12,7 +12,6 @@
 //! event whose Schnorr signature fails is rejected for that, whatever else
 //! was wrong with it, as if it had been checked first.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use archy_registry::{Manifest, signing};
@@ -273,7 +272,7 @@ const MAX_REMEMBERED: usize = 10_000;
 /// were worked out successfully are kept, one per key: an answer that does
 /// not fit the question asked is worked out again and takes its place.
 #[derive(Debug)]
-struct Memo<V>(Mutex<HashMap<[u8; 32], V>>);
+struct Memo<V>(Mutex<foldhash::HashMap<[u8; 32], V>>);
 
 impl<V> Default for Memo<V> {
     fn default() -> Self {
