@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::protocol::{KIND, TOPIC};
 use crate::stamp::{self, Stamp};
@@ -559,7 +559,10 @@ mod tests {
             f,
             Frame::Event { sub, created_at: 17, raw, .. } if sub == "s" && raw.as_str() == event
         )));
-        assert!(framed(r#"["EOSE","s"]"#, |f| matches!(f, Frame::Eose(s) if s == "s")));
+        assert!(framed(
+            r#"["EOSE","s"]"#,
+            |f| matches!(f, Frame::Eose(s) if s == "s")
+        ));
         assert!(framed(r#"["CLOSED","s","error: no"]"#, |f| matches!(
             f,
             Frame::Closed(s, r) if s == "s" && r == "error: no"

@@ -51,7 +51,11 @@ pub fn read(raw: &str) -> Option<Stamp> {
 fn after_key<'a>(raw: &'a str, quoted: &[u8]) -> Option<&'a str> {
     let bytes = raw.as_bytes();
     memmem::find_iter(bytes, quoted).find_map(|at| {
-        let backslashes = bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        let backslashes = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
         if backslashes % 2 == 1 {
             return None;
         }
@@ -191,7 +195,11 @@ mod tests {
         assert_eq!(read(&raw), stamp("e", 9));
         assert_eq!(serde_json::from_str::<Stamp>(&raw).ok(), read(&raw));
         let raw = r#"{"a \"id":"no","created_at":9,"id":"e"}"#;
-        assert_eq!(read(raw), stamp("e", 9), "a key that ends in an escaped quote and id");
+        assert_eq!(
+            read(raw),
+            stamp("e", 9),
+            "a key that ends in an escaped quote and id"
+        );
     }
 
     #[test]
