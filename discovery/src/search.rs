@@ -10,7 +10,7 @@
 //! millisecond, without a second on-disk index to keep in step with redb.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// Words kept per field.
 const MAX_TERMS_PER_FIELD: usize = 64;
@@ -87,7 +87,11 @@ pub struct SearchIndex {
     docs: Vec<Option<Doc>>,
     /// DID → app id → slot in `docs`, nested so a lookup needs no owned key.
     slots: foldhash::HashMap<Box<str>, foldhash::HashMap<Box<str>, u32>>,
-    terms: BTreeMap<Box<str>, Vec<Posting>>,
+    /// Term → postings: adding a listing looks up each of its words here.
+    terms: foldhash::HashMap<Box<str>, Vec<Posting>>,
+    /// Every term in order, for prefix matches: only a word the index has
+    /// never held goes in.
+    ordered: BTreeSet<Box<str>>,
     live: usize,
     total_len: u64,
 }
@@ -176,8 +180,9 @@ impl SearchIndex {
             match self.terms.get_mut(&*word) {
                 Some(postings) => postings.push(posting),
                 None => {
-                    self.terms
-                        .insert(word.into_owned().into_boxed_str(), vec![posting]);
+                    let term = word.into_owned().into_boxed_str();
+                    self.ordered.insert(term.clone());
+                    self.terms.insert(term, vec![posting]);
                 }
             }
         }
@@ -227,6 +232,8 @@ impl SearchIndex {
             });
             !postings.is_empty()
         });
+        let terms = &self.terms;
+        self.ordered.retain(|term| terms.contains_key(term));
     }
 
     /// The listings matching every word of `query`, best first, `limit`
@@ -317,10 +324,11 @@ impl SearchIndex {
     ) -> Box<dyn Iterator<Item = (&'a str, &'a Vec<Posting>)> + 'a> {
         if prefix {
             Box::new(
-                self.terms
+                self.ordered
                     .range::<str, _>((std::ops::Bound::Included(word), std::ops::Bound::Unbounded))
-                    .take_while(move |(t, _)| t.starts_with(word))
+                    .take_while(move |t| t.starts_with(word))
                     .take(MAX_PREFIX_EXPANSION)
+                    .filter_map(|t| self.terms.get_key_value(&**t))
                     .map(|(t, p)| (&**t, p)),
             )
         } else {
@@ -489,6 +497,17 @@ mod tests {
         assert!(index.docs.len() < 4000);
         assert_eq!(index.search("title 3", 0, 5).total, 1000);
         assert_eq!(index.search("title 1", 0, 5).total, 0);
+        assert!(!index.ordered.contains("0"), "a word no listing holds goes");
+        assert_eq!(
+            index.ordered.iter().collect::<Vec<_>>(),
+            index
+                .terms
+                .keys()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            "the ordered terms are the terms"
+        );
     }
 
     #[test]

@@ -321,17 +321,31 @@ fn specials(word: u64) -> u64 {
 }
 
 /// Whether JSON text is compact and escapes only as NIP-01 does: no
-/// whitespace between tokens, and only short escapes in strings.
+/// whitespace between tokens, and only short escapes in strings. A string
+/// is crossed a word at a time, from one quote or backslash to the next.
 fn is_nip01_form(json: &str) -> bool {
-    let mut in_string = false;
-    let mut bytes = json.bytes();
-    while let Some(byte) = bytes.next() {
-        match (in_string, byte) {
-            (false, b' ' | b'\n' | b'\r' | b'\t') => return false,
-            (_, b'"') => in_string = !in_string,
-            (true, b'\\') if bytes.next().and_then(short_escape).is_none() => return false,
+    let bytes = json.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b' ' | b'\n' | b'\r' | b'\t' => return false,
+            b'"' => loop {
+                let Some(special) = next_special(bytes, at + 1) else {
+                    return true;
+                };
+                at = special;
+                match bytes.get(at) {
+                    Some(b'"') => break,
+                    Some(b'\\') if bytes.get(at + 1).copied().and_then(short_escape).is_none() => {
+                        return false;
+                    }
+                    Some(b'\\') => at += 1,
+                    _ => {}
+                }
+            },
             _ => {}
         }
+        at += 1;
     }
     true
 }
@@ -457,6 +471,13 @@ mod tests {
         assert!(is_nip01_form(r#"[["d","x\\"],["t","a b"]]"#));
         assert!(!is_nip01_form(r#"[["d", "x"]]"#));
         assert!(!is_nip01_form(r#"[["d","\u0078"]]"#));
+        assert!(is_nip01_form(
+            r#"[["a long string, past a word","\\\"\n\\"]]"#
+        ));
+        assert!(is_nip01_form("[[\"tab\tand nul\u{0} as they are\"]]"));
+        assert!(!is_nip01_form(r#"[["a \" still inside" ,"x"]]"#));
+        assert!(!is_nip01_form(r#"[["past a word of text \/"]]"#));
+        assert!(is_nip01_form(r#"[["never ends"#));
     }
 
     #[test]
