@@ -16,7 +16,9 @@
 //!   before and just after the ingest, since the ingest target is stated
 //!   against it and shared machines change speed from one hour (even one
 //!   minute) to the next; with several runs, each ingest into a fresh
-//!   index, the run with the median share is the figure.
+//!   index, the run with the median share is the figure, taken among the
+//!   steady runs (yardsticks before and after within [`MAX_DRIFT`] of each
+//!   other), where the machine kept one speed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -77,8 +79,10 @@ pub struct DiscoveryFigures {
     /// stated against.
     pub share: f64,
     /// Every ingest, in order; the figures above are the one with the
-    /// median share.
+    /// median share among the steady ones (among all, if none is).
     pub runs: Vec<IngestRun>,
+    /// How many runs were steady.
+    pub steady_runs: usize,
     /// Queries timed.
     pub queries: usize,
     /// Median query latency, ms.
@@ -108,6 +112,9 @@ pub struct IngestRun {
     pub schnorr_after: f64,
     /// `per_second` over [`Self::yardstick`].
     pub share: f64,
+    /// Whether the yardsticks before and after are within [`MAX_DRIFT`]
+    /// of each other.
+    pub steady: bool,
 }
 
 impl IngestRun {
@@ -122,6 +129,8 @@ impl IngestRun {
             schnorr_before,
             schnorr_after,
             share: per_second / yardstick(schnorr_before, schnorr_after).max(1.0),
+            steady: (schnorr_before - schnorr_after).abs()
+                <= MAX_DRIFT * yardstick(schnorr_before, schnorr_after),
         }
     }
 
@@ -130,6 +139,12 @@ impl IngestRun {
         yardstick(self.schnorr_before, self.schnorr_after)
     }
 }
+
+/// How far apart (as a share of their mean) the yardsticks before and
+/// after a run may be for the run to count as steady: beyond it the
+/// machine changed speed during the run, and no yardstick says how fast it
+/// ran.
+pub const MAX_DRIFT: f64 = 0.10;
 
 /// The mean of the Schnorr checks per second before and after an ingest.
 fn yardstick(before: f64, after: f64) -> f64 {
@@ -359,9 +374,8 @@ pub async fn measure(url: &str, dir: &Path, plan: Plan) -> Result<DiscoveryFigur
         discovery.shutdown().await;
         runs.push(figures);
     }
-    let mut by_share = runs.clone();
-    by_share.sort_by(|a, b| a.share.total_cmp(&b.share));
-    let median = by_share[(by_share.len() - 1) / 2].clone();
+    let steady_runs = runs.iter().filter(|r| r.steady).count();
+    let median = median_run(&runs);
     Ok(DiscoveryFigures {
         listings: plan.listings,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -374,12 +388,24 @@ pub async fn measure(url: &str, dir: &Path, plan: Plan) -> Result<DiscoveryFigur
         schnorr_after: median.schnorr_after,
         share: median.share,
         runs,
+        steady_runs,
         queries: plan.queries,
         search_p50_ms: percentile(&timings, 50.0),
         search_p99_ms: percentile(&timings, 99.0),
         search_max_ms: timings.last().copied().unwrap_or(0.0),
         rss_mb: rss,
     })
+}
+
+/// The run with the median share among the steady ones, or among all if
+/// none is steady (the lower middle one of an even count).
+fn median_run(runs: &[IngestRun]) -> IngestRun {
+    let any_steady = runs.iter().any(|r| r.steady);
+    let mut by_share: Vec<&IngestRun> = runs.iter().filter(|r| r.steady || !any_steady).collect();
+    by_share.sort_by(|a, b| a.share.total_cmp(&b.share));
+    by_share
+        .get(by_share.len().saturating_sub(1) / 2)
+        .map_or_else(|| IngestRun::new(0.0, 1.0, 1.0, 0.0, 0.0), |r| (*r).clone())
 }
 
 /// One ingest of every listing into a fresh index at `index`, between two
@@ -458,4 +484,43 @@ fn search_timings(market: &Market, queries: usize) -> Vec<f64> {
         .collect();
     timings.sort_by(f64::total_cmp);
     timings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of `per_second` events/s between yardsticks `before` and
+    /// `after`.
+    fn run(per_second: f64, before: f64, after: f64) -> IngestRun {
+        IngestRun::new(per_second, 1.0, 1.0, before, after)
+    }
+
+    #[test]
+    fn a_run_is_steady_while_the_yardsticks_agree() {
+        assert!(run(10.0, 100.0, 109.0).steady);
+        assert!(!run(10.0, 100.0, 112.0).steady);
+        assert!(!run(10.0, 150.0, 100.0).steady);
+    }
+
+    #[test]
+    fn the_median_is_taken_among_the_steady_runs() {
+        let runs = [
+            run(90.0, 100.0, 100.0),
+            run(70.0, 100.0, 200.0),
+            run(60.0, 100.0, 100.0),
+            run(50.0, 100.0, 100.0),
+        ];
+        assert_eq!(median_run(&runs).per_second, 60.0);
+        let unsteady = [
+            run(20.0, 10.0, 30.0),
+            run(30.0, 10.0, 30.0),
+            run(10.0, 10.0, 30.0),
+        ];
+        assert_eq!(
+            median_run(&unsteady).per_second,
+            20.0,
+            "all, if none is steady"
+        );
+    }
 }

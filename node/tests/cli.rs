@@ -260,6 +260,11 @@ fn discovery_bench_on_one_core_indexes_every_listing() {
         runs.iter().any(|run| run["share"] == f["share"]),
         "the figures are one of the runs': {f}"
     );
+    assert_eq!(
+        f["steady_runs"].as_u64(),
+        Some(runs.iter().filter(|run| run["steady"] == true).count() as u64),
+        "{f}"
+    );
     assert!(f["share"].as_f64().unwrap() > 0.0, "{f}");
     assert!(f["search_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
     for yardstick in ["schnorr_per_second", "schnorr_before", "schnorr_after"] {

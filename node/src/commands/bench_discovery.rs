@@ -83,7 +83,7 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
                 format!(
                     "    {}{:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n    \
                      {}yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before \
-                     the ingest, {:.0} after); the ingest is {:.0} % of it",
+                     the ingest, {:.0} after); the ingest is {:.0} % of it{}",
                     if several { format!("run {}: ", i + 1) } else { String::new() },
                     run.seconds,
                     run.per_second,
@@ -93,13 +93,22 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
                     run.schnorr_before,
                     run.schnorr_after,
                     100.0 * run.share,
+                    if run.steady {
+                        ""
+                    } else {
+                        " (unsteady: the machine changed speed during the run)"
+                    },
                 )
             })
             .collect();
         let median = if several {
+            let among = match f.steady_runs {
+                0 => format!("{} runs, none of them steady", f.runs.len()),
+                n if n == f.runs.len() => format!("{n} runs"),
+                n => format!("the {n} steady runs of {}", f.runs.len()),
+            };
             format!(
-                "\n    median of {} runs: {:.0} events/s, {:.0} % of Schnorr verify alone",
-                f.runs.len(),
+                "\n    median of {among}: {:.0} events/s, {:.0} % of Schnorr verify alone",
                 f.ingest_per_second,
                 100.0 * f.share
             )
