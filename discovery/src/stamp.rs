@@ -5,10 +5,10 @@
 //! quote that is not escaped always opens or closes a string, so `"id"`
 //! found at such a quote and followed by a colon is a key named `id`, never
 //! part of the content, however much JSON the content holds (its quotes are
-//! all escaped). (It could be the key of an object nested in the event, but
-//! NIP-01 events hold none; the stamp only routes and pages, and the full
-//! parse reads the event's own id.) That matters because some relays write
-//! `content`, most of an event's bytes, first. Keys written with escapes fall back to reading
+//! all escaped). That matters because some relays write `content`, most
+//! of an event's bytes, first. (Such a key could belong to an object nested
+//! in the event, but NIP-01 events hold none; the stamp only routes and
+//! pages, and the full parse reads the event's own id.) Keys written with escapes fall back to reading
 //! the fields in order. Neither path judges the rest of the event: the
 //! ingest loop's full parse does, once, and refuses it if it is broken.
 
