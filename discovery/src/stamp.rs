@@ -8,9 +8,10 @@
 //! all escaped). That matters because some relays write `content`, most
 //! of an event's bytes, first. (Such a key could belong to an object nested
 //! in the event, but NIP-01 events hold none; the stamp only routes and
-//! pages, and the full parse reads the event's own id.) Keys written with escapes fall back to reading
-//! the fields in order. Neither path judges the rest of the event: the
-//! ingest loop's full parse does, once, and refuses it if it is broken.
+//! pages, and the full parse reads the event's own id.) Keys written with
+//! escapes fall back to reading the fields in order. Neither path judges
+//! the rest of the event: the ingest loop's full parse does, once, and
+//! refuses it if it is broken.
 
 use std::borrow::Cow;
 
