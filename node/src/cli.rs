@@ -708,6 +708,11 @@ pub enum BenchCommand {
         /// figure (shared machines change speed from minute to minute).
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        /// With --one-core: also check Schnorr signatures in a thread beside
+        /// the ingest, on its core, and compare the two per CPU second (a
+        /// machine that changes speed during the ingest changes both).
+        #[arg(long, requires = "one_core")]
+        alongside: bool,
     },
     /// The relay `bench discovery` runs in a child process: makes the
     /// listings, serves them and prints its URL.

@@ -21,6 +21,8 @@
 //!   other), where the machine kept one speed.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use archy_discovery::ingest::IngestLimits;
@@ -113,8 +115,23 @@ pub struct IngestRun {
     /// `per_second` over [`Self::yardstick`].
     pub share: f64,
     /// Whether the yardsticks before and after are within [`MAX_DRIFT`]
-    /// of each other.
+    /// of each other (always, for a run measured alongside).
     pub steady: bool,
+    /// The yardstick run beside the ingest, if it was.
+    pub alongside: Option<Alongside>,
+}
+
+/// Schnorr checks run beside an ingest, in a thread of their own on the
+/// node's core. The two share that core's time, so whatever the machine's
+/// speed does during the ingest it does to both, and the ratio of their
+/// rates per CPU second holds where yardsticks before and after cannot say
+/// what happened in between.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Alongside {
+    /// Schnorr checks per CPU second of the thread that ran them.
+    pub schnorr_per_cpu_second: f64,
+    /// Events per CPU second of the node: this process less that thread.
+    pub node_per_cpu_second: f64,
 }
 
 impl IngestRun {
@@ -131,6 +148,20 @@ impl IngestRun {
             share: per_second / yardstick(schnorr_before, schnorr_after).max(1.0),
             steady: (schnorr_before - schnorr_after).abs()
                 <= MAX_DRIFT * yardstick(schnorr_before, schnorr_after),
+            alongside: None,
+        }
+    }
+
+    /// The run measured against a yardstick run beside it: its share is
+    /// the node's events per CPU second over the yardstick's checks per
+    /// CPU second, which no change of the machine's speed moves.
+    fn with_alongside(self, alongside: Alongside) -> Self {
+        Self {
+            per_cpu_second: alongside.node_per_cpu_second,
+            share: alongside.node_per_cpu_second / alongside.schnorr_per_cpu_second.max(1.0),
+            steady: true,
+            alongside: Some(alongside),
+            ..self
         }
     }
 
@@ -351,6 +382,8 @@ pub struct Plan {
     pub queries: usize,
     /// Ingests, each into a fresh index.
     pub runs: usize,
+    /// Run the yardstick beside each ingest, on its core ([`Alongside`]).
+    pub alongside: bool,
     /// Longest one ingest may take.
     pub deadline: Duration,
 }
@@ -416,6 +449,11 @@ async fn ingest(url: &str, index: &Path, plan: Plan) -> Result<(Discovery, Inges
         limits: IngestLimits::default(),
     };
     let schnorr_before = schnorr_per_second()?;
+    let beside = if plan.alongside {
+        Some(Yardstick::start()?)
+    } else {
+        None
+    };
     let cpu_start = cpu_seconds(None);
     let start = Instant::now();
     let discovery = Discovery::start(index, &options)?;
@@ -437,22 +475,83 @@ async fn ingest(url: &str, index: &Path, plan: Plan) -> Result<(Discovery, Inges
     let seconds = start.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(None) - cpu_start).max(0.01);
     let events = indexed as f64 + plan.publishers as f64;
+    let alongside = beside.map(|yardstick| {
+        let (checked, its_cpu) = yardstick.finish();
+        Alongside {
+            schnorr_per_cpu_second: checked as f64 / its_cpu.max(0.01),
+            node_per_cpu_second: events / (cpu - its_cpu).max(0.01),
+        }
+    });
     let schnorr_after = schnorr_per_second()?;
+    let run = IngestRun::new(events, seconds, cpu, schnorr_before, schnorr_after);
     Ok((
         discovery,
-        IngestRun::new(events, seconds, cpu, schnorr_before, schnorr_after),
+        alongside.map_or(run.clone(), |a| run.with_alongside(a)),
     ))
+}
+
+/// A thread checking Schnorr signatures, on the core it was started from,
+/// until it is told to stop.
+struct Yardstick {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, f64)>,
+}
+
+impl Yardstick {
+    fn start() -> Result<Self, BenchError> {
+        let events = yardstick_events()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let told = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("yardstick".into())
+            .spawn(move || {
+                let start = thread_cpu_seconds();
+                let mut checked = 0;
+                while !told.load(Ordering::Relaxed) {
+                    checked += events.iter().filter(|e| e.verify_signature()).count();
+                }
+                (checked, thread_cpu_seconds() - start)
+            })
+            .map_err(|e| BenchError::Relay(format!("cannot start the yardstick thread: {e}")))?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Checks made, and the CPU seconds they took.
+    fn finish(self) -> (usize, f64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or((0, 0.0))
+    }
+}
+
+/// CPU seconds the calling thread has used.
+fn thread_cpu_seconds() -> f64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to fill.
+    let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if done == 0 {
+        now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
+    } else {
+        0.0
+    }
+}
+
+/// The 100 signed events the yardstick checks.
+fn yardstick_events() -> Result<Vec<Event>, BenchError> {
+    let publisher =
+        SyntheticPublisher::new(Identity::from_seed(&[7; 32]), "yardstick", 4_000_000_000)?;
+    Ok((0..100)
+        .map(|i| publisher.publisher_event(1_700_000_000 + i))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Schnorr signature checks per second on this thread, over 10 000 checks
 /// of real events (about half a second: long enough that a moment's
 /// slowdown of a shared machine does not decide it).
 fn schnorr_per_second() -> Result<f64, BenchError> {
-    let publisher =
-        SyntheticPublisher::new(Identity::from_seed(&[7; 32]), "yardstick", 4_000_000_000)?;
-    let events: Vec<Event> = (0..100)
-        .map(|i| publisher.publisher_event(1_700_000_000 + i))
-        .collect::<Result<_, _>>()?;
+    let events = yardstick_events()?;
     let start = Instant::now();
     let mut checked = 0usize;
     for _ in 0..100 {
@@ -501,6 +600,17 @@ mod tests {
         assert!(run(10.0, 100.0, 109.0).steady);
         assert!(!run(10.0, 100.0, 112.0).steady);
         assert!(!run(10.0, 150.0, 100.0).steady);
+    }
+
+    #[test]
+    fn a_run_beside_its_yardstick_is_compared_per_cpu_second() {
+        let beside = run(10.0, 100.0, 200.0).with_alongside(Alongside {
+            schnorr_per_cpu_second: 400.0,
+            node_per_cpu_second: 250.0,
+        });
+        assert_eq!(beside.share, 0.625);
+        assert_eq!(beside.per_cpu_second, 250.0);
+        assert!(beside.steady, "speed changes touch both alike");
     }
 
     #[test]

@@ -235,6 +235,36 @@ fn catalog_bench_refreshes_an_unchanged_catalog_with_one_request() {
 }
 
 #[test]
+fn discovery_bench_alongside_compares_per_cpu_second() {
+    let f = json(&[
+        "bench",
+        "discovery",
+        "--listings",
+        "200",
+        "--publishers",
+        "2",
+        "--queries",
+        "10",
+        "--deadline",
+        "300",
+        "--one-core",
+        "--alongside",
+    ]);
+    let run = &f["runs"][0];
+    let beside = &run["alongside"];
+    let (schnorr, node) = (
+        beside["schnorr_per_cpu_second"].as_f64().unwrap(),
+        beside["node_per_cpu_second"].as_f64().unwrap(),
+    );
+    assert!(schnorr > 0.0 && node > 0.0, "{f}");
+    assert!(
+        (run["share"].as_f64().unwrap() - node / schnorr).abs() < 1e-9,
+        "{f}"
+    );
+    assert_eq!(f["share"], run["share"], "{f}");
+}
+
+#[test]
 fn discovery_bench_on_one_core_indexes_every_listing() {
     let f = json(&[
         "bench",

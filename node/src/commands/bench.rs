@@ -49,6 +49,7 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
             deadline,
             one_core,
             runs,
+            alongside,
         } => {
             ensure!(
                 listings >= 1 && publishers >= 1 && queries >= 1 && runs >= 1,
@@ -60,6 +61,7 @@ pub fn run(cmd: BenchCommand, out: &Output) -> anyhow::Result<ExitCode> {
                 publishers,
                 queries,
                 runs,
+                alongside,
                 deadline: std::time::Duration::from_secs(deadline),
             };
             super::bench_discovery::run(plan, one_core, out)?;

@@ -80,24 +80,39 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
             .iter()
             .enumerate()
             .map(|(i, run)| {
+                let yardstick = match run.alongside {
+                    Some(beside) => format!(
+                        "yardstick beside it: Schnorr verify ran {:.0}/s per CPU second on that \
+                         core ({:.0}/s alone before the ingest, {:.0} after); the node ingested \
+                         {:.0} events per CPU second of its own: {:.0} % of it",
+                        beside.schnorr_per_cpu_second,
+                        run.schnorr_before,
+                        run.schnorr_after,
+                        beside.node_per_cpu_second,
+                        100.0 * run.share,
+                    ),
+                    None => format!(
+                        "yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before \
+                         the ingest, {:.0} after); the ingest is {:.0} % of it{}",
+                        run.yardstick(),
+                        run.schnorr_before,
+                        run.schnorr_after,
+                        100.0 * run.share,
+                        if run.steady {
+                            ""
+                        } else {
+                            " (unsteady: the machine changed speed during the run)"
+                        },
+                    ),
+                };
                 format!(
                     "    {}{:.1} s, {:.0} events/s wall, {:.0} events per CPU second of the node\n    \
-                     {}yardstick: Schnorr verify alone runs {:.0}/s on that core ({:.0} before \
-                     the ingest, {:.0} after); the ingest is {:.0} % of it{}",
+                     {}{yardstick}",
                     if several { format!("run {}: ", i + 1) } else { String::new() },
                     run.seconds,
                     run.per_second,
                     run.per_cpu_second,
                     if several { "       " } else { "" },
-                    run.yardstick(),
-                    run.schnorr_before,
-                    run.schnorr_after,
-                    100.0 * run.share,
-                    if run.steady {
-                        ""
-                    } else {
-                        " (unsteady: the machine changed speed during the run)"
-                    },
                 )
             })
             .collect();
@@ -107,8 +122,13 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
                 n if n == f.runs.len() => format!("{n} runs"),
                 n => format!("the {n} steady runs of {}", f.runs.len()),
             };
+            let yardstick = if f.runs.iter().any(|r| r.alongside.is_some()) {
+                "beside it"
+            } else {
+                "alone"
+            };
             format!(
-                "\n    median of {among}: {:.0} events/s, {:.0} % of Schnorr verify alone",
+                "\n    median of {among}: {:.0} events/s, {:.0} % of Schnorr verify {yardstick}",
                 f.ingest_per_second,
                 100.0 * f.share
             )
