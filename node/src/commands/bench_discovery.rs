@@ -122,16 +122,20 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
                 n if n == f.runs.len() => format!("{n} runs"),
                 n => format!("the {n} steady runs of {}", f.runs.len()),
             };
-            let yardstick = if f.runs.iter().any(|r| r.alongside.is_some()) {
-                "beside it"
+            let rate = if f.runs.iter().any(|r| r.alongside.is_some()) {
+                format!(
+                    "{:.0} events per CPU second, {:.0} % of Schnorr verify beside it",
+                    f.ingest_per_cpu_second,
+                    100.0 * f.share
+                )
             } else {
-                "alone"
+                format!(
+                    "{:.0} events/s, {:.0} % of Schnorr verify alone",
+                    f.ingest_per_second,
+                    100.0 * f.share
+                )
             };
-            format!(
-                "\n    median of {among}: {:.0} events/s, {:.0} % of Schnorr verify {yardstick}",
-                f.ingest_per_second,
-                100.0 * f.share
-            )
+            format!("\n    median of {among}: {rate}")
         } else {
             String::new()
         };
