@@ -194,6 +194,9 @@ pub enum BenchError {
     /// The index.
     #[error(transparent)]
     Store(#[from] archy_discovery::store::StoreError),
+    /// The yardstick beside the ingest.
+    #[error("the yardstick: {0}")]
+    Yardstick(String),
     /// Keeping to one CPU failed.
     #[error("cannot keep to CPU {cpu}: {reason}")]
     Pin {
@@ -449,12 +452,13 @@ async fn ingest(url: &str, index: &Path, plan: Plan) -> Result<(Discovery, Inges
         limits: IngestLimits::default(),
     };
     let schnorr_before = schnorr_per_second()?;
-    let beside = if plan.alongside {
-        Some(Yardstick::start()?)
+    let beside_events = if plan.alongside {
+        Some(yardstick_events()?)
     } else {
         None
     };
     let cpu_start = cpu_seconds(None);
+    let beside = beside_events.map(Yardstick::start).transpose()?;
     let start = Instant::now();
     let discovery = Discovery::start(index, &options)?;
     let indexed = loop {
@@ -473,33 +477,37 @@ async fn ingest(url: &str, index: &Path, plan: Plan) -> Result<(Discovery, Inges
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let seconds = start.elapsed().as_secs_f64();
+    let beside = beside.map(Yardstick::finish);
     let cpu = (cpu_seconds(None) - cpu_start).max(0.01);
     let events = indexed as f64 + plan.publishers as f64;
-    let alongside = beside.map(|yardstick| {
-        let (checked, its_cpu) = yardstick.finish();
-        Alongside {
-            schnorr_per_cpu_second: checked as f64 / its_cpu.max(0.01),
-            node_per_cpu_second: events / (cpu - its_cpu).max(0.01),
-        }
-    });
     let schnorr_after = schnorr_per_second()?;
     let run = IngestRun::new(events, seconds, cpu, schnorr_before, schnorr_after);
-    Ok((
-        discovery,
-        alongside.map_or(run.clone(), |a| run.with_alongside(a)),
-    ))
+    let run = match beside {
+        Some((checked, its_cpu)) => run.with_alongside(Alongside {
+            schnorr_per_cpu_second: checked as f64 / its_cpu.max(0.01),
+            node_per_cpu_second: events / (cpu - its_cpu).max(0.01),
+        }),
+        None => run,
+    };
+    Ok((discovery, run))
 }
 
 /// A thread checking Schnorr signatures, on the core it was started from,
-/// until it is told to stop.
+/// until it is finished or dropped (an ingest that fails stops it too).
 struct Yardstick {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<(usize, f64)>,
+    thread: Option<std::thread::JoinHandle<(usize, f64)>>,
+}
+
+impl Drop for Yardstick {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Yardstick {
-    fn start() -> Result<Self, BenchError> {
-        let events = yardstick_events()?;
+    /// Starts checking `events` over and over.
+    fn start(events: Vec<Event>) -> Result<Self, BenchError> {
         let stop = Arc::new(AtomicBool::new(false));
         let told = stop.clone();
         let thread = std::thread::Builder::new()
@@ -512,14 +520,20 @@ impl Yardstick {
                 }
                 (checked, thread_cpu_seconds() - start)
             })
-            .map_err(|e| BenchError::Relay(format!("cannot start the yardstick thread: {e}")))?;
-        Ok(Self { stop, thread })
+            .map_err(|e| BenchError::Yardstick(format!("cannot start its thread: {e}")))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Checks made, and the CPU seconds they took.
-    fn finish(self) -> (usize, f64) {
+    fn finish(mut self) -> (usize, f64) {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or((0, 0.0))
+        self.thread
+            .take()
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or((0, 0.0))
     }
 }
 
