@@ -19,7 +19,7 @@ use memchr::memmem;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::wire::{next_special, value};
+use crate::wire::{StringEnd, string_end, value};
 
 /// An event's id (empty if it has none: the ingest loop refuses it) and
 /// `created_at`.
@@ -109,15 +109,9 @@ fn read_in_order(raw: &str) -> Option<Stamp> {
 /// reads the event in full. (Relays may write `content`, most of an
 /// event's bytes, ahead of `id` and `created_at`.)
 fn after_string(text: &str) -> Option<&str> {
-    let bytes = text.as_bytes();
-    let mut at = 1;
-    loop {
-        at = next_special(bytes, at)?;
-        match *bytes.get(at)? {
-            b'"' => return text.get(at + 1..),
-            b'\\' => at += 2,
-            _ => at += 1,
-        }
+    match string_end(text.as_bytes(), 0, |_| true) {
+        StringEnd::Closed(end) => text.get(end..),
+        StringEnd::Refused | StringEnd::Unclosed => None,
     }
 }
 

@@ -320,32 +320,53 @@ fn specials(word: u64) -> u64 {
     (quote | backslash | control) & TOPS
 }
 
+/// How a JSON string ends, as [`string_end`] finds it.
+pub(crate) enum StringEnd {
+    /// At its closing quote; the index is just past it.
+    Closed(usize),
+    /// At an escape the caller refused (or a backslash with nothing after).
+    Refused,
+    /// Never: the text ends first.
+    Unclosed,
+}
+
+/// Where the JSON string whose opening quote is at `open` ends, crossed a
+/// word at a time from one quote or backslash to the next ([`next_special`]);
+/// `escape_ok` judges the byte after each backslash. What lies between is
+/// not otherwise checked.
+pub(crate) fn string_end(bytes: &[u8], open: usize, escape_ok: impl Fn(u8) -> bool) -> StringEnd {
+    let mut at = open + 1;
+    loop {
+        let Some(special) = next_special(bytes, at) else {
+            return StringEnd::Unclosed;
+        };
+        at = special;
+        match bytes.get(at) {
+            Some(b'"') => return StringEnd::Closed(at + 1),
+            Some(b'\\') => match bytes.get(at + 1) {
+                Some(&escaped) if escape_ok(escaped) => at += 2,
+                _ => return StringEnd::Refused,
+            },
+            _ => at += 1,
+        }
+    }
+}
+
 /// Whether JSON text is compact and escapes only as NIP-01 does: no
-/// whitespace between tokens, and only short escapes in strings. A string
-/// is crossed a word at a time, from one quote or backslash to the next.
+/// whitespace between tokens, and only short escapes in strings.
 fn is_nip01_form(json: &str) -> bool {
     let bytes = json.as_bytes();
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
-        match byte {
+        at = match byte {
             b' ' | b'\n' | b'\r' | b'\t' => return false,
-            b'"' => loop {
-                let Some(special) = next_special(bytes, at + 1) else {
-                    return true;
-                };
-                at = special;
-                match bytes.get(at) {
-                    Some(b'"') => break,
-                    Some(b'\\') if bytes.get(at + 1).copied().and_then(short_escape).is_none() => {
-                        return false;
-                    }
-                    Some(b'\\') => at += 1,
-                    _ => {}
-                }
+            b'"' => match string_end(bytes, at, |b| short_escape(b).is_some()) {
+                StringEnd::Closed(end) => end,
+                StringEnd::Refused => return false,
+                StringEnd::Unclosed => return true,
             },
-            _ => {}
-        }
-        at += 1;
+            _ => at + 1,
+        };
     }
     true
 }
