@@ -34,15 +34,13 @@ use std::sync::LazyLock;
 use k256::elliptic_curve::PrimeField;
 use k256::elliptic_curve::group::Group;
 use k256::elliptic_curve::ops::Reduce;
-use k256::elliptic_curve::point::DecompressPoint;
-use k256::elliptic_curve::subtle::Choice;
 use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
 use nostr::SECP256K1;
 use nostr::secp256k1::schnorr::Signature;
 use nostr::secp256k1::{Message, XOnlyPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::{Weighed, glv, verify_claims};
+use super::{Weighed, glv, lift, verify_claims};
 
 /// Signatures per equation. Pippenger's cost per point keeps falling with
 /// size, but slowly past a few hundred, while a bad signature costs more
@@ -67,7 +65,7 @@ impl XOnlyKey {
     /// curve point, which no signature can verify under.
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
         let single = XOnlyPublicKey::from_slice(bytes).ok()?;
-        let point = lift_x(bytes)?;
+        let point = lift::lift_x(bytes)?;
         Some(Self {
             bytes: *bytes,
             point,
@@ -120,7 +118,23 @@ struct Decoded<'a> {
 /// Checks every claim; `result[i]` is whether `claims[i]` holds, as
 /// single BIP-340 verification says.
 pub fn verify_all(claims: &[Claim<'_>]) -> Vec<bool> {
-    verify_claims(claims, BATCH, decode, equation_holds, Claim::holds_alone)
+    let rs: Vec<[u8; 32]> = claims.iter().map(|claim| r_of(claim.signature)).collect();
+    let lifted: Vec<(&Claim<'_>, Option<AffinePoint>)> =
+        claims.iter().zip(lift::lift_all(&rs)).collect();
+    verify_claims(
+        &lifted,
+        BATCH,
+        |(claim, r)| decode(claim, *r),
+        equation_holds,
+        |(claim, _)| claim.holds_alone(),
+    )
+}
+
+/// A signature's `r`: the x-coordinate of its point `R`.
+fn r_of(signature: &[u8; 64]) -> [u8; 32] {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&signature[..32]);
+    r
 }
 
 /// `Σ a·R + Σ_P (Σ a·e)·P − (Σ a·s)·G = 0`, with the terms of each key
@@ -194,12 +208,13 @@ impl Point {
 
 /// The checks single verification makes on `r` and `s` before its
 /// equation, and the values the batch equation needs; `None` if they fail
-/// (single verification refuses the signature too).
-fn decode<'a>(claim: &Claim<'a>) -> Option<Decoded<'a>> {
-    let (r_bytes, s_bytes) = claim.signature.split_at(32);
-    let r_bytes: [u8; 32] = r_bytes.try_into().ok()?;
-    let s_bytes: [u8; 32] = s_bytes.try_into().ok()?;
-    let r = lift_x(&r_bytes)?;
+/// (single verification refuses the signature too). `r` is the claim's
+/// `R`, lifted ([`lift::lift_all`]); `None` if its x is not on the curve.
+fn decode<'a>(claim: &Claim<'a>, r: Option<AffinePoint>) -> Option<Decoded<'a>> {
+    let r = r?;
+    let r_bytes = r_of(claim.signature);
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(&claim.signature[32..]);
     let s = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(s_bytes)))?;
     let hash: [u8; 32] = CHALLENGE
         .clone()
@@ -222,12 +237,6 @@ static CHALLENGE: LazyLock<Sha256> = LazyLock::new(|| {
     let tag = Sha256::digest(b"BIP0340/challenge");
     Sha256::new().chain_update(tag).chain_update(tag)
 });
-
-/// BIP-340's `lift_x`: the point with this x-coordinate and an even y;
-/// `None` if x is not below the field size or not on the curve.
-fn lift_x(x: &[u8; 32]) -> Option<AffinePoint> {
-    AffinePoint::decompress(&FieldBytes::from(*x), Choice::from(0)).into()
-}
 
 /// `Σ k·P` over `terms`, by Pippenger's bucket method: the scalars are cut
 /// into signed digits of a few bits, and for each digit position every

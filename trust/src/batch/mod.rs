@@ -16,7 +16,10 @@
 
 pub mod bip340;
 pub mod ed25519;
+#[cfg(target_arch = "x86_64")]
+mod field_ifma;
 mod glv;
+mod lift;
 
 /// One random 128-bit weight per claim; `None` if the system has no
 /// randomness to give, and the claims must be checked one by one.
