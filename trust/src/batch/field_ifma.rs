@@ -55,7 +55,7 @@ struct Fe([__m512i; 5]);
 /// The CPU must have AVX-512F and AVX-512 IFMA ([`available`]).
 #[target_feature(enable = "avx512f,avx512ifma")]
 pub(super) unsafe fn roots(xs: &[[u8; 32]; LANES]) -> [[u64; 5]; LANES] {
-    let limbs: Vec<[u64; 5]> = xs.iter().map(limbs_of).collect();
+    let limbs = xs.each_ref().map(limbs_of);
     let x = [load(&limbs[..VECTOR]), load(&limbs[VECTOR..])];
     let x3 = mul2(&square2(&x), &x);
     let alpha = x3.map(|v| add_small(&v, 7));

@@ -7,8 +7,8 @@ use k256::elliptic_curve::point::{AffineCoordinates, DecompressPoint};
 use k256::elliptic_curve::subtle::Choice;
 use k256::{AffinePoint, FieldBytes};
 
-/// Fewer x-coordinates than this are lifted one by one: sixteen lanes do
-/// the work of about four single lifts.
+/// Fewer x-coordinates than this are lifted one by one: sixteen lanes,
+/// padded or not, cost about as much as two or three single lifts.
 #[cfg(target_arch = "x86_64")]
 const FEWEST_FOR_LANES: usize = 4;
 
