@@ -40,6 +40,8 @@ use nostr::secp256k1::schnorr::Signature;
 use nostr::secp256k1::{Message, XOnlyPublicKey};
 use sha2::{Digest, Sha256};
 
+#[cfg(target_arch = "x86_64")]
+use super::sum_ifma::{self, Term};
 use super::{Weighed, glv, lift, verify_claims};
 
 /// Signatures per equation. Pippenger's cost per point keeps falling with
@@ -144,7 +146,7 @@ fn r_of(signature: &[u8; 64]) -> [u8; 32] {
 /// `G` are split in two 128-bit halves ([`glv`]), so no term needs digits
 /// past bit 128.
 fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
-    let mut terms: Vec<(Point, Scalar)> = Vec::with_capacity(batch.len() + 16);
+    let mut rs: Vec<(AffinePoint, Scalar)> = Vec::with_capacity(batch.len());
     let mut keys: Vec<(AffinePoint, Scalar)> = Vec::new();
     let mut key_slots: HashMap<[u8; 32], usize> = HashMap::new();
     let mut base_weight = Scalar::ZERO;
@@ -153,7 +155,7 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
         let decoded = &item.decoded;
         let key = decoded.key;
         base_weight -= a * decoded.s;
-        terms.push((Point::Affine(decoded.r), a));
+        rs.push((decoded.r, a));
         let slot = *key_slots.entry(key.bytes).or_insert_with(|| {
             keys.push((key.point, Scalar::ZERO));
             keys.len() - 1
@@ -161,6 +163,12 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
         keys[slot].1 += a * decoded.e;
     }
     keys.push((AffinePoint::GENERATOR, base_weight));
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sum) = sum_in_lanes(&rs, &keys) {
+        return sum.is_identity().into();
+    }
+    let mut terms: Vec<(Point, Scalar)> =
+        rs.into_iter().map(|(r, a)| (Point::Affine(r), a)).collect();
     for (point, weight) in keys {
         let [k1, k2] = glv::split(&weight);
         let point_k1 = if k1.negative { -point } else { point };
@@ -174,6 +182,23 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
         terms.push((Point::Projective(point_k2), k2.size));
     }
     sum_of_multiples(&terms).is_identity().into()
+}
+
+/// The equation's sum with the buckets in IFMA lanes
+/// ([`sum_ifma`]); `None` where the lanes give no answer.
+#[cfg(target_arch = "x86_64")]
+fn sum_in_lanes(
+    rs: &[(AffinePoint, Scalar)],
+    keys: &[(AffinePoint, Scalar)],
+) -> Option<ProjectivePoint> {
+    let mut terms: Vec<Term> = rs.iter().map(|(r, a)| Term::of(r, *a)).collect();
+    for (point, weight) in keys {
+        let [k1, k2] = glv::split(weight);
+        let signed = |negative: bool| if negative { -*point } else { *point };
+        terms.push(Term::of(&signed(k1.negative), k1.size));
+        terms.push(Term::of(&signed(k2.negative), k2.size).endomorphism());
+    }
+    sum_ifma::sum(&terms, signed_digits)
 }
 
 /// A point of the bucket sum: the signatures' `R`s and the keys are
@@ -313,7 +338,7 @@ fn digit_width(terms: usize) -> usize {
 
 /// Writes `scalar` as digits `d` in `[-2^(width-1), 2^(width-1))`, least
 /// significant first, with `scalar = Σ d·2^(width·i)`.
-fn signed_digits(scalar: &Scalar, width: usize, digits: &mut [i16]) {
+pub(super) fn signed_digits(scalar: &Scalar, width: usize, digits: &mut [i16]) {
     let limbs = glv::limbs(&scalar.to_bytes());
     let radix = 1i16 << width;
     let mask = (1u64 << width) - 1;

@@ -18,21 +18,29 @@
 //! y, so a mistake here could cost time, never a wrong point.
 
 use std::arch::x86_64::{
-    __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_madd52hi_epu64, _mm512_madd52lo_epu64,
-    _mm512_set_epi64, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_slli_epi64,
-    _mm512_srli_epi64, _mm512_storeu_epi64,
+    __m512i, _mm_cvtsi32_si128, _mm512_add_epi64, _mm512_and_si512, _mm512_madd52hi_epu64,
+    _mm512_madd52lo_epu64, _mm512_set_epi64, _mm512_set1_epi64, _mm512_setzero_si512,
+    _mm512_sll_epi64, _mm512_slli_epi64, _mm512_srli_epi64, _mm512_storeu_epi64, _mm512_sub_epi64,
 };
 
 /// Elements worked at once: two vectors of eight lanes.
 pub(super) const LANES: usize = 16;
 /// Lanes in one vector.
-const VECTOR: usize = 8;
+pub(super) const VECTOR: usize = 8;
 /// The low 52 bits.
 const MASK: i64 = (1 << 52) - 1;
 /// 2^260 mod p: what a unit just past the fifth limb is worth.
 const R260: i64 = 0x10_0000_3D10;
 /// 2^256 mod p.
 const R256: u64 = 0x1_0000_03D1;
+/// 4p in five limbs of 52 bits, each at least 2^52 but the fifth.
+const FOUR_P: [i64; 5] = [
+    0xF_FFFE_FFFF_FC2F * 4,
+    0xF_FFFF_FFFF_FFFF * 4,
+    0xF_FFFF_FFFF_FFFF * 4,
+    0xF_FFFF_FFFF_FFFF * 4,
+    0xFFFF_FFFF_FFFF * 4,
+];
 /// The field size p = 2^256 - 2^32 - 977, least significant word first.
 const P: [u64; 4] = [0xFFFF_FFFE_FFFF_FC2F, u64::MAX, u64::MAX, u64::MAX];
 
@@ -41,9 +49,10 @@ pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512ifma")
 }
 
-/// An element in each of eight lanes: `Σ limb[i]·2^(52i)`.
+/// An element in each of eight lanes: `Σ limb[i]·2^(52i)`, every limb
+/// below 2^52 and the fifth at most 2^48.
 #[derive(Clone, Copy)]
-struct Fe([__m512i; 5]);
+pub(super) struct Fe(pub(super) [__m512i; 5]);
 
 /// The square roots of `x³ + 7` for sixteen x-coordinates (given as
 /// 32-byte big-endian numbers), as five limbs of 52 bits each, least
@@ -66,7 +75,7 @@ pub(super) unsafe fn roots(xs: &[[u8; 32]; LANES]) -> [[u64; 5]; LANES] {
 
 /// Eight lanes' limbs out of the vectors.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn unload(fe: &Fe) -> [[u64; 5]; VECTOR] {
+pub(super) fn unload(fe: &Fe) -> [[u64; 5]; VECTOR] {
     let mut out = [[0u64; 5]; VECTOR];
     for (limb, vector) in fe.0.iter().enumerate() {
         let mut lanes = [0i64; VECTOR];
@@ -80,7 +89,7 @@ fn unload(fe: &Fe) -> [[u64; 5]; VECTOR] {
 }
 
 /// A 32-byte big-endian number as five limbs of 52 bits.
-fn limbs_of(bytes: &[u8; 32]) -> [u64; 5] {
+pub(super) fn limbs_of(bytes: &[u8; 32]) -> [u64; 5] {
     let word = |i: usize| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&bytes[24 - 8 * i..32 - 8 * i]);
@@ -97,9 +106,31 @@ fn limbs_of(bytes: &[u8; 32]) -> [u64; 5] {
     ]
 }
 
+/// Five limbs below 2^52 (so a value below 2^260) as the number mod p,
+/// 32 bytes big-endian.
+pub(super) fn canonical(limbs: &[u64; 5]) -> [u8; 32] {
+    to_bytes(&reduced(limbs))
+}
+
 /// Five limbs below 2^52 (so a value below 2^260) as the number mod p
 /// with an even y: the root itself or p minus it, 32 bytes big-endian.
 pub(super) fn even_root(limbs: &[u64; 5]) -> [u8; 32] {
+    let mut words = reduced(limbs);
+    if words[0] & 1 == 1 {
+        let mut borrow = false;
+        for (word, p) in words.iter_mut().zip(P) {
+            let (difference, under) = p.overflowing_sub(*word);
+            let (difference, under_again) = difference.overflowing_sub(u64::from(borrow));
+            *word = difference;
+            borrow = under || under_again;
+        }
+    }
+    to_bytes(&words)
+}
+
+/// Five limbs below 2^52 as the number mod p, in four 64-bit words, least
+/// significant first.
+fn reduced(limbs: &[u64; 5]) -> [u64; 4] {
     let [l0, l1, l2, l3, l4] = *limbs;
     let mut words = [
         l0 | l1 << 52,
@@ -124,15 +155,11 @@ pub(super) fn even_root(limbs: &[u64; 5]) -> [u8; 32] {
         words[0] -= P[0];
         words[1..].fill(0);
     }
-    if words[0] & 1 == 1 {
-        let mut borrow = false;
-        for (word, p) in words.iter_mut().zip(P) {
-            let (difference, under) = p.overflowing_sub(*word);
-            let (difference, under_again) = difference.overflowing_sub(u64::from(borrow));
-            *word = difference;
-            borrow = under || under_again;
-        }
-    }
+    words
+}
+
+/// Four words, least significant first, as 32 bytes big-endian.
+fn to_bytes(words: &[u64; 4]) -> [u8; 32] {
     let mut bytes = [0u8; 32];
     for (chunk, word) in bytes.rchunks_exact_mut(8).zip(words) {
         chunk.copy_from_slice(&word.to_be_bytes());
@@ -142,7 +169,7 @@ pub(super) fn even_root(limbs: &[u64; 5]) -> [u8; 32] {
 
 /// Eight elements' limbs into vectors.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn load(elements: &[[u64; 5]]) -> Fe {
+pub(super) fn load(elements: &[[u64; 5]]) -> Fe {
     let lane = |e: usize, limb: usize| elements[e][limb] as i64;
     Fe(std::array::from_fn(|limb| {
         _mm512_set_epi64(
@@ -210,7 +237,7 @@ fn reduce(mut c: [__m512i; 10]) -> Fe {
 
 /// `a·b` mod p.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn mul(a: &Fe, b: &Fe) -> Fe {
+pub(super) fn mul(a: &Fe, b: &Fe) -> Fe {
     let mut lo = [_mm512_setzero_si512(); 10];
     let mut hi = [_mm512_setzero_si512(); 10];
     for i in 0..5 {
@@ -224,7 +251,7 @@ fn mul(a: &Fe, b: &Fe) -> Fe {
 
 /// `a²` mod p: each cross product once, doubled.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn square(a: &Fe) -> Fe {
+pub(super) fn square(a: &Fe) -> Fe {
     let mut cross = [_mm512_setzero_si512(); 10];
     for i in 0..5 {
         for j in i + 1..5 {
@@ -247,6 +274,50 @@ fn add_small(a: &Fe, small: i64) -> Fe {
     d[0] = _mm512_add_epi64(d[0], _mm512_set1_epi64(small));
     carry_through(&mut d);
     Fe(d)
+}
+
+/// Limbs below 2^62 brought back below 2^52 (the fifth to at most 2^48),
+/// the value unchanged mod p.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn norm(mut d: [__m512i; 5]) -> Fe {
+    carry_through(&mut d);
+    let above = _mm512_srli_epi64::<48>(d[4]);
+    d[4] = _mm512_and_si512(d[4], _mm512_set1_epi64((1 << 48) - 1));
+    // Below 2^14 times R256, so the low 52 bits are the whole product.
+    d[0] = _mm512_madd52lo_epu64(d[0], above, _mm512_set1_epi64(R256 as i64));
+    carry_through(&mut d);
+    Fe(d)
+}
+
+/// `a + b` mod p.
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(super) fn add(a: &Fe, b: &Fe) -> Fe {
+    norm(std::array::from_fn(|i| _mm512_add_epi64(a.0[i], b.0[i])))
+}
+
+/// `a − b` mod p, as `a + 4p − b`: 4p's limbs are at least 2^52 (the
+/// fifth at least 2^50), so no limb goes below zero.
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(super) fn sub(a: &Fe, b: &Fe) -> Fe {
+    norm(std::array::from_fn(|i| {
+        _mm512_sub_epi64(
+            _mm512_add_epi64(a.0[i], _mm512_set1_epi64(FOUR_P[i])),
+            b.0[i],
+        )
+    }))
+}
+
+/// `k·a` mod p for a small `k` (below 2^9), by shifts and additions: each
+/// limb stays below 2^61.
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(super) fn times(a: &Fe, k: u32) -> Fe {
+    let mut sum = [_mm512_setzero_si512(); 5];
+    for bit in (0..9).filter(|bit| k >> bit & 1 == 1) {
+        for (total, limb) in sum.iter_mut().zip(a.0) {
+            *total = _mm512_add_epi64(*total, _mm512_sll_epi64(limb, _mm_cvtsi32_si128(bit)));
+        }
+    }
+    norm(sum)
 }
 
 /// Both vectors squared.
@@ -335,7 +406,7 @@ mod tests {
     }
 
     #[test]
-    fn products_and_squares_match_crypto_bigint_with_limbs_below_2_52() {
+    fn the_lanes_arithmetic_matches_crypto_bigint_with_limbs_below_2_52() {
         if !available() {
             eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
             return;
@@ -345,15 +416,30 @@ mod tests {
             let a = elements(seed);
             let b = elements(seed.rotate_left(17) ^ 0xDEAD_BEEF);
             // SAFETY: `available` says the CPU has AVX-512F and IFMA.
-            let (products, squares) = unsafe {
+            let [products, squares, sums, differences, multiples] = unsafe {
                 let (fa, fb) = (load(&a[..VECTOR]), load(&b[..VECTOR]));
-                (unload(&mul(&fa, &fb)), unload(&square(&fa)))
+                let outputs = [mul(&fa, &fb), square(&fa)];
+                // Sums and differences take what operations give: the fifth
+                // limb at most 2^48.
+                let [fa, fb] = outputs;
+                [
+                    outputs[0],
+                    outputs[1],
+                    add(&fa, &fb),
+                    sub(&fa, &fb),
+                    times(&fa, 511),
+                ]
+                .map(|v| unload(&v))
             };
             for e in 0..VECTOR {
                 let (va, vb) = (value(&a[e]), value(&b[e]));
+                let (product, square) = (va.mul_mod(&vb, &p), va.mul_mod(&va, &p));
                 for (got, want) in [
-                    (products[e], va.mul_mod(&vb, &p)),
-                    (squares[e], va.mul_mod(&va, &p)),
+                    (products[e], product),
+                    (squares[e], square),
+                    (sums[e], product.add_mod(&square, &p)),
+                    (differences[e], product.sub_mod(&square, &p)),
+                    (multiples[e], product.mul_mod(&U256::from_u64(511), &p)),
                 ] {
                     assert!(got.iter().all(|&limb| limb <= MASK as u64), "{got:x?}");
                     assert_eq!(value(&got), want, "element {e} of seed {seed}");

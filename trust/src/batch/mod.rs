@@ -20,6 +20,8 @@ pub mod ed25519;
 mod field_ifma;
 mod glv;
 mod lift;
+#[cfg(target_arch = "x86_64")]
+mod sum_ifma;
 
 /// One random 128-bit weight per claim; `None` if the system has no
 /// randomness to give, and the claims must be checked one by one.
