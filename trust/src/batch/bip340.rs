@@ -27,6 +27,8 @@
 //! digits, whose cost per point falls as the batch grows; the keys' and
 //! `G`'s full-size scalars are split in halves by the curve's endomorphism
 //! (the `glv` module), so every digit position past bit 128 is left out.
+//! Where the CPU has AVX-512 IFMA, the `R`s are lifted (the `lift` module)
+//! and the buckets added to (the `sum_ifma` module) sixteen at a time.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
