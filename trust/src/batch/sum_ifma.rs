@@ -44,6 +44,8 @@ const BUCKETS: usize = 1 << (WIDTH - 1);
 const SPARE: usize = BUCKETS;
 /// Limbs of a bucket: X, Y and Z.
 const COORDINATES: usize = 15;
+/// Limbs of all buckets, the spare included, of every lane.
+const BUCKET_LIMBS: usize = (BUCKETS + 1) * COORDINATES * LANES;
 /// Digit positions past the lanes' sixteen, as `signed_digits` writes them.
 const ALL_POSITIONS: usize = 256 / WIDTH + 1;
 /// Most whole points the carry past the lanes may add per term.
@@ -137,7 +139,7 @@ pub(super) fn sum(
             digits: low.try_into().ok()?,
         });
     }
-    let mut buckets = vec![0u64; (BUCKETS + 1) * COORDINATES * LANES];
+    let mut buckets = vec![0u64; BUCKET_LIMBS];
     for slot in 0..=BUCKETS {
         for lane in 0..LANES {
             // Y's first limb: every bucket starts as the identity (0:1:0).
@@ -238,6 +240,9 @@ struct Projective {
 /// Adds every term to one bucket of each position.
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn accumulate(buckets: &mut [u64], terms: &[Laned]) {
+    // With every slot at most `SPARE`, checked below, this keeps the
+    // gathers and scatters inside `buckets`.
+    assert_eq!(buckets.len(), BUCKET_LIMBS, "the buckets of every lane");
     for term in terms {
         let x = broadcast(&term.x);
         let y = broadcast(&term.y);
@@ -258,6 +263,7 @@ fn accumulate(buckets: &mut [u64], terms: &[Laned]) {
                 } else {
                     usize::from(d.unsigned_abs()) - 1
                 };
+                assert!(slot <= SPARE, "a digit of {WIDTH} bits");
                 (slot * COORDINATES * LANES + half * VECTOR + lane) as i64
             };
             let at = _mm512_setr_epi64(
@@ -270,9 +276,12 @@ fn accumulate(buckets: &mut [u64], terms: &[Laned]) {
                 slot(6),
                 slot(7),
             );
-            let bucket = gather(buckets, at);
+            // SAFETY: `buckets` is `BUCKET_LIMBS` long and every slot at
+            // most `SPARE` (both checked), so each lane's limbs lie inside.
+            let bucket = unsafe { gather(buckets, at) };
             let sum = add_affine(&bucket, &x, &signed_y);
-            scatter(buckets, at, &sum);
+            // SAFETY: as for the gather.
+            unsafe { scatter(buckets, at, &sum) };
         }
     }
 }
@@ -284,12 +293,16 @@ fn broadcast(limbs: &[u64; 5]) -> Fe {
 }
 
 /// The projective points at `at` (the index of each lane's X's first limb).
+///
+/// # Safety
+///
+/// Each lane of `at`, plus up to `(COORDINATES - 1) · LANES`, must index
+/// into `buckets`, and the CPU must have AVX-512F and IFMA.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn gather(buckets: &[u64], at: __m512i) -> Projective {
+unsafe fn gather(buckets: &[u64], at: __m512i) -> Projective {
     let limb = |c: usize| {
         let offsets = _mm512_add_epi64(at, _mm512_set1_epi64((c * LANES) as i64));
-        // SAFETY: every offset is a limb of a bucket, inside `buckets`
-        // ((BUCKETS + 1) · COORDINATES · LANES limbs).
+        // SAFETY: the caller keeps every offset inside `buckets`.
         unsafe { _mm512_i64gather_epi64::<8>(offsets, buckets.as_ptr().cast()) }
     };
     Projective {
@@ -300,12 +313,16 @@ fn gather(buckets: &[u64], at: __m512i) -> Projective {
 }
 
 /// Writes the projective points back at `at`; the lanes' places are apart.
+///
+/// # Safety
+///
+/// As for [`gather`].
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn scatter(buckets: &mut [u64], at: __m512i, point: &Projective) {
+unsafe fn scatter(buckets: &mut [u64], at: __m512i, point: &Projective) {
     let limbs = point.x.0.iter().chain(&point.y.0).chain(&point.z.0);
     for (c, limb) in limbs.enumerate() {
         let offsets = _mm512_add_epi64(at, _mm512_set1_epi64((c * LANES) as i64));
-        // SAFETY: as in `gather`.
+        // SAFETY: the caller keeps every offset inside `buckets`.
         unsafe { _mm512_i64scatter_epi64::<8>(buckets.as_mut_ptr().cast(), offsets, *limb) };
     }
 }
