@@ -42,9 +42,12 @@ use nostr::secp256k1::schnorr::Signature;
 use nostr::secp256k1::{Message, XOnlyPublicKey};
 use sha2::{Digest, Sha256};
 
-#[cfg(target_arch = "x86_64")]
-use super::sum_ifma::{self, Term};
 use super::{Weighed, glv, lift, verify_claims};
+#[cfg(target_arch = "x86_64")]
+use super::{
+    field_ifma,
+    sum_ifma::{self, Term},
+};
 
 /// Signatures per equation. Pippenger's cost per point keeps falling with
 /// size, but slowly past a few hundred, while a bad signature costs more
@@ -187,12 +190,16 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
 }
 
 /// The equation's sum with the buckets in IFMA lanes
-/// ([`sum_ifma`]); `None` where the lanes give no answer.
+/// ([`sum_ifma`]); `None` where the CPU has no IFMA or the lanes give no
+/// answer.
 #[cfg(target_arch = "x86_64")]
 fn sum_in_lanes(
     rs: &[(AffinePoint, Scalar)],
     keys: &[(AffinePoint, Scalar)],
 ) -> Option<ProjectivePoint> {
+    if !field_ifma::available() {
+        return None;
+    }
     let mut terms: Vec<Term> = rs.iter().map(|(r, a)| Term::of(r, *a)).collect();
     for (point, weight) in keys {
         let [k1, k2] = glv::split(weight);
@@ -200,7 +207,8 @@ fn sum_in_lanes(
         terms.push(Term::of(&signed(k1.negative), k1.size));
         terms.push(Term::of(&signed(k2.negative), k2.size).endomorphism());
     }
-    sum_ifma::sum(&terms, signed_digits)
+    // SAFETY: `available` says the CPU has AVX-512F and IFMA.
+    unsafe { sum_ifma::sum(&terms) }
 }
 
 /// A point of the bucket sum: the signatures' `R`s and the keys are

@@ -23,6 +23,9 @@ use std::arch::x86_64::{
     _mm512_sll_epi64, _mm512_slli_epi64, _mm512_srli_epi64, _mm512_storeu_epi64, _mm512_sub_epi64,
 };
 
+use k256::U256;
+use k256::elliptic_curve::bigint::NonZero;
+
 /// Elements worked at once: two vectors of eight lanes.
 pub(super) const LANES: usize = 16;
 /// Lanes in one vector.
@@ -41,12 +44,27 @@ const FOUR_P: [i64; 5] = [
     0xF_FFFF_FFFF_FFFF * 4,
     0xFFFF_FFFF_FFFF * 4,
 ];
+/// p for crypto-bigint, which takes the lanes' results out of the field
+/// ([`super::sum_ifma`]).
+pub(super) const MODULUS: NonZero<U256> = NonZero::<U256>::new_unwrap(U256::from_be_hex(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F",
+));
 /// The field size p = 2^256 - 2^32 - 977, least significant word first.
 const P: [u64; 4] = [0xFFFF_FFFE_FFFF_FC2F, u64::MAX, u64::MAX, u64::MAX];
 
 /// Whether this CPU can run the vector path.
 pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512ifma")
+}
+
+/// Whether the lanes can be tested on this CPU; says so where they cannot.
+#[cfg(test)]
+pub(super) fn lanes_here() -> bool {
+    let here = available();
+    if !here {
+        eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
+    }
+    here
 }
 
 /// An element in each of eight lanes: `Σ limb[i]·2^(52i)`, every limb
@@ -365,19 +383,10 @@ fn sqrt2(a: &[Fe; 2]) -> [Fe; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k256::U256;
-    use k256::elliptic_curve::bigint::NonZero;
-
-    fn p() -> NonZero<U256> {
-        NonZero::new(U256::from_be_hex(
-            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F",
-        ))
-        .expect("p is not zero")
-    }
 
     /// `Σ limb[i]·2^(52i)` mod p, by crypto-bigint.
     fn value(limbs: &[u64; 5]) -> U256 {
-        let p = p();
+        let p = MODULUS;
         let radix = U256::from_u64(1 << 52);
         limbs.iter().rev().fold(U256::ZERO, |acc, &limb| {
             acc.mul_mod(&radix, &p).add_mod(&U256::from_u64(limb), &p)
@@ -407,15 +416,14 @@ mod tests {
 
     #[test]
     fn the_lanes_arithmetic_matches_crypto_bigint_with_limbs_below_2_52() {
-        if !available() {
-            eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
+        if !lanes_here() {
             return;
         }
-        let p = p();
+        let p = MODULUS;
         for seed in [1u64, 0x9E37_79B9_7F4A_7C15, 42] {
             let a = elements(seed);
             let b = elements(seed.rotate_left(17) ^ 0xDEAD_BEEF);
-            // SAFETY: `available` says the CPU has AVX-512F and IFMA.
+            // SAFETY: `lanes_here` says the CPU has AVX-512F and IFMA.
             let [products, squares, sums, differences, multiples] = unsafe {
                 let (fa, fb) = (load(&a[..VECTOR]), load(&b[..VECTOR]));
                 let outputs = [mul(&fa, &fb), square(&fa)];
@@ -450,7 +458,7 @@ mod tests {
 
     #[test]
     fn even_root_reduces_and_picks_the_even_one() {
-        let p = p();
+        let p = MODULUS;
         for limbs in elements(7) {
             let bytes = even_root(&limbs);
             let got = U256::from_be_slice(&bytes);

@@ -97,16 +97,15 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_lanes_find_each_root_themselves() {
-        use super::super::field_ifma::{LANES, available, even_root, roots};
-        if !available() {
-            eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
+        use super::super::field_ifma::{LANES, even_root, lanes_here, roots};
+        if !lanes_here() {
             return;
         }
         let xs = xs();
         let mut found = 0;
         for chunk in xs.chunks_exact(LANES) {
             let lanes: [[u8; 32]; LANES] = chunk.try_into().expect("a chunk of LANES");
-            // SAFETY: `available` says the CPU has AVX-512F and IFMA.
+            // SAFETY: `lanes_here` says the CPU has AVX-512F and IFMA.
             let ys = unsafe { roots(&lanes) };
             for (x, y) in chunk.iter().zip(&ys) {
                 if let Some(point) = lift_x(x) {

@@ -26,13 +26,14 @@ use std::arch::x86_64::{
     _mm512_mask_blend_epi64, _mm512_set1_epi64, _mm512_setr_epi64,
 };
 
-use k256::elliptic_curve::bigint::{NonZero, Odd};
+use k256::elliptic_curve::bigint::Odd;
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::sec1::ToSec1Point;
 use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
 
+use super::bip340::signed_digits;
 use super::field_ifma::{
-    Fe, LANES, VECTOR, add, available, canonical, limbs_of, mul, sub, times, unload,
+    Fe, LANES, MODULUS, VECTOR, add, canonical, limbs_of, mul, sub, times, unload,
 };
 
 /// Bits per digit.
@@ -51,7 +52,8 @@ const ALL_POSITIONS: usize = 256 / WIDTH + 1;
 /// Most whole points the carry past the lanes may add per term.
 const MOST_CARRIED: i64 = 4;
 /// β, a cube root of 1 mod p: `(β·x, y) = λ·(x, y)`.
-const BETA: &str = "7AE96A2B657C07106E64479EAC3434E99CF0497512F58995C1396C28719501EE";
+const BETA: U256 =
+    U256::from_be_hex("7AE96A2B657C07106E64479EAC3434E99CF0497512F58995C1396C28719501EE");
 /// `3b` of the curve `y² = x³ + b`, b = 7.
 const B3: u32 = 21;
 
@@ -88,8 +90,7 @@ impl Term {
     /// This term with its point `(x, y)` taken to `(β·x, y)`, which is
     /// `λ·(x, y)` by the curve's endomorphism.
     pub(super) fn endomorphism(self) -> Self {
-        let beta = U256::from_be_hex(BETA);
-        let x = U256::from_be_slice(&self.x).mul_mod(&beta, &modulus());
+        let x = U256::from_be_slice(&self.x).mul_mod(&BETA, &MODULUS);
         Self {
             x: bytes(&x),
             point: self.point.endomorphism(),
@@ -108,14 +109,13 @@ struct Laned {
 
 /// `Σ scalar·point` over `terms`; `None` where the lanes cannot answer
 /// (see the module's notes), and the caller must sum without them.
-pub(super) fn sum(
-    terms: &[Term],
-    signed_digits: impl Fn(&Scalar, usize, &mut [i16]),
-) -> Option<ProjectivePoint> {
-    if !available() {
-        return None;
-    }
-    let p = modulus();
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F and AVX-512 IFMA
+/// ([`super::field_ifma::available`]).
+pub(super) unsafe fn sum(terms: &[Term]) -> Option<ProjectivePoint> {
+    let p = MODULUS;
     let mut laned = Vec::with_capacity(terms.len());
     let mut carried = ProjectivePoint::IDENTITY;
     let mut row = [0i16; ALL_POSITIONS];
@@ -146,7 +146,7 @@ pub(super) fn sum(
             buckets[(slot * COORDINATES + 5) * LANES + lane] = 1;
         }
     }
-    // SAFETY: `available` says the CPU has AVX-512F and IFMA.
+    // SAFETY: the caller has made sure the CPU has AVX-512F and IFMA.
     let sums = unsafe {
         accumulate(&mut buckets, &laned);
         bucket_sums(&buckets)
@@ -170,19 +170,11 @@ fn bytes(value: &U256) -> [u8; 32] {
     out
 }
 
-/// p, for crypto-bigint.
-fn modulus() -> NonZero<U256> {
-    NonZero::new(U256::from_be_hex(
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F",
-    ))
-    .expect("p is not zero")
-}
-
 /// The lanes' projective sums `(X:Y:Z)` as affine points, `None` for the
 /// identity, through one inversion for all (Montgomery's trick); `None`
 /// overall if one is not a curve point.
 fn affine_sums(sums: &[[u64; COORDINATES]; LANES]) -> Option<[Option<AffinePoint>; LANES]> {
-    let p = modulus();
+    let p = MODULUS;
     let value = |limbs: &[u64]| {
         let mut five = [0u64; 5];
         five.copy_from_slice(limbs);
@@ -408,7 +400,7 @@ fn finish(xx: &Fe, yy: &Fe, bzz3: &Fe, xy_pairs: &Fe, yz_pairs: &Fe, xz_pairs: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::bip340::signed_digits;
+    use crate::batch::field_ifma::lanes_here;
 
     /// Points `i·G` and 128-bit scalars from a simple generator, with the
     /// smallest and largest scalars among them.
@@ -442,15 +434,16 @@ mod tests {
             })
     }
 
+    /// The lanes' sum, for tests that have checked `lanes_here`.
     fn in_lanes(terms: &[(AffinePoint, Scalar)]) -> Option<ProjectivePoint> {
         let laned: Vec<Term> = terms.iter().map(|(p, s)| Term::of(p, *s)).collect();
-        sum(&laned, signed_digits)
+        // SAFETY: every caller has checked `lanes_here`.
+        unsafe { sum(&laned) }
     }
 
     #[test]
     fn the_lanes_sum_what_plain_multiplication_sums() {
-        if !available() {
-            eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
+        if !lanes_here() {
             return;
         }
         for count in [1, 2, 3, 40, 300] {
@@ -462,8 +455,7 @@ mod tests {
 
     #[test]
     fn a_sum_that_cancels_out_is_the_identity_and_one_that_does_not_is_not() {
-        if !available() {
-            eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
+        if !lanes_here() {
             return;
         }
         let mut terms = terms(50);
@@ -492,6 +484,9 @@ mod tests {
 
     #[test]
     fn scalars_past_the_lanes_are_left_to_the_caller() {
+        if !lanes_here() {
+            return;
+        }
         let terms = [(AffinePoint::GENERATOR, -Scalar::ONE)];
         assert!(in_lanes(&terms).is_none());
     }
