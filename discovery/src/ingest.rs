@@ -15,8 +15,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use archy_sigbatch::bip340::{Claim, XOnlyKey};
 use archy_trust::Did;
-use archy_trust::batch::bip340::{Claim, XOnlyKey};
 
 use crate::note::Note;
 use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
@@ -95,6 +95,12 @@ impl Outcome {
                 | Self::RootSame
                 | Self::RootRotated
         )
+    }
+
+    /// Whether the event was refused for a bad signature, which counts
+    /// against the relay that sent it ([`crate::relay_gate`]).
+    pub fn is_bad_signature(&self) -> bool {
+        *self == Self::Rejected(Rejection::BadSignature.reason())
     }
 
     /// The counter it adds to.

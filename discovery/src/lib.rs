@@ -11,7 +11,8 @@
 //! - [`wire`]: an event read from the text a relay sent, its id checked
 //!   against that text;
 //! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
-//!   one, or a [`verify::Rejection`] with a reason that can be counted.
+//!   one, or a [`verify::Rejection`] with a reason that can be counted;
+//! - [`relay_gate`]: a relay that sends too many bad signatures is cut off.
 
 pub mod ingest;
 pub mod market;
@@ -19,6 +20,7 @@ pub mod note;
 pub mod protocol;
 pub mod publish;
 pub mod relay_client;
+pub mod relay_gate;
 pub mod relays;
 pub mod search;
 pub mod service;

@@ -114,6 +114,13 @@ pub struct RelayStatus {
     pub garbage: u64,
     /// Connections lost.
     pub drops: u64,
+    /// Events whose signature was bad, since the node started.
+    #[serde(default)]
+    pub bad_signatures: u64,
+    /// Times the relay was cut off for sending too many of them
+    /// ([`crate::relay_gate`]).
+    #[serde(default)]
+    pub cut_offs: u64,
     /// The last error.
     pub last_error: Option<String>,
 }
@@ -138,6 +145,8 @@ enum Lost {
     Garbage,
     #[error("the ingest loop stopped")]
     FeedGone,
+    #[error("cut off for sending too many bad signatures")]
+    CutOff,
 }
 
 fn unix_now() -> u64 {
@@ -156,6 +165,7 @@ pub struct RelayFollower {
     feed: mpsc::Sender<Feed>,
     statuses: Statuses,
     stop: watch::Receiver<bool>,
+    cut: watch::Receiver<u64>,
 }
 
 /// A frame, read just far enough to route it.
@@ -276,7 +286,17 @@ impl RelayFollower {
             feed,
             statuses,
             stop,
+            cut: watch::channel(0).1,
         }
+    }
+
+    /// Lets `cut` end the connection: the ingest loop counts a cut there
+    /// when the relay sends too many bad signatures
+    /// ([`crate::relay_gate`]). Only a cut counted during a connection ends
+    /// it.
+    pub fn cut_by(mut self, cut: watch::Receiver<u64>) -> Self {
+        self.cut = cut;
+        self
     }
 
     fn status(&self, change: impl FnOnce(&mut RelayStatus)) {
@@ -298,8 +318,15 @@ impl RelayFollower {
             }
             self.status(|s| s.phase = "connecting".into());
             let mut reached_live = false;
-            let result = self.session(&mut reached_live).await;
-            if reached_live {
+            let mut cut = self.cut.clone();
+            cut.mark_unchanged();
+            let result = tokio::select! {
+                result = self.session(&mut reached_live) => result,
+                Ok(()) = cut.changed() => Err(Lost::CutOff),
+            };
+            // A relay that was cut off waits longer each time, even if it
+            // reached live before its bad signatures were counted.
+            if reached_live && !matches!(result, Err(Lost::CutOff)) {
                 backoff = BACKOFF_MIN;
             }
             match result {
@@ -312,7 +339,11 @@ impl RelayFollower {
                     );
                     self.status(|s| {
                         s.drops += 1;
-                        s.last_error = Some(lost.to_string());
+                        // A cut-off's reason, with its figures, was written
+                        // by the ingest loop that cut it.
+                        if !matches!(lost, Lost::CutOff) {
+                            s.last_error = Some(lost.to_string());
+                        }
                         s.phase = "waiting to reconnect".into();
                     });
                     if self

@@ -3,6 +3,7 @@
 //! indexes in batches. Queries ([`crate::market::Market`]) share the index
 //! with it.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -10,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::ingest::{Incoming, IngestLimits, Ingestor};
+use crate::ingest::{Incoming, IngestLimits, Ingestor, Outcome};
 use crate::market::Market;
 use crate::relay_client::{Feed, RawEvent, RelayFollower, Statuses};
+use crate::relay_gate::{BadSignatureLimit, RelayGate};
 use crate::store::StoreError;
 
 /// Events queued between the relays and the ingest loop.
@@ -31,7 +33,12 @@ pub struct DiscoveryOptions {
     pub relays: Vec<String>,
     /// Per-publisher limits.
     pub limits: IngestLimits,
+    /// The share of bad signatures past which a relay is cut off.
+    pub bad_signatures: BadSignatureLimit,
 }
+
+/// The signal that cuts each relay's connection, by URL: a count of cuts.
+type Cuts = HashMap<Arc<str>, watch::Sender<u64>>;
 
 /// A running discovery service.
 pub struct Discovery {
@@ -63,6 +70,10 @@ impl Discovery {
         let market = Market::new(ingestor.clone(), statuses.clone());
         let (stop, stopped) = watch::channel(false);
         let (feed, queue) = mpsc::channel(FEED_CAPACITY);
+        let cuts: Cuts = relays
+            .iter()
+            .map(|url| (Arc::from(url.as_str()), watch::channel(0).0))
+            .collect();
         let followers = relays
             .iter()
             .zip(cursors)
@@ -73,14 +84,20 @@ impl Discovery {
                     feed.clone(),
                     statuses.clone(),
                     stopped.clone(),
-                );
+                )
+                .cut_by(cuts[url.as_str()].subscribe());
                 tokio::spawn(follower.run())
             })
             .collect();
         drop(feed);
+        let gate = Gate {
+            tallies: RelayGate::new(options.bad_signatures),
+            cuts,
+            statuses,
+        };
         let ingest = std::thread::Builder::new()
             .name("archy-ingest".into())
-            .spawn(move || ingest_loop(&ingestor, queue))
+            .spawn(move || ingest_loop(&ingestor, queue, gate))
             .map_err(|e| StoreError::other(path, format!("cannot start the ingest thread: {e}")))?;
         Ok(Self {
             market,
@@ -131,10 +148,53 @@ fn sync(ingestor: &Mutex<Ingestor>) {
     }
 }
 
+/// The ingest loop's side of cutting relays off ([`crate::relay_gate`]).
+struct Gate {
+    tallies: RelayGate,
+    cuts: Cuts,
+    statuses: Statuses,
+}
+
+impl Gate {
+    /// Counts a batch's events against the relays that sent them, and cuts
+    /// off those past the limit; returns how many were cut off.
+    fn judge(&mut self, events: &[(Arc<str>, RawEvent)], outcomes: &[Outcome]) -> u64 {
+        let mut cut = 0;
+        for ((relay, _), outcome) in events.iter().zip(outcomes) {
+            let bad = outcome.is_bad_signature();
+            if bad && let Ok(mut all) = self.statuses.lock() {
+                all.entry(relay.to_string()).or_default().bad_signatures += 1;
+            }
+            let Some(tally) = self.tallies.record(relay, bad) else {
+                continue;
+            };
+            tracing::warn!(
+                "relay {relay}: {} of its last {} events had bad signatures; cut off",
+                tally.bad,
+                tally.events
+            );
+            if let Ok(mut all) = self.statuses.lock() {
+                let status = all.entry(relay.to_string()).or_default();
+                status.cut_offs += 1;
+                status.last_error = Some(format!(
+                    "cut off: {} of {} events had bad signatures",
+                    tally.bad, tally.events
+                ));
+            }
+            if let Some(signal) = self.cuts.get(relay) {
+                signal.send_modify(|cuts| *cuts += 1);
+            }
+            cut += 1;
+        }
+        cut
+    }
+}
+
 /// Reads the feed until every follower is gone: events are gathered into
 /// batches (up to [`MAX_BATCH`], or [`BATCH_WINDOW`] after the first), and
 /// a relay's cursor moves only once the events before it are committed.
-fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>) {
+/// Relays that send too many bad signatures are cut off (`gate`).
+fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>, mut gate: Gate) {
     let mut events: Vec<(Arc<str>, RawEvent)> = Vec::new();
     let mut held: Option<Feed> = None;
     loop {
@@ -175,8 +235,16 @@ fn ingest_loop(ingestor: &Mutex<Ingestor>, mut queue: mpsc::Receiver<Feed>) {
                     raw: raw.as_str(),
                 })
                 .collect();
-            if let Err(e) = ingestor.ingest(&batch, unix_now()) {
-                tracing::error!("discovery: {e}");
+            match ingestor.ingest(&batch, unix_now()) {
+                Ok(outcomes) => {
+                    let cut = gate.judge(&events, &outcomes);
+                    if cut > 0
+                        && let Err(e) = ingestor.count("relay cut off for bad signatures", cut)
+                    {
+                        tracing::error!("discovery: {e}");
+                    }
+                }
+                Err(e) => tracing::error!("discovery: {e}"),
             }
             events.clear();
         }

@@ -8,14 +8,14 @@
 //! Ingesting checks in two steps: [`Verifier::check`] does everything but
 //! the events' Schnorr signatures and the manifests' Ed25519 signatures,
 //! and [`settle`] checks those of a whole batch in one go
-//! ([`archy_trust::batch`]), two to three times as fast as one by one. An
+//! ([`archy_sigbatch`]), two to three times as fast as one by one. An
 //! event whose Schnorr signature fails is rejected for that, whatever else
 //! was wrong with it, as if it had been checked first.
 
 use std::sync::{Arc, Mutex};
 
 use archy_registry::{Manifest, signing};
-use archy_trust::batch::bip340::{self, XOnlyKey};
+use archy_sigbatch::bip340::{self, XOnlyKey};
 use archy_trust::envelope::{self, Unchecked};
 use archy_trust::{Did, Payload, Signed};
 use nostr::Event;

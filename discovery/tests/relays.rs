@@ -32,6 +32,11 @@ enum Behaviour {
     /// On the first connection, three events of the first page and a hard
     /// close; afterwards, a proper relay.
     DropFirstBackfill,
+    /// Every event's signature altered, as a relay that does not check
+    /// signatures (or wants to waste a node's CPU) would pass them on.
+    BadSignatures,
+    /// A proper relay.
+    Honest,
 }
 
 struct FakeRelay {
@@ -51,6 +56,13 @@ impl FakeRelay {
             .map(|e| serde_json::from_str(&e.as_json()).unwrap())
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e["created_at"].as_u64().unwrap()));
+        if matches!(behaviour, Behaviour::BadSignatures) {
+            for event in &mut events {
+                let sig = event["sig"].as_str().unwrap();
+                let flipped = if sig.starts_with('0') { "1" } else { "0" };
+                event["sig"] = Value::from(format!("{flipped}{}", &sig[1..]));
+            }
+        }
         tokio::spawn(async move {
             let mut connection = 0;
             while let Ok((stream, _)) = listener.accept().await {
@@ -244,5 +256,45 @@ async fn a_relay_dropping_mid_backfill_is_asked_again_from_the_same_cursor() {
         requests.last().unwrap()[0]["since"].as_u64().is_some(),
         "{requests:?}"
     );
+    discovery.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_sending_bad_signatures_is_cut_off_and_an_honest_one_is_not() {
+    let bad = FakeRelay::start(publisher_with_listings(80), Behaviour::BadSignatures).await;
+    let good = FakeRelay::start(publisher_with_listings(80), Behaviour::Honest).await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = DiscoveryOptions {
+        relays: vec![bad.url(), good.url()],
+        ..Default::default()
+    };
+    let discovery = Discovery::start(&dir.path().join("d.redb"), &options).unwrap();
+    let stats = until(&discovery, "the bad relay cut off", |s| {
+        s.sizes.listings == 80
+            && s.relays
+                .iter()
+                .any(|r| r.status.as_ref().is_some_and(|st| st.cut_offs >= 1))
+    })
+    .await;
+    let status_of = |stats: &Stats, url: &str| {
+        let relay = stats.relays.iter().find(|r| r.url == url).unwrap();
+        relay.status.clone().unwrap()
+    };
+    let cut = status_of(&stats, &bad.url());
+    assert!(cut.bad_signatures >= 50, "{cut:?}");
+    assert!(
+        cut.last_error.as_deref().unwrap().contains("bad signatures"),
+        "{cut:?}"
+    );
+    let honest = status_of(&stats, &good.url());
+    assert_eq!((honest.cut_offs, honest.bad_signatures), (0, 0), "{honest:?}");
+    assert!(stats.counters["relay cut off for bad signatures"] >= 1);
+    assert!(stats.rejected["bad signature"] >= 50);
+
+    // After its backoff, the cut relay is tried again.
+    until(&discovery, "a new connection to the cut relay", |_| {
+        bad.requests.lock().unwrap().len() >= 2
+    })
+    .await;
     discovery.shutdown().await;
 }

@@ -21,8 +21,25 @@ pub struct Cli {
     /// Log more (-v info, -vv debug, -vvv trace). Logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How signatures are checked: `on`, many in one equation (portable
+    /// arithmetic); `off`, each alone (the kill switch); `ifma`, batches
+    /// with AVX-512 IFMA lanes where the CPU has them. The verdicts are
+    /// the same in every mode.
+    #[arg(long, global = true, value_name = "MODE", env = "ARCHY_SIGNATURE_BATCH",
+          default_value = "on", value_parser = signature_batch)]
+    pub signature_batch: archy_sigbatch::Mode,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A signature-batch mode by its operator's name.
+fn signature_batch(text: &str) -> Result<archy_sigbatch::Mode, String> {
+    archy_sigbatch::Mode::from_name(text).ok_or_else(|| {
+        format!(
+            "'{text}' is not a signature-batch mode: use one of {}",
+            archy_sigbatch::Mode::NAMES.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +199,20 @@ pub struct NodeRunArgs {
     /// refused as a flood.
     #[arg(long, value_name = "N", default_value_t = 120)]
     pub flood_limit: u32,
+    /// Percentage of a relay connection's events with bad signatures past
+    /// which the relay is cut off (reconnected after a backoff that doubles
+    /// with each cut); judged once it sent 50 events.
+    #[arg(long, value_name = "PERCENT", default_value_t = 10.0,
+          value_parser = percentage)]
+    pub max_bad_signatures: f64,
+}
+
+/// A percentage from 0 to 100.
+fn percentage(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a percentage from 0 to 100")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use archy_discovery::ingest::IngestLimits;
 use archy_discovery::market::{Market, Query};
 use archy_discovery::service::{Discovery, DiscoveryOptions};
 use archy_discovery::synthetic::{SyntheticError, SyntheticPublisher};
@@ -449,7 +448,7 @@ fn median_run(runs: &[IngestRun]) -> IngestRun {
 async fn ingest(url: &str, index: &Path, plan: Plan) -> Result<(Discovery, IngestRun), BenchError> {
     let options = DiscoveryOptions {
         relays: vec![url.to_owned()],
-        limits: IngestLimits::default(),
+        ..DiscoveryOptions::default()
     };
     let schnorr_before = schnorr_per_second()?;
     let beside_events = if plan.alongside {

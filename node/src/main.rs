@@ -20,6 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
+    archy_sigbatch::set_mode(cli.signature_batch);
     let out = output::Output::new(cli.json);
     match commands::run(cli.command, &out) {
         Ok(code) => code,

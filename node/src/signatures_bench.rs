@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use archy_trust::batch::{bip340, ed25519};
+use archy_sigbatch::{bip340, ed25519};
 use archy_trust::{Identity, PublicKey};
 use nostr::SECP256K1;
 use nostr::secp256k1::{Keypair, Message};
@@ -179,7 +179,7 @@ struct Ed25519Signed {
 impl Ed25519Signed {
     fn claim(&self) -> ed25519::Claim<'_> {
         ed25519::Claim {
-            key: &self.key,
+            key: self.key.verifying_key(),
             message: &self.message,
             signature: &self.signature,
         }

@@ -46,8 +46,9 @@ impl PublicKey {
         Ok(Self(key))
     }
 
-    /// The dalek key, for checks done many at a time ([`crate::batch`]).
-    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+    /// The dalek key, for checks done many at a time
+    /// ([`archy_sigbatch::ed25519`]).
+    pub fn verifying_key(&self) -> &VerifyingKey {
         &self.0
     }
 

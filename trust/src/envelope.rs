@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::batch::ed25519;
 use crate::canonical::{may_be_canonical, to_canonical_json};
 use crate::{Did, Error, Identity};
+use archy_sigbatch::ed25519;
 
 /// The envelope format version this build writes and accepts.
 pub const SPEC_VERSION: &str = "1";
@@ -280,7 +280,7 @@ impl Unchecked {
     fn batchable(&self) -> Option<ed25519::Claim<'_>> {
         match self.candidates.as_slice() {
             [signature] if may_be_canonical(&self.raw_signed) => Some(ed25519::Claim {
-                key: self.signer.public_key(),
+                key: self.signer.public_key().verifying_key(),
                 message: self.raw_signed.as_bytes(),
                 signature,
             }),
@@ -306,7 +306,7 @@ impl Unchecked {
 }
 
 /// Checks many envelopes' signatures, batching those that allow it
-/// ([`crate::batch::ed25519`]); each answer is what [`Unchecked::check`] would give.
+/// ([`archy_sigbatch::ed25519`]); each answer is what [`Unchecked::check`] would give.
 pub fn check_all(envelopes: Vec<Unchecked>) -> Vec<Result<(Did, String), Error>> {
     let (indices, claims): (Vec<usize>, Vec<ed25519::Claim<'_>>) = envelopes
         .iter()

@@ -1,8 +1,8 @@
 //! Who said what: identities, their public names, and signed documents.
 //!
 //! Every actor in Archipelago (a node, a publisher) is one Ed25519 key. This
-//! crate owns everything that follows from that key and depends on nothing
-//! else of ours:
+//! crate owns everything that follows from that key and depends only on
+//! `archy-sigbatch` of ours:
 //!
 //! - [`did`]: the key's public name, a `did:key` (`did:key:z6Mk…`), and the
 //!   [`PublicKey`] it stands for;
@@ -12,14 +12,12 @@
 //!   by others;
 //! - [`canonical`]: OLPC canonical JSON, the one byte form that is signed;
 //! - [`envelope`]: [`Signed<T>`], the TUF-shaped `{"signed", "signatures"}`
-//!   document every signed thing in the project uses;
-//! - [`batch`]: many Ed25519 or BIP-340 Schnorr signatures checked in one
-//!   equation, for ingesting events and envelopes by the thousand.
+//!   document every signed thing in the project uses; many envelopes'
+//!   signatures are checked together by `archy-sigbatch`.
 //!
 //! All fallible calls return the crate's one [`Error`] type, whose message
 //! names what was wrong and where.
 
-pub mod batch;
 pub mod canonical;
 pub mod did;
 pub mod envelope;

@@ -179,9 +179,12 @@ fn stats_text(s: &Stats) -> String {
         match &r.status {
             Some(st) => {
                 text += &format!(
-                    "relay {}: {} ({} events, {} garbage, {} drops), cursor {}\n",
-                    r.url, st.phase, st.events, st.garbage, st.drops, cursor
+                    "relay {}: {} ({} events, {} garbage, {} drops, {} bad signatures), cursor {}\n",
+                    r.url, st.phase, st.events, st.garbage, st.drops, st.bad_signatures, cursor
                 );
+                if st.cut_offs > 0 {
+                    text += &format!("  CUT OFF {} time(s) for bad signatures\n", st.cut_offs);
+                }
                 if let Some(e) = &st.last_error {
                     text += &format!("  last error: {e}\n");
                 }

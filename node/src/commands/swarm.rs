@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use archy_discovery::ingest::IngestLimits;
+use archy_discovery::relay_gate::BadSignatureLimit;
 use archy_discovery::service::{Discovery, DiscoveryOptions};
 use archy_node::apps::{self, PodmanChoice};
 use archy_node::control::ControlServer;
@@ -116,6 +117,10 @@ async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
             limits: IngestLimits {
                 per_minute: args.flood_limit,
                 ..IngestLimits::default()
+            },
+            bad_signatures: BadSignatureLimit {
+                share: args.max_bad_signatures / 100.0,
+                ..BadSignatureLimit::default()
             },
         };
         Some(Discovery::start(&data.discovery_file(), &options)?)

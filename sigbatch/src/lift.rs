@@ -1,7 +1,8 @@
 //! BIP-340's `lift_x`: the curve point with a given x-coordinate and an
 //! even y. Every Schnorr signature's `R` is lifted before a batch
 //! equation, and each lift is a square root; [`lift_all`] takes sixteen at
-//! a time where the CPU has AVX-512 IFMA ([`super::field_ifma`]).
+//! a time in AVX-512 IFMA lanes ([`crate::field_ifma`]) when asked to
+//! ([`crate::Mode::BatchWithLanes`]) and the CPU has them.
 
 use k256::elliptic_curve::point::{AffineCoordinates, DecompressPoint};
 use k256::elliptic_curve::subtle::Choice;
@@ -18,12 +19,15 @@ pub(super) fn lift_x(x: &[u8; 32]) -> Option<AffinePoint> {
     AffinePoint::decompress(&FieldBytes::from(*x), Choice::from(0)).into()
 }
 
-/// [`lift_x`] of each of `xs`, in order.
-pub(super) fn lift_all(xs: &[[u8; 32]]) -> Vec<Option<AffinePoint>> {
+/// [`lift_x`] of each of `xs`, in order; in IFMA lanes if `lanes` (the
+/// caller checked that the CPU has them).
+pub(super) fn lift_all(xs: &[[u8; 32]], lanes: bool) -> Vec<Option<AffinePoint>> {
     #[cfg(target_arch = "x86_64")]
-    if xs.len() >= FEWEST_FOR_LANES && super::field_ifma::available() {
+    if lanes && xs.len() >= FEWEST_FOR_LANES && crate::field_ifma::available() {
         return lift_in_lanes(xs);
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = lanes;
     xs.iter().map(lift_x).collect()
 }
 
@@ -33,7 +37,7 @@ pub(super) fn lift_all(xs: &[[u8; 32]]) -> Vec<Option<AffinePoint>> {
 /// [`lift_x`], which gives its verdict.
 #[cfg(target_arch = "x86_64")]
 fn lift_in_lanes(xs: &[[u8; 32]]) -> Vec<Option<AffinePoint>> {
-    use super::field_ifma::{LANES, even_root, roots};
+    use crate::field_ifma::{LANES, even_root, roots};
     let mut points = Vec::with_capacity(xs.len());
     for chunk in xs.chunks(LANES) {
         let mut lanes = [[0u8; 32]; LANES];
@@ -90,15 +94,16 @@ mod tests {
         let one_by_one: Vec<_> = xs.iter().map(lift_x).collect();
         assert!(one_by_one.iter().filter(|p| p.is_some()).count() > 200);
         for take in [xs.len(), 17, 16, 5] {
-            assert_eq!(lift_all(&xs[..take]), one_by_one[..take]);
+            assert_eq!(lift_all(&xs[..take], false), one_by_one[..take]);
+            assert_eq!(lift_all(&xs[..take], true), one_by_one[..take]);
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_lanes_find_each_root_themselves() {
-        use super::super::field_ifma::{LANES, even_root, lanes_here, roots};
-        if !lanes_here() {
+        use crate::field_ifma::{LANES, even_root, lanes_here, roots};
+        if !lanes_here("the_lanes_find_each_root_themselves") {
             return;
         }
         let xs = xs();

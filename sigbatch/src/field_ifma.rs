@@ -1,5 +1,5 @@
 //! secp256k1's field sixteen elements at a time, with AVX-512 IFMA: the
-//! square roots that lift signatures' `R` points ([`super::lift`]).
+//! square roots that lift signatures' `R` points ([`crate::lift`]).
 //!
 //! A square root is a power, 253 squarings and 13 multiplications in a
 //! row, and lifting each event's `R` was a fifth of a one-core ingest.
@@ -13,7 +13,7 @@
 //! operations every limb is kept below 2^52. The value itself stays below
 //! 2^257, not reduced: [`even_root`] reduces it once, at the end.
 //!
-//! What comes out is a candidate, not a verdict. [`super::lift`] accepts a
+//! What comes out is a candidate, not a verdict. [`crate::lift`] accepts a
 //! root only after k256 has checked that it is on the curve with an even
 //! y, so a mistake here could cost time, never a wrong point.
 
@@ -45,7 +45,7 @@ const FOUR_P: [i64; 5] = [
     0xFFFF_FFFF_FFFF * 4,
 ];
 /// p for crypto-bigint, which takes the lanes' results out of the field
-/// ([`super::sum_ifma`]).
+/// ([`crate::sum_ifma`]).
 pub(super) const MODULUS: NonZero<U256> = NonZero::<U256>::new_unwrap(U256::from_be_hex(
     "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F",
 ));
@@ -57,12 +57,14 @@ pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512ifma")
 }
 
-/// Whether the lanes can be tested on this CPU; says so where they cannot.
+/// Whether the lanes can be tested on this CPU; where they cannot, says
+/// that the test was skipped, on the test's output itself (not captured,
+/// so it shows in `cargo test`'s output).
 #[cfg(test)]
-pub(super) fn lanes_here() -> bool {
+pub(super) fn lanes_here(test: &str) -> bool {
     let here = available();
     if !here {
-        eprintln!("this CPU has no AVX-512 IFMA: the lanes are not used here");
+        crate::say_skipped(test, "this CPU has no AVX-512 IFMA");
     }
     here
 }
@@ -416,7 +418,7 @@ mod tests {
 
     #[test]
     fn the_lanes_arithmetic_matches_crypto_bigint_with_limbs_below_2_52() {
-        if !lanes_here() {
+        if !lanes_here("the_lanes_arithmetic_matches_crypto_bigint_with_limbs_below_2_52") {
             return;
         }
         let p = MODULUS;

@@ -27,8 +27,9 @@
 //! digits, whose cost per point falls as the batch grows; the keys' and
 //! `G`'s full-size scalars are split in halves by the curve's endomorphism
 //! (the `glv` module), so every digit position past bit 128 is left out.
-//! Where the CPU has AVX-512 IFMA, the `R`s are lifted (the `lift` module)
-//! and the buckets added to (the `sum_ifma` module) sixteen at a time.
+//! In [`Mode::BatchWithLanes`], on a CPU with AVX-512 IFMA, the `R`s are
+//! lifted (the `lift` module) and the buckets added to (the `sum_ifma`
+//! module) sixteen at a time.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -42,9 +43,9 @@ use nostr::secp256k1::schnorr::Signature;
 use nostr::secp256k1::{Message, XOnlyPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::{Weighed, glv, lift, verify_claims};
+use crate::{Mode, Prepared, Weighed, glv, lift, verify_claims};
 #[cfg(target_arch = "x86_64")]
-use super::{
+use crate::{
     field_ifma,
     sum_ifma::{self, Term},
 };
@@ -122,17 +123,30 @@ struct Decoded<'a> {
     e: Scalar,
 }
 
-/// Checks every claim; `result[i]` is whether `claims[i]` holds, as
-/// single BIP-340 verification says.
+/// Checks every claim in the process's [`crate::mode`]; `result[i]` is
+/// whether `claims[i]` holds, as single BIP-340 verification says.
 pub fn verify_all(claims: &[Claim<'_>]) -> Vec<bool> {
+    verify_all_in(claims, crate::mode())
+}
+
+/// [`verify_all`] in a given mode, whatever the process's.
+pub fn verify_all_in(claims: &[Claim<'_>], mode: Mode) -> Vec<bool> {
+    if mode == Mode::Single {
+        return claims.iter().map(Claim::holds_alone).collect();
+    }
+    #[cfg(target_arch = "x86_64")]
+    let lanes = mode.sums_in_lanes();
+    #[cfg(not(target_arch = "x86_64"))]
+    let lanes = false;
     let rs: Vec<[u8; 32]> = claims.iter().map(|claim| r_of(claim.signature)).collect();
     let lifted: Vec<(&Claim<'_>, Option<AffinePoint>)> =
-        claims.iter().zip(lift::lift_all(&rs)).collect();
+        claims.iter().zip(lift::lift_all(&rs, lanes)).collect();
     verify_claims(
         &lifted,
+        mode,
         BATCH,
-        |(claim, r)| decode(claim, *r),
-        equation_holds,
+        |(claim, r)| decode(claim, *r).map_or(Prepared::Refused, Prepared::Batched),
+        |batch| equation_holds(batch, lanes),
         |(claim, _)| claim.holds_alone(),
     )
 }
@@ -149,8 +163,9 @@ fn r_of(signature: &[u8; 64]) -> [u8; 32] {
 ///
 /// The weights are 128-bit, and the full-size scalars of the keys and of
 /// `G` are split in two 128-bit halves ([`glv`]), so no term needs digits
-/// past bit 128.
-fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
+/// past bit 128. `lanes`: whether the sum may run in IFMA lanes
+/// ([`Mode::BatchWithLanes`] on a CPU that has them).
+fn equation_holds(batch: &[Weighed<Decoded<'_>>], lanes: bool) -> bool {
     let mut rs: Vec<(AffinePoint, Scalar)> = Vec::with_capacity(batch.len());
     let mut keys: Vec<(AffinePoint, Scalar)> = Vec::new();
     let mut key_slots: HashMap<[u8; 32], usize> = HashMap::new();
@@ -169,9 +184,11 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
     }
     keys.push((AffinePoint::GENERATOR, base_weight));
     #[cfg(target_arch = "x86_64")]
-    if let Some(sum) = sum_in_lanes(&rs, &keys) {
+    if lanes && let Some(sum) = sum_in_lanes(&rs, &keys) {
         return sum.is_identity().into();
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = lanes;
     let mut terms: Vec<(Point, Scalar)> =
         rs.into_iter().map(|(r, a)| (Point::Affine(r), a)).collect();
     for (point, weight) in keys {
@@ -536,71 +553,103 @@ mod tests {
         items.iter().map(Item::claim).collect()
     }
 
+    /// Runs `check` with `verify_all_in` in each mode: single checks, the
+    /// plain k256 batch, and the batch in IFMA lanes where the CPU has them
+    /// (said to be skipped where it has not).
+    fn in_every_mode(test: &str, check: impl Fn(&dyn Fn(&[Claim<'_>]) -> Vec<bool>)) {
+        for mode in [Mode::Single, Mode::Batch, Mode::BatchWithLanes] {
+            if mode == Mode::BatchWithLanes && !crate::lanes_available() {
+                crate::say_skipped(test, "lanes: this CPU has no AVX-512 IFMA");
+                continue;
+            }
+            check(&|claims| verify_all_in(claims, mode));
+        }
+    }
+
     #[test]
     fn the_bip340_vectors_get_their_verdicts_alone_and_in_a_batch() {
-        for (i, (key, message, signature, verdict, about)) in VECTORS.into_iter().enumerate() {
-            let Some(key) = XOnlyKey::from_bytes(&bytes(key)) else {
-                assert!(!verdict, "vector {i} ({about}): its key should decode");
-                continue;
-            };
-            let vector = Item {
-                key,
-                message: bytes(message),
-                signature: bytes(signature),
-            };
-            let alone = verify_all(&claims(std::slice::from_ref(&vector)));
-            assert_eq!(alone, vec![verdict], "vector {i} alone ({about})");
-            let mut items = signed(40, 3);
-            let at = (i * 7) % items.len();
-            items.insert(at, vector);
-            let verdicts = verify_all(&claims(&items));
-            for (j, held) in verdicts.into_iter().enumerate() {
-                let expected = if j == at { verdict } else { true };
-                assert_eq!(
-                    held, expected,
-                    "vector {i} ({about}), claim {j} of the batch"
-                );
-            }
-        }
+        in_every_mode(
+            "the_bip340_vectors_get_their_verdicts_alone_and_in_a_batch",
+            |verify| {
+                for (i, (key, message, signature, verdict, about)) in
+                    VECTORS.into_iter().enumerate()
+                {
+                    let Some(key) = XOnlyKey::from_bytes(&bytes(key)) else {
+                        assert!(!verdict, "vector {i} ({about}): its key should decode");
+                        continue;
+                    };
+                    let vector = Item {
+                        key,
+                        message: bytes(message),
+                        signature: bytes(signature),
+                    };
+                    let alone = verify(&claims(std::slice::from_ref(&vector)));
+                    assert_eq!(alone, vec![verdict], "vector {i} alone ({about})");
+                    let mut items = signed(40, 3);
+                    let at = (i * 7) % items.len();
+                    items.insert(at, vector);
+                    let verdicts = verify(&claims(&items));
+                    for (j, held) in verdicts.into_iter().enumerate() {
+                        let expected = if j == at { verdict } else { true };
+                        assert_eq!(
+                            held, expected,
+                            "vector {i} ({about}), claim {j} of the batch"
+                        );
+                    }
+                }
+            },
+        );
     }
 
     #[test]
     fn many_signatures_by_few_keys_hold_and_bad_ones_are_found() {
-        let mut items = signed(700, 5);
-        assert!(verify_all(&claims(&items)).iter().all(|&ok| ok));
-        items[3].message[0] ^= 1;
-        items[400].signature[50] ^= 1;
-        items[699].key = items[0].key.clone();
-        let verdicts = verify_all(&claims(&items));
-        for (i, ok) in verdicts.iter().enumerate() {
-            assert_eq!(*ok, ![3, 400, 699].contains(&i), "claim {i}");
-        }
+        in_every_mode(
+            "many_signatures_by_few_keys_hold_and_bad_ones_are_found",
+            |verify| {
+                let mut items = signed(700, 5);
+                assert!(verify(&claims(&items)).iter().all(|&ok| ok));
+                items[3].message[0] ^= 1;
+                items[400].signature[50] ^= 1;
+                items[699].key = items[0].key.clone();
+                let verdicts = verify(&claims(&items));
+                for (i, ok) in verdicts.iter().enumerate() {
+                    assert_eq!(*ok, ![3, 400, 699].contains(&i), "claim {i}");
+                }
+            },
+        );
     }
 
     #[test]
     fn errors_that_cancel_out_in_an_unweighted_sum_are_caught() {
-        let mut items = signed(4, 1);
-        let shift = |signature: &mut [u8; 64], by: Scalar| {
-            let s: [u8; 32] = signature[32..].try_into().unwrap();
-            let moved = Scalar::from_repr(FieldBytes::from(s)).unwrap() + by;
-            signature[32..].copy_from_slice(&moved.to_bytes());
-        };
-        shift(&mut items[1].signature, Scalar::ONE);
-        shift(&mut items[2].signature, -Scalar::ONE);
-        assert_eq!(verify_all(&claims(&items)), vec![true, false, false, true]);
+        in_every_mode(
+            "errors_that_cancel_out_in_an_unweighted_sum_are_caught",
+            |verify| {
+                let mut items = signed(4, 1);
+                let shift = |signature: &mut [u8; 64], by: Scalar| {
+                    let s: [u8; 32] = signature[32..].try_into().unwrap();
+                    let moved = Scalar::from_repr(FieldBytes::from(s)).unwrap() + by;
+                    signature[32..].copy_from_slice(&moved.to_bytes());
+                };
+                shift(&mut items[1].signature, Scalar::ONE);
+                shift(&mut items[2].signature, -Scalar::ONE);
+                assert_eq!(verify(&claims(&items)), vec![true, false, false, true]);
+            },
+        );
     }
 
     #[test]
     fn verdicts_match_single_verification() {
-        let mut items = signed(60, 6);
-        for (i, item) in items.iter_mut().enumerate() {
-            if i % 4 == 0 {
-                item.signature[i % 64] ^= 0x20;
+        in_every_mode("verdicts_match_single_verification", |verify| {
+            let mut items = signed(60, 6);
+            for (i, item) in items.iter_mut().enumerate() {
+                if i % 4 == 0 {
+                    item.signature[i % 64] ^= 0x20;
+                }
             }
-        }
-        let single: Vec<bool> = claims(&items).iter().map(Claim::holds_alone).collect();
-        assert_eq!(verify_all(&claims(&items)), single);
-        assert_eq!(single.iter().filter(|&&ok| !ok).count(), 15);
+            let single: Vec<bool> = claims(&items).iter().map(Claim::holds_alone).collect();
+            assert_eq!(verify(&claims(&items)), single);
+            assert_eq!(single.iter().filter(|&&ok| !ok).count(), 15);
+        });
     }
 
     /// Scalars of every shape the equation uses: small, 128-bit weights,

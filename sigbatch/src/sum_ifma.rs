@@ -1,5 +1,5 @@
 //! The batch equation's sum `Σ k·P` by Pippenger's bucket method, with
-//! the buckets in AVX-512 IFMA lanes ([`super::field_ifma`]): one lane for
+//! the buckets in AVX-512 IFMA lanes ([`crate::field_ifma`]): one lane for
 //! each digit position.
 //!
 //! Each scalar is cut into sixteen signed digits of 8 bits. A term's point
@@ -31,8 +31,8 @@ use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::sec1::ToSec1Point;
 use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
 
-use super::bip340::signed_digits;
-use super::field_ifma::{
+use crate::bip340::signed_digits;
+use crate::field_ifma::{
     Fe, LANES, MODULUS, VECTOR, add, canonical, limbs_of, mul, sub, times, unload,
 };
 
@@ -113,7 +113,7 @@ struct Laned {
 /// # Safety
 ///
 /// The CPU must have AVX-512F and AVX-512 IFMA
-/// ([`super::field_ifma::available`]).
+/// ([`crate::field_ifma::available`]).
 pub(super) unsafe fn sum(terms: &[Term]) -> Option<ProjectivePoint> {
     let p = MODULUS;
     let mut laned = Vec::with_capacity(terms.len());
@@ -400,7 +400,7 @@ fn finish(xx: &Fe, yy: &Fe, bzz3: &Fe, xy_pairs: &Fe, yz_pairs: &Fe, xz_pairs: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::field_ifma::lanes_here;
+    use crate::field_ifma::lanes_here;
 
     /// Points `i·G` and 128-bit scalars from a simple generator, with the
     /// smallest and largest scalars among them.
@@ -443,7 +443,7 @@ mod tests {
 
     #[test]
     fn the_lanes_sum_what_plain_multiplication_sums() {
-        if !lanes_here() {
+        if !lanes_here("the_lanes_sum_what_plain_multiplication_sums") {
             return;
         }
         for count in [1, 2, 3, 40, 300] {
@@ -455,7 +455,7 @@ mod tests {
 
     #[test]
     fn a_sum_that_cancels_out_is_the_identity_and_one_that_does_not_is_not() {
-        if !lanes_here() {
+        if !lanes_here("a_sum_that_cancels_out_is_the_identity_and_one_that_does_not_is_not") {
             return;
         }
         let mut terms = terms(50);
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn scalars_past_the_lanes_are_left_to_the_caller() {
-        if !lanes_here() {
+        if !lanes_here("scalars_past_the_lanes_are_left_to_the_caller") {
             return;
         }
         let terms = [(AffinePoint::GENERATOR, -Scalar::ONE)];

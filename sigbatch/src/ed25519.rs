@@ -1,14 +1,13 @@
 //! Many Ed25519 signatures checked at once: the manifests' signatures.
 //!
-//! The answer is the one [`PublicKey::verify`] gives (strict rules) for
-//! every honest signature:
+//! The answer is the one ed25519-dalek's `verify_strict` gives for every
+//! signature:
 //!
 //! - before the batch, each signature is held to what strict verification
 //!   adds: a canonical `s`, an `R` that decodes, is encoded canonically and
-//!   is not of small order; the key is never of small order ([`PublicKey`]
-//!   refuses those);
+//!   is not of small order, and a key not of small order;
 //! - a batch that fails is split in two until the bad signatures are
-//!   found, and single signatures get [`PublicKey::verify`].
+//!   found, and single signatures get `verify_strict`.
 //!
 //! The equation is ed25519-dalek's `verify_batch` (random 128-bit weights
 //! `z`, cofactorless: `Σz·s·B = Σz·R + Σz·k·A`), built here so that it
@@ -17,10 +16,17 @@
 //! holds few distinct keys, and each costs one point in the sum, not one
 //! per signature.
 //!
-//! Being cofactorless, like single verification, only a signer who
-//! deliberately builds its own key or `R` with a small torsion component
-//! can make a signature whose batch and single verdicts differ, and only
-//! over its own documents; no one can sign for a key they do not hold.
+//! A cofactorless equation over many signatures can disagree with single
+//! checks where a point has a small torsion component (a multiple of a
+//! point of order 2, 4 or 8 added to it): a signer who builds its `R` or
+//! its key that way makes a signature that single verification refuses
+//! (or, for a key, accepts for some messages), while the torsion parts of
+//! a batch cancel out whenever their weights are multiples of their order,
+//! by chance one time in two to eight. So an `R` or key that is not
+//! torsion-free is never put in an equation: its claim is checked alone.
+//! Honest keys and nonces are multiples of the base point, so this costs a
+//! check (a multiplication by the group order) per `R` and per key, and
+//! changes no honest verdict.
 
 use std::collections::HashMap;
 
@@ -28,10 +34,10 @@ use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha512};
 
-use super::{Weighed, verify_claims};
-use crate::did::PublicKey;
+use crate::{Mode, Prepared, Weighed, verify_claims};
 
 /// Signatures per batch equation. Past about 190 points the sum switches to
 /// Pippenger's method, whose cost per point keeps falling with size; much
@@ -43,7 +49,7 @@ const BATCH: usize = 256;
 #[derive(Debug, Clone, Copy)]
 pub struct Claim<'a> {
     /// Who claims to have signed.
-    pub key: &'a PublicKey,
+    pub key: &'a VerifyingKey,
     /// What was signed.
     pub message: &'a [u8],
     /// The signature.
@@ -53,7 +59,7 @@ pub struct Claim<'a> {
 /// A claim that passed the strict checks, decoded for the batch equation.
 struct Decoded<'a> {
     /// The signer's key.
-    key: &'a PublicKey,
+    key: &'a VerifyingKey,
     /// The signature's `R`.
     r: EdwardsPoint,
     /// The signature's `s`.
@@ -62,12 +68,43 @@ struct Decoded<'a> {
     k: Scalar,
 }
 
-/// Checks every claim; `result[i]` is whether `claims[i]` holds, exactly as
-/// [`PublicKey::verify`] would say for it.
+impl Claim<'_> {
+    /// Strict verification of this one signature: what a batch falls back
+    /// on, and its reference.
+    pub fn holds_alone(&self) -> bool {
+        self.key
+            .verify_strict(self.message, &Signature::from_bytes(self.signature))
+            .is_ok()
+    }
+}
+
+/// Checks every claim in the process's [`crate::mode`]; `result[i]` is
+/// whether `claims[i]` holds, exactly as [`Claim::holds_alone`] says.
 pub fn verify_all(claims: &[Claim<'_>]) -> Vec<bool> {
-    verify_claims(claims, BATCH, decode, equation_holds, |claim| {
-        claim.key.verify(claim.message, claim.signature)
-    })
+    verify_all_in(claims, crate::mode())
+}
+
+/// [`verify_all`] in a given mode, whatever the process's.
+pub fn verify_all_in(claims: &[Claim<'_>], mode: Mode) -> Vec<bool> {
+    if mode == Mode::Single {
+        return claims.iter().map(Claim::holds_alone).collect();
+    }
+    // Whether each distinct key is torsion-free: one multiplication by the
+    // group order per key, not per signature.
+    let mut keys_torsion_free: HashMap<[u8; 32], bool> = HashMap::new();
+    for claim in claims {
+        keys_torsion_free
+            .entry(claim.key.to_bytes())
+            .or_insert_with(|| claim.key.to_edwards().is_torsion_free());
+    }
+    verify_claims(
+        claims,
+        mode,
+        BATCH,
+        |claim| prepare(claim, keys_torsion_free[&claim.key.to_bytes()]),
+        equation_holds,
+        Claim::holds_alone,
+    )
 }
 
 /// `Σz·s·B − Σz·R − Σ_A (Σz·k)·A = 0`, with the terms of each key added up
@@ -80,7 +117,7 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
     for item in batch {
         let (z, decoded) = (Scalar::from(item.weight), &item.decoded);
         base_weight += z * decoded.s;
-        let key = decoded.key.verifying_key();
+        let key = decoded.key;
         let slot = *key_slots.entry(key.to_bytes()).or_insert_with(|| {
             key_points.push(key.to_edwards());
             key_weights.push(Scalar::ZERO);
@@ -98,22 +135,35 @@ fn equation_holds(batch: &[Weighed<Decoded<'_>>]) -> bool {
 }
 
 /// What strict verification demands of a signature beyond the equation,
-/// and the values the equation needs; `None` if it fails those demands
-/// (single verification refuses it too).
-fn decode<'a>(claim: &Claim<'a>) -> Option<Decoded<'a>> {
+/// and the values the equation needs: refused if it fails those demands
+/// (single verification refuses it too), checked alone if its `R` or its
+/// key (`key_torsion_free`) has a torsion component.
+fn prepare<'a>(claim: &Claim<'a>, key_torsion_free: bool) -> Prepared<Decoded<'a>> {
+    if claim.key.is_weak() {
+        return Prepared::Refused;
+    }
     let (r_bytes, s_bytes) = claim.signature.split_at(32);
-    let r_bytes: [u8; 32] = r_bytes.try_into().ok()?;
-    let s_bytes: [u8; 32] = s_bytes.try_into().ok()?;
-    let r = strict_r(&r_bytes)?;
-    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
+    let (Ok(r_bytes), Ok(s_bytes)) = (<[u8; 32]>::try_from(r_bytes), <[u8; 32]>::try_from(s_bytes))
+    else {
+        return Prepared::Refused;
+    };
+    let Some(r) = strict_r(&r_bytes) else {
+        return Prepared::Refused;
+    };
+    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else {
+        return Prepared::Refused;
+    };
+    if !key_torsion_free || !r.is_torsion_free() {
+        return Prepared::Alone;
+    }
     let hash = Sha512::new()
         .chain_update(r_bytes)
-        .chain_update(claim.key.verifying_key().as_bytes())
+        .chain_update(claim.key.as_bytes())
         .chain_update(claim.message)
         .finalize();
     let mut wide = [0u8; 64];
     wide.copy_from_slice(&hash);
-    Some(Decoded {
+    Prepared::Batched(Decoded {
         key: claim.key,
         r,
         s,
@@ -145,21 +195,26 @@ fn y_is_reduced(bytes: &[u8; 32]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::Identity;
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use ed25519_dalek::{Signer, SigningKey};
 
-    fn signed(n: usize) -> Vec<(PublicKey, Vec<u8>, [u8; 64])> {
+    use super::*;
+
+    type Item = (VerifyingKey, Vec<u8>, [u8; 64]);
+
+    fn sign(seed: u8, message: &[u8]) -> Item {
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let signature = key.sign(message).to_bytes();
+        (key.verifying_key(), message.to_vec(), signature)
+    }
+
+    fn signed(n: usize) -> Vec<Item> {
         (0..n)
-            .map(|i| {
-                let identity = Identity::from_seed(&[i as u8 + 1; 32]);
-                let message = format!("document {i}").into_bytes();
-                let signature = identity.sign(&message);
-                (identity.public_key(), message, signature)
-            })
+            .map(|i| sign(i as u8 + 1, format!("document {i}").as_bytes()))
             .collect()
     }
 
-    fn claims(items: &[(PublicKey, Vec<u8>, [u8; 64])]) -> Vec<Claim<'_>> {
+    fn claims(items: &[Item]) -> Vec<Claim<'_>> {
         items
             .iter()
             .map(|(key, message, signature)| Claim {
@@ -205,14 +260,9 @@ mod tests {
         assert_eq!(verify_all(&claims(&items)), vec![true, true, false]);
     }
 
-    fn signed_by_one_key(n: usize) -> Vec<(PublicKey, Vec<u8>, [u8; 64])> {
-        let identity = Identity::from_seed(&[9; 32]);
+    fn signed_by_one_key(n: usize) -> Vec<Item> {
         (0..n)
-            .map(|i| {
-                let message = format!("listing {i}").into_bytes();
-                let signature = identity.sign(&message);
-                (identity.public_key(), message, signature)
-            })
+            .map(|i| sign(9, format!("listing {i}").as_bytes()))
             .collect()
     }
 
@@ -275,7 +325,83 @@ mod tests {
                 item.2[i % 64] ^= 0x10;
             }
         }
-        let single: Vec<bool> = items.iter().map(|(k, m, s)| k.verify(m, s)).collect();
+        let single: Vec<bool> = claims(&items).iter().map(Claim::holds_alone).collect();
         assert_eq!(verify_all(&claims(&items)), single);
+    }
+
+    /// A signature by the secret scalar `a` whose nonce point is `r·B + t`:
+    /// `t` is a torsion point the signer chose to add to its `R`, or to its
+    /// key when `key_torsion` is set.
+    fn signed_with_torsion(i: u64, t: EdwardsPoint, key_torsion: bool) -> Item {
+        let a = Scalar::from(1000 + i);
+        let r = Scalar::from(77 + 3 * i);
+        let key_point = a * ED25519_BASEPOINT_POINT
+            + if key_torsion {
+                t
+            } else {
+                EdwardsPoint::default()
+            };
+        let r_point = r * ED25519_BASEPOINT_POINT
+            + if key_torsion {
+                EdwardsPoint::default()
+            } else {
+                t
+            };
+        let key = VerifyingKey::from_bytes(&key_point.compress().0).expect("a curve point");
+        let message = format!("manifest {i}").into_bytes();
+        let r_bytes = r_point.compress().0;
+        let k = Scalar::from_bytes_mod_order_wide(
+            &Sha512::new()
+                .chain_update(r_bytes)
+                .chain_update(key.as_bytes())
+                .chain_update(&message)
+                .finalize()
+                .into(),
+        );
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&r_bytes);
+        signature[32..].copy_from_slice((r + k * a).as_bytes());
+        (key, message, signature)
+    }
+
+    /// Each torsion point of order 2, 4 and 8, added to `R` or to the key,
+    /// in batches of honest signatures, many times over: with weights drawn
+    /// afresh each time, a cofactorless equation that let such a claim in
+    /// would pass it about one time in two to eight.
+    #[test]
+    fn a_small_order_component_in_r_or_the_key_gets_the_single_verdict() {
+        for key_torsion in [false, true] {
+            for t in [EIGHT_TORSION[4], EIGHT_TORSION[2], EIGHT_TORSION[1]] {
+                for round in 0..16u64 {
+                    let mut items = signed_by_one_key(20);
+                    items.insert(7, signed_with_torsion(round, t, key_torsion));
+                    items.insert(13, signed_with_torsion(round + 100, t, key_torsion));
+                    let single: Vec<bool> = claims(&items).iter().map(Claim::holds_alone).collect();
+                    assert!(single.iter().filter(|&&ok| ok).count() >= 20);
+                    if !key_torsion {
+                        assert!(
+                            !single[7] && !single[13],
+                            "single checks refuse a torsion R"
+                        );
+                    }
+                    assert_eq!(
+                        verify_all_in(&claims(&items), Mode::Batch),
+                        single,
+                        "torsion {t:?} in {}, round {round}",
+                        if key_torsion { "the key" } else { "R" }
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_kill_switch_gives_the_same_verdicts() {
+        let mut items = signed(30);
+        items[4].2[9] ^= 1;
+        items.push(signed_with_torsion(1, EIGHT_TORSION[4], false));
+        let single: Vec<bool> = claims(&items).iter().map(Claim::holds_alone).collect();
+        assert_eq!(verify_all_in(&claims(&items), Mode::Single), single);
+        assert_eq!(verify_all_in(&claims(&items), Mode::Batch), single);
     }
 }
