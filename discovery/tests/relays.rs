@@ -283,11 +283,18 @@ async fn a_relay_sending_bad_signatures_is_cut_off_and_an_honest_one_is_not() {
     let cut = status_of(&stats, &bad.url());
     assert!(cut.bad_signatures >= 50, "{cut:?}");
     assert!(
-        cut.last_error.as_deref().unwrap().contains("bad signatures"),
+        cut.last_error
+            .as_deref()
+            .unwrap()
+            .contains("bad signatures"),
         "{cut:?}"
     );
     let honest = status_of(&stats, &good.url());
-    assert_eq!((honest.cut_offs, honest.bad_signatures), (0, 0), "{honest:?}");
+    assert_eq!(
+        (honest.cut_offs, honest.bad_signatures),
+        (0, 0),
+        "{honest:?}"
+    );
     assert!(stats.counters["relay cut off for bad signatures"] >= 1);
     assert!(stats.rejected["bad signature"] >= 50);
 

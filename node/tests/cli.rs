@@ -52,6 +52,31 @@ fn key_readable_by_others_is_refused_like_ssh() {
 }
 
 #[test]
+fn an_unknown_signature_batch_mode_is_refused_with_the_modes_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("me.key");
+    ok(&["key", "new", "--out", s(&key)]);
+    let by_flag = archy(&["--signature-batch", "fast", "key", "show", s(&key)]);
+    let by_env = bounded(30, env!("CARGO_BIN_EXE_archy"))
+        .args(["key", "show", s(&key)])
+        .env("ARCHY_SIGNATURE_BATCH", "fast")
+        .output()
+        .unwrap();
+    for out in [by_flag, by_env] {
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("'fast' is not a signature-batch mode"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("off, on, ifma"), "{stderr}");
+    }
+    for mode in ["off", "on", "ifma"] {
+        ok(&["--signature-batch", mode, "key", "show", s(&key)]);
+    }
+}
+
+#[test]
 fn app_init_scaffolds_a_manifest_that_validates() {
     let tmp = tempfile::tempdir().unwrap();
     let key = tmp.path().join("me.key");

@@ -233,9 +233,18 @@ fn a_second_node_discovers_indexes_and_finds_a_published_app() {
     );
     let url = format!("ws://127.0.0.1:{port}");
     let browser = tmp.path().join("browser");
+    // The browsing node checks every signature alone (the operators' kill
+    // switch), so the whole walk also holds without batches.
     let node = NodeProcess::start(
         &browser,
-        &["--no-relay", "--discover-from", &url, "--no-apps"],
+        &[
+            "--no-relay",
+            "--discover-from",
+            &url,
+            "--no-apps",
+            "--signature-batch",
+            "off",
+        ],
     );
     let report = publish(&dir, &key, &url, &catalog);
     assert!(
