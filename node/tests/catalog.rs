@@ -331,9 +331,23 @@ fn catalog_mistakes_get_messages_a_person_can_act_on() {
     let stranger = tmp.path().join("stranger.key");
     ok(&["key", "new", "--out", s(&stranger)]);
     let wrong = yank(&catalog, "1.0.0", &stranger);
-    assert!(wrong.contains("pass the catalog's key file"));
+    assert!(
+        wrong.contains("hint: pass the catalog's key file"),
+        "{wrong}"
+    );
     let missing = yank(&catalog, "9.9.9", &key);
-    assert!(missing.contains("is not in this catalog"));
+    assert!(missing.contains("is not in this catalog"), "{missing}");
+    assert!(
+        missing.contains("hint: see `archy catalog show`"),
+        "{missing}"
+    );
+    let nowhere = archy(&["catalog", "show", s(&tmp.path().join("nowhere"))]);
+    let nowhere = String::from_utf8_lossy(&nowhere.stderr);
+    assert!(nowhere.contains("is this a catalog?"), "{nowhere}");
+    assert!(
+        nowhere.contains("hint: create one with `archy catalog init`"),
+        "{nowhere}"
+    );
     let bad_expiry = archy(&[
         "catalog",
         "init",

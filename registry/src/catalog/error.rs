@@ -14,6 +14,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The directory holds no catalog: its settings file cannot be read.
+    #[error("{}: {reason} (is this a catalog?)", path.display())]
+    NoCatalog {
+        /// The settings file looked for.
+        path: PathBuf,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// The repository's files are not what `archy catalog` writes.
     #[error("catalog {}: {reason}", dir.display())]
     Corrupt {
@@ -24,7 +32,7 @@ pub enum Error {
     },
     /// Not enough of a role's keys were given to sign it.
     #[error(
-        "signing {role} needs {threshold} of its keys but only {given} of the keys given belong to it: pass the catalog's key file(s) with --key"
+        "signing {role} needs {threshold} of its keys but only {given} of the keys given belong to it"
     )]
     NotEnoughKeys {
         /// The role.
@@ -33,6 +41,14 @@ pub enum Error {
         threshold: u64,
         /// Matching keys given.
         given: u64,
+    },
+    /// The catalog lists no such release.
+    #[error("{app} {version} is not in this catalog")]
+    NoSuchRelease {
+        /// The app id.
+        app: String,
+        /// The version asked for.
+        version: String,
     },
     /// A request that makes no sense for this catalog.
     #[error("{0}")]
