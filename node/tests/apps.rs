@@ -516,7 +516,12 @@ fn kill_9_during_uninstall_then_restart_leaves_no_ghost() {
             .spawn()
             .unwrap(),
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // Killed while podman waits out the grace: the uninstall is under way.
+    wait_for("the uninstall to stop the app", 30, || {
+        node.containers(app).iter().any(|c| {
+            podman_cli(&["inspect", "--format", "{{.State.Status}}", c]).trim() == "stopping"
+        })
+    });
     Command::new("pkill")
         .args(["-9", "-P", &uninstall.0.id().to_string()])
         .status()
