@@ -35,12 +35,13 @@ fn interop_script(name: &str) -> PathBuf {
 
 /// `archy catalog serve DIR --http 127.0.0.1:0`; returns it and its base URL.
 fn serve_catalog(dir: &Path) -> (Running, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_archy"))
-        .args(["catalog", "serve", s(dir), "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("archy catalog serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut server = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_archy"))
+            .args(["catalog", "serve", s(dir), "--http", "127.0.0.1:0"])
+            .stdout(Stdio::piped()),
+    )
+    .expect("archy catalog serve starts");
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     // Keep reading, so the server never writes into a closed pipe.
@@ -50,7 +51,7 @@ fn serve_catalog(dir: &Path) -> (Running, String) {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_owned();
-    (Running(child), url)
+    (server, url)
 }
 
 /// Python's static file server on DIR; returns it and its base URL.
@@ -60,21 +61,21 @@ fn serve_static(dir: &Path) -> (Running, String) {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(python())
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .arg("--directory")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python http.server starts");
-    let server = Running(child);
+    let server = Running::spawn(
+        Command::new(python())
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("python http.server starts");
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "http.server did not start");

@@ -335,14 +335,13 @@ impl NostrRsRelay {
             ),
         )
         .unwrap();
-        let process = common::Running(
+        let process = common::Running::spawn(
             std::process::Command::new(binary)
                 .args(["--config", s(&config), "--db", s(dir)])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("nostr-rs-relay starts"),
-        );
+                .stderr(std::process::Stdio::null()),
+        )
+        .expect("nostr-rs-relay starts");
         let start = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(

@@ -5,6 +5,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -13,20 +14,46 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// `program` run under `timeout SECONDS`, so a hung child fails its test
-/// instead of stalling the suite.
+/// instead of stalling the suite. It leads a process group of its own, so
+/// that [`Running`] stops `program` along with `timeout`.
 pub fn bounded(seconds: u32, program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new("timeout");
-    command.arg(seconds.to_string()).arg(program);
+    command
+        .arg(seconds.to_string())
+        .arg(program)
+        .process_group(0);
     command
 }
 
-/// A child process killed when the test ends, pass or fail.
+/// A child process killed, with every process in its group, when the test
+/// ends, pass or fail: a SIGKILL to `timeout` (or to a script) alone would
+/// leave what it started running.
 pub struct Running(pub Child);
+
+impl Running {
+    /// Spawns `command` as the leader of a process group of its own.
+    pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
+        command.process_group(0).spawn().map(Self)
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
+        kill_group(&self.0);
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Sends SIGKILL to the process group `child` leads. A child that leads no
+/// group is left alone: no group bears its id.
+pub fn kill_group(child: &Child) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
     }
 }
 
@@ -128,16 +155,15 @@ impl NodeProcess {
     pub fn start(data: &Path, extra: &[&str]) -> Self {
         let ticket_file = data.join("ticket");
         let _ = std::fs::remove_file(&ticket_file);
-        let process = Running(
+        let process = Running::spawn(
             Command::new(env!("CARGO_BIN_EXE_archy"))
                 .args(["node", "run", "--data-dir", s(data)])
                 .args(["--ticket-file", s(&ticket_file)])
                 .args(extra)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("archy node run starts"),
-        );
+                .stderr(Stdio::null()),
+        )
+        .expect("archy node run starts");
         let start = Instant::now();
         loop {
             if let Ok(ticket) = std::fs::read_to_string(&ticket_file) {
