@@ -275,7 +275,7 @@ fn a_second_node_discovers_indexes_and_finds_a_published_app() {
     assert_eq!(stats["relays"][0]["status"]["phase"], "live");
 
     // The index outlives the node: with it stopped, the CLI reads the file.
-    drop(node);
+    node.stop();
     let offline = market_until(&browser, &["list"], |_| true);
     assert_eq!(offline["total"], 1);
 
