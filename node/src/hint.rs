@@ -58,7 +58,9 @@ fn catalog(e: &CatalogError) -> Option<&'static str> {
     match e {
         CatalogError::NoCatalog { .. } => Some("create one with `archy catalog init`"),
         CatalogError::NoSuchRelease { .. } => Some("see `archy catalog show`"),
-        CatalogError::NotEnoughKeys { .. } => Some("pass the catalog's key file(s) with --key"),
+        CatalogError::NotEnoughKeys { .. } => Some(
+            "pass the catalog's key file(s) with --key (--old-key and --new-key for rotate-key)",
+        ),
         _ => None,
     }
 }
