@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-/// A failed catalog edit. Messages say what to do where there is something
-/// to do.
+/// A failed catalog edit. Messages say what is wrong; the variants a front
+/// end can advise on (no catalog, no such release, too few keys) are their
+/// own, so that it can add the command that helps.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file of the repository could not be read or written.
