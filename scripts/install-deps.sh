@@ -6,7 +6,8 @@
 # drives to wire those networks (not every image has it), busybox-static for the offline
 # sample images, and
 # python-tuf (in .cache/python) for the catalog interop tests, sendme
-# for the swarm interop tests, and nostr-rs-relay (in .cache/nostr-rs-relay,
+# for the swarm interop tests, cargo-audit for the dependency advisories,
+# and nostr-rs-relay (in .cache/nostr-rs-relay,
 # built with Debian's protobuf-compiler) for the discovery interop test.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -40,6 +41,13 @@ sendme="$(command -v sendme || echo "${CARGO_HOME:-$HOME/.cargo}/bin/sendme")"
 if ! "$sendme" --version 2>/dev/null | grep -q "^sendme 0\.37\."; then
     echo "installing sendme 0.37.1 (cargo install, a few minutes)"
     timeout 1800 cargo install --locked --quiet sendme@0.37.1
+fi
+
+# cargo-audit 0.22, RustSec's checker, for the advisory check in
+# scripts/test.sh. Built from crates.io into cargo's bin directory.
+if ! cargo audit --version 2>/dev/null | grep -q " 0\.22\."; then
+    echo "installing cargo-audit 0.22.2 (cargo install, a few minutes)"
+    timeout 1800 cargo install --locked --quiet cargo-audit@0.22.2
 fi
 
 # nostr-rs-relay 0.8, a relay nobody here wrote, for the discovery interop

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs what the tests need,
-# checks formatting and lints, builds the sample images, runs every test.
+# checks formatting, lints and dependency advisories, builds the sample
+# images, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,13 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo audit"
+# Against the copy of the RustSec database kept beside the repository (the
+# machines cannot fetch it). .cargo/audit.toml fails the run on any finding
+# not listed there with its reason.
+for lock in Cargo.lock fuzz/Cargo.lock; do
+    cargo audit --db ../shared/advisory-db --no-fetch --file "$lock"
+done
 echo "== fuzz targets build"
 cargo check --quiet --manifest-path fuzz/Cargo.toml --locked
 echo "== sample app images"

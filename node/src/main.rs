@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod hint;
 mod output;
 
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
     match commands::run(cli.command, &out) {
         Ok(code) => code,
         Err(err) => {
-            out.error(&err);
+            out.error(&err, hint::for_error(&err));
             ExitCode::FAILURE
         }
     }

@@ -29,16 +29,21 @@ impl Output {
         }
     }
 
-    /// Prints a failure: `{"error": …}` on stdout with `--json`, else `error: …` on stderr.
-    pub fn error(&self, err: &anyhow::Error) {
+    /// Prints a failure: `{"error": …}` on stdout with `--json`, else
+    /// `error: …` on stderr; then what the user can do about it, if known.
+    pub fn error(&self, err: &anyhow::Error, hint: Option<&str>) {
         if self.json {
             let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            println!(
-                "{}",
-                serde_json::json!({ "error": format!("{err:#}"), "causes": chain })
-            );
+            let mut value = serde_json::json!({ "error": format!("{err:#}"), "causes": chain });
+            if let Some(hint) = hint {
+                value["hint"] = hint.into();
+            }
+            println!("{value}");
         } else {
             eprintln!("error: {err:#}");
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
         }
     }
 }

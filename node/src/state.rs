@@ -35,6 +35,15 @@ const MAX_VALUE: u64 = 16 << 20;
 pub struct StateError {
     path: String,
     reason: String,
+    busy: bool,
+}
+
+impl StateError {
+    /// Whether another process holds the database, so that a front end can
+    /// say what to do about it.
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
 }
 
 /// A publisher this node follows.
@@ -72,14 +81,16 @@ impl NodeState {
     /// Opens (or creates) the state at `path`. One process at a time.
     pub fn open(path: &Path) -> Result<Self, StateError> {
         let db = Database::create(path).map_err(|e| {
-            let reason = if matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) {
-                "it is in use by another archy process (a running node?); stop it or use another --data-dir".to_owned()
+            let busy = matches!(e, redb::DatabaseError::DatabaseAlreadyOpen);
+            let reason = if busy {
+                "it is in use by another archy process (a running node?)".to_owned()
             } else {
                 e.to_string()
             };
             StateError {
                 path: path.display().to_string(),
                 reason,
+                busy,
             }
         })?;
         let state = Self {
@@ -101,6 +112,7 @@ impl NodeState {
         StateError {
             path: self.path.display().to_string(),
             reason: e.to_string(),
+            busy: false,
         }
     }
 
@@ -323,7 +335,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.redb");
         let _first = NodeState::open(&path).unwrap();
-        let err = NodeState::open(&path).unwrap_err().to_string();
+        let err = NodeState::open(&path).unwrap_err();
+        assert!(err.is_busy());
+        let err = err.to_string();
         assert!(err.contains("in use by another archy process"), "{err}");
     }
 }

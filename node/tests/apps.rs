@@ -37,15 +37,15 @@ impl Podman {
     fn start(tmp: &Path) -> Self {
         sample_images();
         let socket = tmp.join("podman.sock");
-        let service = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("CONTAINERS_CONF", containers_conf())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("podman runs (scripts/install-deps.sh installs it)");
-        let service = Running(service);
+        let service = Running::spawn(
+            Command::new("podman")
+                .args(["system", "service", "--time=0"])
+                .arg(format!("unix://{}", socket.display()))
+                .env("CONTAINERS_CONF", containers_conf())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("podman runs (scripts/install-deps.sh installs it)");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !socket.exists() {
             assert!(Instant::now() < deadline, "podman service did not start");
@@ -516,7 +516,12 @@ fn kill_9_during_uninstall_then_restart_leaves_no_ghost() {
             .spawn()
             .unwrap(),
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // Killed while podman waits out the grace: the uninstall is under way.
+    wait_for("the uninstall to stop the app", 30, || {
+        node.containers(app).iter().any(|c| {
+            podman_cli(&["inspect", "--format", "{{.State.Status}}", c]).trim() == "stopping"
+        })
+    });
     Command::new("pkill")
         .args(["-9", "-P", &uninstall.0.id().to_string()])
         .status()

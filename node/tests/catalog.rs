@@ -35,12 +35,13 @@ fn interop_script(name: &str) -> PathBuf {
 
 /// `archy catalog serve DIR --http 127.0.0.1:0`; returns it and its base URL.
 fn serve_catalog(dir: &Path) -> (Running, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_archy"))
-        .args(["catalog", "serve", s(dir), "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("archy catalog serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut server = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_archy"))
+            .args(["catalog", "serve", s(dir), "--http", "127.0.0.1:0"])
+            .stdout(Stdio::piped()),
+    )
+    .expect("archy catalog serve starts");
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     // Keep reading, so the server never writes into a closed pipe.
@@ -50,7 +51,7 @@ fn serve_catalog(dir: &Path) -> (Running, String) {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_owned();
-    (Running(child), url)
+    (server, url)
 }
 
 /// Python's static file server on DIR; returns it and its base URL.
@@ -60,21 +61,21 @@ fn serve_static(dir: &Path) -> (Running, String) {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(python())
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .arg("--directory")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python http.server starts");
-    let server = Running(child);
+    let server = Running::spawn(
+        Command::new(python())
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("python http.server starts");
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "http.server did not start");
@@ -331,9 +332,23 @@ fn catalog_mistakes_get_messages_a_person_can_act_on() {
     let stranger = tmp.path().join("stranger.key");
     ok(&["key", "new", "--out", s(&stranger)]);
     let wrong = yank(&catalog, "1.0.0", &stranger);
-    assert!(wrong.contains("pass the catalog's key file"));
+    assert!(
+        wrong.contains("hint: pass the catalog's key file"),
+        "{wrong}"
+    );
     let missing = yank(&catalog, "9.9.9", &key);
-    assert!(missing.contains("is not in this catalog"));
+    assert!(missing.contains("is not in this catalog"), "{missing}");
+    assert!(
+        missing.contains("hint: see `archy catalog show`"),
+        "{missing}"
+    );
+    let nowhere = archy(&["catalog", "show", s(&tmp.path().join("nowhere"))]);
+    let nowhere = String::from_utf8_lossy(&nowhere.stderr);
+    assert!(nowhere.contains("is this a catalog?"), "{nowhere}");
+    assert!(
+        nowhere.contains("hint: create one with `archy catalog init`"),
+        "{nowhere}"
+    );
     let bad_expiry = archy(&[
         "catalog",
         "init",

@@ -5,8 +5,9 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
 
-use common::{app_under_new_key, archy, bounded, json, ok, repo, s};
+use common::{Running, app_under_new_key, archy, bounded, json, ok, repo, s};
 use serde_json::Value;
 
 #[test]
@@ -325,4 +326,48 @@ fn discovery_bench_on_one_core_indexes_every_listing() {
     for yardstick in ["schnorr_per_second", "schnorr_before", "schnorr_after"] {
         assert!(f[yardstick].as_f64().unwrap() > 0.0, "{yardstick}: {f}");
     }
+}
+
+/// The processes `pid` started, from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+/// Whether `pid` still runs (a zombie waiting to be reaped does not).
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Polls `check` until it holds; fails the test after `seconds`.
+fn wait_until(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_stopped_test_process_takes_what_it_started_along() {
+    let running = Running::spawn(bounded(60, "sleep").arg("300")).unwrap();
+    let timeout = running.0.id();
+    wait_until("timeout to start sleep", 20, || {
+        !children_of(timeout).is_empty()
+    });
+    let sleep = children_of(timeout)[0];
+    drop(running);
+    wait_until("sleep to die with its timeout wrapper", 20, || {
+        !alive(sleep)
+    });
 }

@@ -284,7 +284,7 @@ fn a_second_node_discovers_indexes_and_finds_a_published_app() {
     assert_eq!(stats["relays"][0]["status"]["phase"], "live");
 
     // The index outlives the node: with it stopped, the CLI reads the file.
-    drop(node);
+    node.stop();
     let offline = market_until(&browser, &["list"], |_| true);
     assert_eq!(offline["total"], 1);
 
@@ -344,14 +344,13 @@ impl NostrRsRelay {
             ),
         )
         .unwrap();
-        let process = common::Running(
+        let process = common::Running::spawn(
             std::process::Command::new(binary)
                 .args(["--config", s(&config), "--db", s(dir)])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("nostr-rs-relay starts"),
-        );
+                .stderr(std::process::Stdio::null()),
+        )
+        .expect("nostr-rs-relay starts");
         let start = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(

@@ -68,14 +68,14 @@ fn sendme_receives_a_file_our_node_shares() {
     let data = tmp.path().join("node");
     ok(&["blobs", "share", s(&file), "--data-dir", s(&data)]);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_archy"))
-        .args(["node", "run", "--data-dir", s(&data), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _node = Running(child);
+    let mut node = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_archy"))
+            .args(["node", "run", "--data-dir", s(&data), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    let stdout = node.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut text = String::new();
@@ -115,18 +115,18 @@ fn our_node_fetches_a_file_sendme_sends() {
     let file = tmp.path().join("offered.bin");
     let bytes = random_file(&file, 3_000_000);
 
-    let mut child = Command::new(sendme())
-        .args(["send", s(&file), "--relay", "disabled", "--no-progress"])
-        .args(["--magic-ipv4-addr", "127.0.0.1:0"])
-        .current_dir(&send_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let _sender = Running(child);
+    let mut sender = Running::spawn(
+        Command::new(sendme())
+            .args(["send", s(&file), "--relay", "disabled", "--no-progress"])
+            .args(["--magic-ipv4-addr", "127.0.0.1:0"])
+            .current_dir(&send_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    let stdout = sender.0.stdout.take().unwrap();
+    let mut stderr = sender.0.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -13,7 +13,7 @@ use archy_node::synthetic_app::write_app;
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::tuf_protocol::{self, CatalogFile, CatalogSource, Served, TufProtocol};
 use archy_trust::Did;
-use common::{NodeProcess, bounded, json, ok, s};
+use common::{NodeProcess, Running, bounded, json, ok, s};
 use serde_json::Value;
 
 /// A publisher with a catalog and a synthetic app packed into its node's
@@ -524,26 +524,29 @@ fn a_fetch_killed_mid_transfer_resumes_without_fetching_again_what_it_had() {
     // 24 MB at 6 MB/s: about four seconds, time enough to stop it halfway.
     let origin = publisher.origin(&["--max-upload", "6MB"]);
     let node = tmp.path().join("node");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_archy"))
-        .args([
-            "fetch",
-            &publisher.app("org.example.slow"),
-            "--data-dir",
-            s(&node),
-        ])
-        .args(["--origin", &origin.ticket, "--json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_archy"))
+            .args([
+                "fetch",
+                &publisher.app("org.example.slow"),
+                "--data-dir",
+                s(&node),
+            ])
+            .args(["--origin", &origin.ticket, "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
     let start = Instant::now();
     while dir_bytes(&node.join("blobs/data")) < 4_000_000 {
         assert!(start.elapsed() < Duration::from_secs(60), "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "the fetch ended early");
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "the fetch ended early"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
 
     let result = fetched(&fetch(
         &publisher.app("org.example.slow"),

@@ -27,7 +27,7 @@ pub enum Error {
     },
     /// The podman socket cannot be reached at all.
     #[error(
-        "cannot reach podman at {}: {reason}. Start it with `podman system service --time=0 unix://{}` (or `systemctl --user start podman.socket`), or pass --podman-socket",
+        "cannot reach podman at {}: {reason}. Start it with `podman system service --time=0 unix://{}` (or `systemctl --user start podman.socket`)",
         socket.display(),
         socket.display()
     )]
@@ -89,11 +89,11 @@ pub enum Error {
         by: String,
     },
     /// No app of that id is installed.
-    #[error("no app '{0}' is installed (see `archy app ls`)")]
+    #[error("no app '{0}' is installed")]
     NotInstalled(String),
     /// The app is already installed; use update or reinstall.
     #[error(
-        "app {app} is already installed at version {version}: use `archy app update`, or uninstall it first"
+        "app {app} is already installed at version {version}: update it, or uninstall it first"
     )]
     AlreadyInstalled {
         /// The app id.

@@ -5,6 +5,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -12,21 +13,83 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Whether `pid` is a child of this process that has not been reaped: its
+/// /proc entry names this process as its parent.
+fn is_unreaped_child(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // After the command name in parentheses: state, parent, group, ...
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|ppid| ppid.parse::<u32>().ok())
+            == Some(std::process::id())
+    })
+}
+
 /// `program` run under `timeout SECONDS`, so a hung child fails its test
-/// instead of stalling the suite.
+/// instead of stalling the suite. It leads a process group of its own, so
+/// that [`Running`] stops `program` along with `timeout`.
 pub fn bounded(seconds: u32, program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new("timeout");
-    command.arg(seconds.to_string()).arg(program);
+    command
+        .arg(seconds.to_string())
+        .arg(program)
+        .process_group(0);
     command
 }
 
-/// A child process killed when the test ends, pass or fail.
+/// A child process killed, with every process in its group, when the test
+/// ends, pass or fail: a SIGKILL to `timeout` (or to a script) alone would
+/// leave what it started running.
 pub struct Running(pub Child);
+
+impl Running {
+    /// Spawns `command` as the leader of a process group of its own.
+    pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
+        command.process_group(0).spawn().map(Self)
+    }
+
+    /// Stops the child as a user would (SIGTERM), so that it flushes what
+    /// it holds, and waits for it; fails the test if it takes longer than
+    /// half a minute. Dropping it kills it instead, losing unflushed work.
+    pub fn stop(mut self) {
+        let pid = libc::pid_t::try_from(self.0.id()).unwrap();
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.0.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
+        kill_group(&self.0);
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Sends SIGKILL to the process group `child` leads. Only while `child` is
+/// not yet reaped (running, or a zombie) does its id surely name its group:
+/// once reaped, the id may be given to another process, so the group is
+/// left alone then (as is a child that leads no group: no group bears its id).
+pub fn kill_group(child: &Child) {
+    if !is_unreaped_child(child.id()) {
+        return;
+    }
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
     }
 }
 
@@ -118,33 +181,35 @@ pub fn app_under_new_key(tmp: &Path, app: &str) -> (PathBuf, PathBuf, String) {
     (dir, key, did)
 }
 
-/// `archy node run`, stopped when dropped.
+/// `archy node run`, killed when dropped.
 pub struct NodeProcess {
-    _process: Running,
+    process: Running,
     pub ticket: String,
 }
 
 impl NodeProcess {
+    /// Stops the node with SIGTERM and waits until it has flushed and
+    /// exited.
+    pub fn stop(self) {
+        self.process.stop();
+    }
+
     pub fn start(data: &Path, extra: &[&str]) -> Self {
         let ticket_file = data.join("ticket");
         let _ = std::fs::remove_file(&ticket_file);
-        let process = Running(
+        let process = Running::spawn(
             Command::new(env!("CARGO_BIN_EXE_archy"))
                 .args(["node", "run", "--data-dir", s(data)])
                 .args(["--ticket-file", s(&ticket_file)])
                 .args(extra)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("archy node run starts"),
-        );
+                .stderr(Stdio::null()),
+        )
+        .expect("archy node run starts");
         let start = Instant::now();
         loop {
             if let Ok(ticket) = std::fs::read_to_string(&ticket_file) {
-                return Self {
-                    _process: process,
-                    ticket,
-                };
+                return Self { process, ticket };
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),

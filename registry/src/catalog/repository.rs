@@ -206,9 +206,9 @@ impl Repository {
     /// Opens the catalog in `dir`.
     pub fn open(dir: &Path) -> Result<Self, Error> {
         let path = dir.join(CONFIG_FILE);
-        let bytes = fs::read(&path).map_err(|e| Error::File {
+        let bytes = fs::read(&path).map_err(|e| Error::NoCatalog {
             path: path.clone(),
-            reason: format!("{e} (is this a catalog? create one with `archy catalog init`)"),
+            reason: e.to_string(),
         })?;
         let config: Config = serde_json::from_slice(&bytes).map_err(|e| Error::File {
             path: path.clone(),
@@ -314,9 +314,10 @@ impl Repository {
         let target = format!("apps/{app}/{version}.json");
         let mut targets = state.targets.clone();
         let Some(entry) = targets["targets"].get_mut(&target) else {
-            return Err(Error::Invalid(format!(
-                "{app} {version} is not in this catalog (see `archy catalog show`)"
-            )));
+            return Err(Error::NoSuchRelease {
+                app: app.to_owned(),
+                version: version.to_owned(),
+            });
         };
         entry["custom"]["yanked"] = json!({"reason": reason, "at": now.to_string()});
         self.commit(&state, targets, keys, now)?;

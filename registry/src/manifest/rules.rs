@@ -133,7 +133,7 @@ fn check_form(m: &Manifest, form: Form, cx: &mut Cx) {
         match (&c.image, form) {
             (ImageRef::Archive(p), Form::Published) => cx.error_at(
                 &path,
-                format!("expected the published form {{blake3, size, id}}, found the path '{p}': a published manifest names images by hash (`archy app sign` rewrites it)"),
+                format!("expected the published form {{blake3, size, id}}, found the path '{p}': a published manifest names images by hash, which signing the source manifest writes"),
             ),
             (ImageRef::Published { .. }, Form::Source) => cx.error_at(
                 &path,

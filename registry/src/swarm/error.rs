@@ -13,6 +13,12 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// Another process holds the blob store.
+    #[error("blob store {location}: it is in use by another archy process (a running node?)")]
+    StoreBusy {
+        /// The store directory.
+        location: String,
+    },
     /// The iroh endpoint could not start.
     #[error("cannot start the network endpoint: {0}")]
     Endpoint(String),

@@ -521,7 +521,7 @@ fn no_source(request: &FetchRequest, attempts: Vec<String>) -> Error {
     Error::NoSource {
         publisher: request.publisher.to_string(),
         attempts: if attempts.is_empty() {
-            vec!["  no node to ask: give --origin or --provider tickets".into()]
+            vec!["  no node to ask: the request names no origin and no provider".into()]
         } else {
             attempts
         },

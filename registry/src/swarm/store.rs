@@ -98,13 +98,13 @@ impl BlobStore {
         .await?
         .map_err(|e| {
             let text = e.to_string();
-            let reason = if text.contains("already open") || text.contains("Database already open")
-            {
-                "it is in use by another archy process (a running node?); stop it or use another --data-dir".to_owned()
+            if text.contains("already open") || text.contains("Database already open") {
+                Error::StoreBusy {
+                    location: dir.display().to_string(),
+                }
             } else {
-                text
-            };
-            Error::store(dir.display(), reason)
+                Error::store(dir.display(), text)
+            }
         })?;
         Ok(Self {
             store,

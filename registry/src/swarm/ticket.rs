@@ -97,11 +97,9 @@ impl FromStr for NodeTicket {
         if text.len() > MAX_TICKET_LEN {
             return Err(bad(format!("longer than {MAX_TICKET_LEN} characters")));
         }
-        let body = text.strip_prefix(TICKET_PREFIX).ok_or_else(|| {
-            bad(format!(
-                "a node ticket starts with '{TICKET_PREFIX}' (`archy node run` prints one)"
-            ))
-        })?;
+        let body = text
+            .strip_prefix(TICKET_PREFIX)
+            .ok_or_else(|| bad(format!("a node ticket starts with '{TICKET_PREFIX}'")))?;
         let json = bs58::decode(body)
             .into_vec()
             .map_err(|e| bad(format!("not base58: {e}")))?;
