@@ -3,6 +3,8 @@
 //! fresh key. Each test crate uses a subset, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
+pub mod podman;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,11 +22,19 @@ pub fn bounded(seconds: u32, program: impl AsRef<OsStr>) -> Command {
     command
 }
 
-/// A child process killed when the test ends, pass or fail.
+/// A child process killed when the test ends, pass or fail, with the
+/// process group it leads: a [`bounded`] child is `timeout`, which leads a
+/// group holding the real program, and killing `timeout` alone would leave
+/// that program running.
 pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // A child that leads no group has no group of its pid to kill.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
