@@ -677,6 +677,30 @@ fn every_sample_app_passes_the_lifecycle_matrix(mode: Mode) {
     }
 }
 
+fn a_cmd_health_check_that_fails_fails_the_install(mode: Mode) {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
+    let node = Node::new(tmp.path(), "node", &podman);
+    // duo's api, checked (from inside, by `cmd`) on a port nothing serves.
+    let dir = app_copy(tmp.path(), "duo", "badcheck", |m| {
+        let m = m.replace("org.archipelago.duo", "org.test.badcheck");
+        let checked = "nc -w 2 127.0.0.1 8081 | grep -q '200 OK'\"]\n";
+        assert!(m.contains(checked), "duo's api has a cmd check");
+        m.replace(
+            checked,
+            "nc -w 2 127.0.0.1 8089 | grep -q '200 OK'\"]\n      interval_secs: 1\n      retries: 2\n",
+        )
+    });
+    let err = node.fails(&["app", "install", s(&dir), "--dev"]);
+    assert!(
+        err.contains("container api did not become healthy") && err.contains("exited with 1"),
+        "{err}"
+    );
+    assert!(node.containers("org.test.badcheck").is_empty(), "{err}");
+}
+
 #[test]
 fn render_writes_quadlet_units() {
     let tmp = tempfile::tempdir().unwrap();
@@ -905,4 +929,5 @@ in_both_modes!(
     a_release_fetched_from_its_publisher_installs_verified_and_runs,
     spec_drift_is_replaced_once_and_then_left_alone,
     kill_9_during_an_update_then_restart_rolls_back_to_the_running_version,
+    a_cmd_health_check_that_fails_fails_the_install,
 );
