@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests and sample-app images need on a Debian machine:
-# podman (with runc, as crun fails on these hosts' hybrid cgroups), uidmap
-# for rootless use, netavark and aardvark-dns (app networks with DNS, so an
-# app's containers reach each other by name) with iptables, which netavark
-# drives to wire those networks (not every image has it), busybox-static for the offline
-# sample images, and
+# podman (with runc, as crun fails on these hosts' hybrid cgroups); for
+# rootless podman, which the tests run as well as rootful, uidmap
+# (newuidmap/newgidmap for the user namespace), slirp4netns (its network;
+# needs /dev/net/tun) and fuse-overlayfs (its storage); netavark and
+# aardvark-dns (app networks with DNS, so an app's containers reach each
+# other by name) with iptables, which netavark drives to wire those networks
+# (not every image has it); busybox-static for the offline sample images;
 # python-tuf (in .cache/python) for the catalog interop tests, sendme
 # for the swarm interop tests, cargo-audit for the dependency advisories,
 # and nostr-rs-relay (in .cache/nostr-rs-relay,
@@ -12,7 +14,7 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap netavark aardvark-dns iptables busybox-static protobuf-compiler)
+packages=(podman runc uidmap slirp4netns fuse-overlayfs netavark aardvark-dns iptables busybox-static protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -61,6 +63,6 @@ if ! "$relay" --version 2>/dev/null | grep -q "^nostr-rs-relay 0\.8\."; then
         --root .cache/nostr-rs-relay nostr-rs-relay@0.8.12
 fi
 
-for tool in cargo podman runc protoc; do
+for tool in cargo podman runc protoc newuidmap slirp4netns fuse-overlayfs; do
     command -v "$tool" >/dev/null || { echo "error: $tool is not on PATH after install" >&2; exit 1; }
 done

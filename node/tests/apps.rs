@@ -1,5 +1,6 @@
 //! The orchestrator end to end, against real podman (a `podman system
-//! service` per test on its own socket, rootful here) and the sample apps'
+//! service` per test on its own socket), each test once rootful and once
+//! rootless (`rootful::…`, `rootless::…`), and the sample apps'
 //! offline busybox-static images: install, reachability, stop/start/restart,
 //! data kept and purged, multi-container order and names, the reconciler,
 //! kill -9 in the middle of operations, update rollback, port conflicts and
@@ -15,48 +16,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Running, bounded, repo, s, sample_images};
+use common::podman::{Mode, Podman, containers_conf};
+use common::{Running, repo, s, sample_images};
 use serde_json::Value;
 
 /// Tests that install the real hello-web (host port 8080) take turns.
 static PORT_8080: Mutex<()> = Mutex::new(());
-
-fn containers_conf() -> PathBuf {
-    std::env::var_os("CONTAINERS_CONF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("scripts/containers.conf"))
-}
-
-/// A podman API service on a socket of its own, stopped with the test.
-struct Podman {
-    socket: PathBuf,
-    _service: Running,
-}
-
-impl Podman {
-    fn start(tmp: &Path) -> Self {
-        sample_images();
-        let socket = tmp.join("podman.sock");
-        let service = Running::spawn(
-            Command::new("podman")
-                .args(["system", "service", "--time=0"])
-                .arg(format!("unix://{}", socket.display()))
-                .env("CONTAINERS_CONF", containers_conf())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )
-        .expect("podman runs (scripts/install-deps.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "podman service did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            socket,
-            _service: service,
-        }
-    }
-}
 
 /// A node's data dir and the podman it drives. Whatever the test leaves
 /// in podman under the node's instance is removed when it ends.
@@ -72,6 +37,8 @@ impl<'a> Node<'a> {
         fs::create_dir_all(&data).unwrap();
         let key = data.join("node.key");
         common::ok(&["key", "new", "--out", s(&key)]);
+        podman.own(&data);
+        podman.own(&key);
         let did = common::json(&["key", "show", s(&key)])["did"]
             .as_str()
             .unwrap()
@@ -87,11 +54,12 @@ impl<'a> Node<'a> {
 
     /// This node's containers of `app`, any state.
     fn containers(&self, app: &str) -> Vec<String> {
-        containers_of(&self.instance, app)
+        containers_of(self.podman, &self.instance, app)
     }
 
+    /// `archy args` on this node, as the user its podman runs as.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = bounded(300, env!("CARGO_BIN_EXE_archy"));
+        let mut command = self.podman.as_owner(300, env!("CARGO_BIN_EXE_archy"));
         command
             .args(args)
             .args(["--data-dir", s(&self.data)])
@@ -135,13 +103,9 @@ impl<'a> Node<'a> {
     }
 }
 
-/// `podman` CLI on the same storage, bounded.
-fn podman_cli(args: &[&str]) -> String {
-    let out = bounded(60, "podman")
-        .args(args)
-        .env("CONTAINERS_CONF", containers_conf())
-        .output()
-        .unwrap();
+/// `podman args` on the storage of `podman`'s service, bounded.
+fn podman_cli(podman: &Podman, args: &[&str]) -> String {
+    let out = podman.cli().args(args).output().unwrap();
     assert!(
         out.status.success(),
         "podman {args:?}: {}",
@@ -153,35 +117,39 @@ fn podman_cli(args: &[&str]) -> String {
 impl Drop for Node<'_> {
     fn drop(&mut self) {
         let label = format!("label=archy.instance={}", self.instance);
-        let names = podman_cli(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"]);
+        let podman = self.podman;
+        let names = podman_cli(
+            podman,
+            &["ps", "-a", "--filter", &label, "--format", "{{.Names}}"],
+        );
         for name in names.lines() {
-            let _ = bounded(60, "podman")
-                .args(["rm", "-f", name])
-                .env("CONTAINERS_CONF", containers_conf())
-                .output();
+            let _ = podman.cli().args(["rm", "-f", name]).output();
         }
-        let networks = podman_cli(&["network", "ls", "--filter", &label, "--format", "{{.Name}}"]);
+        let networks = podman_cli(
+            podman,
+            &["network", "ls", "--filter", &label, "--format", "{{.Name}}"],
+        );
         for name in networks.lines() {
-            let _ = bounded(60, "podman")
-                .args(["network", "rm", name])
-                .env("CONTAINERS_CONF", containers_conf())
-                .output();
+            let _ = podman.cli().args(["network", "rm", name]).output();
         }
     }
 }
 
 /// The podman names of an instance's containers of `app`, any state.
-fn containers_of(instance: &str, app: &str) -> Vec<String> {
-    let all = podman_cli(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=archy.app={app}"),
-        "--filter",
-        &format!("label=archy.instance={instance}"),
-        "--format",
-        "{{.Names}}",
-    ]);
+fn containers_of(podman: &Podman, instance: &str, app: &str) -> Vec<String> {
+    let all = podman_cli(
+        podman,
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=archy.app={app}"),
+            "--filter",
+            &format!("label=archy.instance={instance}"),
+            "--format",
+            "{{.Names}}",
+        ],
+    );
     all.lines().map(str::to_owned).collect()
 }
 
@@ -239,11 +207,12 @@ fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn hello_web_answers_over_http_through_stop_start_and_restart() {
+fn hello_web_answers_over_http_through_stop_start_and_restart(mode: Mode) {
     let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let app = "org.archipelago.hello-web";
     let out = node.ok(&["app", "install", s(&repo().join("apps/hello-web")), "--dev"]);
@@ -272,10 +241,11 @@ fn hello_web_answers_over_http_through_stop_start_and_restart() {
     assert!(node.containers(app).is_empty());
 }
 
-#[test]
-fn uninstall_keeps_data_for_reinstall_and_purge_removes_it() {
+fn uninstall_keeps_data_for_reinstall_and_purge_removes_it(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let app = "org.archipelago.notes";
     let notes = repo().join("apps/notes");
@@ -330,10 +300,11 @@ fn uninstall_keeps_data_for_reinstall_and_purge_removes_it() {
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn duo_starts_in_dependency_order_and_its_containers_talk_by_name() {
+fn duo_starts_in_dependency_order_and_its_containers_talk_by_name(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let app = "org.archipelago.duo";
     node.ok(&["app", "install", s(&repo().join("apps/duo")), "--dev"]);
@@ -354,10 +325,13 @@ fn duo_starts_in_dependency_order_and_its_containers_talk_by_name() {
         "api is listed (and started) first"
     );
     let started = |name: &str| -> u128 {
-        podman_cli(&["inspect", "--format", "{{.State.StartedAt.UnixNano}}", name])
-            .trim()
-            .parse()
-            .unwrap()
+        podman_cli(
+            &podman,
+            &["inspect", "--format", "{{.State.StartedAt.UnixNano}}", name],
+        )
+        .trim()
+        .parse()
+        .unwrap()
     };
     assert!(
         started(names[0]) < started(names[1]),
@@ -366,10 +340,11 @@ fn duo_starts_in_dependency_order_and_its_containers_talk_by_name() {
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_app() {
+fn the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_app(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let dir = web_app(tmp.path(), "recon", |m| m);
     let app = "org.test.recon";
@@ -378,7 +353,7 @@ fn the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_a
 
     // Removed behind the node's back: the running node's periodic pass
     // brings it back.
-    podman_cli(&["rm", "-f", &name]);
+    podman_cli(&podman, &["rm", "-f", &name]);
     let mut daemon = node.command(&["node", "run", "--reconcile-every", "1"]);
     let daemon = Running(
         daemon
@@ -396,12 +371,15 @@ fn the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_a
     });
 
     // A container whose process died while podman still says "running".
-    let pids = podman_cli(&[
-        "inspect",
-        "--format",
-        "{{.State.Pid}} {{.State.ConmonPid}}",
-        &name,
-    ]);
+    let pids = podman_cli(
+        &podman,
+        &[
+            "inspect",
+            "--format",
+            "{{.State.Pid}} {{.State.ConmonPid}}",
+            &name,
+        ],
+    );
     let pids: Vec<&str> = pids.split_whitespace().collect();
     Command::new("kill").args(["-9", pids[1]]).status().unwrap();
     Command::new("kill").args(["-9", pids[0]]).status().unwrap();
@@ -420,10 +398,12 @@ fn the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_a
             report["recreated"][0] == name.as_str() || report["started"][0] == name.as_str();
         assert!(replaced, "{report}");
     }
-    assert_eq!(
-        container_states(&node, app),
-        [("running".into(), "healthy".into())]
-    );
+    // The pass starts the container without waiting for its health check
+    // (slower to pass under rootless podman, whose ports go through
+    // rootlessport).
+    wait_for("the replaced container to be healthy", 30, || {
+        container_states(&node, app) == [("running".into(), "healthy".into())]
+    });
 
     // Stopped by the user: reconcile leaves it alone.
     node.ok(&["app", "stop", app]);
@@ -433,10 +413,11 @@ fn the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_a
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn kill_9_during_install_then_restart_converges_to_one_healthy_app() {
+fn kill_9_during_install_then_restart_converges_to_one_healthy_app(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     // Slow to become healthy, so the kill lands in the health wait.
     let dir = web_app(tmp.path(), "slowstart", |m| {
@@ -493,10 +474,11 @@ fn kill_9_during_install_then_restart_converges_to_one_healthy_app() {
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn kill_9_during_uninstall_then_restart_leaves_no_ghost() {
+fn kill_9_during_uninstall_then_restart_leaves_no_ghost(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     // Ignores SIGTERM, so a stop waits out its 8 s grace.
     let dir = web_app(tmp.path(), "stubborn", |m| {
@@ -519,7 +501,12 @@ fn kill_9_during_uninstall_then_restart_leaves_no_ghost() {
     // Killed while podman waits out the grace: the uninstall is under way.
     wait_for("the uninstall to stop the app", 30, || {
         node.containers(app).iter().any(|c| {
-            podman_cli(&["inspect", "--format", "{{.State.Status}}", c]).trim() == "stopping"
+            podman_cli(
+                node.podman,
+                &["inspect", "--format", "{{.State.Status}}", c],
+            )
+            .trim()
+                == "stopping"
         })
     });
     Command::new("pkill")
@@ -537,7 +524,7 @@ fn kill_9_during_uninstall_then_restart_leaves_no_ghost() {
     );
     assert!(node.containers(app).is_empty(), "no container left");
     assert!(
-        !podman_cli(&["network", "ls", "--format", "{{.Name}}"]).contains(app),
+        !podman_cli(&podman, &["network", "ls", "--format", "{{.Name}}"]).contains(app),
         "no network left"
     );
     assert!(
@@ -546,10 +533,11 @@ fn kill_9_during_uninstall_then_restart_leaves_no_ghost() {
     );
 }
 
-#[test]
-fn an_update_that_never_becomes_healthy_rolls_back() {
+fn an_update_that_never_becomes_healthy_rolls_back(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let app = "org.test.upd";
     let v1 = web_app(tmp.path(), "upd", |m| m);
@@ -584,10 +572,11 @@ fn an_update_that_never_becomes_healthy_rolls_back() {
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn a_taken_host_port_is_refused_before_any_container_is_created() {
+fn a_taken_host_port_is_refused_before_any_container_is_created(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let taken = holder.local_addr().unwrap().port();
@@ -606,13 +595,14 @@ fn a_taken_host_port_is_refused_before_any_container_is_created() {
     assert!(node.json(&["app", "ls"]).as_array().unwrap().is_empty());
 }
 
-#[test]
-fn a_tampered_image_archive_never_reaches_podman() {
+fn a_tampered_image_archive_never_reaches_podman(mode: Mode) {
     use archy_orchestrator::{Config, Event, Orchestrator, Socket, Stage};
     use archy_registry::swarm::VerifiedManifest;
 
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let dir = web_app(tmp.path(), "tampered", |m| m);
     let verified = VerifiedManifest::from_dev_dir(&dir.join("manifest.yml")).unwrap();
     // After verification, one byte of the archive changes on disk.
@@ -662,14 +652,15 @@ fn a_tampered_image_archive_never_reaches_podman() {
         );
         assert!(orchestrator.list().unwrap().is_empty());
     });
-    assert!(containers_of("tampertest", "org.test.tampered").is_empty());
+    assert!(containers_of(&podman, "tampertest", "org.test.tampered").is_empty());
 }
 
-#[test]
-fn every_sample_app_passes_the_lifecycle_matrix() {
+fn every_sample_app_passes_the_lifecycle_matrix(mode: Mode) {
     let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     for app in ["hello-web", "notes", "duo"] {
         let steps = node.json(&["app", "test", s(&repo().join("apps").join(app))]);
@@ -694,6 +685,30 @@ fn every_sample_app_passes_the_lifecycle_matrix() {
             assert_eq!(step["result"], "pass", "{app}: {step}");
         }
     }
+}
+
+fn a_cmd_health_check_that_fails_fails_the_install(mode: Mode) {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
+    let node = Node::new(tmp.path(), "node", &podman);
+    // duo's api, checked (from inside, by `cmd`) on a port nothing serves.
+    let dir = app_copy(tmp.path(), "duo", "badcheck", |m| {
+        let m = m.replace("org.archipelago.duo", "org.test.badcheck");
+        let checked = "nc -w 2 127.0.0.1 8081 | grep -q '200 OK'\"]\n";
+        assert!(m.contains(checked), "duo's api has a cmd check");
+        m.replace(
+            checked,
+            "nc -w 2 127.0.0.1 8089 | grep -q '200 OK'\"]\n      interval_secs: 1\n      retries: 2\n",
+        )
+    });
+    let err = node.fails(&["app", "install", s(&dir), "--dev"]);
+    assert!(
+        err.contains("container api did not become healthy") && err.contains("exited with 1"),
+        "{err}"
+    );
+    assert!(node.containers("org.test.badcheck").is_empty(), "{err}");
 }
 
 #[test]
@@ -727,11 +742,12 @@ fn render_writes_quadlet_units() {
     );
 }
 
-#[test]
-fn a_release_fetched_from_its_publisher_installs_verified_and_runs() {
+fn a_release_fetched_from_its_publisher_installs_verified_and_runs(mode: Mode) {
     let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let common::PackedApp {
         dir,
         key,
@@ -754,12 +770,15 @@ fn a_release_fetched_from_its_publisher_installs_verified_and_runs() {
     assert_eq!(installed["publisher"], did.as_str());
     let page = get(8080, "/").expect("the fetched app answers");
     assert!(page.contains("Hello from Archipelago"), "{page}");
-    let image = podman_cli(&[
-        "inspect",
-        "--format",
-        "{{.Image}}",
-        &node.containers(app)[0],
-    ]);
+    let image = podman_cli(
+        &podman,
+        &[
+            "inspect",
+            "--format",
+            "{{.Image}}",
+            &node.containers(app)[0],
+        ],
+    );
     let manifest: Value = serde_json::from_str(&fs::read_to_string(&signed).unwrap()).unwrap();
     let id = manifest["signed"]["payload"]["containers"][0]["image"]["id"]
         .as_str()
@@ -772,36 +791,40 @@ fn a_release_fetched_from_its_publisher_installs_verified_and_runs() {
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn spec_drift_is_replaced_once_and_then_left_alone() {
+fn spec_drift_is_replaced_once_and_then_left_alone(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let dir = web_app(tmp.path(), "drift", |m| m);
     let app = "org.test.drift";
     node.ok(&["app", "install", s(&dir), "--dev"]);
     let name = node.containers(app).pop().unwrap();
-    let image = podman_cli(&["inspect", "--format", "{{.Image}}", &name]);
+    let image = podman_cli(&podman, &["inspect", "--format", "{{.Image}}", &name]);
     // Someone replaces the container with one of another spec (another
     // command), keeping the node's labels but not its spec hash.
-    podman_cli(&["rm", "-f", &name]);
-    podman_cli(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--label",
-        &format!("archy.instance={}", node.instance),
-        "--label",
-        &format!("archy.app={app}"),
-        "--label",
-        "archy.container=web",
-        "--label",
-        "archy.spec=somebody-else",
-        image.trim(),
-        "sleep",
-        "1000",
-    ]);
+    podman_cli(&podman, &["rm", "-f", &name]);
+    podman_cli(
+        &podman,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &format!("archy.instance={}", node.instance),
+            "--label",
+            &format!("archy.app={app}"),
+            "--label",
+            "archy.container=web",
+            "--label",
+            "archy.spec=somebody-else",
+            image.trim(),
+            "sleep",
+            "1000",
+        ],
+    );
     let first = node.json(&["app", "reconcile"]);
     assert_eq!(first["recreated"][0], name.as_str(), "{first}");
     let second = node.json(&["app", "reconcile"]);
@@ -817,10 +840,11 @@ fn spec_drift_is_replaced_once_and_then_left_alone() {
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
 
-#[test]
-fn kill_9_during_an_update_then_restart_rolls_back_to_the_running_version() {
+fn kill_9_during_an_update_then_restart_rolls_back_to_the_running_version(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
-    let podman = Podman::start(tmp.path());
+    let Some(podman) = Podman::start(mode, tmp.path()) else {
+        return;
+    };
     let node = Node::new(tmp.path(), "node", &podman);
     let app = "org.test.updkill";
     let v1 = web_app(tmp.path(), "updkill", |m| m);
@@ -844,16 +868,19 @@ fn kill_9_during_an_update_then_restart_rolls_back_to_the_running_version() {
     );
     wait_for("the new version's container", 60, || {
         let label = format!("label=archy.instance={}", node.instance);
-        let v2 = podman_cli(&[
-            "ps",
-            "-a",
-            "--filter",
-            &label,
-            "--filter",
-            "label=archy.version=2.0.0",
-            "--format",
-            "{{.Names}}",
-        ]);
+        let v2 = podman_cli(
+            &podman,
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                &label,
+                "--filter",
+                "label=archy.version=2.0.0",
+                "--format",
+                "{{.Names}}",
+            ],
+        );
         !v2.trim().is_empty()
     });
     Command::new("pkill")
@@ -878,3 +905,39 @@ fn kill_9_during_an_update_then_restart_rolls_back_to_the_running_version() {
     );
     node.ok(&["app", "uninstall", app, "--purge"]);
 }
+
+/// Each end-to-end test above, once against rootful podman and once
+/// against a user's rootless podman.
+macro_rules! in_both_modes {
+    ($($test:ident),* $(,)?) => {
+        mod rootful {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Mode::Rootful);
+            })*
+        }
+        mod rootless {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Mode::Rootless);
+            })*
+        }
+    };
+}
+
+in_both_modes!(
+    hello_web_answers_over_http_through_stop_start_and_restart,
+    uninstall_keeps_data_for_reinstall_and_purge_removes_it,
+    duo_starts_in_dependency_order_and_its_containers_talk_by_name,
+    the_reconciler_recreates_what_was_removed_but_never_restarts_a_user_stopped_app,
+    kill_9_during_install_then_restart_converges_to_one_healthy_app,
+    kill_9_during_uninstall_then_restart_leaves_no_ghost,
+    an_update_that_never_becomes_healthy_rolls_back,
+    a_taken_host_port_is_refused_before_any_container_is_created,
+    a_tampered_image_archive_never_reaches_podman,
+    every_sample_app_passes_the_lifecycle_matrix,
+    a_release_fetched_from_its_publisher_installs_verified_and_runs,
+    spec_drift_is_replaced_once_and_then_left_alone,
+    kill_9_during_an_update_then_restart_rolls_back_to_the_running_version,
+    a_cmd_health_check_that_fails_fails_the_install,
+);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use archy_registry::Manifest;
 use archy_registry::manifest::{Container, Health, ImageRef, Permission, Protocol};
-use podman_api::models::{ContainerMount, PortMapping};
+use podman_api::models::{ContainerMount, Namespace, PortMapping};
 use podman_api::opts::ContainerCreateOpts;
 use serde::Serialize;
 
@@ -335,6 +335,13 @@ impl ContainerPlan {
             .add_capabilities(spec.capabilities.clone())
             .no_new_privilages(true)
             .stop_timeout(self.grace.as_secs())
+            // Bridge mode, asked for: podman's default network mode is
+            // slirp4netns when it runs rootless, and it refuses networks
+            // (the app's, with DNS) in any mode but bridge.
+            .net_namespace(Namespace {
+                nsmode: Some("bridge".into()),
+                value: None,
+            })
             .networks([(
                 spec.network.clone(),
                 serde_json::json!({ "aliases": [spec.alias] }),
@@ -443,6 +450,26 @@ generated_secrets: [{name: token}]
         let c = plan(&manifest(), &input(&moved)).unwrap();
         assert_ne!(a.containers[1].spec_hash, c.containers[1].spec_hash);
         assert_eq!(a.containers[0].spec_hash, c.containers[0].spec_hash);
+    }
+
+    #[test]
+    fn the_create_spec_asks_for_bridge_mode_on_the_app_network() {
+        let ports = BTreeMap::from([("web/8080/tcp".to_owned(), 18080)]);
+        let plan = plan(&manifest(), &input(&ports)).unwrap();
+        let web = &plan.containers[1];
+        let opts = web.create_opts(&plan.labels).serialize().unwrap();
+        let spec: serde_json::Value = serde_json::from_str(&opts).unwrap();
+        assert_eq!(
+            spec["netns"]["nsmode"], "bridge",
+            "rootless podman defaults to slirp4netns, which takes no networks: {spec}"
+        );
+        assert_eq!(
+            spec["Networks"]["archy_n1_org.example.duo"]["aliases"],
+            serde_json::json!(["web"]),
+            "{spec}"
+        );
+        assert_eq!(spec["portmappings"][0]["host_ip"], "127.0.0.1", "{spec}");
+        assert_eq!(spec["portmappings"][0]["host_port"], 18080, "{spec}");
     }
 
     #[test]

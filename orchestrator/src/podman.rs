@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use podman_api::opts::{
     ContainerCreateOpts, ContainerDeleteOpts, ContainerListFilter, ContainerListOpts,
     ContainerStopOpts, ExecCreateOpts, ExecStartOpts, NetworkCreateOpts, NetworkListFilter,
@@ -425,7 +426,10 @@ impl Podman {
     }
 
     /// Runs `command` inside a running container and returns its exit code,
-    /// within `after`.
+    /// within `after`. The session is attached (its output read and
+    /// dropped), so the call ends when the command does: podman 4 never
+    /// marks a detached exec session as ended, so polling one runs out the
+    /// deadline even for a command that exited at once.
     pub async fn exec(
         &self,
         name: &str,
@@ -434,21 +438,24 @@ impl Podman {
     ) -> Result<i64, Error> {
         let op = format!("exec in container {name}");
         let container = self.api.containers().get(name);
-        let opts = ExecCreateOpts::builder().command(command.to_vec()).build();
+        let opts = ExecCreateOpts::builder()
+            .command(command.to_vec())
+            .attach_stdout(true)
+            .attach_stderr(true)
+            .build();
         let exec = bounded(op.clone(), CALL_TIMEOUT, container.create_exec(&opts)).await?;
-        let start = ExecStartOpts::builder().detach(true).build();
-        bounded(op.clone(), CALL_TIMEOUT, exec.start(&start)).await?;
-        let deadline = tokio::time::Instant::now() + after;
-        loop {
-            let info = bounded(op.clone(), CALL_TIMEOUT, exec.inspect()).await?;
-            if info.get("Running").and_then(|r| r.as_bool()) == Some(false) {
-                return Ok(info.get("ExitCode").and_then(|c| c.as_i64()).unwrap_or(-1));
+        let start = ExecStartOpts::builder().build();
+        let run = async {
+            if let Some(mut output) = exec.start(&start).await? {
+                while let Some(chunk) = output.next().await {
+                    chunk?;
+                }
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::PodmanTimeout { op, after });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            Ok(())
+        };
+        bounded(op.clone(), after, run).await?;
+        let info = bounded(op, CALL_TIMEOUT, exec.inspect()).await?;
+        Ok(info.get("ExitCode").and_then(|c| c.as_i64()).unwrap_or(-1))
     }
 }
 

@@ -3,6 +3,8 @@
 //! fresh key. Each test crate uses a subset, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
+pub mod podman;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::process::CommandExt;
