@@ -604,7 +604,7 @@ fn a_taken_host_port_is_refused_before_any_container_is_created() {
 #[test]
 fn a_tampered_image_archive_never_reaches_podman() {
     use archy_orchestrator::{Config, Event, Orchestrator, Socket, Stage};
-    use archy_registry::swarm::VerifiedManifest;
+    use archy_registry::verified::VerifiedManifest;
 
     let tmp = tempfile::tempdir().unwrap();
     let podman = Podman::start(tmp.path());
