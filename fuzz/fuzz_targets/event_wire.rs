@@ -8,6 +8,9 @@
 //! - `id` and `pubkey` are hex, as NIP-01 writes them. `nostr` also reads
 //!   bech32 (`note1…`, `npub1…`) and `nostr:` URIs there, forms no relay
 //!   sends in an event;
+//! - `kind` is a number from 0 to 65535. `nostr` 0.44 reads a larger one
+//!   modulo 65536 (its visitor casts `v as u16`), so it takes kind 95614
+//!   for 30078, a listing; the reader refuses it;
 //! - an event longer than `MAX_EVENT_BYTES` is refused unread.
 #![no_main]
 
@@ -26,7 +29,11 @@ fuzz_target!(|bytes: &[u8]| {
     };
     match (wire::read(raw), Event::from_json(raw)) {
         (Ok(ours), Ok(event)) => {
-            assert_eq!(ours.note, Note::of(&event), "a different event read from {raw}");
+            assert_eq!(
+                ours.note,
+                Note::of(&event),
+                "a different event read from {raw}"
+            );
             assert_eq!(
                 ours.id_holds,
                 event.verify_id(),
@@ -36,7 +43,7 @@ fuzz_target!(|bytes: &[u8]| {
         (Err(_), Err(_)) => {}
         (Err(Rejection::TooLarge { .. }), Ok(_)) => assert!(raw.len() > MAX_EVENT_BYTES),
         (Err(refusal), Ok(_)) => assert!(
-            !ids_in_hex(raw),
+            refused_on_purpose(raw),
             "the reader refused ({refusal}) what nostr reads: {raw}"
         ),
         (Ok(ours), Err(error)) => {
@@ -45,13 +52,19 @@ fuzz_target!(|bytes: &[u8]| {
     }
 });
 
-/// Whether the event's `id` and `pubkey` are 64 hex digits (either case),
-/// as NIP-01 writes them.
-fn ids_in_hex(raw: &str) -> bool {
+/// Whether the event breaks one of the reader's own rules above: `id` or
+/// `pubkey` not 64 hex digits (either case), or `kind` past 65535.
+fn refused_on_purpose(raw: &str) -> bool {
+    let Ok(event) = serde_json::from_str::<Value>(raw) else {
+        return false;
+    };
     let is_hex = |field: &Value| {
         field
             .as_str()
             .is_some_and(|text| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    serde_json::from_str::<Value>(raw).is_ok_and(|event| is_hex(&event["id"]) && is_hex(&event["pubkey"]))
+    let kind_too_large = event["kind"]
+        .as_u64()
+        .is_some_and(|kind| kind > u64::from(u16::MAX));
+    !is_hex(&event["id"]) || !is_hex(&event["pubkey"]) || kind_too_large
 }
