@@ -155,8 +155,19 @@ fn id_written_out(note: &Note<'_>, tags: &str) -> bool {
 }
 
 /// The hex text of field `what` as `N` bytes, decoded straight into an
-/// array.
+/// array. Exactly `2 N` digits: the decoder would also take them after a
+/// `0x`, which is not NIP-01's form (and `nostr` refuses it).
 fn hex_array<const N: usize>(what: &str, text: &str) -> Result<[u8; N], Rejection> {
+    if text.len() != 2 * N {
+        return Err(malformed(
+            what,
+            &format_args!(
+                "{} characters where {} hex digits belong",
+                text.len(),
+                2 * N
+            ),
+        ));
+    }
     let mut bytes = [0u8; N];
     hex::decode_to_slice(text, &mut bytes).map_err(|e| malformed(what, &e))?;
     Ok(bytes)
@@ -169,12 +180,12 @@ fn hex_array<const N: usize>(what: &str, text: &str) -> Result<[u8; N], Rejectio
 /// the content, or text that is not JSON; serde then reads it, and says
 /// what is wrong.
 fn read_plain(raw: &str) -> Option<Plain<'_>> {
-    let mut rest = raw.trim_start().strip_prefix('{')?.trim_start();
+    let mut rest = skip_space(skip_space(raw).strip_prefix('{')?);
     let (mut id, mut pubkey, mut created_at, mut kind, mut tags, mut content, mut sig) =
         (None, None, None, None, None, None, None);
     loop {
         let (key, after) = value::<Cow<'_, str>>(rest)?;
-        rest = after.trim_start().strip_prefix(':')?.trim_start();
+        rest = skip_space(skip_space(after).strip_prefix(':')?);
         rest = match key.as_ref() {
             "id" => take(&mut id, value(rest)?)?,
             "pubkey" => take(&mut pubkey, value(rest)?)?,
@@ -193,14 +204,16 @@ fn read_plain(raw: &str) -> Option<Plain<'_>> {
             }
             "sig" => take(&mut sig, value(rest)?)?,
             _ => value::<IgnoredAny>(rest)?.1,
-        }
-        .trim_start();
+        };
+        rest = skip_space(rest);
         match rest.strip_prefix(',') {
-            Some(next) => rest = next.trim_start(),
+            Some(next) => rest = skip_space(next),
             None => break,
         }
     }
-    rest.strip_prefix('}')?.trim().is_empty().then_some(())?;
+    skip_space(rest.strip_prefix('}')?)
+        .is_empty()
+        .then_some(())?;
     let (content, unescaped) = content?;
     Some(Plain {
         id: id?,
@@ -212,6 +225,13 @@ fn read_plain(raw: &str) -> Option<Plain<'_>> {
         unescaped,
         sig: sig?,
     })
+}
+
+/// `text` past the whitespace JSON allows between tokens: space, tab, line
+/// feed and carriage return, not the rest of Unicode's (`str::trim_start`
+/// would pass a form feed or a no-break space, which no JSON reader takes).
+pub(crate) fn skip_space(text: &str) -> &str {
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
 }
 
 /// Keeps a field's value read for the first time, and gives the text after
@@ -522,7 +542,7 @@ mod tests {
         assert_eq!(hex_array("0aF9"), Some([0x0a, 0xf9]));
         assert_eq!(hex_array("0af"), None);
         assert_eq!(hex_array("0af90"), None);
-        for bad in ["0ag9", "0a 9", "0a-9", "0aé"] {
+        for bad in ["0ag9", "0a 9", "0a-9", "0aé", "0x0af9", "0X0af9"] {
             assert_eq!(hex_array(bad), None, "{bad}");
         }
         let all: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
@@ -553,6 +573,31 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_json_does_not_allow_is_refused() {
+        let text = event("x", vec![]).as_json();
+        for space in ['\u{c}', '\u{b}', '\u{a0}', '\u{2028}', '\u{3000}'] {
+            for bad in [
+                format!("{space}{text}"),
+                format!("{text}{space}"),
+                text.replacen("\"kind\"", &format!("{space}\"kind\""), 1),
+                text.replacen("\"kind\"", &format!("\"kind\"{space}"), 1),
+                text.replacen(":30078", &format!(":{space}30078"), 1),
+                text.replacen(",\"kind\"", &format!("{space},\"kind\""), 1),
+            ] {
+                assert_ne!(bad, text);
+                assert!(read_plain(&bad).is_none(), "{bad:?}");
+                assert!(
+                    matches!(read(&bad), Err(Rejection::Malformed(_))),
+                    "{bad:?}"
+                );
+                assert!(serde_json::from_str::<Event>(&bad).is_err(), "{bad:?}");
+            }
+        }
+        let spaced = format!(" \t\r\n{text} \t\r\n");
+        assert!(read_plain(&spaced).is_some());
+    }
+
+    #[test]
     fn a_member_twice_or_missing_is_refused() {
         let text = event("x", vec![]).as_json();
         let twice = text.replace("\"kind\":30078", "\"kind\":30078,\"kind\":30078");
@@ -574,6 +619,11 @@ mod tests {
             text.replace(&sent.id.to_hex(), "zz"),
             text.replace(&sent.pubkey.to_hex(), &identity.did().to_string()),
             text.replace("\"content\":\"x\"", "\"content\":7"),
+            text.replace(
+                &sent.pubkey.to_hex(),
+                &format!("0x{}", sent.pubkey.to_hex()),
+            ),
+            text.replace(&sent.id.to_hex(), &format!("0x{}", sent.id.to_hex())),
         ] {
             assert!(matches!(read(&bad), Err(Rejection::Malformed(_))), "{bad}");
         }

@@ -1,6 +1,6 @@
 //! Batch verdicts against single verdicts, for BIP-340 Schnorr signatures.
 //!
-//! Each input picks up to 64 claims from a pool of honest signatures by a
+//! Each input picks up to 16 claims from a pool of honest signatures by a
 //! few keys and alters some of them (a flipped bit in `r`, `s` or the
 //! message, another signer's key, `r` or `s` set to a value at the edge of
 //! its range). The batch's verdicts, both in portable arithmetic and with
@@ -23,9 +23,10 @@ struct Signed {
     signature: [u8; 64],
 }
 
-/// 48 honest signatures by 6 keys, made once.
+/// 48 honest signatures by 6 keys, made once (each checked alone once,
+/// so an untouched claim's single verdict is known to be true).
 static POOL: LazyLock<Vec<Signed>> = LazyLock::new(|| {
-    (0..48u8)
+    let pool: Vec<Signed> = (0..48u8)
         .map(|i| {
             let pair = Keypair::from_seckey_slice(SECP256K1, &[i % 6 + 1; 32]).expect("a key");
             let mut message = [0u8; 32];
@@ -41,8 +42,20 @@ static POOL: LazyLock<Vec<Signed>> = LazyLock::new(|| {
                 signature: *signature.as_ref(),
             }
         })
-        .collect()
+        .collect();
+    assert!(pool.iter().all(|item| item.claim().holds_alone()));
+    pool
 });
+
+impl Signed {
+    fn claim(&self) -> Claim<'_> {
+        Claim {
+            key: &self.key,
+            message: &self.message,
+            signature: &self.signature,
+        }
+    }
+}
 
 /// Values at the edges of `r`'s and `s`'s ranges (big-endian): 0, 1, the
 /// group order n and its neighbours, the field size p and its
@@ -74,32 +87,46 @@ fn edge(which: u8) -> [u8; 32] {
 
 fuzz_target!(|data: &[u8]| {
     let pool = &*POOL;
-    let items: Vec<Signed> = data
+    // Each claim, and whether it was altered (an untouched one holds).
+    let items: Vec<(Signed, bool)> = data
         .chunks_exact(4)
-        .take(64)
+        .take(16)
         .map(|op| {
             let mut item = pool[usize::from(op[0]) % pool.len()].clone();
             let (at, value) = (usize::from(op[2]), op[3] | 1);
-            match op[1] % 8 {
-                0..=2 => {}
-                3 => item.signature[at % 64] ^= value,
-                4 => item.message[at % 32] ^= value,
-                5 => item.key = pool[at % pool.len()].key.clone(),
-                6 => item.signature[32..].copy_from_slice(&edge(op[2])),
-                _ => item.signature[..32].copy_from_slice(&edge(op[2])),
-            }
-            item
+            let altered = match op[1] % 8 {
+                0..=3 => false,
+                4 => {
+                    item.signature[at % 64] ^= value;
+                    true
+                }
+                5 => {
+                    item.message[at % 32] ^= value;
+                    true
+                }
+                6 => {
+                    let other = &pool[at % pool.len()].key;
+                    item.key = other.clone();
+                    true
+                }
+                _ if op[2] & 1 == 0 => {
+                    item.signature[32..].copy_from_slice(&edge(op[3]));
+                    true
+                }
+                _ => {
+                    item.signature[..32].copy_from_slice(&edge(op[3]));
+                    true
+                }
+            };
+            (item, altered)
         })
         .collect();
-    let claims: Vec<Claim<'_>> = items
+    let claims: Vec<Claim<'_>> = items.iter().map(|(item, _)| item.claim()).collect();
+    let single: Vec<bool> = claims
         .iter()
-        .map(|item| Claim {
-            key: &item.key,
-            message: &item.message,
-            signature: &item.signature,
-        })
+        .zip(&items)
+        .map(|(claim, (_, altered))| !altered || claim.holds_alone())
         .collect();
-    let single: Vec<bool> = claims.iter().map(Claim::holds_alone).collect();
     for mode in [Mode::Batch, Mode::BatchWithLanes] {
         assert_eq!(
             bip340::verify_all_in(&claims, mode),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use archy_orchestrator::{AppStatus, Orchestrator};
 use archy_registry::files;
-use archy_registry::swarm::VerifiedManifest;
+use archy_registry::verified::VerifiedManifest;
 use serde::Serialize;
 
 /// How long a published port may take to accept a connection.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use archy_orchestrator::plan::{self, PlanInput};
 use archy_orchestrator::podman::Podman;
 use archy_orchestrator::{Config, Event, Orchestrator, Stage};
-use archy_registry::swarm::VerifiedManifest;
+use archy_registry::verified::VerifiedManifest;
 use serde::Serialize;
 use tokio::sync::broadcast;
 

@@ -6,9 +6,8 @@
 //! met before are asked.
 
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
-use archy_registry::swarm::{
-    self, BlobStore, FetchEvent, FetchRequest, Fetcher, NodeTicket, VerifiedManifest,
-};
+use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, Fetcher, NodeTicket};
+use archy_registry::verified::VerifiedManifest;
 use archy_trust::Identity;
 
 use crate::data_dir::DataDir;

@@ -597,7 +597,7 @@ fn a_taken_host_port_is_refused_before_any_container_is_created(mode: Mode) {
 
 fn a_tampered_image_archive_never_reaches_podman(mode: Mode) {
     use archy_orchestrator::{Config, Event, Orchestrator, Socket, Stage};
-    use archy_registry::swarm::VerifiedManifest;
+    use archy_registry::verified::VerifiedManifest;
 
     let tmp = tempfile::tempdir().unwrap();
     let Some(podman) = Podman::start(mode, tmp.path()) else {

@@ -1,4 +1,4 @@
-//! The orchestrator: runs [`VerifiedManifest`](archy_registry::swarm::VerifiedManifest)s
+//! The orchestrator: runs [`VerifiedManifest`](archy_registry::verified::VerifiedManifest)s
 //! under Podman and keeps them running. Apps are declarative — nothing here
 //! knows any app — and only a verified manifest (or a developer's `--dev`
 //! app, marked as such) can be installed.

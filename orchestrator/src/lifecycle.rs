@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use archy_registry::manifest::ImageRef;
-use archy_registry::swarm::VerifiedManifest;
+use archy_registry::verified::VerifiedManifest;
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast};
 

@@ -7,10 +7,14 @@
 //!   addresses manifests use;
 //! - [`image_archive`]: reads a `podman save` archive's hash and image id;
 //! - [`signing`]: turns a source manifest into a signed, published one and
-//!   verifies signed manifests.
-//!
-//! Catalogs (TUF), blob transfer and the verified hand-off to the
-//! orchestrator join this crate in later issues.
+//!   verifies signed manifests;
+//! - [`catalog`] and [`tuf`]: the publisher's signed catalog, written and
+//!   read as a TUF repository;
+//! - [`verified`]: [`VerifiedManifest`](verified::VerifiedManifest), the
+//!   hand-off to the orchestrator, which only the verification path makes;
+//! - `swarm` (feature `swarm`, on by default): blobs over iroh and the fetch
+//!   that ends in a verified manifest. Crates that only take a verified
+//!   manifest (the orchestrator) build without it, and without iroh.
 
 pub mod blob_hash;
 pub mod catalog;
@@ -22,6 +26,7 @@ pub mod signing;
 #[cfg(feature = "swarm")]
 pub mod swarm;
 pub mod tuf;
+pub mod verified;
 
 pub use blob_hash::{BlobHash, ImageId};
 pub use error::Error;

@@ -19,6 +19,7 @@ use archy_node::state::{HeldRelease, NodeState};
 use archy_registry::files;
 use archy_registry::swarm::endpoint::Network;
 use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, NodeTicket, share};
+use archy_registry::verified::VerifiedManifest;
 use archy_trust::{Did, keyfile};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -233,7 +234,7 @@ struct FetchedBlob {
 pub(super) async fn fetch_verified(
     args: &FetchArgs,
     out: &Output,
-) -> anyhow::Result<(swarm::VerifiedManifest, (u64, u64))> {
+) -> anyhow::Result<(VerifiedManifest, (u64, u64))> {
     let request = parse_release(args)?;
     let data = data_dir(&args.data)?;
     let identity = data.identity(None)?;

@@ -21,13 +21,13 @@ use super::providers::Providers;
 use super::store::{BlobStore, MAX_IN_MEMORY, RELEASE_PIN_PREFIX, to_iroh};
 use super::ticket::NodeTicket;
 use super::tuf_protocol::PeerTransport;
-use super::verified::{VerifiedBlob, VerifiedManifest};
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
 use crate::tuf::metadata::{Role, Root, TargetFile};
 use crate::tuf::signed::Envelope;
 use crate::tuf::trusted::TrustedSet;
 use crate::tuf::{Limits, MetadataStore, Transport, Updater, UtcTime, check_length_and_hashes};
+use crate::verified::{VerifiedBlob, VerifiedManifest};
 
 /// What to fetch, and from whom.
 #[derive(Debug, Clone)]

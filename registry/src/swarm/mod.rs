@@ -16,8 +16,8 @@
 //! - [`share`]: plain files in iroh-blobs' collection format (sendme interop);
 //! - [`upload_cap`]: a node-wide cap on the bytes per second served;
 //! - [`fetch`]: metadata refresh with source failover, then the release's
-//!   blobs from the origin and peers, ending in a [`VerifiedManifest`];
-//! - [`verified`]: the only type the orchestrator accepts.
+//!   blobs from the origin and peers, ending in a
+//!   [`VerifiedManifest`](crate::verified::VerifiedManifest).
 
 pub mod endpoint;
 mod error;
@@ -29,11 +29,9 @@ pub mod store;
 pub mod ticket;
 pub mod tuf_protocol;
 pub mod upload_cap;
-pub mod verified;
 
 pub use error::Error;
 pub use fetch::{FetchEvent, FetchRequest, Fetcher};
 pub use pack::{Packed, pack};
 pub use store::BlobStore;
 pub use ticket::NodeTicket;
-pub use verified::{Provenance, VerifiedManifest};

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::test_support::{Setup, block_on};
 use super::{Error, UtcTime, sign_metadata};
+use crate::catalog::Expiries;
 
 fn signed_of(bytes: &[u8]) -> Value {
     serde_json::from_slice::<Value>(bytes).unwrap()["signed"].clone()
@@ -127,6 +128,76 @@ fn indefinite_freeze_is_refused_with_advice() {
     assert!(
         text.starts_with("timestamp expired 27 h ago") && text.contains("freeze protection"),
         "{text}"
+    );
+}
+
+/// One day more than `seconds` after `now`.
+fn a_day_past(now: UtcTime, seconds: u64) -> UtcTime {
+    now.plus_seconds(i64::try_from(seconds).unwrap() + 86_400)
+}
+
+#[test]
+fn freeze_of_an_unchanged_catalog_is_refused_by_a_client_that_stays_alive() {
+    let s = Setup::single();
+    let target = s.publish("1.0.0");
+    let (mut client, _) = s.client_at(s.now);
+    block_on(client.refresh()).unwrap();
+    // The catalog is never updated again (or an attacker keeps replaying
+    // it); the client runs on past the timestamp's expiry.
+    client.set_time(a_day_past(s.now, Expiries::default().timestamp));
+    let err = block_on(client.refresh()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Expired { role, .. } if role == "timestamp"),
+        "{err}"
+    );
+    let err = block_on(client.target_info(&target)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Expired { role, .. } if role == "timestamp"),
+        "{err}"
+    );
+}
+
+/// Re-signs the catalog's timestamp as a new version that expires a day
+/// after `now`, naming the same snapshot: what a publisher that only
+/// renews its timestamp serves.
+fn renew_timestamp(s: &Setup, now: UtcTime) {
+    resign(&s.meta("timestamp.json"), &[&s.keys[0]], |t| {
+        t["version"] = json!(t["version"].as_u64().unwrap() + 1);
+        t["expires"] = json!(now.plus_seconds(86_400).to_string());
+    });
+}
+
+#[test]
+fn freeze_of_a_kept_snapshot_is_refused_by_a_client_that_stays_alive() {
+    let s = Setup::single();
+    s.publish("1.0.0");
+    let (mut client, _) = s.client_at(s.now);
+    block_on(client.refresh()).unwrap();
+    let later = a_day_past(s.now, Expiries::default().snapshot);
+    renew_timestamp(&s, later);
+    client.set_time(later);
+    let err = block_on(client.refresh()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Expired { role, .. } if role == "snapshot"),
+        "{err}"
+    );
+}
+
+#[test]
+fn freeze_of_kept_targets_is_refused_by_a_client_that_stays_alive() {
+    let mut expiries = Expiries::default();
+    expiries.targets = expiries.snapshot / 2;
+    let s = Setup::with_expiries(vec![Identity::from_seed(&[7; 32])], 1, expiries);
+    s.publish("1.0.0");
+    let (mut client, _) = s.client_at(s.now);
+    block_on(client.refresh()).unwrap();
+    let later = a_day_past(s.now, expiries.targets);
+    renew_timestamp(&s, later);
+    client.set_time(later);
+    let err = block_on(client.refresh()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Expired { role, .. } if role == "targets"),
+        "{err}"
     );
 }
 
@@ -277,6 +348,33 @@ fn a_rotation_signed_only_by_the_new_key_is_refused() {
     let err = s.refresh().unwrap_err();
     assert!(
         matches!(&err, Error::Unsigned { role, .. } if role == "root"),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_key_under_two_ids_does_not_meet_a_root_threshold_of_two() {
+    let s = Setup::single();
+    let key = &s.keys[0];
+    let keyid = key.public_key().tuf_keyid();
+    // The same key again, written in upper-case hex under an id of its own.
+    let again_id = "root-key-again";
+    let mut again = key.public_key().tuf_key();
+    again["keyval"]["public"] = json!(hex::encode_upper(key.public_key().to_bytes()));
+    let mut root = signed_of(&fs::read(s.meta("1.root.json")).unwrap());
+    root["version"] = json!(2);
+    root["keys"][again_id] = again;
+    root["roles"]["root"] = json!({"keyids": [keyid, again_id], "threshold": 2});
+    let mut file: Value = serde_json::from_slice(&sign_metadata(&root, &[key]).unwrap()).unwrap();
+    let sig = file["signatures"][0]["sig"].clone();
+    file["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"keyid": again_id, "sig": sig}));
+    fs::write(s.meta("2.root.json"), serde_json::to_vec(&file).unwrap()).unwrap();
+    let err = s.refresh().unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsigned { role, signed: 1, threshold: 2 } if role == "root"),
         "{err}"
     );
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use archy_trust::Identity;
+use archy_trust::canonical::value_to_canonical_json;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -106,9 +107,20 @@ fn search(
     top: &Identity,
     paths: &[&str],
 ) -> (Result<Option<u64>, Error>, Vec<String>) {
+    search_edited(specs, top, paths, |_| {})
+}
+
+/// As [`search`], with `edit` changing the metadata directory first.
+fn search_edited(
+    specs: &[RoleSpec<'_>],
+    top: &Identity,
+    paths: &[&str],
+    edit: impl FnOnce(&Path),
+) -> (Result<Option<u64>, Error>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     write_repository(&repo, top, specs);
+    edit(&repo.join("metadata"));
     let store = Arc::new(DirStore::new(dir.path().join("client")));
     store
         .save(
@@ -275,5 +287,66 @@ fn a_role_reached_again_is_checked_against_the_new_delegator() {
     assert!(
         matches!(&err, Error::Unsigned { role, .. } if role == "release"),
         "release is not signed by team b's key: {err}"
+    );
+}
+
+/// Makes `targets` (signed by `top`) delegate `release` to one more key,
+/// `key` under `keyid`, with a threshold of two, and adds `signer`'s
+/// signature over `release` under `keyid`.
+fn add_second_signer(meta: &Path, top: &Identity, keyid: &str, key: Value, signer: &Identity) {
+    let path = meta.join("1.targets.json");
+    let mut targets: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let delegations = &mut targets["signed"]["delegations"];
+    delegations["keys"][keyid] = key;
+    let role = &mut delegations["roles"][0];
+    assert_eq!(role["name"], "release");
+    role["keyids"].as_array_mut().unwrap().push(json!(keyid));
+    role["threshold"] = json!(2);
+    fs::write(&path, sign_metadata(&targets["signed"], &[top]).unwrap()).unwrap();
+
+    let path = meta.join("1.release.json");
+    let mut release: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let message = value_to_canonical_json(&release["signed"]).unwrap();
+    let sig = hex::encode(signer.sign(&message));
+    release["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"keyid": keyid, "sig": sig}));
+    fs::write(&path, serde_json::to_vec(&release).unwrap()).unwrap();
+}
+
+#[test]
+fn one_key_under_two_ids_does_not_meet_a_delegated_threshold_of_two() {
+    let top = Identity::from_seed(&[1; 32]);
+    let team = Identity::from_seed(&[2; 32]);
+    let other = Identity::from_seed(&[3; 32]);
+    let mut release = role("release", &team, vec![]);
+    release.targets = &[("app/x", 1)];
+    let specs = [
+        role(
+            "targets",
+            &top,
+            vec![Delegate("release", &["app/*"], false, &team)],
+        ),
+        release,
+    ];
+
+    let (answer, _) = search_edited(&specs, &top, &["app/x"], |meta| {
+        let (keyid, key) = key_entry(&other);
+        add_second_signer(meta, &top, &keyid, key, &other);
+    });
+    assert_eq!(answer.unwrap(), Some(1), "two distinct keys meet it");
+
+    let (answer, _) = search_edited(&specs, &top, &["app/x"], |meta| {
+        // The team's own key again, written in upper-case hex under an id
+        // of its own.
+        let (_, mut again) = key_entry(&team);
+        again["keyval"]["public"] = json!(hex::encode_upper(team.public_key().to_bytes()));
+        add_second_signer(meta, &top, "team-key-again", again, &team);
+    });
+    let err = answer.unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsigned { role, signed: 1, threshold: 2 } if role == "release"),
+        "{err}"
     );
 }

@@ -10,7 +10,11 @@ use sha2::Sha256;
 
 /// A key that can check signatures. Keys of other types or schemes, or
 /// malformed ones, have no verifier and never count towards a threshold.
-#[derive(Clone)]
+///
+/// Two verifiers are equal when they hold the same key, however it was
+/// written (hex case, PEM layout, `ecdsa` or `ecdsa-sha2-nistp256`): a
+/// threshold counts keys, and one key listed under two key ids is one.
+#[derive(Clone, PartialEq)]
 pub enum Verifier {
     /// `ed25519` / `ed25519`: 64 hex characters.
     Ed25519(PublicKey),

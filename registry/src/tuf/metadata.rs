@@ -69,6 +69,12 @@ impl Key {
             .as_ref()
             .is_some_and(|v| v.verify(message, sig_hex))
     }
+
+    /// Whether `other` is this same key, perhaps under another key id;
+    /// false when either is a key this client cannot use.
+    pub fn is_same_key_as(&self, other: &Key) -> bool {
+        matches!((&self.verifier, &other.verifier), (Some(a), Some(b)) if a == b)
+    }
 }
 
 /// Which keys may sign for a role, and how many must.
@@ -76,7 +82,8 @@ impl Key {
 pub struct Role {
     /// Key ids allowed to sign, without repeats.
     pub keyids: Vec<String>,
-    /// How many distinct allowed keys must sign (at least 1).
+    /// How many distinct allowed keys must sign (at least 1): keys, not
+    /// key ids, so one key listed under two ids counts once.
     pub threshold: u64,
 }
 

@@ -138,25 +138,31 @@ impl<T> Envelope<T> {
     }
 }
 
+/// How many distinct keys of `role` validly signed `message`, up to the
+/// threshold. A key listed again under another key id adds nothing: a
+/// threshold of two needs two keys, not one key named twice.
 fn count_over(
     keys: &HashMap<String, Key>,
     role: &Role,
     message: &[u8],
     signatures: &HashMap<String, String>,
 ) -> u64 {
-    let mut count = 0;
+    let mut signers: Vec<&Key> = Vec::new();
     for keyid in &role.keyids {
-        if count >= role.threshold {
+        if signers.len() as u64 >= role.threshold {
             break;
         }
         let (Some(key), Some(sig)) = (keys.get(keyid), signatures.get(keyid)) else {
             continue;
         };
+        if signers.iter().any(|signer| signer.is_same_key_as(key)) {
+            continue;
+        }
         if key.verify(message, sig) {
-            count += 1;
+            signers.push(key);
         }
     }
-    count
+    signers.len() as u64
 }
 
 #[cfg(test)]

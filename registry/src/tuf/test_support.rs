@@ -94,16 +94,16 @@ pub struct Setup {
 impl Setup {
     /// A catalog held by `keys` with `threshold`, default expiries.
     pub fn new(keys: Vec<Identity>, threshold: u64) -> Self {
+        Self::with_expiries(keys, threshold, Expiries::default())
+    }
+
+    /// A catalog held by `keys` with `threshold`, its roles valid for
+    /// `expiries`.
+    pub fn with_expiries(keys: Vec<Identity>, threshold: u64, expiries: Expiries) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let now = UtcTime::now();
-        let repo = Repository::init(
-            &dir.path().join("repo"),
-            &keys,
-            threshold,
-            Expiries::default(),
-            now,
-        )
-        .unwrap();
+        let repo =
+            Repository::init(&dir.path().join("repo"), &keys, threshold, expiries, now).unwrap();
         let client = DirStore::new(dir.path().join("client"));
         client
             .save(

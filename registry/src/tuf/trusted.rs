@@ -27,8 +27,8 @@ pub struct Verified<T> {
 pub enum TimestampUpdate {
     /// The new timestamp is trusted now.
     Accepted,
-    /// It has the version already trusted; the trusted one is kept, even if
-    /// the bytes differ.
+    /// It has the version already trusted, which is still unexpired; the
+    /// trusted one is kept, even if the bytes differ.
     SameVersion,
 }
 
@@ -112,7 +112,8 @@ impl TrustedSet {
 
     /// Spec 5.4: accepts a new timestamp, refusing rollback of its version
     /// or of the snapshot version it names. An expired timestamp is kept
-    /// (it still guards against rollback) but reported as an error.
+    /// (it still guards against rollback) but reported as an error, and so
+    /// is one of the version already trusted when that one has expired.
     pub fn update_timestamp(&mut self, bytes: Vec<u8>) -> Result<TimestampUpdate, Error> {
         assert!(
             self.snapshot.is_none(),
@@ -134,6 +135,10 @@ impl TrustedSet {
                 return Err(rollback("timestamp", old, new));
             }
             if new == old {
+                // The trusted timestamp goes on as the final one: it must
+                // still be unexpired now, or an attacker replaying it would
+                // freeze a client that stays alive.
+                self.check_final_timestamp()?;
                 return Ok(TimestampUpdate::SameVersion);
             }
             let (old, new) = (trusted.doc.snapshot.version, envelope.doc.snapshot.version);
@@ -235,13 +240,15 @@ impl TrustedSet {
     /// Takes over the snapshot and targets roles `previous` verified, when
     /// this set reached the same root version and its timestamp names the
     /// same snapshot version: the same bytes were checked against the same
-    /// keys, so only expiry is checked again (a role now expired is dropped,
-    /// to be loaded anew). Returns whether the snapshot was adopted.
+    /// keys, so only expiry is checked again, against this set's time (a
+    /// role now expired is dropped, to be loaded anew). Nothing is adopted
+    /// under an expired timestamp. Returns whether the snapshot was adopted.
     pub fn adopt(&mut self, previous: TrustedSet) -> bool {
         let (Some(timestamp), Some(snapshot)) = (&self.timestamp, previous.snapshot) else {
             return false;
         };
-        if previous.root.doc.common.version != self.root.doc.common.version
+        if self.check_final_timestamp().is_err()
+            || previous.root.doc.common.version != self.root.doc.common.version
             || snapshot.doc.common.version != timestamp.doc.snapshot.version
             || !self.targets.is_empty()
             || self.snapshot.is_some()

@@ -94,6 +94,13 @@ impl<T: Transport> Updater<T> {
         Self::with_clock(store, transport, limits, Clock::Fixed(now))
     }
 
+    /// Checks expiry against `now` from the next refresh on, instead of
+    /// the system clock or the time given before: a client that stays alive
+    /// while time passes.
+    pub fn set_time(&mut self, now: UtcTime) {
+        self.clock = Clock::Fixed(now);
+    }
+
     fn with_clock(
         store: Arc<dyn MetadataStore>,
         transport: T,

@@ -52,8 +52,7 @@ pub enum Provenance {
 /// blob was not checked against its hash cannot reach the orchestrator:
 ///
 /// ```compile_fail,E0624
-/// use archy_registry::swarm::VerifiedManifest;
-/// use archy_registry::swarm::verified::VerifiedBlob;
+/// use archy_registry::verified::{VerifiedBlob, VerifiedManifest};
 /// use archy_registry::tuf::metadata::TargetFile;
 /// use archy_registry::{BlobHash, Manifest};
 /// use archy_trust::Did;
@@ -80,6 +79,7 @@ pub struct VerifiedManifest {
 
 impl VerifiedManifest {
     /// Only the fetch path builds one, after every check.
+    #[cfg(feature = "swarm")]
     pub(crate) fn new(
         manifest: Manifest,
         publisher: Did,
