@@ -14,6 +14,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== benchmarks build (criterion benches and archy-bench; not run here)"
+cargo bench --workspace --no-run --locked
 echo "== fuzz targets build"
 cargo check --quiet --manifest-path fuzz/Cargo.toml --locked
 echo "== sample app images"
