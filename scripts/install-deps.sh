@@ -38,7 +38,7 @@ if ! "$venv/bin/python" -c "import tuf.ngclient, cryptography" 2>/dev/null; then
 fi
 
 # sendme 0.37, n0's file-transfer tool, for the swarm interop tests and
-# `archy bench fetch`. Built from crates.io into cargo's bin directory.
+# `archy-bench fetch`. Built from crates.io into cargo's bin directory.
 sendme="$(command -v sendme || echo "${CARGO_HOME:-$HOME/.cargo}/bin/sendme")"
 if ! "$sendme" --version 2>/dev/null | grep -q "^sendme 0\.37\."; then
     echo "installing sendme 0.37.1 (cargo install, a few minutes)"

@@ -22,6 +22,8 @@ echo "== cargo audit"
 for lock in Cargo.lock fuzz/Cargo.lock; do
     cargo audit --db ../shared/advisory-db --no-fetch --file "$lock"
 done
+echo "== benchmarks build (criterion benches and archy-bench; not run here)"
+cargo bench --workspace --no-run --locked
 echo "== fuzz targets build"
 cargo check --quiet --manifest-path fuzz/Cargo.toml --locked
 echo "== sample app images"

@@ -27,7 +27,6 @@ pub mod service;
 mod stamp;
 pub mod store;
 mod syncer;
-pub mod synthetic;
 pub mod tofu;
 pub mod verify;
 pub mod wire;

@@ -121,7 +121,7 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn root(version: u64, keys: &[&Identity], signers: &[&Identity]) -> String {
-        crate::synthetic::root_json(version, keys, signers).unwrap()
+        archy_synthetic::root_json(version, keys, signers).unwrap()
     }
 
     fn content(root: &str) -> CatalogContent {

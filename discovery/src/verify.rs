@@ -568,7 +568,7 @@ mod tests {
     }
 
     fn signed_manifest(identity: &Identity, id: &str) -> Box<serde_json::value::RawValue> {
-        crate::synthetic::signed_manifest(identity, id, "Notes", "Plain-text notes").unwrap()
+        archy_synthetic::signed_manifest(identity, id, "Notes", "Plain-text notes").unwrap()
     }
 
     fn listing(

@@ -6,7 +6,7 @@
 use archy_discovery::ingest::{Incoming, IngestLimits, Ingestor, Outcome};
 use archy_discovery::protocol::{KIND, PROTOCOL_VERSION, TOPIC};
 use archy_discovery::publish;
-use archy_discovery::synthetic::{SyntheticPublisher, root_json, signed_manifest};
+use archy_synthetic::{SyntheticPublisher, root_json, signed_manifest};
 use archy_trust::Identity;
 use nostr::{Event, EventBuilder, JsonUtil, Kind, Tag, TagKind, Timestamp};
 use serde_json::value::RawValue;

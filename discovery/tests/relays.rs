@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use archy_discovery::market::{Answer, Query, Stats};
 use archy_discovery::service::{Discovery, DiscoveryOptions};
-use archy_discovery::synthetic::SyntheticPublisher;
+use archy_synthetic::SyntheticPublisher;
 use archy_trust::Identity;
 use futures_util::{SinkExt, StreamExt};
 use nostr::JsonUtil;

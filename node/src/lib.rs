@@ -5,9 +5,6 @@
 //! daemon and HTTP API, in later issues) reuse:
 //!
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
-//! - [`bench`]: measurements behind `archy bench`, returned as figures;
-//! - [`signatures_bench`]: `archy bench signatures`, one at a time and in
-//!   batches;
 //! - [`catalog_server`]: a catalog served over HTTP;
 //! - [`data_dir`]: where a node keeps its key, state and blobs;
 //! - [`state`]: the node's redb database;
@@ -16,25 +13,18 @@
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
 //! - [`publishing`]: the Nostr events `archy app publish` sends;
 //! - [`embedded_relay`]: the Nostr relay `archy node run` serves on 127.0.0.1;
-//! - [`synthetic_app`]: apps of any size, for benchmarks and swarm tests;
 //! - [`apps`]: the orchestrator in the data directory, and its podman;
-//! - [`app_test`]: `archy app test`, the generic lifecycle matrix;
-//! - [`apps_bench`]: `archy bench apps`, the orchestrator's figures.
+//! - [`app_test`]: `archy app test`, the generic lifecycle matrix.
 
 pub mod app_test;
 pub mod apps;
-pub mod apps_bench;
-pub mod bench;
 pub mod catalog_server;
 pub mod catalog_source;
 pub mod control;
 pub mod daemon;
 pub mod data_dir;
-pub mod discovery_bench;
 pub mod embedded_relay;
 pub mod fetching;
 pub mod publishing;
 pub mod scaffold;
-pub mod signatures_bench;
 pub mod state;
-pub mod synthetic_app;

@@ -14,7 +14,8 @@ use clap::Parser;
 
 /// mimalloc rather than the system's allocator: ingesting a market builds
 /// and drops many small JSON values per event, and glibc's allocator spent
-/// a seventh of the ingest's time on them (`docs/benchmarks.md`).
+/// a seventh of the ingest's time on them (measured with the discovery
+/// benchmark, `archy-bench discovery`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -9,9 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use archy_node::synthetic_app::write_app;
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::tuf_protocol::{self, CatalogFile, CatalogSource, Served, TufProtocol};
+use archy_synthetic::write_app;
 use archy_trust::Did;
 use common::{NodeProcess, Running, bounded, json, ok, s};
 use serde_json::Value;

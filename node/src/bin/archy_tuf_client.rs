@@ -38,7 +38,7 @@ struct Cli {
     /// Where downloaded targets are written.
     #[arg(long, global = true, value_name = "DIR")]
     target_dir: Option<PathBuf>,
-    /// Print this process's peak RSS to stderr at the end (for `archy bench
+    /// Print this process's peak RSS to stderr at the end (for `archy-bench
     /// catalog`: a parent's getrusage figure includes its own pages).
     #[arg(long, global = true, hide = true)]
     print_peak_rss: bool,

@@ -2,14 +2,13 @@
 //! status|reconcile|render|test`: running apps under podman through the
 //! orchestrator, with a progress bar for every operation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use archy_node::app_test;
 use archy_node::apps::{self, PodmanChoice};
-use archy_node::apps_bench::{self, AppsBench};
 use archy_orchestrator::{AppStatus, AppSummary, Event, Orchestrator, Progress, quadlet};
 use archy_registry::tuf::time::UtcTime;
 use archy_registry::verified::VerifiedManifest;
@@ -366,67 +365,4 @@ fn draw_all(
         }
         spinner.finish_and_clear();
     })
-}
-
-/// `archy bench apps`.
-pub fn bench(
-    app_dir: PathBuf,
-    runs: usize,
-    apps: usize,
-    passes: usize,
-    cycles: usize,
-    podman: &PodmanArgs,
-    out: &Output,
-) -> anyhow::Result<()> {
-    if cfg!(debug_assertions) {
-        eprintln!("note: this is a debug build; build with --release for meaningful figures");
-    }
-    let work = tempfile::tempdir().context("creating a temporary directory")?;
-    let bench = AppsBench {
-        app_dir,
-        socket: choice(podman).socket(),
-        work: work.path().to_owned(),
-        runs,
-        apps,
-        passes,
-        cycles,
-    };
-    let spinner = if out.is_json() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    let figures = runtime()?
-        .block_on(apps_bench::run(&bench, &|step: &str| {
-            spinner.set_message(step.to_owned())
-        }))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    spinner.finish_and_clear();
-    out.result(&figures, || {
-        let mut text = format!("app {}
-install → healthy from local verified blobs:
-", figures.app);
-        for run in &figures.installs {
-            let stages: Vec<String> = run.stages.iter().map(|s| format!("{} {:.1}", s.stage, s.ms)).collect();
-            text += &format!(
-                "  {:>7.1} ms{}  [{}] ms
-",
-                run.total_ms,
-                if run.image_loaded { " (image loaded)" } else { "" },
-                stages.join(", ")
-            );
-        }
-        text += &format!(
-            "reconcile pass over {} running apps ({} containers): median {:.1} ms, max {:.1} ms over {} passes
-",
-            figures.reconcile_apps, figures.reconcile_containers, figures.reconcile_median_ms, figures.reconcile_max_ms, figures.reconcile_passes
-        );
-        text += &format!(
-            "install + uninstall, median of {}: orchestrator {:.1} ms, the same podman calls directly {:.1} ms: overhead {:+.1}%",
-            figures.cycles, figures.orchestrated_cycle_ms, figures.direct_cycle_ms, figures.overhead * 100.0
-        );
-        text
-    });
-    Ok(())
 }

@@ -4,10 +4,6 @@
 
 mod app;
 mod apps;
-mod bench;
-mod bench_catalog;
-mod bench_discovery;
-mod bench_fetch;
 mod catalog;
 mod key;
 mod market;
@@ -30,7 +26,6 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => swarm::fetch(args, out),
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Market(cmd) => market::run(cmd, out),
-        Command::Bench(cmd) => bench::run(cmd, out),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `archy bench fetch`: the swarm's transfer figures, each from real
+//! `archy-bench fetch`: the swarm's transfer figures, each from real
 //! processes on loopback.
 //!
 //! 1. One provider, one fetcher: `archy fetch` of a release holding one
@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use archy_node::synthetic_app::write_app;
+use archy_synthetic::write_app;
 use archy_trust::{Identity, keyfile};
 use serde::Serialize;
 
@@ -60,7 +60,8 @@ struct Figures {
     two_vs_one: f64,
 }
 
-pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
+/// Runs every figure with `archy` and prints them.
+pub fn run(archy: &Path, bench: FetchBench, out: &Output) -> anyhow::Result<()> {
     ensure!(
         bench.size > 0 && bench.capped_size > 0,
         "sizes must be more than zero"
@@ -76,7 +77,6 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
         }
     };
     std::fs::create_dir_all(&root)?;
-    let archy = std::env::current_exe().context("cannot find the archy binary")?;
     let key = root.join("publisher.key");
     let identity = Identity::generate()?;
     if !key.exists() {
@@ -86,7 +86,7 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
     let did = identity.did();
     let cat = root.join("catalog");
     if !cat.exists() {
-        archy_ok(&archy, &["catalog", "init", s(&cat), "--key", s(&key)])?;
+        archy_ok(archy, &["catalog", "init", s(&cat), "--key", s(&key)])?;
     }
 
     eprintln!("making a {} byte app …", bench.size);
@@ -94,7 +94,7 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
     write_app(&big, &did, "org.bench.big", "1.0.0", &[bench.size])?;
     let origin = root.join("origin");
     archy_ok(
-        &archy,
+        archy,
         &[
             "app",
             "pack",
@@ -106,7 +106,7 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
         ],
     )?;
     archy_ok(
-        &archy,
+        archy,
         &[
             "catalog",
             "add",
@@ -121,12 +121,12 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
 
     let mut single = Vec::new();
     {
-        let node = Node::start(&archy, &origin, &["--key", s(&key), "--catalog", s(&cat)])?;
+        let node = Node::start(archy, &origin, &["--key", s(&key), "--catalog", s(&cat)])?;
         eprintln!("archy fetch …");
         let fetch_dir = root.join("fetch-single");
         let _ = std::fs::remove_dir_all(&fetch_dir);
         single.push(measure("archy fetch", file_size, {
-            let mut c = Command::new(&archy);
+            let mut c = Command::new(archy);
             c.args([
                 "fetch",
                 &format!("{did}/org.bench.big"),
@@ -171,10 +171,10 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
     let (p1, p2) = (root.join("provider-1"), root.join("provider-2"));
     for provider in [&p1, &p2] {
         let args = ["app", "pack", s(&pair), "--key", s(&key), "--data-dir"];
-        archy_ok(&archy, &[&args[..], &[s(provider)]].concat())?;
+        archy_ok(archy, &[&args[..], &[s(provider)]].concat())?;
     }
     archy_ok(
-        &archy,
+        archy,
         &[
             "catalog",
             "add",
@@ -189,15 +189,15 @@ pub fn run(bench: FetchBench, out: &Output) -> anyhow::Result<()> {
         .sum::<Result<u64, _>>()?;
     let cap = bench.cap.to_string();
     let n1 = Node::start(
-        &archy,
+        archy,
         &p1,
         &["--key", s(&key), "--catalog", s(&cat), "--max-upload", &cap],
     )?;
-    let n2 = Node::start(&archy, &p2, &["--max-upload", &cap])?;
+    let n2 = Node::start(archy, &p2, &["--max-upload", &cap])?;
     let capped_fetch = |name: &str, extra: &[&str]| {
         let dir = root.join(name);
         let _ = std::fs::remove_dir_all(&dir);
-        let mut c = Command::new(&archy);
+        let mut c = Command::new(archy);
         c.args([
             "fetch",
             &format!("{did}/org.bench.pair"),

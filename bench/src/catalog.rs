@@ -1,4 +1,4 @@
-//! `archy bench catalog`: TUF client figures against a catalog served over
+//! `archy-bench catalog`: TUF client figures against a catalog served over
 //! HTTP on loopback: a first refresh of a large catalog (time and the
 //! client's peak RSS, measured in a separate `archy-tuf-client` process),
 //! and repeated refreshes of an unchanged one (requests and local time).
@@ -74,7 +74,9 @@ impl Transport for Counting {
     }
 }
 
-pub fn run(targets: usize, refreshes: usize) -> anyhow::Result<CatalogFigures> {
+/// Measures the TUF client against a catalog of `targets` releases, its
+/// first refresh also in a separate `client_exe` (`archy-tuf-client`) process.
+pub fn run(client_exe: &Path, targets: usize, refreshes: usize) -> anyhow::Result<CatalogFigures> {
     ensure!(
         (1..=1_000_000).contains(&targets),
         "--targets must be 1 to 1000000"
@@ -86,11 +88,7 @@ pub fn run(targets: usize, refreshes: usize) -> anyhow::Result<CatalogFigures> {
     let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
     let repo = tmp.path().join("catalog");
     let targets_json_bytes = write_catalog(&repo, targets)?;
-    let client_exe = std::env::current_exe()?
-        .parent()
-        .context("the archy binary has no directory")?
-        .join("archy-tuf-client");
-    super::runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(
@@ -98,7 +96,7 @@ pub fn run(targets: usize, refreshes: usize) -> anyhow::Result<CatalogFigures> {
         );
         let root = tmp.path().join("catalog/metadata/root.json");
         let (process_ms, peak_rss) =
-            first_refresh_in_a_process(&client_exe, &root, &base, tmp.path()).await?;
+            first_refresh_in_a_process(client_exe, &root, &base, tmp.path()).await?;
         let (mut updater, counting_first_ms) =
             first_refresh_in_process(&root, &base, tmp.path()).await?;
         let first_requests = updater_requests(&updater).0;
@@ -127,6 +125,32 @@ pub fn run(targets: usize, refreshes: usize) -> anyhow::Result<CatalogFigures> {
             unchanged_local_median_us: median(&mut locals),
         })
     })
+}
+
+/// The figures, for people.
+pub fn report(f: &CatalogFigures) -> String {
+    [
+        format!(
+            "catalog of {} targets (targets.json {} bytes), served over HTTP on loopback",
+            f.targets, f.targets_json_bytes
+        ),
+        format!(
+            "first refresh, archy-tuf-client process: {:.1} ms, peak RSS {} KiB",
+            f.first_refresh_process_ms, f.first_refresh_process_peak_rss_kib
+        ),
+        format!(
+            "first refresh, in process:               {:.1} ms, {} requests",
+            f.first_refresh_in_process_ms, f.first_refresh_requests
+        ),
+        format!(
+            "refresh of the unchanged catalog ({} runs): {:.2} requests each, median {:.0} µs in all, {:.0} µs of local work",
+            f.unchanged_refreshes,
+            f.unchanged_requests_per_refresh,
+            f.unchanged_refresh_median_us,
+            f.unchanged_local_median_us
+        ),
+    ]
+    .join("\n")
 }
 
 fn updater_requests(updater: &Updater<Counting>) -> (u64, Duration) {

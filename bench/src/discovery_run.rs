@@ -1,21 +1,22 @@
-//! `archy bench discovery`: runs the relay in a child process (so this
-//! process's memory is the node's alone) and measures against it.
+//! `archy-bench discovery`: runs the relay in a child process (so this
+//! process's memory is the ingest's alone) and measures against it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use archy_node::discovery_bench::{self, DiscoveryFigures, Plan};
 use archy_registry::tuf::UtcTime;
 
-use super::{runtime, stop_requested};
+use crate::discovery::{self, DiscoveryFigures, Plan};
 use crate::output::Output;
+use crate::{runtime, stop_requested};
 
 /// Longest first line the relay process may print (its URL).
 const MAX_URL_LINE: u64 = 4096;
 
-pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode> {
+/// Starts the relay process, measures against it and prints the figures.
+pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<()> {
     let Plan {
         listings,
         publishers,
@@ -27,9 +28,9 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
         eprintln!("note: one CPU here, so the relay shares it with the node");
     }
     eprintln!("making {listings} signed listings from {publishers} publishers in a relay process…");
-    let mut relay = Command::new(std::env::current_exe().context("finding archy")?);
+    let mut relay = Command::new(std::env::current_exe().context("finding archy-bench")?);
     relay
-        .args(["bench", "discovery-relay"])
+        .arg("discovery-relay")
         .args(["--listings", &listings.to_string()])
         .args(["--publishers", &publishers.to_string()]);
     if one_core {
@@ -59,11 +60,11 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
     };
     eprintln!("relay up at {url}; following it…");
     if one_core {
-        discovery_bench::pin_to_cpu(0)?;
+        discovery::pin_to_cpu(0)?;
     }
     let dir = tempfile::tempdir().context("making a directory for the index")?;
-    let figures = runtime()?.block_on(discovery_bench::measure(&url, dir.path(), plan));
-    let relay_cpu = discovery_bench::cpu_seconds(Some(child.id()));
+    let figures = runtime()?.block_on(discovery::measure(&url, dir.path(), plan));
+    let relay_cpu = discovery::cpu_seconds(Some(child.id()));
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"done\n");
     }
@@ -156,19 +157,19 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<ExitCode>
             f.rss_mb
         )
     });
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The child: makes the listings, serves them, prints the URL, and runs
 /// until its parent closes stdin or it is stopped.
 pub fn relay(listings: usize, publishers: usize, cpu: Option<usize>) -> anyhow::Result<()> {
     if let Some(cpu) = cpu {
-        discovery_bench::pin_to_cpu(cpu)?;
+        discovery::pin_to_cpu(cpu)?;
     }
     let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
-    let events = discovery_bench::generate(listings, publishers, now)?;
+    let events = discovery::generate(listings, publishers, now)?;
     runtime()?.block_on(async {
-        let (_relay, url) = discovery_bench::serve(&events).await?;
+        let (_relay, url) = discovery::serve(&events).await?;
         drop(events);
         println!("{url}");
         std::io::stdout().flush()?;

@@ -1,6 +1,6 @@
 //! Synthetic publishers and their events, real in every respect (keys,
 //! TUF root, DID binding, signed manifests, Schnorr signatures) but made in
-//! memory: for `archy bench discovery`, which needs 100 k listings, and for
+//! memory: for the discovery benchmark, which needs 100 k listings, and for
 //! tests that need events a relay would never pass on.
 
 use archy_registry::Manifest;
@@ -12,8 +12,8 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{CatalogContent, ListingContent};
-use crate::publish::{self, PublishError};
+use archy_discovery::protocol::{CatalogContent, ListingContent};
+use archy_discovery::publish::{self, PublishError};
 
 /// A failure to make a synthetic event.
 #[derive(Debug, thiserror::Error)]

@@ -32,7 +32,7 @@ pub fn write_app(
     }
     let manifest = format!(
         "manifest_version: 1\nid: {id}\nversion: {version}\ntitle: Synthetic {id}\n\
-         summary: Made by archy for benchmarks and tests\npublisher: {publisher}\n\
+         summary: Made for benchmarks and tests\npublisher: {publisher}\n\
          license: MIT\ncontainers:\n{containers}"
     );
     let path = dir.join("manifest.yml");

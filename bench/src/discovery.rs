@@ -1,6 +1,6 @@
-//! `archy bench discovery`: what discovery costs at market scale.
+//! `archy-bench discovery`: what discovery costs at market scale.
 //!
-//! A child process (`archy bench discovery-relay`) makes N synthetic
+//! A child process (`archy-bench discovery-relay`) makes N synthetic
 //! listings from P publishers (real keys, roots, bindings, signed
 //! manifests, Schnorr signatures) and serves them from nostr-relay-builder's
 //! relay on loopback; this process then runs the discovery service against
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use archy_discovery::market::{Market, Query};
 use archy_discovery::service::{Discovery, DiscoveryOptions};
-use archy_discovery::synthetic::{SyntheticError, SyntheticPublisher};
+use archy_synthetic::{SyntheticError, SyntheticPublisher};
 use archy_trust::Identity;
 use nostr::Event;
 use nostr_relay_builder::prelude::{MemoryDatabase, MemoryDatabaseOptions, NostrDatabase};
@@ -54,7 +54,7 @@ const CATEGORIES: [&str; 8] = [
     "developer",
 ];
 
-/// Everything `archy bench discovery` prints.
+/// Everything `archy-bench discovery` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiscoveryFigures {
     /// Listings served by the relay.

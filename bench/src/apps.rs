@@ -1,4 +1,4 @@
-//! `archy bench apps`: what the orchestrator costs, measured against real
+//! `archy-bench apps`: what the orchestrator costs, measured against real
 //! podman. Three figures:
 //!
 //! - install → healthy of one app from local verified blobs, per stage
@@ -11,12 +11,19 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use archy_node::apps::PodmanChoice;
+
 use archy_orchestrator::plan::{self, PlanInput};
 use archy_orchestrator::podman::Podman;
 use archy_orchestrator::{Config, Event, Orchestrator, Stage};
 use archy_registry::verified::VerifiedManifest;
+use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::sync::broadcast;
+
+use crate::cli::PodmanArgs;
+use crate::output::Output;
 
 /// The time one stage took.
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +45,7 @@ pub struct InstallRun {
     pub stages: Vec<StageTime>,
 }
 
-/// Everything `archy bench apps` prints.
+/// Everything `archy-bench apps` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct AppsFigures {
     /// The app measured.
@@ -324,5 +331,70 @@ async fn direct_cycle(podman: &Podman, plan: &plan::AppPlan) -> BenchResult<()> 
         podman.remove(&c.podman_name).await?;
     }
     podman.remove_network(&plan.network).await?;
+    Ok(())
+}
+
+/// Runs the apps benchmark in a fresh temporary directory and prints its
+/// figures, with a spinner naming the step while it runs.
+pub fn bench(
+    app_dir: PathBuf,
+    runs: usize,
+    apps: usize,
+    passes: usize,
+    cycles: usize,
+    podman: &PodmanArgs,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let work = tempfile::tempdir().context("creating a temporary directory")?;
+    let bench = AppsBench {
+        app_dir,
+        socket: PodmanChoice {
+            socket: podman.podman_socket.clone(),
+            rootful: podman.rootful,
+        }
+        .socket(),
+        work: work.path().to_owned(),
+        runs,
+        apps,
+        passes,
+        cycles,
+    };
+    let spinner = if out.is_json() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let figures = crate::runtime()?
+        .block_on(run(&bench, &|step: &str| {
+            spinner.set_message(step.to_owned())
+        }))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    spinner.finish_and_clear();
+    out.result(&figures, || {
+        let mut text = format!("app {}
+install → healthy from local verified blobs:
+", figures.app);
+        for run in &figures.installs {
+            let stages: Vec<String> = run.stages.iter().map(|s| format!("{} {:.1}", s.stage, s.ms)).collect();
+            text += &format!(
+                "  {:>7.1} ms{}  [{}] ms
+",
+                run.total_ms,
+                if run.image_loaded { " (image loaded)" } else { "" },
+                stages.join(", ")
+            );
+        }
+        text += &format!(
+            "reconcile pass over {} running apps ({} containers): median {:.1} ms, max {:.1} ms over {} passes
+",
+            figures.reconcile_apps, figures.reconcile_containers, figures.reconcile_median_ms, figures.reconcile_max_ms, figures.reconcile_passes
+        );
+        text += &format!(
+            "install + uninstall, median of {}: orchestrator {:.1} ms, the same podman calls directly {:.1} ms: overhead {:+.1}%",
+            figures.cycles, figures.orchestrated_cycle_ms, figures.direct_cycle_ms, figures.overhead * 100.0
+        );
+        text
+    });
     Ok(())
 }

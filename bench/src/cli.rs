@@ -1,0 +1,179 @@
+//! Flags and subcommands of `archy-bench`, with the help text users see.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// System benchmarks of archy: real processes on loopback (the `archy`
+/// binary, a relay, podman), figures printed, never asserted. The
+/// micro-benchmarks (manifest, signatures, event reading, search) are
+/// criterion benches: `cargo bench -p archy-registry`, `-p archy-trust`,
+/// `-p archy-discovery`.
+#[derive(Debug, Parser)]
+#[command(name = "archy-bench", version, arg_required_else_help = true)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The `archy` binary to drive [default: `archy` next to this
+    /// executable, as cargo builds it into target/<profile>/].
+    #[arg(long, global = true, value_name = "PATH", env = "ARCHY_BIN")]
+    pub archy: Option<PathBuf>,
+    /// How this process checks signatures (the discovery ingest runs
+    /// here): `on`, `off` or `ifma`, as `archy --signature-batch`.
+    #[arg(long, global = true, value_name = "MODE", env = "ARCHY_SIGNATURE_BATCH",
+          default_value = "on", value_parser = signature_batch)]
+    pub signature_batch: archy_sigbatch::Mode,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A signature-batch mode by its operator's name.
+fn signature_batch(text: &str) -> Result<archy_sigbatch::Mode, String> {
+    archy_sigbatch::Mode::from_name(text).ok_or_else(|| {
+        format!(
+            "'{text}' is not a signature-batch mode: use one of {}",
+            archy_sigbatch::Mode::NAMES.join(", ")
+        )
+    })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// TUF client: first refresh of a large catalog, and refreshes of an
+    /// unchanged one, over HTTP on loopback.
+    Catalog {
+        /// Releases in the synthetic catalog.
+        #[arg(long, default_value_t = 10_000)]
+        targets: usize,
+        /// Refreshes of the unchanged catalog to measure.
+        #[arg(long, default_value_t = 200)]
+        refreshes: usize,
+    },
+    /// One provider to one fetcher on loopback: `archy fetch`, sendme and
+    /// plain HTTP on the same file; then one release from two capped
+    /// providers (`archy node run --max-upload`).
+    Fetch {
+        /// Size of the file, like 1GiB.
+        #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+        size: u64,
+        /// Upload cap of each provider in the two-provider run.
+        #[arg(long, default_value = "50MB", value_parser = parse_size)]
+        cap: u64,
+        /// Size of each blob in the two-provider run.
+        #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+        capped_size: u64,
+        /// Where to put the test files [default: a temporary directory].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Discovery at market scale: ingest of synthetic listings from a relay
+    /// on loopback (events/s), ranked search latency over them (p50, p99),
+    /// and the memory with all of them indexed.
+    Discovery {
+        /// Listings the relay serves.
+        #[arg(long, default_value_t = 100_000)]
+        listings: usize,
+        /// Publishers they come from.
+        #[arg(long, default_value_t = 1000)]
+        publishers: usize,
+        /// Searches to time.
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Seconds allowed for the relay process to make its listings and
+        /// start, and again for each ingest.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+        /// Run the ingest on one CPU (the first) and the relay on another:
+        /// what one core ingests.
+        #[arg(long)]
+        one_core: bool,
+        /// Ingests to run, each into a fresh index; the median is the
+        /// figure (shared machines change speed from minute to minute).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// With --one-core: also check Schnorr signatures in a thread beside
+        /// the ingest, on its core, and compare the two per CPU second (a
+        /// machine that changes speed during the ingest changes both).
+        #[arg(long, requires = "one_core")]
+        alongside: bool,
+    },
+    /// The relay `discovery` runs in a child process: makes the listings,
+    /// serves them and prints its URL.
+    #[command(hide = true)]
+    DiscoveryRelay {
+        #[arg(long)]
+        listings: usize,
+        #[arg(long)]
+        publishers: usize,
+        /// The CPU to keep to.
+        #[arg(long)]
+        cpu: Option<usize>,
+    },
+    /// The orchestrator against real podman: install → healthy per stage,
+    /// a reconcile pass over many running apps, and its overhead over the
+    /// same podman calls made directly.
+    Apps {
+        /// The app to measure (a local app directory).
+        #[arg(long, value_name = "DIR", default_value = "apps/hello-web")]
+        app: PathBuf,
+        /// Installs to time (the first with the image unloaded).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Apps running during the reconcile passes.
+        #[arg(long, default_value_t = 50)]
+        apps: usize,
+        /// Reconcile passes to time.
+        #[arg(long, default_value_t = 20)]
+        passes: usize,
+        /// Install + uninstall cycles for the overhead figure.
+        #[arg(long, default_value_t = 10)]
+        cycles: usize,
+        #[command(flatten)]
+        podman: PodmanArgs,
+    },
+}
+
+/// Which podman the apps benchmark drives, chosen as `archy` chooses it.
+#[derive(Debug, Clone, Args)]
+pub struct PodmanArgs {
+    /// The podman API socket [default: the user's rootless socket,
+    /// $XDG_RUNTIME_DIR/podman/podman.sock].
+    #[arg(long, value_name = "PATH", env = "ARCHY_PODMAN_SOCKET")]
+    pub podman_socket: Option<PathBuf>,
+    /// Use the system (rootful) podman socket, /run/podman/podman.sock.
+    #[arg(long, conflicts_with = "podman_socket")]
+    pub rootful: bool,
+}
+
+/// Reads `50MB`, `1.5GiB`, `300k` or a plain number of bytes, as
+/// `archy node run --max-upload` does.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}': use B, kB, MB, GB, KiB, MiB or GiB"
+            ));
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number followed by a unit, like 50MB"))?;
+    let bytes = (n * scale).round();
+    if !(1.0..=1e18).contains(&bytes) {
+        return Err(format!("'{text}' is out of range"));
+    }
+    Ok(bytes as u64)
+}

@@ -1,0 +1,146 @@
+//! `archy-bench`: the system benchmarks of archy, kept out of the shipping
+//! binary. Each drives the real `archy` binary (or the libraries it is made
+//! of) where a user would, on loopback, and prints figures; none asserts
+//! one. `docs/benchmarks.md` holds the current figures.
+
+mod apps;
+mod archy_bin;
+mod catalog;
+mod cli;
+mod discovery;
+mod discovery_run;
+mod fetch;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::output::Output;
+
+/// mimalloc, as `archy` itself uses: the discovery benchmark ingests in
+/// this process and must allocate the way the node does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    archy_sigbatch::set_mode(cli.signature_batch);
+    let out = Output::new(cli.json);
+    match run(cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            out.error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Apps {
+            app,
+            runs,
+            apps,
+            passes,
+            cycles,
+            podman,
+        } => {
+            ensure!(
+                runs >= 1 && passes >= 1 && cycles >= 1,
+                "--runs, --passes and --cycles must be at least 1"
+            );
+            debug_build_note();
+            apps::bench(app, runs, apps, passes, cycles, &podman, out)
+        }
+        Command::Fetch {
+            size,
+            cap,
+            capped_size,
+            dir,
+        } => {
+            debug_build_note();
+            let archy = archy_bin::locate(cli.archy)?;
+            fetch::run(
+                &archy,
+                fetch::FetchBench {
+                    size,
+                    cap,
+                    capped_size,
+                    dir,
+                },
+                out,
+            )
+        }
+        Command::Discovery {
+            listings,
+            publishers,
+            queries,
+            deadline,
+            one_core,
+            runs,
+            alongside,
+        } => {
+            ensure!(
+                listings >= 1 && publishers >= 1 && queries >= 1 && runs >= 1,
+                "--listings, --publishers, --queries and --runs must be at least 1"
+            );
+            debug_build_note();
+            let plan = discovery::Plan {
+                listings,
+                publishers,
+                queries,
+                runs,
+                alongside,
+                deadline: Duration::from_secs(deadline),
+            };
+            discovery_run::run(plan, one_core, out)
+        }
+        Command::DiscoveryRelay {
+            listings,
+            publishers,
+            cpu,
+        } => discovery_run::relay(listings, publishers, cpu),
+        Command::Catalog { targets, refreshes } => {
+            debug_build_note();
+            let archy = archy_bin::locate(cli.archy)?;
+            let f = catalog::run(
+                &archy_bin::beside(&archy, "archy-tuf-client")?,
+                targets,
+                refreshes,
+            )?;
+            out.result(&f, || catalog::report(&f));
+            Ok(())
+        }
+    }
+}
+
+/// The async runtime a benchmark that serves or talks to the network runs on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+/// Resolves on Ctrl-C or SIGTERM: when a long-running child (the relay)
+/// should stop cleanly.
+async fn stop_requested() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// Figures from a debug build mislead; says so.
+fn debug_build_note() {
+    if cfg!(debug_assertions) {
+        eprintln!("note: this is a debug build; build with --release for meaningful figures");
+    }
+}
