@@ -55,13 +55,13 @@ pub enum Command {
     /// providers (`archy node run --max-upload`).
     Fetch {
         /// Size of the file, like 1GiB.
-        #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+        #[arg(long, default_value = "1GiB", value_parser = archy_node::units::parse_size)]
         size: u64,
         /// Upload cap of each provider in the two-provider run.
-        #[arg(long, default_value = "50MB", value_parser = parse_size)]
+        #[arg(long, default_value = "50MB", value_parser = archy_node::units::parse_size)]
         cap: u64,
         /// Size of each blob in the two-provider run.
-        #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+        #[arg(long, default_value = "256MiB", value_parser = archy_node::units::parse_size)]
         capped_size: u64,
         /// Where to put the test files [default: a temporary directory].
         #[arg(long, value_name = "DIR")]
@@ -144,36 +144,4 @@ pub struct PodmanArgs {
     /// Use the system (rootful) podman socket, /run/podman/podman.sock.
     #[arg(long, conflicts_with = "podman_socket")]
     pub rootful: bool,
-}
-
-/// Reads `50MB`, `1.5GiB`, `300k` or a plain number of bytes, as
-/// `archy node run --max-upload` does.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}': use B, kB, MB, GB, KiB, MiB or GiB"
-            ));
-        }
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number followed by a unit, like 50MB"))?;
-    let bytes = (n * scale).round();
-    if !(1.0..=1e18).contains(&bytes) {
-        return Err(format!("'{text}' is out of range"));
-    }
-    Ok(bytes as u64)
 }

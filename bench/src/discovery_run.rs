@@ -10,7 +10,9 @@ use archy_registry::tuf::UtcTime;
 
 use crate::discovery::{self, DiscoveryFigures, Plan};
 use crate::output::Output;
-use crate::{runtime, stop_requested};
+use archy_node::shutdown::stop_requested;
+
+use crate::runtime;
 
 /// Longest first line the relay process may print (its URL).
 const MAX_URL_LINE: u64 = 4096;

@@ -123,21 +123,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-/// Resolves on Ctrl-C or SIGTERM: when a long-running child (the relay)
-/// should stop cleanly.
-async fn stop_requested() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
-}
-
 /// Figures from a debug build mislead; says so.
 fn debug_build_note() {
     if cfg!(debug_assertions) {

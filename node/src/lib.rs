@@ -14,7 +14,9 @@
 //! - [`publishing`]: the Nostr events `archy app publish` sends;
 //! - [`embedded_relay`]: the Nostr relay `archy node run` serves on 127.0.0.1;
 //! - [`apps`]: the orchestrator in the data directory, and its podman;
-//! - [`app_test`]: `archy app test`, the generic lifecycle matrix.
+//! - [`app_test`]: `archy app test`, the generic lifecycle matrix;
+//! - [`units`]: sizes and rates typed on a command line (`50MB`);
+//! - [`shutdown`]: the wait for Ctrl-C or SIGTERM.
 
 pub mod app_test;
 pub mod apps;
@@ -27,4 +29,6 @@ pub mod embedded_relay;
 pub mod fetching;
 pub mod publishing;
 pub mod scaffold;
+pub mod shutdown;
 pub mod state;
+pub mod units;

@@ -156,7 +156,7 @@ fn serve(dir: PathBuf, addr: std::net::SocketAddr, out: &Output) -> anyhow::Resu
             )
         });
         axum::serve(listener, archy_node::catalog_server::router(dir))
-            .with_graceful_shutdown(super::stop_requested())
+            .with_graceful_shutdown(archy_node::shutdown::stop_requested())
             .await
             .context("the HTTP server stopped")
     })

@@ -24,9 +24,10 @@ use archy_trust::{Did, keyfile};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{runtime, stop_requested};
+use super::runtime;
 use crate::cli::{BlobsCommand, DataDirArg, FetchArgs, NetworkArg, NodeCommand, NodeRunArgs};
 use crate::output::Output;
+use archy_node::shutdown::stop_requested;
 
 pub(super) fn data_dir(arg: &DataDirArg) -> anyhow::Result<DataDir> {
     let root = arg.data_dir.clone().unwrap_or_else(DataDir::default_root);
