@@ -25,21 +25,16 @@ pub struct Cli {
     /// arithmetic); `off`, each alone (the kill switch); `ifma`, batches
     /// with AVX-512 IFMA lanes where the CPU has them. The verdicts are
     /// the same in every mode.
-    #[arg(long, global = true, value_name = "MODE", env = "ARCHY_SIGNATURE_BATCH",
-          default_value = "on", value_parser = signature_batch)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "MODE",
+        env = "ARCHY_SIGNATURE_BATCH",
+        default_value = "on"
+    )]
     pub signature_batch: archy_sigbatch::Mode,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// A signature-batch mode by its operator's name.
-fn signature_batch(text: &str) -> Result<archy_sigbatch::Mode, String> {
-    archy_sigbatch::Mode::from_name(text).ok_or_else(|| {
-        format!(
-            "'{text}' is not a signature-batch mode: use one of {}",
-            archy_sigbatch::Mode::NAMES.join(", ")
-        )
-    })
 }
 
 #[derive(Debug, Subcommand)]

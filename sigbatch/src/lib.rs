@@ -93,6 +93,33 @@ impl Mode {
     }
 }
 
+/// A name that is not a mode's, with the names that are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMode(pub String);
+
+impl fmt::Display for UnknownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a signature-batch mode: use one of {}",
+            self.0,
+            Mode::NAMES.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownMode {}
+
+/// Reads an operator's name for a mode, as command lines and the
+/// environment give it.
+impl std::str::FromStr for Mode {
+    type Err = UnknownMode;
+
+    fn from_str(text: &str) -> Result<Self, UnknownMode> {
+        Self::from_name(text).ok_or_else(|| UnknownMode(text.to_owned()))
+    }
+}
+
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -345,5 +372,9 @@ mod tests {
         }
         assert_eq!(Mode::from_name(" OFF "), Some(Mode::Single));
         assert_eq!(Mode::from_name("fast"), None);
+        assert_eq!(
+            "fast".parse::<Mode>().unwrap_err().to_string(),
+            "'fast' is not a signature-batch mode: use one of off, on, ifma"
+        );
     }
 }
