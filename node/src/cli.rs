@@ -24,15 +24,15 @@ pub struct Cli {
     /// How signatures are checked: `on`, many in one equation (portable
     /// arithmetic); `off`, each alone (the kill switch); `ifma`, batches
     /// with AVX-512 IFMA lanes where the CPU has them. The verdicts are
-    /// the same in every mode.
+    /// the same in every mode [default: `signature_batch` in archy.toml
+    /// for `node run`, else on].
     #[arg(
         long,
         global = true,
         value_name = "MODE",
-        env = "ARCHY_SIGNATURE_BATCH",
-        default_value = "on"
+        env = "ARCHY_SIGNATURE_BATCH"
     )]
-    pub signature_batch: archy_sigbatch::Mode,
+    pub signature_batch: Option<archy_sigbatch::Mode>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,64 +139,94 @@ pub enum NetworkArg {
 pub enum NodeCommand {
     /// Start the node and print its ticket; runs until Ctrl-C.
     Run(NodeRunArgs),
+    /// Print the configuration `node run` would use with the same flags:
+    /// archy.toml (or --config), then ARCHY_* variables, then flags.
+    Config(NodeRunArgs),
 }
 
+/// How `archy node run` is configured. Each setting left out here comes
+/// from its `ARCHY_*` variable, else archy.toml, else its default; the
+/// defaults are in `archy node config`'s output.
 #[derive(Debug, Args)]
 pub struct NodeRunArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    /// The configuration file [default: archy.toml in the data directory,
+    /// if there is one].
+    #[arg(long, value_name = "FILE", env = "ARCHY_CONFIG")]
+    pub config: Option<PathBuf>,
     /// The node's key [default: node.key in the data directory, made on first use].
     /// A publisher runs its origin node with its own key.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// A catalog directory this node publishes; repeat for several.
-    #[arg(long = "catalog", value_name = "DIR")]
+    /// A catalog directory this node publishes; repeat for several
+    /// (replaces `swarm.catalogs`).
+    #[arg(
+        long = "catalog",
+        value_name = "DIR",
+        env = "ARCHY_CATALOGS",
+        value_delimiter = ','
+    )]
     pub catalogs: Vec<PathBuf>,
     /// UDP address to listen on [default: a free port on 127.0.0.1 with
     /// --network local, on every interface with --network internet].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", env = "ARCHY_BIND")]
     pub bind: Option<std::net::SocketAddr>,
-    /// Networks to use.
-    #[arg(long, value_enum, default_value = "local")]
-    pub network: NetworkArg,
+    /// Networks to use [default: local].
+    #[arg(long, value_enum, env = "ARCHY_NETWORK")]
+    pub network: Option<NetworkArg>,
     /// Cap on the bytes per second served to peers, like 50MB or 1.5GiB.
-    #[arg(long, value_name = "RATE", value_parser = archy_node::units::parse_size)]
+    #[arg(long, value_name = "RATE", env = "ARCHY_MAX_UPLOAD",
+          value_parser = archy_node::units::parse_size)]
     pub max_upload: Option<u64>,
     /// Write the ticket to this file once the node is up (for scripts).
     #[arg(long, value_name = "FILE")]
     pub ticket_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub podman: PodmanArgs,
-    /// Seconds between reconcile passes over the installed apps.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub reconcile_every: u64,
+    /// The podman API socket [default: the user's rootless socket,
+    /// $XDG_RUNTIME_DIR/podman/podman.sock].
+    #[arg(long, value_name = "PATH", env = "ARCHY_PODMAN_SOCKET")]
+    pub podman_socket: Option<PathBuf>,
+    /// Use the system (rootful) podman socket, /run/podman/podman.sock.
+    #[arg(long, conflicts_with = "podman_socket")]
+    pub rootful: bool,
+    /// Seconds between reconcile passes over the installed apps [default: 30].
+    #[arg(long, value_name = "SECS", env = "ARCHY_RECONCILE_EVERY",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconcile_every: Option<u64>,
     /// Do not reconcile apps (a node that only serves blobs and catalogs).
-    #[arg(long)]
+    #[arg(long, env = "ARCHY_NO_APPS")]
     pub no_apps: bool,
-    /// Port of the embedded Nostr relay on 127.0.0.1 (0: any free port).
-    #[arg(long, value_name = "PORT", default_value_t = archy_node::embedded_relay::DEFAULT_PORT)]
-    pub relay_port: u16,
+    /// Port of the embedded Nostr relay on 127.0.0.1, 0 for any free port
+    /// [default: 7447].
+    #[arg(long, value_name = "PORT", env = "ARCHY_RELAY_PORT")]
+    pub relay_port: Option<u16>,
     /// Do not run the embedded Nostr relay.
-    #[arg(long)]
+    #[arg(long, env = "ARCHY_NO_RELAY")]
     pub no_relay: bool,
     /// A relay to discover apps from, besides the embedded one; repeat for
-    /// several.
-    #[arg(long = "discover-from", value_name = "URL")]
+    /// several (replaces `discovery.relays`).
+    #[arg(
+        long = "discover-from",
+        value_name = "URL",
+        env = "ARCHY_DISCOVER_FROM",
+        value_delimiter = ','
+    )]
     pub discover_from: Vec<String>,
     /// Do not discover apps (no relay is followed, `archy market` shows
     /// what was indexed before).
-    #[arg(long)]
+    #[arg(long, env = "ARCHY_NO_DISCOVERY")]
     pub no_discovery: bool,
     /// Most events one publisher may have created in one minute; more are
-    /// refused as a flood.
-    #[arg(long, value_name = "N", default_value_t = 120)]
-    pub flood_limit: u32,
+    /// refused as a flood [default: 120].
+    #[arg(long, value_name = "N", env = "ARCHY_FLOOD_LIMIT",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub flood_limit: Option<u32>,
     /// Percentage of a relay connection's events with bad signatures past
     /// which the relay is cut off (reconnected after a backoff that doubles
-    /// with each cut); judged once it sent 50 events.
-    #[arg(long, value_name = "PERCENT", default_value_t = 10.0,
+    /// with each cut); judged once it sent 50 events [default: 10].
+    #[arg(long, value_name = "PERCENT", env = "ARCHY_MAX_BAD_SIGNATURES",
           value_parser = percentage)]
-    pub max_bad_signatures: f64,
+    pub max_bad_signatures: Option<f64>,
 }
 
 /// A percentage from 0 to 100.

@@ -6,10 +6,12 @@
 //!
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
 //! - [`catalog_server`]: a catalog served over HTTP;
+//! - [`config`]: `archy.toml`, what a node is told beyond its flags;
 //! - [`data_dir`]: where a node keeps its key, state and blobs;
 //! - [`state`]: the node's redb database;
 //! - [`catalog_source`]: what the node serves on the catalog ALPN;
-//! - [`daemon`]: `archy node run`: the endpoint and its protocols;
+//! - [`node`]: [`node::Node`], one running node that owns every part;
+//! - [`daemon`]: the node's iroh endpoint and the protocols it answers;
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
 //! - [`publishing`]: the Nostr events `archy app publish` sends;
 //! - [`embedded_relay`]: the Nostr relay `archy node run` serves on 127.0.0.1;
@@ -22,11 +24,13 @@ pub mod app_test;
 pub mod apps;
 pub mod catalog_server;
 pub mod catalog_source;
+pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod data_dir;
 pub mod embedded_relay;
 pub mod fetching;
+pub mod node;
 pub mod publishing;
 pub mod scaffold;
 pub mod shutdown;

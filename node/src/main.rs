@@ -22,9 +22,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
-    archy_sigbatch::set_mode(cli.signature_batch);
+    if let Some(mode) = cli.signature_batch {
+        archy_sigbatch::set_mode(mode);
+    }
     let out = output::Output::new(cli.json);
-    match commands::run(cli.command, &out) {
+    match commands::run(cli.command, cli.signature_batch, &out) {
         Ok(code) => code,
         Err(err) => {
             out.error(&err, hint::for_error(&err));

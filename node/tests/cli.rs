@@ -276,3 +276,52 @@ fn a_stopped_test_process_takes_what_it_started_along() {
         !alive(sleep)
     });
 }
+
+#[test]
+fn node_config_lays_variables_and_flags_over_archy_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(
+        data.join("archy.toml"),
+        "signature_batch = \"off\"\n[discovery]\nflood_limit = 5\nmax_bad_signatures = 20.0\n[apps]\nreconcile_every = 9\n",
+    )
+    .unwrap();
+    let out = bounded(60, env!("CARGO_BIN_EXE_archy"))
+        .args(["node", "config", "--json", "--data-dir", s(&data)])
+        .args(["--reconcile-every", "3"])
+        .env("ARCHY_FLOOD_LIMIT", "7")
+        .env("ARCHY_RECONCILE_EVERY", "4")
+        .env_remove("ARCHY_SIGNATURE_BATCH")
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_str(&common::succeeded(&["node", "config"], out)).unwrap();
+    assert_eq!(shown["source"]["kind"], "file");
+    let config = &shown["config"];
+    // The file alone.
+    assert_eq!(config["signature_batch"], "off");
+    assert_eq!(config["discovery"]["max_bad_signatures"], 20.0);
+    // A variable over the file.
+    assert_eq!(config["discovery"]["flood_limit"], 7);
+    // A flag over both.
+    assert_eq!(config["apps"]["reconcile_every"], 3);
+    // Neither: the default.
+    assert_eq!(config["relay"]["port"], 7447);
+}
+
+#[test]
+fn a_misspelled_key_in_archy_toml_stops_the_node_naming_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("archy.toml"),
+        "[relay]\nport = 0\nprot = 1\n",
+    )
+    .unwrap();
+    let out = archy(&["node", "run", "--data-dir", s(tmp.path())]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("archy.toml") && err.contains("line 3") && err.contains("prot"),
+        "{err}"
+    );
+}

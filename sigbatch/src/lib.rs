@@ -45,19 +45,20 @@ mod sum_ifma;
 pub const SINGLE_BELOW: usize = 16;
 
 /// How signatures are checked, chosen by the node's operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Every signature checked alone (libsecp256k1, ed25519-dalek): the
     /// kill switch, for an operator who distrusts the batch code.
     Single,
-    /// Batch equations in portable arithmetic (k256, curve25519-dalek). A
-    /// Schnorr `R` may be lifted in IFMA lanes, but k256 checks every root
-    /// the lanes give before it is used. The default.
+    /// Batch equations in portable arithmetic only (k256,
+    /// curve25519-dalek); no IFMA lanes. The default.
+    #[default]
     Batch,
-    /// As [`Mode::Batch`], and the Schnorr equation's bucket sum runs in
-    /// AVX-512 IFMA lanes where the CPU has them (about twice as fast; the
-    /// lanes' sums are checked on the curve, but a wrong sum that is a
-    /// curve point would not be caught, so it is off unless asked for).
+    /// As [`Mode::Batch`], and the Schnorr equation's `R` lifts and bucket
+    /// sum run in AVX-512 IFMA lanes where the CPU has them (about five
+    /// times as fast; k256 checks every root the lanes give, but a wrong
+    /// bucket sum that is a curve point would not be caught, so it is off
+    /// unless asked for).
     BatchWithLanes,
 }
 

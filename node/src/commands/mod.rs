@@ -7,6 +7,7 @@ mod apps;
 mod catalog;
 mod key;
 mod market;
+mod node;
 mod publish;
 mod swarm;
 
@@ -17,12 +18,18 @@ use anyhow::Context;
 use crate::cli::Command;
 use crate::output::Output;
 
-pub fn run(command: Command, out: &Output) -> anyhow::Result<ExitCode> {
+/// Runs `command`; `signature_batch` is the mode given on the command line
+/// or in the environment, if any (the node's configuration may set one).
+pub fn run(
+    command: Command,
+    signature_batch: Option<archy_sigbatch::Mode>,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Key(cmd) => key::run(cmd, out),
         Command::App(cmd) => app::run(cmd, out),
         Command::Catalog(cmd) => catalog::run(cmd, out),
-        Command::Node(cmd) => swarm::node(cmd, out),
+        Command::Node(cmd) => node::run(cmd, signature_batch, out),
         Command::Fetch(args) => swarm::fetch(args, out),
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Market(cmd) => market::run(cmd, out),

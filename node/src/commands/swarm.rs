@@ -1,19 +1,12 @@
-//! `archy node run`, `archy fetch`, `archy blobs` and `archy app pack`:
-//! the commands that use the node's data directory and the iroh swarm.
+//! `archy fetch`, `archy blobs` and `archy app pack`: the commands that
+//! use the node's data directory and the iroh swarm.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use archy_discovery::ingest::IngestLimits;
-use archy_discovery::relay_gate::BadSignatureLimit;
-use archy_discovery::service::{Discovery, DiscoveryOptions};
-use archy_node::apps::{self, PodmanChoice};
-use archy_node::control::ControlServer;
-use archy_node::daemon::{NodeOptions, RunningNode};
 use archy_node::data_dir::DataDir;
-use archy_node::embedded_relay::EmbeddedRelay;
 use archy_node::fetching::FetchSession;
 use archy_node::state::{HeldRelease, NodeState};
 use archy_registry::files;
@@ -25,9 +18,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::runtime;
-use crate::cli::{BlobsCommand, DataDirArg, FetchArgs, NetworkArg, NodeCommand, NodeRunArgs};
+use crate::cli::{BlobsCommand, DataDirArg, FetchArgs, NetworkArg};
 use crate::output::Output;
-use archy_node::shutdown::stop_requested;
 
 pub(super) fn data_dir(arg: &DataDirArg) -> anyhow::Result<DataDir> {
     let root = arg.data_dir.clone().unwrap_or_else(DataDir::default_root);
@@ -51,160 +43,6 @@ fn network(arg: NetworkArg) -> Network {
         NetworkArg::Local => Network::Local,
         NetworkArg::Internet => Network::Internet,
     }
-}
-
-pub fn node(cmd: NodeCommand, out: &Output) -> anyhow::Result<ExitCode> {
-    match cmd {
-        NodeCommand::Run(args) => runtime()?.block_on(run_node(args, out)),
-    }
-}
-
-#[derive(Serialize)]
-struct NodeInfo {
-    did: String,
-    ticket: String,
-    data_dir: String,
-    publishes: Vec<String>,
-    provides: Vec<String>,
-    relay: Option<String>,
-    discovers_from: Vec<String>,
-    shares: Vec<SharedTicket>,
-}
-
-#[derive(Serialize)]
-struct SharedTicket {
-    name: String,
-    hash: String,
-    ticket: String,
-}
-
-async fn run_node(args: NodeRunArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let data = data_dir(&args.data)?;
-    let identity = data.identity(args.key.as_deref())?;
-    let options = NodeOptions {
-        network: network(args.network),
-        bind: args.bind,
-        catalogs: args.catalogs.clone(),
-        max_upload: args.max_upload,
-    };
-    let node = RunningNode::start(&data, &identity, &options).await?;
-    let ticket = node.ticket()?;
-    let shares = share::shares(node.blobs())
-        .await?
-        .into_iter()
-        .map(|s| SharedTicket {
-            ticket: share::ticket(ticket.addr().clone(), s.hash),
-            hash: s.hash.to_string(),
-            name: s.name,
-        })
-        .collect();
-    let relay = if args.no_relay {
-        None
-    } else {
-        match EmbeddedRelay::start(args.relay_port, &data.relay_dir()).await {
-            Ok(relay) => Some(relay),
-            Err(e) => {
-                tracing::warn!("the embedded Nostr relay is off: {e}");
-                None
-            }
-        }
-    };
-    let discovery = if args.no_discovery {
-        None
-    } else {
-        let mut relays = args.discover_from.clone();
-        relays.extend(relay.as_ref().map(|r| r.url().to_owned()));
-        let options = DiscoveryOptions {
-            relays,
-            limits: IngestLimits {
-                per_minute: args.flood_limit,
-                ..IngestLimits::default()
-            },
-            bad_signatures: BadSignatureLimit {
-                share: args.max_bad_signatures / 100.0,
-                ..BadSignatureLimit::default()
-            },
-        };
-        Some(Discovery::start(&data.discovery_file(), &options)?)
-    };
-    let control = match &discovery {
-        Some(d) => match ControlServer::start(&data.control_socket(), d.market().clone()).await {
-            Ok(control) => Some(control),
-            Err(e) => {
-                tracing::warn!("`archy market` cannot ask this node: {e}");
-                None
-            }
-        },
-        None => None,
-    };
-    let info = NodeInfo {
-        did: ticket.did().to_string(),
-        ticket: ticket.to_string(),
-        data_dir: data.root().display().to_string(),
-        publishes: node.publishes().iter().map(ToString::to_string).collect(),
-        provides: node
-            .state()
-            .releases()?
-            .iter()
-            .map(|r| format!("{}/{}@{}", r.publisher, r.app, r.version))
-            .collect(),
-        shares,
-        relay: relay.as_ref().map(|r| r.url().to_owned()),
-        discovers_from: args.discover_from.clone(),
-    };
-    if let Some(path) = &args.ticket_file {
-        files::write_atomically(path, info.ticket.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    out.result(&info, || {
-        let mut text = format!(
-            "node {} is up (data in {})\nticket: {}\n",
-            info.did, info.data_dir, info.ticket
-        );
-        for did in &info.publishes {
-            text += &format!("publishing the catalog of {did}\n");
-        }
-        for release in &info.provides {
-            text += &format!("providing {release}\n");
-        }
-        if let Some(relay) = &info.relay {
-            text += &format!("Nostr relay: {relay}\n");
-        }
-        for relay in &info.discovers_from {
-            text += &format!("discovering apps from {relay}\n");
-        }
-        for s in &info.shares {
-            text += &format!("sharing {}: sendme receive {}\n", s.name, s.ticket);
-        }
-        text += "Ctrl-C to stop";
-        text
-    });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let reconciler = if args.no_apps {
-        None
-    } else {
-        let choice = PodmanChoice {
-            socket: args.podman.podman_socket.clone(),
-            rootful: args.podman.rootful,
-        };
-        let config = apps::config(&data, &choice)?;
-        let every = Duration::from_secs(args.reconcile_every.max(1));
-        Some(tokio::spawn(apps::reconcile_loop(config, every, stopped)))
-    };
-    stop_requested().await;
-    let _ = stop.send(true);
-    if let Some(reconciler) = reconciler {
-        // A pass in progress finishes its current step within podman's
-        // own call deadlines; don't wait past that.
-        let _ = tokio::time::timeout(Duration::from_secs(60), reconciler).await;
-    }
-    drop(control);
-    if let Some(discovery) = discovery {
-        discovery.shutdown().await;
-    }
-    drop(relay);
-    node.shutdown().await;
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn fetch(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {

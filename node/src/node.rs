@@ -1,0 +1,251 @@
+//! [`Node`]: one running node, the single owner of a data directory's
+//! parts: its identity, state, blob store, iroh endpoint and protocols, the
+//! embedded Nostr relay, discovery, the control socket and the reconcile
+//! loop over installed apps.
+//!
+//! `archy node run` is a thin call into [`Node::start`]; tests and, later,
+//! the simulator start several in one process, each with its own data
+//! directory and ports.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use archy_discovery::ingest::IngestLimits;
+use archy_discovery::market::Market;
+use archy_discovery::relay_gate::BadSignatureLimit;
+use archy_discovery::service::{Discovery, DiscoveryOptions};
+use archy_discovery::store::StoreError;
+use archy_registry::swarm::endpoint::Network;
+use archy_registry::swarm::{self, BlobStore, NodeTicket};
+use archy_trust::Did;
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+
+use crate::apps::{self, PodmanChoice};
+use crate::config::{NetworkChoice, NodeConfig};
+use crate::control::ControlServer;
+use crate::daemon::{DaemonError, NodeOptions, RunningNode};
+use crate::data_dir::{DataDir, DataDirError};
+use crate::embedded_relay::EmbeddedRelay;
+use crate::state::NodeState;
+
+/// Longest a reconcile pass in progress is waited for when the node stops;
+/// each of its podman calls has its own deadline well inside this.
+const RECONCILE_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A node that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The data directory or the node key.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The state, blob store, endpoint or a published catalog.
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    /// The discovery index.
+    #[error(transparent)]
+    Discovery(#[from] StoreError),
+    /// The endpoint's ticket.
+    #[error(transparent)]
+    Swarm(#[from] swarm::Error),
+}
+
+/// A running node. Cloning gives another handle to the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data: DataDir,
+    config: NodeConfig,
+    ticket: NodeTicket,
+    publishes: Vec<Did>,
+    relay_url: Option<String>,
+    market: Option<Market>,
+    state: NodeState,
+    blobs: BlobStore,
+    /// What [`Node::shutdown`] stops; `None` once stopped.
+    parts: Mutex<Option<Parts>>,
+}
+
+/// The parts that run tasks, in the order they are stopped.
+struct Parts {
+    stop: watch::Sender<bool>,
+    reconciler: Option<JoinHandle<()>>,
+    control: Option<ControlServer>,
+    discovery: Option<Discovery>,
+    relay: Option<EmbeddedRelay>,
+    swarm: RunningNode,
+}
+
+impl Node {
+    /// Starts every part `config` asks for on `data`, with the key `key`
+    /// (else the data directory's `node.key`, made on first run).
+    ///
+    /// The embedded relay and the control socket are conveniences: if
+    /// either cannot start (its port or socket is taken), the node runs
+    /// without it and says so in the log. Everything else must start.
+    pub async fn start(
+        data: DataDir,
+        key: Option<&Path>,
+        config: NodeConfig,
+    ) -> Result<Self, NodeError> {
+        let identity = data.identity(key)?;
+        let options = NodeOptions {
+            network: match config.swarm.network {
+                NetworkChoice::Local => Network::Local,
+                NetworkChoice::Internet => Network::Internet,
+            },
+            bind: config.swarm.bind,
+            catalogs: config.swarm.catalogs.clone(),
+            max_upload: config.swarm.max_upload,
+        };
+        let swarm = RunningNode::start(&data, &identity, &options).await?;
+        let ticket = swarm.ticket()?;
+        let relay = if config.relay.enabled {
+            match EmbeddedRelay::start(config.relay.port, &data.relay_dir()).await {
+                Ok(relay) => Some(relay),
+                Err(e) => {
+                    tracing::warn!("the embedded Nostr relay is off: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let discovery = if config.discovery.enabled {
+            let mut relays = config.discovery.relays.clone();
+            relays.extend(relay.as_ref().map(|r| r.url().to_owned()));
+            let options = DiscoveryOptions {
+                relays,
+                limits: IngestLimits {
+                    per_minute: config.discovery.flood_limit,
+                    ..IngestLimits::default()
+                },
+                bad_signatures: BadSignatureLimit {
+                    share: config.discovery.max_bad_signatures / 100.0,
+                    ..BadSignatureLimit::default()
+                },
+            };
+            Some(Discovery::start(&data.discovery_file(), &options)?)
+        } else {
+            None
+        };
+        let market = discovery.as_ref().map(|d| d.market().clone());
+        let control = match &market {
+            Some(market) => {
+                match ControlServer::start(&data.control_socket(), market.clone()).await {
+                    Ok(control) => Some(control),
+                    Err(e) => {
+                        tracing::warn!("the node answers no market questions on its socket: {e}");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let reconciler = if config.apps.enabled {
+            let choice = PodmanChoice {
+                socket: config.apps.podman_socket.clone(),
+                rootful: config.apps.rootful,
+            };
+            let apps = apps::config(&data, &choice)?;
+            let every = Duration::from_secs(config.apps.reconcile_every.max(1));
+            Some(tokio::spawn(apps::reconcile_loop(apps, every, stopped)))
+        } else {
+            None
+        };
+        let inner = Inner {
+            ticket,
+            publishes: swarm.publishes().to_vec(),
+            relay_url: relay.as_ref().map(|r| r.url().to_owned()),
+            market,
+            state: swarm.state().clone(),
+            blobs: swarm.blobs().clone(),
+            data,
+            config,
+            parts: Mutex::new(Some(Parts {
+                stop,
+                reconciler,
+                control,
+                discovery,
+                relay,
+                swarm,
+            })),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The node's DID (its endpoint key).
+    pub fn did(&self) -> &Did {
+        self.inner.ticket.did()
+    }
+
+    /// The ticket other nodes reach this one with.
+    pub fn ticket(&self) -> &NodeTicket {
+        &self.inner.ticket
+    }
+
+    /// The data directory the node owns.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.inner.data
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// The DIDs whose catalogs it publishes.
+    pub fn publishes(&self) -> &[Did] {
+        &self.inner.publishes
+    }
+
+    /// The embedded relay's `ws://` URL, if it runs.
+    pub fn relay_url(&self) -> Option<&str> {
+        self.inner.relay_url.as_deref()
+    }
+
+    /// The discovered apps, if discovery runs.
+    pub fn market(&self) -> Option<&Market> {
+        self.inner.market.as_ref()
+    }
+
+    /// The node's state database.
+    pub fn state(&self) -> &NodeState {
+        &self.inner.state
+    }
+
+    /// The node's blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Stops the parts in order (reconcile loop, control socket, discovery,
+    /// relay, then the endpoint and blob store), each bounded. A second
+    /// call, from any handle, does nothing.
+    pub async fn shutdown(&self) {
+        let Some(parts) = self.inner.parts.lock().await.take() else {
+            return;
+        };
+        let _ = parts.stop.send(true);
+        if let Some(reconciler) = parts.reconciler
+            && tokio::time::timeout(RECONCILE_STOP_TIMEOUT, reconciler)
+                .await
+                .is_err()
+        {
+            tracing::warn!("a reconcile pass was still running when the node stopped");
+        }
+        drop(parts.control);
+        if let Some(discovery) = parts.discovery {
+            discovery.shutdown().await;
+        }
+        drop(parts.relay);
+        parts.swarm.shutdown().await;
+    }
+}
