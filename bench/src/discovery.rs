@@ -586,6 +586,7 @@ fn search_timings(market: &Market, queries: usize) -> Vec<f64> {
             };
             let query = Query::Search {
                 text,
+                category: None,
                 offset: 0,
                 limit: 20,
             };

@@ -19,6 +19,9 @@ use crate::store::{ListingRecord, PublisherRecord, RootConflict, Sizes, StoreErr
 pub enum Query {
     /// Every listing, by title.
     List {
+        /// Only listings in this category, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
         /// Listings skipped.
         offset: usize,
         /// Listings returned.
@@ -28,6 +31,9 @@ pub enum Query {
     Search {
         /// The words.
         text: String,
+        /// Only listings in this category, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
         /// Listings skipped.
         offset: usize,
         /// Listings returned.
@@ -181,19 +187,28 @@ impl Market {
 
     fn answer_with(&self, ingestor: &Ingestor, query: &Query) -> Result<Answer, StoreError> {
         Ok(match query {
-            Query::List { offset, limit } => page(
+            Query::List {
+                category,
+                offset,
+                limit,
+            } => page(
                 ingestor,
-                &ingestor.index().search("", *offset, *limit),
+                &ingestor
+                    .index()
+                    .search_in("", category.as_deref(), *offset, *limit),
                 *offset,
                 false,
             )?,
             Query::Search {
                 text,
+                category,
                 offset,
                 limit,
             } => page(
                 ingestor,
-                &ingestor.index().search(text, *offset, *limit),
+                &ingestor
+                    .index()
+                    .search_in(text, category.as_deref(), *offset, *limit),
                 *offset,
                 true,
             )?,

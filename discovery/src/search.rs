@@ -72,6 +72,8 @@ struct Doc {
     did: Box<str>,
     app_id: Box<str>,
     title: Box<str>,
+    /// Lower-cased, for [`SearchIndex::search_in`]'s filter.
+    categories: Box<[Box<str>]>,
     len: u32,
 }
 
@@ -165,6 +167,11 @@ impl SearchIndex {
             did: fields.did.into(),
             app_id: fields.app_id.into(),
             title: fields.title.to_lowercase().into(),
+            categories: fields
+                .categories
+                .iter()
+                .map(|c| c.to_lowercase().into_boxed_str())
+                .collect(),
             len,
         }));
         match self.slots.get_mut(fields.did) {
@@ -240,10 +247,24 @@ impl SearchIndex {
     /// of them after skipping `offset`. An empty query lists everything
     /// by title.
     pub fn search(&self, query: &str, offset: usize, limit: usize) -> Results {
+        self.search_in(query, None, offset, limit)
+    }
+
+    /// As [`SearchIndex::search`], among the listings in `category` only
+    /// (compared without case), if one is given.
+    pub fn search_in(
+        &self,
+        query: &str,
+        category: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Results {
         let limit = limit.min(MAX_RESULTS);
+        let category = category.map(str::to_lowercase);
+        let category = category.as_deref();
         let words: Vec<Cow<'_, str>> = words(query).take(MAX_TERMS_PER_FIELD).collect();
         if words.is_empty() {
-            return self.by_title(offset, limit);
+            return self.by_title(category, offset, limit);
         }
         let n = self.live.max(1) as f32;
         let avg_len = (self.total_len as f32 / n).max(1.0);
@@ -292,7 +313,7 @@ impl SearchIndex {
         let mut hits: Vec<(u32, f32)> = matched
             .iter()
             .enumerate()
-            .filter(|(_, m)| **m == all)
+            .filter(|(slot, m)| **m == all && self.in_category(*slot as u32, category))
             .map(|(slot, _)| (slot as u32, scores[slot]))
             .collect();
         let total = hits.len();
@@ -354,9 +375,19 @@ impl SearchIndex {
         })
     }
 
-    fn by_title(&self, offset: usize, limit: usize) -> Results {
+    /// Whether the listing in `slot` is live and, if a category is
+    /// given, in it.
+    fn in_category(&self, slot: u32, category: Option<&str>) -> bool {
+        match (&self.docs[slot as usize], category) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(doc), Some(category)) => doc.categories.iter().any(|c| &**c == category),
+        }
+    }
+
+    fn by_title(&self, category: Option<&str>, offset: usize, limit: usize) -> Results {
         let mut live: Vec<u32> = (0..self.docs.len() as u32)
-            .filter(|s| self.docs[*s as usize].is_some())
+            .filter(|s| self.in_category(*s, category))
             .collect();
         live.sort_by(|a, b| self.title(*a).cmp(self.title(*b)));
         Results {
@@ -512,5 +543,19 @@ mod tests {
         assert_eq!(apps(&index.search("", 2, 2)), ["org.photos", "org.wiki"]);
         let page = index.search("media", 1, 1);
         assert_eq!((page.total, page.hits.len()), (2, 1));
+    }
+
+    #[test]
+    fn a_category_filter_keeps_only_its_listings_whatever_the_case() {
+        let index = sample();
+        let media = index.search_in("", Some("Media"), 0, 10);
+        assert_eq!(media.total, 2);
+        assert_eq!(apps(&media), ["org.music", "org.photos"]);
+        assert_eq!(
+            apps(&index.search_in("pho", Some("media"), 0, 10)),
+            ["org.photos"]
+        );
+        assert_eq!(index.search_in("notes", Some("media"), 0, 10).total, 0);
+        assert_eq!(index.search_in("", Some("none such"), 0, 10).total, 0);
     }
 }

@@ -80,6 +80,9 @@ pub enum MarketCommand {
 pub struct MarketListArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    /// Only apps in this category.
+    #[arg(long, value_name = "NAME")]
+    pub category: Option<String>,
     /// Listings to skip.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
@@ -95,6 +98,9 @@ pub struct MarketSearchArgs {
     pub query: Vec<String>,
     #[command(flatten)]
     pub data: DataDirArg,
+    /// Only apps in this category.
+    #[arg(long, value_name = "NAME")]
+    pub category: Option<String>,
     /// Results to skip.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,

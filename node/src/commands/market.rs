@@ -21,6 +21,7 @@ pub fn run(cmd: MarketCommand, out: &Output) -> anyhow::Result<ExitCode> {
         MarketCommand::List(a) => (
             a.data,
             Query::List {
+                category: a.category,
                 offset: a.offset,
                 limit: a.limit,
             },
@@ -29,6 +30,7 @@ pub fn run(cmd: MarketCommand, out: &Output) -> anyhow::Result<ExitCode> {
             a.data,
             Query::Search {
                 text: a.query.join(" "),
+                category: a.category,
                 offset: a.offset,
                 limit: a.limit,
             },
