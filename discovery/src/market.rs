@@ -51,7 +51,7 @@ pub enum Query {
 }
 
 /// A listing in a list of results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListingSummary {
     /// Publisher DID.
     pub did: String,
@@ -72,7 +72,7 @@ pub struct ListingSummary {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page {
     /// How many matched in all.
     pub total: usize,
@@ -83,7 +83,7 @@ pub struct Page {
 }
 
 /// The root a publisher is pinned to, in short.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RootSummary {
     /// Root version.
     pub version: u64,
@@ -96,7 +96,7 @@ pub struct RootSummary {
 }
 
 /// One listing in full.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListingDetail {
     /// The listing.
     pub listing: ListingRecord,

@@ -86,7 +86,7 @@ impl StoreError {
 }
 
 /// A listing believed (or waiting for its publisher's root).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListingRecord {
     /// The publisher.
     pub did: String,
@@ -110,6 +110,7 @@ pub struct ListingRecord {
     pub providers: Vec<String>,
     /// The signed manifest envelope, as published.
     #[serde(deserialize_with = "raw_json")]
+    #[schema(value_type = Object)]
     pub manifest: Box<RawValue>,
     /// The event it came in.
     pub event_id: String,
@@ -122,7 +123,7 @@ pub struct ListingRecord {
 }
 
 /// A publisher's binding and profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublisherRecord {
     /// The DID.
     pub did: String,

@@ -148,6 +148,11 @@ pub enum NodeCommand {
     /// Print the configuration `node run` would use with the same flags:
     /// archy.toml (or --config), then ARCHY_* variables, then flags.
     Config(NodeRunArgs),
+    /// Print the API's bearer token (made now if the node never ran).
+    Token {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
 }
 
 /// How `archy node run` is configured. Each setting left out here comes
@@ -227,6 +232,14 @@ pub struct NodeRunArgs {
     #[arg(long, value_name = "N", env = "ARCHY_FLOOD_LIMIT",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub flood_limit: Option<u32>,
+    /// Address of the local HTTP API [default: 127.0.0.1:8780, or a free
+    /// port if another node holds it]. An address other machines reach
+    /// also needs `api.allow_remote = true` in archy.toml.
+    #[arg(long, value_name = "ADDR", env = "ARCHY_API")]
+    pub api: Option<std::net::SocketAddr>,
+    /// Do not serve the HTTP API.
+    #[arg(long, env = "ARCHY_NO_API", conflicts_with = "api")]
+    pub no_api: bool,
     /// Percentage of a relay connection's events with bad signatures past
     /// which the relay is cut off (reconnected after a backoff that doubles
     /// with each cut); judged once it sent 50 events [default: 10].

@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub discovery: DiscoveryConfig,
     /// Running installed apps under podman.
     pub apps: AppsConfig,
+    /// The local HTTP API.
+    pub api: ApiConfig,
 }
 
 /// The iroh endpoint.
@@ -103,6 +105,31 @@ pub struct AppsConfig {
     pub podman_socket: Option<PathBuf>,
     /// Use the system (rootful) podman socket.
     pub rootful: bool,
+}
+
+/// The local HTTP API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Whether the node serves it.
+    pub enabled: bool,
+    /// Its address; none means 127.0.0.1:8780, or a free port if another
+    /// node holds that one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Whether `listen` may be an address other machines reach. Off, a
+    /// non-loopback address is refused: the API runs apps on this machine.
+    pub allow_remote: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+            allow_remote: false,
+        }
+    }
 }
 
 impl Default for RelayConfig {
@@ -348,6 +375,7 @@ mod tests {
         config.swarm.max_upload = Some(1234);
         config.apps.podman_socket = Some("/run/podman/podman.sock".into());
         config.swarm.bind = Some("127.0.0.1:4433".parse().expect("addr"));
+        config.api.listen = Some("127.0.0.1:9000".parse().expect("addr"));
         let text = config.to_toml();
         assert_eq!(NodeConfig::parse(&text).expect("valid"), config, "{text}");
     }

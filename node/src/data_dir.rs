@@ -3,10 +3,20 @@
 //! `~/.local/share/archy`.
 //!
 //! ```text
-//! node.key      the node identity (0600), made on first use
-//! state.redb    publishers, trusted metadata, releases held, peers
-//! blobs/        the iroh-blobs store
-//! releases/     verified blobs as plain files, named by BLAKE3 hash
+//! archy.toml          the node's configuration (optional; see `config`)
+//! node.key            the node identity (0600), made on first use
+//! api.token           the API's bearer token (0600), made on first run
+//! state.redb          publishers, trusted metadata, releases held, peers
+//! discovery.redb      the market: listings, publishers, pinned roots,
+//!                     relay cursors, counters
+//! relay/              the embedded Nostr relay's event store (LMDB)
+//! node.sock           the running node's control socket
+//! blobs/              the iroh-blobs store
+//! releases/           verified blobs as plain files, named by BLAKE3 hash
+//! orchestrator/
+//!   orchestrator.redb installed apps, desired states, operation journal
+//!   apps/APP/data/    each app's volumes (kept on uninstall unless purged)
+//!   apps/APP/secrets/ each app's generated secrets (0600)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -75,6 +85,11 @@ impl DataDir {
     /// The socket a running node answers questions on.
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("node.sock")
+    }
+
+    /// The API's bearer token.
+    pub fn api_token_file(&self) -> PathBuf {
+        self.root.join("api.token")
     }
 
     /// The blob store directory.

@@ -4,6 +4,7 @@
 //! and presents results; the pieces here are what other front ends (the
 //! daemon and HTTP API, in later issues) reuse:
 //!
+//! - [`api`]: the local HTTP API a running node serves;
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
 //! - [`catalog_server`]: a catalog served over HTTP;
 //! - [`config`]: `archy.toml`, what a node is told beyond its flags;
@@ -20,6 +21,7 @@
 //! - [`units`]: sizes and rates typed on a command line (`50MB`);
 //! - [`shutdown`]: the wait for Ctrl-C or SIGTERM.
 
+pub mod api;
 pub mod app_test;
 pub mod apps;
 pub mod catalog_server;

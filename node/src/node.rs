@@ -7,6 +7,7 @@
 //! the simulator start several in one process, each with its own data
 //! directory and ports.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,8 @@ use archy_trust::Did;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
+use crate::api::token::ApiToken;
+use crate::api::{self, ApiServer, ApiStartError};
 use crate::apps::{self, PodmanChoice};
 use crate::config::{NetworkChoice, NodeConfig};
 use crate::control::ControlServer;
@@ -49,6 +52,9 @@ pub enum NodeError {
     /// The endpoint's ticket.
     #[error(transparent)]
     Swarm(#[from] swarm::Error),
+    /// The HTTP API.
+    #[error(transparent)]
+    Api(#[from] ApiStartError),
 }
 
 /// A running node. Cloning gives another handle to the same node.
@@ -63,6 +69,7 @@ struct Inner {
     ticket: NodeTicket,
     publishes: Vec<Did>,
     relay_url: Option<String>,
+    api_addr: Option<SocketAddr>,
     market: Option<Market>,
     state: NodeState,
     blobs: BlobStore,
@@ -72,6 +79,7 @@ struct Inner {
 
 /// The parts that run tasks, in the order they are stopped.
 struct Parts {
+    api: Option<ApiServer>,
     stop: watch::Sender<bool>,
     reconciler: Option<JoinHandle<()>>,
     control: Option<ControlServer>,
@@ -93,6 +101,15 @@ impl Node {
         config: NodeConfig,
     ) -> Result<Self, NodeError> {
         let identity = data.identity(key)?;
+        // The API's address and token first: a node that cannot serve the
+        // API it was told to fails before it starts anything else.
+        let api = if config.api.enabled {
+            let (token, _) =
+                ApiToken::load_or_create(&data.api_token_file()).map_err(ApiStartError::from)?;
+            Some((api::bind(&config.api).await?, token))
+        } else {
+            None
+        };
         let options = NodeOptions {
             network: match config.swarm.network {
                 NetworkChoice::Local => Network::Local,
@@ -162,12 +179,16 @@ impl Node {
             ticket,
             publishes: swarm.publishes().to_vec(),
             relay_url: relay.as_ref().map(|r| r.url().to_owned()),
+            api_addr: api
+                .as_ref()
+                .and_then(|(listener, _)| listener.local_addr().ok()),
             market,
             state: swarm.state().clone(),
             blobs: swarm.blobs().clone(),
             data,
             config,
             parts: Mutex::new(Some(Parts {
+                api: None,
                 stop,
                 reconciler,
                 control,
@@ -176,9 +197,24 @@ impl Node {
                 swarm,
             })),
         };
-        Ok(Self {
+        let node = Self {
             inner: Arc::new(inner),
-        })
+        };
+        if let Some((listener, token)) = api {
+            let server = ApiServer::start(node.clone(), listener, token);
+            match server {
+                Ok(server) => {
+                    if let Some(parts) = node.inner.parts.lock().await.as_mut() {
+                        parts.api = Some(server);
+                    }
+                }
+                Err(e) => {
+                    node.shutdown().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(node)
     }
 
     /// The node's DID (its endpoint key).
@@ -211,6 +247,11 @@ impl Node {
         self.inner.relay_url.as_deref()
     }
 
+    /// The HTTP API's address, if it runs.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.inner.api_addr
+    }
+
     /// The discovered apps, if discovery runs.
     pub fn market(&self) -> Option<&Market> {
         self.inner.market.as_ref()
@@ -226,13 +267,16 @@ impl Node {
         &self.inner.blobs
     }
 
-    /// Stops the parts in order (reconcile loop, control socket, discovery,
-    /// relay, then the endpoint and blob store), each bounded. A second
-    /// call, from any handle, does nothing.
+    /// Stops the parts in order (API, reconcile loop, control socket,
+    /// discovery, relay, then the endpoint and blob store), each bounded.
+    /// A second call, from any handle, does nothing.
     pub async fn shutdown(&self) {
         let Some(parts) = self.inner.parts.lock().await.take() else {
             return;
         };
+        if let Some(api) = parts.api {
+            api.shutdown().await;
+        }
         let _ = parts.stop.send(true);
         if let Some(reconciler) = parts.reconciler
             && tokio::time::timeout(RECONCILE_STOP_TIMEOUT, reconciler)

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use archy_node::api::token::ApiToken;
 use archy_node::config::{ConfigSource, NetworkChoice, NodeConfig};
 use archy_node::data_dir::DataDir;
 use archy_node::node::Node;
@@ -28,6 +29,17 @@ pub fn run(
             let (data, config, _) = configure(&args, signature_batch)?;
             archy_sigbatch::set_mode(config.signature_batch);
             runtime()?.block_on(run_node(data, config, &args, out))
+        }
+        NodeCommand::Token { data } => {
+            let data = data_dir(&data)?;
+            let path = data.api_token_file();
+            let (_, token) = ApiToken::load_or_create(&path)?;
+            let shown = TokenInfo {
+                token: &token,
+                file: path.display().to_string(),
+            };
+            out.result(&shown, || token.clone());
+            Ok(ExitCode::SUCCESS)
         }
         NodeCommand::Config(args) => {
             let (_, config, source) = configure(&args, signature_batch)?;
@@ -72,6 +84,9 @@ fn configure(
     discovery.max_bad_signatures = args
         .max_bad_signatures
         .unwrap_or(discovery.max_bad_signatures);
+    let api = &mut config.api;
+    api.listen = args.api.or(api.listen);
+    api.enabled &= !args.no_api;
     let apps = &mut config.apps;
     apps.enabled &= !args.no_apps;
     apps.reconcile_every = args.reconcile_every.unwrap_or(apps.reconcile_every);
@@ -84,6 +99,12 @@ fn configure(
         apps.podman_socket = None;
     }
     Ok((data, config, source))
+}
+
+#[derive(Serialize)]
+struct TokenInfo<'a> {
+    token: &'a str,
+    file: String,
 }
 
 #[derive(Serialize)]
@@ -116,6 +137,8 @@ struct NodeInfo {
     publishes: Vec<String>,
     provides: Vec<String>,
     relay: Option<String>,
+    api: Option<String>,
+    api_token_file: Option<String>,
     discovers_from: Vec<String>,
     shares: Vec<SharedTicket>,
 }
@@ -167,6 +190,10 @@ async fn announce(node: &Node, args: &NodeRunArgs, out: &Output) -> anyhow::Resu
             .collect(),
         shares,
         relay: node.relay_url().map(str::to_owned),
+        api: node.api_addr().map(|a| format!("http://{a}")),
+        api_token_file: node
+            .api_addr()
+            .map(|_| node.data_dir().api_token_file().display().to_string()),
         discovers_from: node.config().discovery.relays.clone(),
     };
     if let Some(path) = &args.ticket_file {
@@ -186,6 +213,9 @@ async fn announce(node: &Node, args: &NodeRunArgs, out: &Output) -> anyhow::Resu
         }
         if let Some(relay) = &info.relay {
             text += &format!("Nostr relay: {relay}\n");
+        }
+        if let (Some(api), Some(token)) = (&info.api, &info.api_token_file) {
+            text += &format!("API: {api}/api (token in {token}; `archy node token` prints it)\n");
         }
         for relay in &info.discovers_from {
             text += &format!("discovering apps from {relay}\n");

@@ -1,0 +1,290 @@
+//! The node's HTTP API, served by a real `Node` started in this process on
+//! a fresh data directory, asked over real TCP on loopback with plain
+//! HTTP/1.1 written by hand, so every header (a foreign `Host`, a false
+//! `Content-Length`) is exactly what the test says.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use archy_node::config::NodeConfig;
+use archy_node::data_dir::DataDir;
+use archy_node::node::Node;
+use common::{json, s};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::runtime::Runtime;
+
+/// A node with its embedded relay on a free port, no podman, and the API
+/// on a free loopback port.
+fn start(runtime: &Runtime, data: &Path) -> (Node, SocketAddr, String) {
+    let mut config = NodeConfig::default();
+    config.relay.port = 0;
+    config.apps.enabled = false;
+    config.api.listen = Some("127.0.0.1:0".parse().unwrap());
+    let node = runtime
+        .block_on(Node::start(DataDir::open(data).unwrap(), None, config))
+        .expect("the node starts");
+    let addr = node.api_addr().expect("the API runs");
+    let token = std::fs::read_to_string(data.join("api.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    (node, addr, token)
+}
+
+/// One request; the status and the body as JSON (Null if it is not).
+async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let text = format!("{head}Connection: close\r\n\r\n{body}");
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the API answers within 30 s")
+        .unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// `GET path` with `token` (if any) and the right `Host`.
+async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, Value) {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}"),
+        "",
+    )
+    .await
+}
+
+/// Every error is `{"error": text, "causes": [...]}`.
+fn is_error(body: &Value, says: &str) -> bool {
+    body["error"].as_str().is_some_and(|e| e.contains(says)) && body["causes"].is_array()
+}
+
+#[test]
+fn every_route_but_health_needs_the_token_and_a_foreign_host_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, tmp.path());
+    runtime.block_on(async {
+        let (status, body) = get(addr, "/api/health", None).await;
+        assert_eq!((status, &body["status"]), (200, &Value::from("ok")));
+
+        for path in [
+            "/api/node",
+            "/api/market",
+            "/api/peers",
+            "/api/blobs",
+            "/api/openapi.json",
+        ] {
+            let (status, body) = get(addr, path, None).await;
+            assert_eq!(status, 401, "{path} without a token");
+            assert!(is_error(&body, "Bearer"), "{path}: {body}");
+            let (status, _) = get(addr, path, Some("0".repeat(64).as_str())).await;
+            assert_eq!(status, 401, "{path} with a wrong token");
+            let (status, _) = get(addr, path, Some(&token)).await;
+            assert_eq!(status, 200, "{path} with the token");
+        }
+
+        let (status, body) = get(addr, "/api/node", Some(&token)).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["did"], node.did().to_string());
+        assert_eq!(body["api"], addr.to_string());
+
+        // DNS rebinding: a page on another site sends its own name.
+        for host in ["evil.example", "evil.example:80", "localhost.evil.example"] {
+            let head = format!(
+                "GET /api/node HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            );
+            let (status, body) = request(addr, &head, "").await;
+            assert_eq!(status, 403, "Host {host}");
+            assert!(is_error(&body, host), "{body}");
+        }
+        let head = format!(
+            "GET /api/node HTTP/1.1\r\nHost: localhost:{}\r\nAuthorization: Bearer {token}\r\n",
+            addr.port()
+        );
+        assert_eq!(
+            request(addr, &head, "").await.0,
+            200,
+            "localhost is this node"
+        );
+    });
+    runtime.block_on(node.shutdown());
+}
+
+#[test]
+fn oversized_bodies_unknown_routes_and_bad_parameters_get_clear_json_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, tmp.path());
+    runtime.block_on(async {
+        let head = format!(
+            "POST /api/market HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000000\r\n"
+        );
+        let (status, body) = request(addr, &head, "{}").await;
+        assert_eq!(status, 413);
+        assert!(is_error(&body, "at most"), "{body}");
+
+        let (status, body) = get(addr, "/api/no-such-thing", Some(&token)).await;
+        assert_eq!(status, 404);
+        assert!(is_error(&body, "/api/no-such-thing"), "{body}");
+
+        let (status, body) = get(addr, "/api/market/did:key:z6Mkx/org.none", Some(&token)).await;
+        assert_eq!(status, 404);
+        assert!(is_error(&body, "org.none"), "{body}");
+
+        for (query, says) in [
+            ("page=0", "page"),
+            ("page=lots", "page"),
+            ("per_page=1000", "per_page"),
+        ] {
+            let (status, body) = get(addr, &format!("/api/market?{query}"), Some(&token)).await;
+            assert_eq!(status, 422, "{query}");
+            assert!(is_error(&body, says), "{query}: {body}");
+        }
+    });
+    runtime.block_on(node.shutdown());
+}
+
+#[test]
+fn too_many_wrong_tokens_are_answered_429_but_the_right_one_still_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, tmp.path());
+    runtime.block_on(async {
+        let wrong = "f".repeat(64);
+        let mut statuses = Vec::new();
+        for _ in 0..=archy_node::api::guard::MAX_FAILURES {
+            statuses.push(get(addr, "/api/node", Some(&wrong)).await.0);
+        }
+        assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 401));
+        assert_eq!(statuses.last(), Some(&429));
+        assert_eq!(get(addr, "/api/node", Some(&token)).await.0, 200);
+    });
+    runtime.block_on(node.shutdown());
+}
+
+#[test]
+fn the_openapi_document_is_3_1_and_lists_every_route() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, tmp.path());
+    let (status, doc) = runtime.block_on(get(addr, "/api/openapi.json", Some(&token)));
+    runtime.block_on(node.shutdown());
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in [
+        ("get", "/api/health"),
+        ("get", "/api/node"),
+        ("get", "/api/market"),
+        ("get", "/api/market/{did}/{app}"),
+        ("get", "/api/peers"),
+        ("get", "/api/blobs"),
+        ("get", "/api/openapi.json"),
+    ] {
+        assert!(
+            paths.get(path).is_some_and(|p| p.get(method).is_some()),
+            "{method} {path} is missing from the OpenAPI document"
+        );
+    }
+    // Every documented path answers (not the fallback's 404).
+    let (node, addr, token) = start(&runtime, &tmp.path().join("again"));
+    runtime.block_on(async {
+        for path in paths.keys().filter(|p| !p.contains('{')) {
+            assert_ne!(get(addr, path, Some(&token)).await.0, 404, "{path}");
+        }
+        node.shutdown().await;
+    });
+}
+
+#[test]
+fn the_market_over_the_api_is_what_the_cli_shows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
+    let data = tmp.path().join("node");
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, &data);
+    let relay = node
+        .relay_url()
+        .expect("the embedded relay runs")
+        .to_owned();
+    json(&[
+        "app",
+        "publish",
+        s(&dir),
+        "--key",
+        s(&key),
+        "--relay",
+        &relay,
+        "--catalog",
+        s(&catalog),
+        "--category",
+        "web",
+    ]);
+    let app = "org.archipelago.hello-web";
+    let start = Instant::now();
+    let page = loop {
+        let (status, page) = runtime.block_on(get(addr, "/api/market?q=hello", Some(&token)));
+        assert_eq!(status, 200, "{page}");
+        if page["total"] == 1 {
+            break page;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never listed: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(page["listings"][0]["app_id"], app);
+    assert_eq!(page["listings"][0]["did"], did);
+
+    let cli = json(&["market", "search", "hello", "--data-dir", s(&data)]);
+    assert_eq!(
+        cli["listings"], page["listings"],
+        "the CLI and the API agree"
+    );
+
+    let in_web = runtime
+        .block_on(get(addr, "/api/market?category=web", Some(&token)))
+        .1;
+    assert_eq!(in_web["total"], 1);
+    let in_media = runtime
+        .block_on(get(addr, "/api/market?category=media", Some(&token)))
+        .1;
+    assert_eq!(in_media["total"], 0);
+
+    let (status, detail) =
+        runtime.block_on(get(addr, &format!("/api/market/{did}/{app}"), Some(&token)));
+    assert_eq!(status, 200, "{detail}");
+    let shown = json(&[
+        "market",
+        "show",
+        &format!("{did}/{app}"),
+        "--data-dir",
+        s(&data),
+    ]);
+    assert_eq!(detail["listing"]["release"], shown["listing"]["release"]);
+    assert_eq!(detail["root"], shown["root"]);
+    runtime.block_on(node.shutdown());
+}
