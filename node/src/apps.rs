@@ -2,11 +2,12 @@
 //! in the data directory, which podman it talks to, and how it is opened by
 //! commands and by the running node in turn.
 //!
-//! The orchestrator's state file is held only while an operation or a
-//! reconcile pass runs, so `archy app …` commands and `archy node run`'s
-//! reconcile loop take turns: an opener that finds it busy waits for it.
+//! A running node keeps the orchestrator open for as long as it runs
+//! (its state file has one owner); a command run without a node opens it
+//! for its own duration, waiting while another process holds it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use archy_orchestrator::{Config, Error, Orchestrator, Socket};
@@ -64,32 +65,31 @@ pub async fn open(config: &Config, wait: Duration) -> Result<Orchestrator, Error
     }
 }
 
-/// The running node's reconciler: every `every`, opens the orchestrator
-/// (skipping the pass if a command holds it), reconciles, and lets go, until
-/// `stop` turns true. A podman that cannot be reached is reported once,
-/// then retried quietly each pass.
+/// The running node's reconciler: every `every`, reconciles, until `stop`
+/// turns true. A podman that cannot be reached is reported once, then
+/// retried quietly each pass.
 pub async fn reconcile_loop(
-    config: Config,
+    orchestrator: Arc<Orchestrator>,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut reported = false;
     while !*stop.borrow() {
-        match open(&config, Duration::ZERO).await {
-            Ok(orchestrator) => {
+        match orchestrator.reconcile().await {
+            Ok(report) => {
                 reported = false;
-                match orchestrator.reconcile().await {
-                    Ok(report) if !report.is_quiet() => tracing::info!(?report, "reconciled apps"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("reconcile: {e}"),
+                if !report.is_quiet() {
+                    tracing::info!(?report, "reconciled apps");
                 }
             }
-            Err(Error::StateBusy { .. }) => {}
-            Err(e) if !reported => {
+            Err(e @ Error::PodmanUnreachable { .. }) if !reported => {
                 tracing::warn!("apps are not reconciled: {e}");
                 reported = true;
             }
-            Err(e) => tracing::debug!("apps are not reconciled: {e}"),
+            Err(e @ Error::PodmanUnreachable { .. }) => {
+                tracing::debug!("apps are not reconciled: {e}");
+            }
+            Err(e) => tracing::warn!("reconcile: {e}"),
         }
         tokio::select! {
             _ = stop.changed() => {}

@@ -112,6 +112,11 @@ impl RunningNode {
         &self.state
     }
 
+    /// The node's endpoint.
+    pub fn endpoint(&self) -> &NodeEndpoint {
+        &self.endpoint
+    }
+
     /// The node's blob store.
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs

@@ -3,12 +3,14 @@
 //! the release held) recorded in the node's state.
 //!
 //! When no node is named, the publisher's remembered origin and every peer
-//! met before are asked.
+//! met before are asked. A running node fetches through its own endpoint
+//! and store ([`FetchSession::new`]); a command without a node opens them
+//! ([`FetchSession::open`]).
 
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, Fetcher, NodeTicket};
 use archy_registry::verified::VerifiedManifest;
-use archy_trust::Identity;
+use archy_trust::{Did, Identity};
 
 use crate::data_dir::DataDir;
 use crate::state::{HeldRelease, NodeState, Publisher, StateError};
@@ -24,7 +26,73 @@ pub enum FetchFailed {
     Swarm(#[from] swarm::Error),
 }
 
-/// An open data directory with an endpoint to fetch over.
+/// A release asked for by name: `PUBLISHER_DID/APP_ID[@VERSION]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseName {
+    /// The publisher.
+    pub publisher: Did,
+    /// The app id.
+    pub app: String,
+    /// The version; the newest one not yanked when absent.
+    pub version: Option<semver::Version>,
+}
+
+/// Text that does not name a release.
+#[derive(Debug, thiserror::Error)]
+#[error("'{text}' is not PUBLISHER_DID/APP_ID[@VERSION]: {reason}")]
+pub struct ReleaseNameError {
+    text: String,
+    reason: String,
+}
+
+impl std::str::FromStr for ReleaseName {
+    type Err = ReleaseNameError;
+
+    fn from_str(text: &str) -> Result<Self, ReleaseNameError> {
+        let wrong = |reason: String| ReleaseNameError {
+            text: text.to_owned(),
+            reason,
+        };
+        let (did, rest) = text
+            .rsplit_once('/')
+            .ok_or_else(|| wrong("no '/' between the DID and the app id".into()))?;
+        let publisher: Did = did
+            .parse()
+            .map_err(|e| wrong(format!("'{did}' is not a publisher DID ({e})")))?;
+        let (app, version) = match rest.split_once('@') {
+            Some((app, v)) => (
+                app,
+                Some(semver::Version::parse(v).map_err(|e| {
+                    wrong(format!("'{v}' is not a semantic version like 1.2.0 ({e})"))
+                })?),
+            ),
+            None => (rest, None),
+        };
+        if app.is_empty() {
+            return Err(wrong("no app id after the DID".into()));
+        }
+        Ok(Self {
+            publisher,
+            app: app.to_owned(),
+            version,
+        })
+    }
+}
+
+impl ReleaseName {
+    /// A request for this release from `origin` and `providers`.
+    pub fn request(&self, origin: Option<NodeTicket>, providers: Vec<NodeTicket>) -> FetchRequest {
+        FetchRequest {
+            publisher: self.publisher.clone(),
+            app: self.app.clone(),
+            version: self.version.clone(),
+            origin,
+            providers,
+        }
+    }
+}
+
+/// A node's state and a fetcher over its endpoint.
 #[derive(Debug)]
 pub struct FetchSession {
     state: NodeState,
@@ -32,6 +100,11 @@ pub struct FetchSession {
 }
 
 impl FetchSession {
+    /// A session over a running node's own state and fetcher.
+    pub fn new(state: NodeState, fetcher: Fetcher) -> Self {
+        Self { state, fetcher }
+    }
+
     /// Opens `data` and binds an endpoint as `identity`.
     pub async fn open(
         data: &DataDir,
@@ -68,6 +141,31 @@ impl FetchSession {
             .filter_map(|(_, ticket)| ticket.parse().ok())
             .collect();
         Ok(request)
+    }
+
+    /// Adds every node this one knows for `request`'s publisher: its
+    /// remembered origin (asked first unless the request names one) and
+    /// the peers met before, after the request's own providers.
+    pub fn add_known_nodes(&self, request: &mut FetchRequest) -> Result<(), FetchFailed> {
+        if request.origin.is_none() {
+            request.origin = self
+                .state
+                .publisher(request.publisher.as_str())?
+                .and_then(|p| p.origin)
+                .and_then(|t| t.parse::<NodeTicket>().ok());
+        }
+        for (_, ticket) in self.state.peers()? {
+            if let Ok(ticket) = ticket.parse::<NodeTicket>()
+                && !request.providers.iter().any(|p| p.did() == ticket.did())
+                && request
+                    .origin
+                    .as_ref()
+                    .is_none_or(|o| o.did() != ticket.did())
+            {
+                request.providers.push(ticket);
+            }
+        }
+        Ok(())
     }
 
     /// Fetches and verifies `request`, then records the release, the

@@ -12,6 +12,7 @@
 //! - [`state`]: the node's redb database;
 //! - [`catalog_source`]: what the node serves on the catalog ALPN;
 //! - [`node`]: [`node::Node`], one running node that owns every part;
+//! - [`operations`]: long work done on request, with progress events;
 //! - [`daemon`]: the node's iroh endpoint and the protocols it answers;
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
 //! - [`publishing`]: the Nostr events `archy app publish` sends;
@@ -33,6 +34,7 @@ pub mod data_dir;
 pub mod embedded_relay;
 pub mod fetching;
 pub mod node;
+pub mod operations;
 pub mod publishing;
 pub mod scaffold;
 pub mod shutdown;

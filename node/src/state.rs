@@ -11,7 +11,7 @@ use std::sync::Arc;
 use archy_registry::BlobHash;
 use archy_registry::tuf::{self, MetadataStore};
 use archy_trust::Did;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 /// (publisher DID, role) → (version, bytes as verified).
@@ -25,6 +25,10 @@ const PUBLISHERS: TableDefinition<&str, &str> = TableDefinition::new("publishers
 const RELEASES: TableDefinition<(&str, &str, &str), &str> = TableDefinition::new("releases");
 /// Node DID → last ticket seen.
 const PEERS: TableDefinition<&str, &str> = TableDefinition::new("peers");
+/// Operation id → the operation as JSON (`crate::operations`).
+const OPERATIONS: TableDefinition<u64, &str> = TableDefinition::new("operations");
+/// Operations kept; older ones are dropped as new ones start.
+const MAX_OPERATIONS: usize = 1000;
 
 /// Largest single value read back (a targets file of a large catalog).
 const MAX_VALUE: u64 = 16 << 20;
@@ -103,6 +107,7 @@ impl NodeState {
             tx.open_table(PUBLISHERS)?;
             tx.open_table(RELEASES)?;
             tx.open_table(PEERS)?;
+            tx.open_table(OPERATIONS)?;
             Ok(())
         })?;
         Ok(state)
@@ -242,6 +247,43 @@ impl NodeState {
             for row in table.iter()? {
                 let (k, v) = row?;
                 rows.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(rows)
+        })
+    }
+}
+
+impl NodeState {
+    /// Writes operation `id` as `json`, dropping the oldest past the most
+    /// kept.
+    pub fn put_operation(&self, id: u64, json: &str) -> Result<(), StateError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(OPERATIONS)?;
+            table.insert(id, json)?;
+            let excess = usize::try_from(table.len()?).unwrap_or(usize::MAX);
+            for _ in MAX_OPERATIONS..excess {
+                table.pop_first()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Operation `id` as JSON, if it is kept.
+    pub fn operation(&self, id: u64) -> Result<Option<String>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(OPERATIONS)?;
+            Ok(table.get(id)?.map(|v| v.value().to_owned()))
+        })
+    }
+
+    /// Every operation kept, oldest first: (id, JSON).
+    pub fn operations(&self) -> Result<Vec<(u64, String)>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(OPERATIONS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                rows.push((k.value(), v.value().to_owned()));
             }
             Ok(rows)
         })

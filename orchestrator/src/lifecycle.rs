@@ -48,7 +48,7 @@ pub struct Orchestrator {
 }
 
 /// An app as `archy app ls` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppSummary {
     /// The app id.
     pub id: String,
@@ -81,7 +81,7 @@ impl AppSummary {
 }
 
 /// One container's state, for `archy app status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerStatus {
     /// Its name in the manifest.
     pub name: String,
@@ -94,7 +94,7 @@ pub struct ContainerStatus {
 }
 
 /// An app with the state of each container.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppStatus {
     /// The app.
     #[serde(flatten)]
@@ -104,11 +104,13 @@ pub struct AppStatus {
 }
 
 impl Orchestrator {
-    /// Connects to podman and opens the state. Operations cut short by a
+    /// Opens the state. Podman is not needed for that (listing apps and
+    /// the journal work without it); each operation, status and reconcile
+    /// pass checks that podman answers first. Operations cut short by a
     /// crash are marked "interrupted" in the journal; call
     /// [`Orchestrator::reconcile`] next to finish them.
     pub async fn open(config: Config) -> Result<Self, Error> {
-        let podman = Podman::connect(&config.socket).await?;
+        let podman = Podman::new(&config.socket);
         let state = State::open(&config.dir.join("orchestrator.redb"))?;
         for entry in state.close_interrupted()? {
             tracing::warn!(app = %entry.app, op = %entry.op, "an operation was interrupted; the reconciler finishes it");
@@ -175,6 +177,7 @@ impl Orchestrator {
         work: impl AsyncFnOnce(&mut Reporter) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let _busy = self.busy.lock().await;
+        self.podman.check().await?;
         let seq = self.state.journal_start(app, op)?;
         let mut reporter = Reporter::new(self.events.clone(), seq, op, app);
         let result = work(&mut reporter).await;
@@ -213,6 +216,7 @@ impl Orchestrator {
     /// One app with the state and health of each container.
     pub async fn status(&self, app: &str) -> Result<AppStatus, Error> {
         let record = self.record(app)?;
+        self.podman.check().await?;
         let plan = self.plan_of(&record, &record.current)?;
         let listed = self.containers(app).await?;
         let mut containers = Vec::new();

@@ -138,26 +138,29 @@ fn is_not_modified(e: &Error) -> bool {
 }
 
 impl Podman {
-    /// Connects to `socket` and checks that podman answers.
-    pub async fn connect(socket: &Socket) -> Result<Self, Error> {
-        let path = socket.0.clone();
-        if !path.exists() {
-            return Err(Error::PodmanUnreachable {
-                socket: path,
-                reason: "no socket there".into(),
-            });
+    /// A client of `socket`. Nothing is sent yet: an orchestrator opens
+    /// without podman (listing apps and the journal need only its state),
+    /// and each operation checks podman first ([`Podman::check`]).
+    pub fn new(socket: &Socket) -> Self {
+        Self {
+            api: podman_api::Podman::unix(&socket.0),
+            socket: socket.0.clone(),
         }
-        let podman = Self {
-            api: podman_api::Podman::unix(&path),
-            socket: path.clone(),
+    }
+
+    /// Checks that podman answers on the socket.
+    pub async fn check(&self) -> Result<(), Error> {
+        let unreachable = |reason: String| Error::PodmanUnreachable {
+            socket: self.socket.clone(),
+            reason,
         };
-        bounded("ping", CALL_TIMEOUT, podman.api.ping())
+        if !self.socket.exists() {
+            return Err(unreachable("no socket there".into()));
+        }
+        bounded("ping", CALL_TIMEOUT, self.api.ping())
             .await
-            .map_err(|e| Error::PodmanUnreachable {
-                socket: path,
-                reason: e.to_string(),
-            })?;
-        Ok(podman)
+            .map(|_| ())
+            .map_err(|e| unreachable(e.to_string()))
     }
 
     /// The socket this client talks to.

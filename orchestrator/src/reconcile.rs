@@ -50,6 +50,7 @@ impl Orchestrator {
     /// One reconcile pass over every app.
     pub async fn reconcile(&self) -> Result<ReconcileReport, Error> {
         let _busy = self.busy.lock().await;
+        self.podman.check().await?;
         let mut report = ReconcileReport::default();
         let listed = self
             .podman

@@ -19,7 +19,7 @@ const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
 pub const JOURNAL_LIMIT: u64 = 1000;
 
 /// What the user wants of an app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Desired {
     /// Installed and running.
@@ -32,7 +32,7 @@ pub enum Desired {
 
 /// Where an app is in its lifecycle; anything but `Installed` after a
 /// restart means an operation was cut short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Install in progress.
@@ -116,7 +116,7 @@ pub struct AppRecord {
 }
 
 /// One operation in the journal.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// Its sequence number.
     pub seq: u64,

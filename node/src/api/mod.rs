@@ -1,7 +1,9 @@
 //! The node's local HTTP API (axum), on 127.0.0.1:8780 by default: what
 //! the CLI and the web marketplace ask a running node.
 //!
-//! - [`routes`]: the handlers, each documented for OpenAPI;
+//! - [`routes`]: the node, market, peers and blobs handlers, each
+//!   documented for OpenAPI;
+//! - [`apps`]: installed apps, operations and their progress streams;
 //! - [`guard`]: Host check, body limit, concurrency cap, bearer token,
 //!   timeout, applied to every request before a handler;
 //! - [`token`]: the bearer token in the data directory;
@@ -11,6 +13,7 @@
 //! handlers' annotations by utoipa; the same macro puts each handler in the
 //! router, so the two cannot drift apart.
 
+pub mod apps;
 pub mod error;
 pub mod guard;
 pub mod routes;
@@ -54,6 +57,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
     tags(
         (name = "node", description = "The node itself"),
         (name = "market", description = "Apps discovered on Nostr relays"),
+        (name = "apps", description = "Installed apps and the operations that change them"),
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerToken)
@@ -102,12 +106,21 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(routes::listing))
         .routes(routes!(routes::peers))
         .routes(routes!(routes::blobs))
+        .routes(routes!(apps::list, apps::install))
+        .routes(routes!(apps::show, apps::uninstall))
+        .routes(routes!(apps::act))
+        .routes(routes!(apps::operation))
+        .routes(routes!(apps::events))
+        .routes(routes!(apps::journal))
         .routes(routes!(openapi_json))
         .with_state(node)
         .split_for_parts();
     let router = router
         .fallback(no_such_route)
         .layer(Extension(Arc::new(document.clone())))
+        .layer(Extension(apps::StreamSlots(Arc::new(
+            tokio::sync::Semaphore::new(apps::MAX_STREAMS),
+        ))))
         .layer(DefaultBodyLimit::max(guard::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check));
     (router, document)

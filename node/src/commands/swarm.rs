@@ -5,15 +5,15 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use archy_node::data_dir::DataDir;
-use archy_node::fetching::FetchSession;
+use archy_node::fetching::{FetchSession, ReleaseName};
 use archy_node::state::{HeldRelease, NodeState};
 use archy_registry::files;
 use archy_registry::swarm::endpoint::Network;
 use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, NodeTicket, share};
 use archy_registry::verified::VerifiedManifest;
-use archy_trust::{Did, keyfile};
+use archy_trust::keyfile;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -134,40 +134,17 @@ async fn fetch_release(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode
 }
 
 fn parse_release(args: &FetchArgs) -> anyhow::Result<FetchRequest> {
-    let (did, rest) = args
-        .release
-        .rsplit_once('/')
-        .with_context(|| format!("'{}' is not PUBLISHER_DID/APP_ID[@VERSION]", args.release))?;
-    let publisher: Did = did
-        .parse()
-        .with_context(|| format!("'{did}' is not a publisher DID"))?;
-    let (app, version) = match rest.split_once('@') {
-        Some((app, v)) => (
-            app,
-            Some(
-                semver::Version::parse(v)
-                    .with_context(|| format!("'{v}' is not a semantic version like 1.2.0"))?,
-            ),
-        ),
-        None => (rest, None),
-    };
-    if app.is_empty() {
-        bail!("'{}' names no app id after the DID", args.release);
-    }
+    let name: ReleaseName = args.release.parse()?;
     let ticket = |t: &String| -> anyhow::Result<NodeTicket> {
         t.parse::<NodeTicket>().map_err(anyhow::Error::from)
     };
-    Ok(FetchRequest {
-        publisher,
-        app: app.to_owned(),
-        version,
-        origin: args.origin.as_ref().map(ticket).transpose()?,
-        providers: args
-            .providers
+    Ok(name.request(
+        args.origin.as_ref().map(ticket).transpose()?,
+        args.providers
             .iter()
             .map(ticket)
             .collect::<Result<_, _>>()?,
-    })
+    ))
 }
 
 fn progress_bar(out: &Output) -> ProgressBar {

@@ -7,6 +7,10 @@
 //! the simulator start several in one process, each with its own data
 //! directory and ports.
 
+mod app_work;
+
+pub use app_work::{AppAction, InstallSource};
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +21,9 @@ use archy_discovery::market::Market;
 use archy_discovery::relay_gate::BadSignatureLimit;
 use archy_discovery::service::{Discovery, DiscoveryOptions};
 use archy_discovery::store::StoreError;
+use archy_orchestrator::Orchestrator;
 use archy_registry::swarm::endpoint::Network;
-use archy_registry::swarm::{self, BlobStore, NodeTicket};
+use archy_registry::swarm::{self, BlobStore, Fetcher, NodeTicket};
 use archy_trust::Did;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
@@ -31,8 +36,12 @@ use crate::control::ControlServer;
 use crate::daemon::{DaemonError, NodeOptions, RunningNode};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::embedded_relay::EmbeddedRelay;
+use crate::operations::{Operations, OperationsError};
 use crate::state::NodeState;
 
+/// Longest the node waits at start for a command run without it to let
+/// go of the orchestrator's state.
+const APPS_OPEN_WAIT: Duration = Duration::from_secs(30);
 /// Longest a reconcile pass in progress is waited for when the node stops;
 /// each of its podman calls has its own deadline well inside this.
 const RECONCILE_STOP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -55,6 +64,12 @@ pub enum NodeError {
     /// The HTTP API.
     #[error(transparent)]
     Api(#[from] ApiStartError),
+    /// The orchestrator's state.
+    #[error(transparent)]
+    Apps(#[from] archy_orchestrator::Error),
+    /// The operations kept in the node's state.
+    #[error(transparent)]
+    Operations(#[from] OperationsError),
 }
 
 /// A running node. Cloning gives another handle to the same node.
@@ -73,6 +88,11 @@ struct Inner {
     market: Option<Market>,
     state: NodeState,
     blobs: BlobStore,
+    orchestrator: Arc<Orchestrator>,
+    /// App operations run one at a time ([`app_work`]).
+    apps_lock: Mutex<()>,
+    operations: Operations,
+    fetcher: Fetcher,
     /// What [`Node::shutdown`] stops; `None` once stopped.
     parts: Mutex<Option<Parts>>,
 }
@@ -163,18 +183,29 @@ impl Node {
             }
             None => None,
         };
+        let choice = PodmanChoice {
+            socket: config.apps.podman_socket.clone(),
+            rootful: config.apps.rootful,
+        };
+        let orchestrator =
+            Arc::new(apps::open(&apps::config(&data, &choice)?, APPS_OPEN_WAIT).await?);
         let (stop, stopped) = watch::channel(false);
         let reconciler = if config.apps.enabled {
-            let choice = PodmanChoice {
-                socket: config.apps.podman_socket.clone(),
-                rootful: config.apps.rootful,
-            };
-            let apps = apps::config(&data, &choice)?;
             let every = Duration::from_secs(config.apps.reconcile_every.max(1));
-            Some(tokio::spawn(apps::reconcile_loop(apps, every, stopped)))
+            Some(tokio::spawn(apps::reconcile_loop(
+                orchestrator.clone(),
+                every,
+                stopped,
+            )))
         } else {
             None
         };
+        let operations = Operations::open(swarm.state().clone())?;
+        let fetcher = Fetcher::new(
+            swarm.endpoint().clone(),
+            swarm.blobs().clone(),
+            data.releases_dir(),
+        );
         let inner = Inner {
             ticket,
             publishes: swarm.publishes().to_vec(),
@@ -185,6 +216,10 @@ impl Node {
             market,
             state: swarm.state().clone(),
             blobs: swarm.blobs().clone(),
+            orchestrator,
+            apps_lock: Mutex::new(()),
+            operations,
+            fetcher,
             data,
             config,
             parts: Mutex::new(Some(Parts {
@@ -265,6 +300,26 @@ impl Node {
     /// The node's blob store.
     pub fn blobs(&self) -> &BlobStore {
         &self.inner.blobs
+    }
+
+    /// The orchestrator of the node's apps, open while the node runs.
+    pub fn orchestrator(&self) -> &Arc<Orchestrator> {
+        &self.inner.orchestrator
+    }
+
+    /// The node's operations: running, and kept from before.
+    pub fn operations(&self) -> &Operations {
+        &self.inner.operations
+    }
+
+    /// Held by the app operation that runs.
+    fn apps_lock(&self) -> &Mutex<()> {
+        &self.inner.apps_lock
+    }
+
+    /// Fetches over the node's own endpoint into its own store.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.inner.fetcher
     }
 
     /// Stops the parts in order (API, reconcile loop, control socket,

@@ -1,0 +1,373 @@
+//! The API's app routes: installed apps, the operations that change them
+//! (answered `202` at once with an operation id) and their progress as
+//! Server-Sent Events, and the orchestrator's journal.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use archy_orchestrator::state::{Desired, JournalEntry};
+use archy_orchestrator::AppSummary;
+use archy_orchestrator::lifecycle::ContainerStatus;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use crate::fetching::ReleaseName;
+use crate::node::{AppAction, InstallSource, Node};
+use crate::operations::{Event, Operation, OperationsError};
+
+/// Progress streams open at once.
+pub const MAX_STREAMS: usize = 16;
+/// How often an idle stream sends a comment, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The cap on open progress streams, shared by every request.
+#[derive(Clone)]
+pub struct StreamSlots(pub Arc<Semaphore>);
+
+/// An operation that was started.
+#[derive(Serialize, ToSchema)]
+pub struct Started {
+    /// Its id.
+    pub operation: u64,
+    /// Where to read it.
+    pub href: String,
+    /// Where to follow its progress (Server-Sent Events).
+    pub events: String,
+}
+
+fn started(id: u64) -> (StatusCode, Json<Started>) {
+    (
+        StatusCode::ACCEPTED,
+        Json(Started {
+            operation: id,
+            href: format!("/api/operations/{id}"),
+            events: format!("/api/operations/{id}/events"),
+        }),
+    )
+}
+
+fn operations_error(e: &OperationsError) -> ApiError {
+    match e {
+        OperationsError::TooMany => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        _ => ApiError::internal(e),
+    }
+}
+
+/// The installed app `id`, or 404.
+fn installed(node: &Node, id: &str) -> Result<AppSummary, ApiError> {
+    node.orchestrator()
+        .list()
+        .map_err(|e| ApiError::internal(&e))?
+        .into_iter()
+        .find(|a| a.id == id && a.desired != Desired::Removed)
+        .ok_or_else(|| ApiError::not_found(format!("no app {id} is installed on this node")))
+}
+
+/// Every installed app.
+#[utoipa::path(get, path = "/api/apps", tag = "apps",
+    responses((status = 200, description = "Installed apps", body = [AppSummary])))]
+pub async fn list(State(node): State<Node>) -> Result<Json<Vec<AppSummary>>, ApiError> {
+    let apps = node
+        .orchestrator()
+        .list()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(
+        apps.into_iter()
+            .filter(|a| a.desired != Desired::Removed)
+            .collect(),
+    ))
+}
+
+/// An installed app, with its containers when podman answers.
+#[derive(Serialize, ToSchema)]
+pub struct AppDetail {
+    /// The app.
+    pub app: AppSummary,
+    /// Its containers in start order, with podman's state and their health
+    /// (none when podman did not answer).
+    pub containers: Option<Vec<ContainerStatus>>,
+    /// Why the containers are not shown, if they are not.
+    pub podman: Option<String>,
+}
+
+/// One installed app and the state and health of its containers.
+#[utoipa::path(get, path = "/api/apps/{id}", tag = "apps",
+    params(("id" = String, Path, description = "The app id")),
+    responses((status = 200, description = "The app", body = AppDetail),
+              (status = 404, description = "Not installed", body = ErrorBody)))]
+pub async fn show(
+    State(node): State<Node>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<AppDetail>, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let app = installed(&node, &id)?;
+    let (containers, podman) = match node.orchestrator().status(&id).await {
+        Ok(status) => (Some(status.containers), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Ok(Json(AppDetail {
+        app,
+        containers,
+        podman,
+    }))
+}
+
+/// What to install.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallBody {
+    /// `PUBLISHER_DID/APP_ID[@VERSION]`; with `dev`, a directory (or its
+    /// manifest.yml) on the node's machine.
+    pub app: String,
+    /// Install a local, unpublished app directory, marked as dev.
+    #[serde(default)]
+    pub dev: bool,
+}
+
+/// Installs an app by name, from the sources the node knows.
+#[utoipa::path(post, path = "/api/apps", tag = "apps", request_body = InstallBody,
+    responses((status = 202, description = "Started", body = Started),
+              (status = 422, description = "Not an app name", body = ErrorBody)))]
+pub async fn install(
+    State(node): State<Node>,
+    body: Result<Json<InstallBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let source = if body.dev {
+        InstallSource::Dev(body.app.into())
+    } else {
+        InstallSource::Published(Box::new(
+            body.app
+                .parse::<ReleaseName>()
+                .map_err(|e| ApiError::invalid(e.to_string()))?,
+        ))
+    };
+    let id = node.install(source).map_err(|e| operations_error(&e))?;
+    Ok(started(id))
+}
+
+/// What an update asks for.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    /// The version to update to [default: the newest in the catalog].
+    pub version: Option<String>,
+}
+
+/// Starts, stops, restarts, reinstalls or updates an installed app.
+#[utoipa::path(post, path = "/api/apps/{id}/{action}", tag = "apps",
+    params(("id" = String, Path, description = "The app id"),
+           ("action" = String, Path, description = "start, stop, restart, reinstall or update")),
+    request_body(content = Option<UpdateBody>, description = "For update: the version"),
+    responses((status = 202, description = "Started", body = Started),
+              (status = 404, description = "Not installed", body = ErrorBody),
+              (status = 422, description = "Not an action", body = ErrorBody)))]
+pub async fn act(
+    State(node): State<Node>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Option<Json<UpdateBody>>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Path((id, action)) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let action = match action.as_str() {
+        "start" => Some(AppAction::Start),
+        "stop" => Some(AppAction::Stop),
+        "restart" => Some(AppAction::Restart),
+        "reinstall" => Some(AppAction::Reinstall),
+        "update" => None,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "'{other}' is not an action: start, stop, restart, reinstall or update"
+            )));
+        }
+    };
+    installed(&node, &id)?;
+    let op = match action {
+        Some(action) => node.act(&id, action),
+        None => {
+            let version = body
+                .and_then(|Json(b)| b.version)
+                .map(|v| {
+                    semver::Version::parse(&v).map_err(|e| {
+                        ApiError::invalid(format!("'{v}' is not a version like 1.2.0: {e}"))
+                    })
+                })
+                .transpose()?;
+            node.update(&id, version)
+        }
+    };
+    Ok(started(op.map_err(|e| operations_error(&e))?))
+}
+
+/// How an app is removed.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveParams {
+    /// Also delete its data and secrets.
+    #[serde(default)]
+    pub purge: bool,
+}
+
+/// Uninstalls an app; its data stays unless `purge=true`.
+#[utoipa::path(delete, path = "/api/apps/{id}", tag = "apps",
+    params(("id" = String, Path, description = "The app id"), RemoveParams),
+    responses((status = 202, description = "Started", body = Started),
+              (status = 404, description = "Not installed", body = ErrorBody)))]
+pub async fn uninstall(
+    State(node): State<Node>,
+    path: Result<Path<String>, PathRejection>,
+    params: Result<Query<RemoveParams>, QueryRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
+    installed(&node, &id)?;
+    let op = node
+        .act(
+            &id,
+            AppAction::Uninstall {
+                purge: params.purge,
+            },
+        )
+        .map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}
+
+/// One operation: what it does, how far it is, how it ended.
+#[utoipa::path(get, path = "/api/operations/{id}", tag = "apps",
+    params(("id" = u64, Path, description = "The operation id")),
+    responses((status = 200, description = "The operation", body = Operation),
+              (status = 404, description = "No such operation", body = ErrorBody)))]
+pub async fn operation(
+    State(node): State<Node>,
+    path: Result<Path<u64>, PathRejection>,
+) -> Result<Json<Operation>, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    node.operations()
+        .get(id)
+        .map_err(|e| operations_error(&e))?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no operation {id} is known to this node")))
+}
+
+/// The progress of an operation as Server-Sent Events: its state now,
+/// then each change; the percentage never goes back, and the stream ends
+/// after exactly one terminal event (`succeeded`, or `failed` with why).
+#[utoipa::path(get, path = "/api/operations/{id}/events", tag = "apps",
+    params(("id" = u64, Path, description = "The operation id")),
+    responses((status = 200, description = "text/event-stream of operation events", body = Event,
+               content_type = "text/event-stream"),
+              (status = 404, description = "No such operation", body = ErrorBody),
+              (status = 503, description = "Too many streams open", body = ErrorBody)))]
+pub async fn events(
+    State(node): State<Node>,
+    Extension(slots): Extension<StreamSlots>,
+    path: Result<Path<u64>, PathRejection>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Ok(slot) = slots.0.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{MAX_STREAMS} progress streams are open already; poll /api/operations/{id} instead"
+            ),
+        ));
+    };
+    let (now, live) = node
+        .operations()
+        .follow(id)
+        .map_err(|e| operations_error(&e))?
+        .ok_or_else(|| ApiError::not_found(format!("no operation {id} is known to this node")))?;
+    let first = match Event::terminal_of(&now) {
+        Some(terminal) => terminal,
+        None => Event::Progress {
+            percent: now.percent,
+            stage: now.stage.clone(),
+        },
+    };
+    let stream = futures_util::stream::unfold(
+        Following {
+            first: Some(first),
+            live,
+            done: false,
+            _slot: slot,
+        },
+        next_event,
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// A stream's place in an operation's events.
+struct Following {
+    first: Option<Event>,
+    live: Option<broadcast::Receiver<Event>>,
+    done: bool,
+    _slot: OwnedSemaphorePermit,
+}
+
+async fn next_event(mut f: Following) -> Option<(Result<SseEvent, Infallible>, Following)> {
+    if f.done {
+        return None;
+    }
+    let event = match f.first.take() {
+        Some(event) => event,
+        None => loop {
+            let live = f.live.as_mut()?;
+            match live.recv().await {
+                Ok(event) => break event,
+                // A slow reader skips ahead: the next event is newer.
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        },
+    };
+    f.done = event.is_terminal();
+    let name = match &event {
+        Event::Progress { .. } => "progress",
+        Event::Succeeded { .. } => "succeeded",
+        Event::Failed { .. } => "failed",
+    };
+    let sse = SseEvent::default()
+        .event(name)
+        .json_data(&event)
+        .unwrap_or_else(|_| SseEvent::default().event(name));
+    Some((Ok(sse), f))
+}
+
+/// Journal entries shown unless asked otherwise, and at most.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JournalParams {
+    /// Newest entries to show, at most 1000 [default: 50].
+    pub limit: Option<usize>,
+}
+
+/// The orchestrator's journal, newest last: what ran, when, and how it
+/// ended ("interrupted" when the node died during it).
+#[utoipa::path(get, path = "/api/journal", tag = "apps", params(JournalParams),
+    responses((status = 200, description = "Journal entries", body = [JournalEntry])))]
+pub async fn journal(
+    State(node): State<Node>,
+    params: Result<Query<JournalParams>, QueryRejection>,
+) -> Result<Json<Vec<JournalEntry>>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit is {limit}; it must be from 1 to 1000"
+        )));
+    }
+    let entries = node
+        .orchestrator()
+        .journal()
+        .map_err(|e| ApiError::internal(&e))?;
+    let skip = entries.len().saturating_sub(limit);
+    Ok(Json(entries.into_iter().skip(skip).collect()))
+}

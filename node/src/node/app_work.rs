@@ -1,0 +1,294 @@
+//! What a running node does to its apps on request: install by name (or
+//! from a local dev directory), update, start, stop, restart, reinstall and
+//! uninstall, each an operation ([`crate::operations`]) that answers at
+//! once with its id and runs in the background.
+//!
+//! App operations run one at a time (the orchestrator does one at a time
+//! anyway); while one runs, every event the orchestrator sends for a
+//! journalled operation is this one's, and is forwarded as its progress.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use archy_discovery::market::{Answer, Query};
+use archy_orchestrator::{Event as AppEvent, Orchestrator};
+use archy_registry::swarm::{FetchEvent, NodeTicket};
+use archy_registry::verified::VerifiedManifest;
+use serde::Serialize;
+
+use super::Node;
+use crate::fetching::{FetchSession, ReleaseName};
+use crate::operations::{Failure, OperationsError, Reporter};
+
+/// The share of an install's progress the fetch takes; the orchestrator's
+/// stages take the rest.
+const FETCH_SHARE: u8 = 50;
+
+/// What to install.
+#[derive(Debug, Clone)]
+pub enum InstallSource {
+    /// A published release: `PUBLISHER_DID/APP_ID[@VERSION]`.
+    Published(Box<ReleaseName>),
+    /// A local, unpublished app directory (or its manifest) on this
+    /// machine, marked as dev.
+    Dev(std::path::PathBuf),
+}
+
+/// An operation on one installed app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAction {
+    /// Start it if stopped.
+    Start,
+    /// Stop it until started again.
+    Stop,
+    /// Stop and start it.
+    Restart,
+    /// Recreate its containers from the same release.
+    Reinstall,
+    /// Remove it; its data too if `purge`.
+    Uninstall {
+        /// Also delete its data and secrets.
+        purge: bool,
+    },
+}
+
+impl AppAction {
+    /// The operation's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Reinstall => "reinstall",
+            Self::Uninstall { .. } => "uninstall",
+        }
+    }
+}
+
+/// The result of an operation on one app.
+#[derive(Serialize)]
+struct Done<'a> {
+    app: &'a str,
+    operation: &'static str,
+}
+
+impl Node {
+    /// Starts installing `source`; returns the operation's id.
+    pub fn install(&self, source: InstallSource) -> Result<u64, OperationsError> {
+        let shown = match &source {
+            InstallSource::Published(name) => name_text(name),
+            InstallSource::Dev(path) => path.display().to_string(),
+        };
+        let reporter = self.operations().begin("install", &shown)?;
+        let op = reporter.id();
+        let node = self.clone();
+        tokio::spawn(async move {
+            let outcome = async {
+                let (verified, share) = match &source {
+                    InstallSource::Published(name) => {
+                        (node.fetch_by_name(name, &reporter).await?, FETCH_SHARE)
+                    }
+                    InstallSource::Dev(path) => (dev_release(path)?, 0),
+                };
+                node.run_app_operation(&reporter, share, async |o| o.install(&verified).await)
+                    .await
+            }
+            .await;
+            reporter.finish(outcome);
+        });
+        Ok(op)
+    }
+
+    /// Starts updating installed app `id` to `version`, or to the newest
+    /// release in its publisher's catalog; returns the operation's id.
+    pub fn update(
+        &self,
+        id: &str,
+        version: Option<semver::Version>,
+    ) -> Result<u64, OperationsError> {
+        let reporter = self.operations().begin("update", id)?;
+        let op = reporter.id();
+        let node = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let outcome = async {
+                let installed = node
+                    .orchestrator()
+                    .list()
+                    .map_err(|e| Failure::of(&e))?
+                    .into_iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| Failure::message(format!("{id} is not installed")))?;
+                if installed.dev {
+                    return Err(Failure::message(format!(
+                        "{id} is a dev install from a local directory; install the directory again to update it"
+                    )));
+                }
+                let name = ReleaseName::from_str(&format!("{}/{}", installed.publisher, id))
+                    .map_err(|e| Failure::of(&e))?;
+                let name = ReleaseName { version, ..name };
+                let verified = node.fetch_by_name(&name, &reporter).await?;
+                node.run_app_operation(&reporter, FETCH_SHARE, async |o| o.update(&verified).await)
+                    .await
+            }
+            .await;
+            reporter.finish(outcome);
+        });
+        Ok(op)
+    }
+
+    /// Starts `action` on installed app `id`; returns the operation's id.
+    pub fn act(&self, id: &str, action: AppAction) -> Result<u64, OperationsError> {
+        let reporter = self.operations().begin(action.name(), id)?;
+        let op = reporter.id();
+        let node = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let outcome = node
+                .run_app_operation(&reporter, 0, async |o| {
+                    match action {
+                        AppAction::Start => o.start(&id).await,
+                        AppAction::Stop => o.stop(&id).await,
+                        AppAction::Restart => o.restart(&id).await,
+                        AppAction::Reinstall => o.reinstall(&id).await,
+                        AppAction::Uninstall { purge } => o.uninstall(&id, purge).await,
+                    }?;
+                    Ok(Done {
+                        app: &id,
+                        operation: action.name(),
+                    })
+                })
+                .await;
+            reporter.finish(outcome);
+        });
+        Ok(op)
+    }
+
+    /// Runs one orchestrator operation, alone, forwarding its stages as
+    /// progress from `from` percent up.
+    async fn run_app_operation<T: Serialize>(
+        &self,
+        reporter: &Reporter,
+        from: u8,
+        work: impl AsyncFnOnce(&Orchestrator) -> Result<T, archy_orchestrator::Error>,
+    ) -> Result<serde_json::Value, Failure> {
+        let _alone = self.apps_lock().lock().await;
+        let orchestrator = self.orchestrator();
+        let mut events = orchestrator.subscribe();
+        let forward = async {
+            // Reconcile passes report as operation 0; every other event is
+            // this operation's, since it runs alone.
+            while let Ok(progress) = events.recv().await {
+                if let (false, AppEvent::Stage { stage, percent }) =
+                    (progress.op == 0, progress.event)
+                {
+                    let scaled = u16::from(from) + u16::from(percent) * u16::from(100 - from) / 100;
+                    reporter.progress(u8::try_from(scaled).unwrap_or(100), stage.label());
+                }
+            }
+        };
+        let work = work(orchestrator);
+        tokio::pin!(work);
+        let result = tokio::select! {
+            result = &mut work => result,
+            // The channel closed (it cannot while the node holds the
+            // orchestrator): the work goes on without progress.
+            () = forward => work.await,
+        };
+        let value = result.map_err(|e| Failure::of(&e))?;
+        serde_json::to_value(value).map_err(|e| Failure::of(&e))
+    }
+
+    /// Fetches and verifies a release by name, from every source the node
+    /// knows: the providers of its verified listing, the publisher's
+    /// remembered origin and the peers met before. Progress takes 0 to
+    /// [`FETCH_SHARE`] percent.
+    async fn fetch_by_name(
+        &self,
+        name: &ReleaseName,
+        reporter: &Reporter,
+    ) -> Result<VerifiedManifest, Failure> {
+        reporter.progress(1, "finding sources");
+        let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
+        let mut request = name.request(None, self.listing_providers(name).await);
+        session
+            .add_known_nodes(&mut request)
+            .map_err(|e| Failure::of(&e))?;
+        if request.origin.is_none() && request.providers.is_empty() {
+            return Err(Failure::message(format!(
+                "no node is known to serve {}: its listing names none and no earlier fetch met one",
+                name_text(name)
+            )));
+        }
+        let mut total = 0u64;
+        let result = session
+            .fetch(&request, &mut |event| match event {
+                FetchEvent::MetadataFrom { .. } => reporter.progress(3, "catalog verified"),
+                FetchEvent::Resolved {
+                    total_bytes,
+                    already_held,
+                    ..
+                } => {
+                    total = total_bytes.max(1);
+                    reporter.progress(fetch_percent(already_held, total), "fetching");
+                }
+                FetchEvent::Progress { bytes } if total > 0 => {
+                    reporter.progress(fetch_percent(bytes, total), "fetching");
+                }
+                _ => {}
+            })
+            .await;
+        result.map_err(|e| Failure::of(&e))
+    }
+
+    /// The provider tickets of `name`'s listing in the market, if any.
+    /// They are hints: what is fetched is what the publisher's catalog
+    /// names, checked hash by hash.
+    async fn listing_providers(&self, name: &ReleaseName) -> Vec<NodeTicket> {
+        let Some(market) = self.market().cloned() else {
+            return Vec::new();
+        };
+        let query = Query::Show {
+            did: name.publisher.to_string(),
+            app_id: name.app.clone(),
+        };
+        let answer = tokio::task::spawn_blocking(move || market.answer(&query)).await;
+        match answer {
+            Ok(Answer::Listing {
+                detail: Some(detail),
+            }) => detail
+                .listing
+                .providers
+                .iter()
+                .filter_map(|t| t.parse().ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Scales fetched bytes into the fetch's share of the progress.
+fn fetch_percent(bytes: u64, total: u64) -> u8 {
+    let share = bytes.min(total) * u64::from(FETCH_SHARE - 5) / total.max(1);
+    5 + u8::try_from(share).unwrap_or(FETCH_SHARE - 5)
+}
+
+fn name_text(name: &ReleaseName) -> String {
+    match &name.version {
+        Some(v) => format!("{}/{}@{v}", name.publisher, name.app),
+        None => format!("{}/{}", name.publisher, name.app),
+    }
+}
+
+/// A local app directory (or its manifest) as a dev release.
+fn dev_release(path: &Path) -> Result<VerifiedManifest, Failure> {
+    let manifest = if path.is_dir() {
+        path.join("manifest.yml")
+    } else {
+        path.to_owned()
+    };
+    VerifiedManifest::from_dev_dir(&manifest).map_err(|e| Failure {
+        error: format!("reading the dev app at {}", manifest.display()),
+        causes: vec![e.to_string()],
+    })
+}
