@@ -6,6 +6,7 @@
 //! archy.toml          the node's configuration (optional; see `config`)
 //! node.key            the node identity (0600), made on first use
 //! api.token           the API's bearer token (0600), made on first run
+//! api.json            where the running node's API listens (while it runs)
 //! state.redb          publishers, trusted metadata, releases held, peers
 //! discovery.redb      the market: listings, publishers, pinned roots,
 //!                     relay cursors, counters
@@ -90,6 +91,11 @@ impl DataDir {
     /// The API's bearer token.
     pub fn api_token_file(&self) -> PathBuf {
         self.root.join("api.token")
+    }
+
+    /// Where the running node says its API listens.
+    pub fn api_advert_file(&self) -> PathBuf {
+        self.root.join("api.json")
     }
 
     /// The blob store directory.

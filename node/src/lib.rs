@@ -5,6 +5,7 @@
 //! daemon and HTTP API, in later issues) reuse:
 //!
 //! - [`api`]: the local HTTP API a running node serves;
+//! - [`client`]: a client of a running node's API, as the CLI uses it;
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
 //! - [`catalog_server`]: a catalog served over HTTP;
 //! - [`config`]: `archy.toml`, what a node is told beyond its flags;
@@ -27,6 +28,7 @@ pub mod app_test;
 pub mod apps;
 pub mod catalog_server;
 pub mod catalog_source;
+pub mod client;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -71,7 +71,7 @@ pub struct Operation {
 }
 
 /// One event of an operation's progress.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// It moved on.

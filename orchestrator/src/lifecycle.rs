@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use archy_registry::manifest::ImageRef;
 use archy_registry::verified::VerifiedManifest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast};
 
 use crate::error::Error;
@@ -48,7 +48,7 @@ pub struct Orchestrator {
 }
 
 /// An app as `archy app ls` shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppSummary {
     /// The app id.
     pub id: String,
@@ -81,7 +81,7 @@ impl AppSummary {
 }
 
 /// One container's state, for `archy app status`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContainerStatus {
     /// Its name in the manifest.
     pub name: String,

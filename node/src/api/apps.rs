@@ -6,9 +6,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use archy_orchestrator::state::{Desired, JournalEntry};
 use archy_orchestrator::AppSummary;
 use archy_orchestrator::lifecycle::ContainerStatus;
+use archy_orchestrator::state::{Desired, JournalEntry};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
@@ -21,8 +21,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use crate::fetching::ReleaseName;
-use crate::node::{AppAction, InstallSource, Node};
+use crate::node::{AppAction, InstallSource, Node, UpdateSource, Wanted};
 use crate::operations::{Event, Operation, OperationsError};
+use archy_registry::swarm::NodeTicket;
 
 /// Progress streams open at once.
 pub const MAX_STREAMS: usize = 16;
@@ -131,6 +132,13 @@ pub struct InstallBody {
     /// Install a local, unpublished app directory, marked as dev.
     #[serde(default)]
     pub dev: bool,
+    /// The publisher's own node, asked first [default: the one the node
+    /// remembers, or the listing's].
+    pub origin: Option<String>,
+    /// Nodes that may have the release, asked before the ones the node
+    /// knows.
+    #[serde(default)]
+    pub providers: Vec<String>,
 }
 
 /// Installs an app by name, from the sources the node knows.
@@ -145,14 +153,27 @@ pub async fn install(
     let source = if body.dev {
         InstallSource::Dev(body.app.into())
     } else {
-        InstallSource::Published(Box::new(
-            body.app
+        InstallSource::Published(Box::new(Wanted {
+            name: body
+                .app
                 .parse::<ReleaseName>()
                 .map_err(|e| ApiError::invalid(e.to_string()))?,
-        ))
+            origin: body.origin.as_ref().map(ticket).transpose()?,
+            providers: body
+                .providers
+                .iter()
+                .map(ticket)
+                .collect::<Result<_, _>>()?,
+        }))
     };
     let id = node.install(source).map_err(|e| operations_error(&e))?;
     Ok(started(id))
+}
+
+/// A node ticket from a request body.
+fn ticket(text: &String) -> Result<NodeTicket, ApiError> {
+    text.parse::<NodeTicket>()
+        .map_err(|e| ApiError::invalid(format!("'{text}' is not a node ticket: {e}")))
 }
 
 /// What an update asks for.
@@ -161,6 +182,14 @@ pub async fn install(
 pub struct UpdateBody {
     /// The version to update to [default: the newest in the catalog].
     pub version: Option<String>,
+    /// The publisher's own node, asked first.
+    pub origin: Option<String>,
+    /// Nodes that may have the release.
+    #[serde(default)]
+    pub providers: Vec<String>,
+    /// For a dev install: the directory (or manifest.yml) on the node's
+    /// machine to update from, instead of the catalog.
+    pub dev: Option<String>,
 }
 
 /// Starts, stops, restarts, reinstalls or updates an installed app.
@@ -193,15 +222,34 @@ pub async fn act(
     let op = match action {
         Some(action) => node.act(&id, action),
         None => {
-            let version = body
-                .and_then(|Json(b)| b.version)
-                .map(|v| {
-                    semver::Version::parse(&v).map_err(|e| {
-                        ApiError::invalid(format!("'{v}' is not a version like 1.2.0: {e}"))
-                    })
-                })
-                .transpose()?;
-            node.update(&id, version)
+            let body = body.map(|Json(b)| b).unwrap_or_default();
+            let source = match body.dev {
+                Some(path) => UpdateSource::Dev(path.into()),
+                None => {
+                    let version = body
+                        .version
+                        .map(|v| {
+                            semver::Version::parse(&v).map_err(|e| {
+                                ApiError::invalid(format!("'{v}' is not a version like 1.2.0: {e}"))
+                            })
+                        })
+                        .transpose()?;
+                    let app = installed(&node, &id)?;
+                    let name = format!("{}/{id}", app.publisher)
+                        .parse::<ReleaseName>()
+                        .map_err(|e| ApiError::invalid(e.to_string()))?;
+                    UpdateSource::Catalog(Box::new(Wanted {
+                        name: ReleaseName { version, ..name },
+                        origin: body.origin.as_ref().map(ticket).transpose()?,
+                        providers: body
+                            .providers
+                            .iter()
+                            .map(ticket)
+                            .collect::<Result<_, _>>()?,
+                    }))
+                }
+            };
+            node.update(&id, source)
         }
     };
     Ok(started(op.map_err(|e| operations_error(&e))?))

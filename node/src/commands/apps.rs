@@ -9,7 +9,13 @@ use std::time::Duration;
 use anyhow::Context;
 use archy_node::app_test;
 use archy_node::apps::{self, PodmanChoice};
-use archy_orchestrator::{AppStatus, AppSummary, Event, Orchestrator, Progress, quadlet};
+use archy_node::client::{ClientError, NodeClient};
+use archy_node::config::NetworkChoice;
+use archy_node::fetching::ReleaseName;
+use archy_node::operations::Event as OpEvent;
+use archy_orchestrator::lifecycle::ContainerStatus;
+use archy_orchestrator::state::JournalEntry;
+use archy_orchestrator::{AppSummary, Event, Orchestrator, Progress, quadlet};
 use archy_registry::tuf::time::UtcTime;
 use archy_registry::verified::VerifiedManifest;
 use archy_registry::{Form, Manifest};
@@ -19,8 +25,9 @@ use tokio::sync::broadcast;
 
 use super::app::manifest_path;
 use super::runtime;
-use super::swarm::{data_dir, fetch_verified};
-use crate::cli::{AppRef, AppsArgs, FetchArgs, InstallArgs, PodmanArgs};
+use super::session::Session;
+use super::swarm::data_dir;
+use crate::cli::{AppRef, AppsArgs, InstallArgs, NetworkArg, PodmanArgs};
 use crate::output::Output;
 
 /// How long a command waits for the orchestrator's state while another
@@ -40,67 +47,6 @@ async fn open(args: &AppsArgs) -> anyhow::Result<Orchestrator> {
     Ok(apps::open(&config, OPEN_WAIT).await?)
 }
 
-/// Draws one operation's events as a bar until its terminal event.
-fn draw(mut events: broadcast::Receiver<Progress>, out: &Output) -> tokio::task::JoinHandle<()> {
-    let bar = if out.is_json() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(100)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>3}% {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    tokio::spawn(async move {
-        while let Ok(Progress {
-            operation,
-            app,
-            event,
-            ..
-        }) = events.recv().await
-        {
-            bar.set_prefix(operation);
-            match event {
-                Event::Stage { stage, percent } => {
-                    bar.set_position(percent.into());
-                    bar.set_message(format!("{app}: {}", stage.label()));
-                }
-                Event::Succeeded | Event::Failed { .. } => break,
-            }
-        }
-        bar.finish_and_clear();
-    })
-}
-
-/// Runs one orchestrator operation with a progress bar.
-async fn with_bar<T>(
-    orchestrator: &Orchestrator,
-    out: &Output,
-    operation: impl AsyncFnOnce(&Orchestrator) -> Result<T, archy_orchestrator::Error>,
-) -> anyhow::Result<T> {
-    let drawing = draw(orchestrator.subscribe(), out);
-    let result = operation(orchestrator).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), drawing).await;
-    Ok(result?)
-}
-
-async fn verified(args: &InstallArgs, out: &Output) -> anyhow::Result<VerifiedManifest> {
-    if args.dev {
-        let path = manifest_path(Path::new(&args.app));
-        return VerifiedManifest::from_dev_dir(&path)
-            .with_context(|| format!("reading the dev app at {}", path.display()));
-    }
-    let fetch = FetchArgs {
-        release: args.app.clone(),
-        origin: args.origin.clone(),
-        providers: args.providers.clone(),
-        data: args.apps.data.clone(),
-        network: args.network,
-    };
-    Ok(fetch_verified(&fetch, out).await?.0)
-}
-
 fn summary_text(verb: &str, s: &AppSummary) -> String {
     let dev = if s.dev {
         " [dev: unpublished, not verified by a catalog]"
@@ -114,21 +60,137 @@ fn summary_text(verb: &str, s: &AppSummary) -> String {
     text
 }
 
+/// The node this app command asks: the running one, or one started here
+/// with the command's podman choice.
+async fn session(args: &AppsArgs, network: Option<NetworkArg>) -> anyhow::Result<Session> {
+    let data = data_dir(&args.data)?;
+    let podman = args.podman.clone();
+    Session::open(&data, |config| {
+        if podman.podman_socket.is_some() || podman.rootful {
+            config.apps.podman_socket.clone_from(&podman.podman_socket);
+            config.apps.rootful = podman.rootful;
+        }
+        if let Some(NetworkArg::Internet) = network {
+            config.swarm.network = NetworkChoice::Internet;
+        }
+    })
+    .await
+}
+
+/// Follows operation `id` with a progress bar; its result, or its failure
+/// as an error.
+async fn follow(client: &NodeClient, id: u64, out: &Output) -> anyhow::Result<serde_json::Value> {
+    let bar = if out.is_json() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(100)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:30}] {pos:>3}% {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let terminal = client
+        .follow(id, &mut |event| {
+            if let OpEvent::Progress { percent, stage } = event {
+                bar.set_position(u64::from(*percent));
+                bar.set_message(stage.clone());
+            }
+        })
+        .await;
+    bar.finish_and_clear();
+    match terminal? {
+        OpEvent::Succeeded { result } => Ok(result),
+        OpEvent::Failed { error, causes } => Err(ClientError::Api {
+            status: 0,
+            error,
+            causes,
+        }
+        .into()),
+        OpEvent::Progress { .. } => anyhow::bail!("operation {id} ended without an outcome"),
+    }
+}
+
+/// Starts an operation with `start`, follows it, and closes the session.
+async fn run_operation(
+    session: Session,
+    out: &Output,
+    start: impl AsyncFnOnce(&NodeClient) -> Result<Started, ClientError>,
+) -> anyhow::Result<serde_json::Value> {
+    let result = async {
+        let started = start(session.client()).await?;
+        follow(session.client(), started.operation, out).await
+    }
+    .await;
+    session.close().await;
+    result
+}
+
+#[derive(serde::Deserialize)]
+struct Started {
+    operation: u64,
+}
+
+/// An absolute path for the node, which may run in another directory.
+fn absolute(path: &str) -> anyhow::Result<String> {
+    let path = Path::new(path);
+    let path = path
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
 /// `archy app install` and `archy app update`.
 pub fn install(args: InstallArgs, update: bool, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let app = verified(&args, out).await?;
-        let orchestrator = open(&args.apps).await?;
-        let summary = if update {
-            with_bar(&orchestrator, out, async |o| o.update(&app).await).await?
+        let session = session(&args.apps, Some(args.network)).await?;
+        let result = if update {
+            let (id, body) = update_request(&args)?;
+            run_operation(session, out, async |c| {
+                c.post(&format!("/api/apps/{id}/update"), &body).await
+            })
+            .await?
         } else {
-            with_bar(&orchestrator, out, async |o| o.install(&app).await).await?
+            let app = if args.dev {
+                absolute(&args.app)?
+            } else {
+                args.app.clone()
+            };
+            let body = serde_json::json!({
+                "app": app,
+                "dev": args.dev,
+                "origin": args.origin,
+                "providers": args.providers,
+            });
+            run_operation(session, out, async |c| c.post("/api/apps", &body).await).await?
         };
-        out.result(&summary, || {
+        let summary: AppSummary =
+            serde_json::from_value(result.clone()).context("the node's answer is not an app")?;
+        out.result(&result, || {
             summary_text(if update { "updated to" } else { "installed" }, &summary)
         });
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The app id and request body of `archy app update`: a dev directory,
+/// an app id (the catalog's newest), or `DID/APP@VERSION`.
+fn update_request(args: &InstallArgs) -> anyhow::Result<(String, serde_json::Value)> {
+    let mut body = serde_json::json!({ "origin": args.origin, "providers": args.providers });
+    if args.dev {
+        let file = manifest_path(Path::new(&args.app));
+        let manifest = Manifest::load(&file, Form::Source)?;
+        body["dev"] = absolute(&args.app)?.into();
+        return Ok((manifest.id, body));
+    }
+    if args.app.contains('/') {
+        let name: ReleaseName = args.app.parse()?;
+        if let Some(version) = &name.version {
+            body["version"] = version.to_string().into();
+        }
+        return Ok((name.app, body));
+    }
+    Ok((args.app.clone(), body))
 }
 
 /// The single-app operations.
@@ -141,16 +203,10 @@ pub enum Operation {
     Uninstall { purge: bool },
 }
 
-#[derive(Serialize)]
-struct Done<'a> {
-    app: &'a str,
-    operation: &'static str,
-}
-
 /// `archy app start|stop|restart|reinstall|uninstall`.
 pub fn operate(app: AppRef, op: Operation, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let orchestrator = open(&app.apps).await?;
+        let session = session(&app.apps, None).await?;
         let id = app.id.as_str();
         let word = match op {
             Operation::Start => "started",
@@ -160,29 +216,33 @@ pub fn operate(app: AppRef, op: Operation, out: &Output) -> anyhow::Result<ExitC
             Operation::Uninstall { purge: false } => "uninstalled (data kept; --purge deletes it)",
             Operation::Uninstall { purge: true } => "uninstalled, data deleted",
         };
-        with_bar(&orchestrator, out, async |o| match op {
-            Operation::Start => o.start(id).await,
-            Operation::Stop => o.stop(id).await,
-            Operation::Restart => o.restart(id).await,
-            Operation::Reinstall => o.reinstall(id).await,
-            Operation::Uninstall { purge } => o.uninstall(id, purge).await,
+        let empty = serde_json::json!({});
+        let result = run_operation(session, out, async |c| match op {
+            Operation::Start => c.post(&format!("/api/apps/{id}/start"), &empty).await,
+            Operation::Stop => c.post(&format!("/api/apps/{id}/stop"), &empty).await,
+            Operation::Restart => c.post(&format!("/api/apps/{id}/restart"), &empty).await,
+            Operation::Reinstall => c.post(&format!("/api/apps/{id}/reinstall"), &empty).await,
+            Operation::Uninstall { purge } => {
+                c.delete(&format!("/api/apps/{id}?purge={purge}")).await
+            }
         })
         .await?;
-        out.result(
-            &Done {
-                app: id,
-                operation: word,
-            },
-            || format!("{id} {word}"),
-        );
+        out.result(&result, || format!("{id} {word}"));
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Asks the node `path` and closes the session.
+async fn ask<T: serde::de::DeserializeOwned>(session: Session, path: &str) -> anyhow::Result<T> {
+    let answer = session.client().get(path).await;
+    session.close().await;
+    Ok(answer?)
 }
 
 /// `archy app ls`.
 pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let apps = open(&args).await?.list()?;
+        let apps: Vec<AppSummary> = ask(session(&args, None).await?, "/api/apps").await?;
         out.result(&apps, || {
             if apps.is_empty() {
                 return "no apps installed".into();
@@ -209,18 +269,40 @@ pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// An app and its containers, as `GET /api/apps/{id}` answers.
+#[derive(Serialize, serde::Deserialize)]
+struct Detail {
+    app: AppSummary,
+    containers: Option<Vec<ContainerStatus>>,
+    podman: Option<String>,
+}
+
 /// `archy app status`.
 pub fn status(app: AppRef, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let status: AppStatus = open(&app.apps).await?.status(&app.id).await?;
-        out.result(&status, || {
-            let mut text = summary_text("app", &status.app);
+        let detail: Detail = ask(
+            session(&app.apps, None).await?,
+            &format!("/api/apps/{}", app.id),
+        )
+        .await?;
+        let Some(containers) = &detail.containers else {
+            anyhow::bail!(
+                "podman did not answer, so {}'s containers are unknown: {}",
+                app.id,
+                detail.podman.as_deref().unwrap_or("no reason given")
+            );
+        };
+        // The app's fields, then its containers: as before the API.
+        let mut shown = serde_json::to_value(&detail.app)?;
+        shown["containers"] = serde_json::to_value(containers)?;
+        out.result(&shown, || {
+            let mut text = summary_text("app", &detail.app);
             text += &format!(
                 "  wanted {}, {}\n",
-                format!("{:?}", status.app.desired).to_lowercase(),
-                format!("{:?}", status.app.phase).to_lowercase()
+                format!("{:?}", detail.app.desired).to_lowercase(),
+                format!("{:?}", detail.app.phase).to_lowercase()
             );
-            for c in &status.containers {
+            for c in containers {
                 text += &format!("  {:<16} {:<24} {}\n", c.name, c.state, c.health);
             }
             text
@@ -232,14 +314,18 @@ pub fn status(app: AppRef, out: &Output) -> anyhow::Result<ExitCode> {
 /// `archy app journal`.
 pub fn journal(limit: usize, args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let journal = open(&args).await?.journal()?;
-        let shown = &journal[journal.len().saturating_sub(limit)..];
+        let limit = limit.clamp(1, 1000);
+        let shown: Vec<JournalEntry> = ask(
+            session(&args, None).await?,
+            &format!("/api/journal?limit={limit}"),
+        )
+        .await?;
         out.result(&shown, || {
             let mut text = format!(
                 "{:>6} {:<20} {:<22} {:<36} OUTCOME\n",
                 "SEQ", "STARTED", "OPERATION", "APP"
             );
-            for e in shown {
+            for e in &shown {
                 text += &format!(
                     "{:>6} {:<20} {:<22} {:<36} {}\n",
                     e.seq,

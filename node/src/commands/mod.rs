@@ -9,6 +9,7 @@ mod key;
 mod market;
 mod node;
 mod publish;
+mod session;
 mod swarm;
 
 use std::process::ExitCode;

@@ -27,11 +27,34 @@ const FETCH_SHARE: u8 = 50;
 /// What to install.
 #[derive(Debug, Clone)]
 pub enum InstallSource {
-    /// A published release: `PUBLISHER_DID/APP_ID[@VERSION]`.
-    Published(Box<ReleaseName>),
+    /// A published release.
+    Published(Box<Wanted>),
     /// A local, unpublished app directory (or its manifest) on this
     /// machine, marked as dev.
     Dev(std::path::PathBuf),
+}
+
+/// What to update an installed app to.
+#[derive(Debug, Clone)]
+pub enum UpdateSource {
+    /// A release in the app's publisher's catalog: `version`, or the
+    /// newest not yanked.
+    Catalog(Box<Wanted>),
+    /// A local app directory (or its manifest), for a dev install.
+    Dev(std::path::PathBuf),
+}
+
+/// A published release, and the nodes the user named for it (asked
+/// first, before every node the node knows for it).
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    /// The release; for an update, the publisher and app are the installed
+    /// app's and only the version is read.
+    pub name: ReleaseName,
+    /// The publisher's own node, if the user named it.
+    pub origin: Option<NodeTicket>,
+    /// Nodes that may have it, if the user named some.
+    pub providers: Vec<NodeTicket>,
 }
 
 /// An operation on one installed app.
@@ -76,7 +99,7 @@ impl Node {
     /// Starts installing `source`; returns the operation's id.
     pub fn install(&self, source: InstallSource) -> Result<u64, OperationsError> {
         let shown = match &source {
-            InstallSource::Published(name) => name_text(name),
+            InstallSource::Published(wanted) => name_text(&wanted.name),
             InstallSource::Dev(path) => path.display().to_string(),
         };
         let reporter = self.operations().begin("install", &shown)?;
@@ -85,8 +108,8 @@ impl Node {
         tokio::spawn(async move {
             let outcome = async {
                 let (verified, share) = match &source {
-                    InstallSource::Published(name) => {
-                        (node.fetch_by_name(name, &reporter).await?, FETCH_SHARE)
+                    InstallSource::Published(wanted) => {
+                        (node.fetch_by_name(wanted, &reporter).await?, FETCH_SHARE)
                     }
                     InstallSource::Dev(path) => (dev_release(path)?, 0),
                 };
@@ -99,13 +122,10 @@ impl Node {
         Ok(op)
     }
 
-    /// Starts updating installed app `id` to `version`, or to the newest
-    /// release in its publisher's catalog; returns the operation's id.
-    pub fn update(
-        &self,
-        id: &str,
-        version: Option<semver::Version>,
-    ) -> Result<u64, OperationsError> {
+    /// Starts updating installed app `id` from `source`; returns the
+    /// operation's id. If the new release does not become healthy, the old
+    /// one runs again.
+    pub fn update(&self, id: &str, source: UpdateSource) -> Result<u64, OperationsError> {
         let reporter = self.operations().begin("update", id)?;
         let op = reporter.id();
         let node = self.clone();
@@ -119,16 +139,34 @@ impl Node {
                     .into_iter()
                     .find(|a| a.id == id)
                     .ok_or_else(|| Failure::message(format!("{id} is not installed")))?;
-                if installed.dev {
+                let (verified, share) = match source {
+                    UpdateSource::Dev(path) => (dev_release(&path)?, 0),
+                    UpdateSource::Catalog(wanted) => {
+                        if installed.dev {
+                            return Err(Failure::message(format!(
+                                "{id} is a dev install from a local directory; update it from its directory"
+                            )));
+                        }
+                        let name =
+                            ReleaseName::from_str(&format!("{}/{}", installed.publisher, id))
+                                .map_err(|e| Failure::of(&e))?;
+                        let wanted = Wanted {
+                            name: ReleaseName {
+                                version: wanted.name.version.clone(),
+                                ..name
+                            },
+                            ..*wanted
+                        };
+                        (node.fetch_by_name(&wanted, &reporter).await?, FETCH_SHARE)
+                    }
+                };
+                if verified.manifest().id != id {
                     return Err(Failure::message(format!(
-                        "{id} is a dev install from a local directory; install the directory again to update it"
+                        "the release is of {}, not of {id}",
+                        verified.manifest().id
                     )));
                 }
-                let name = ReleaseName::from_str(&format!("{}/{}", installed.publisher, id))
-                    .map_err(|e| Failure::of(&e))?;
-                let name = ReleaseName { version, ..name };
-                let verified = node.fetch_by_name(&name, &reporter).await?;
-                node.run_app_operation(&reporter, FETCH_SHARE, async |o| o.update(&verified).await)
+                node.run_app_operation(&reporter, share, async |o| o.update(&verified).await)
                     .await
             }
             .await;
@@ -201,16 +239,24 @@ impl Node {
 
     /// Fetches and verifies a release by name, from every source the node
     /// knows: the providers of its verified listing, the publisher's
-    /// remembered origin and the peers met before. Progress takes 0 to
+    /// remembered origin and the peers met before, after the nodes the
+    /// user named. Progress takes 0 to
     /// [`FETCH_SHARE`] percent.
     async fn fetch_by_name(
         &self,
-        name: &ReleaseName,
+        wanted: &Wanted,
         reporter: &Reporter,
     ) -> Result<VerifiedManifest, Failure> {
         reporter.progress(1, "finding sources");
+        let name = &wanted.name;
         let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
-        let mut request = name.request(None, self.listing_providers(name).await);
+        let mut providers = wanted.providers.clone();
+        for ticket in self.listing_providers(name).await {
+            if !providers.iter().any(|p| p.did() == ticket.did()) {
+                providers.push(ticket);
+            }
+        }
+        let mut request = name.request(wanted.origin.clone(), providers);
         session
             .add_known_nodes(&mut request)
             .map_err(|e| Failure::of(&e))?;

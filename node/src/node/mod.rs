@@ -9,7 +9,7 @@
 
 mod app_work;
 
-pub use app_work::{AppAction, InstallSource};
+pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use crate::api::token::ApiToken;
 use crate::api::{self, ApiServer, ApiStartError};
 use crate::apps::{self, PodmanChoice};
+use crate::client::Advert;
 use crate::config::{NetworkChoice, NodeConfig};
 use crate::control::ControlServer;
 use crate::daemon::{DaemonError, NodeOptions, RunningNode};
@@ -242,6 +243,11 @@ impl Node {
                     if let Some(parts) = node.inner.parts.lock().await.as_mut() {
                         parts.api = Some(server);
                     }
+                    if let Some(addr) = node.api_addr()
+                        && let Err(e) = Advert::write(&node.inner.data, addr)
+                    {
+                        tracing::warn!("commands will not find this node's API: {e}");
+                    }
                 }
                 Err(e) => {
                     node.shutdown().await;
@@ -330,6 +336,7 @@ impl Node {
             return;
         };
         if let Some(api) = parts.api {
+            Advert::remove_own(&self.inner.data);
             api.shutdown().await;
         }
         let _ = parts.stop.send(true);
