@@ -197,17 +197,9 @@ impl Ingestor {
     /// Opens the index at `path` and loads its listings into the search
     /// index.
     pub fn open(path: &Path, limits: IngestLimits) -> Result<Self, StoreError> {
-        let mut ingestor = Self::open_unindexed(path, limits)?;
-        let index = &mut ingestor.index;
-        ingestor.store.each_listing(|l| index.upsert(fields(&l)))?;
-        Ok(ingestor)
-    }
-
-    /// Opens the index at `path` without loading the search index: for a
-    /// one-off question (`show`, `stats`) that reads redb alone.
-    pub fn open_unindexed(path: &Path, limits: IngestLimits) -> Result<Self, StoreError> {
         let store = Store::open(path)?;
-        let index = SearchIndex::new();
+        let mut index = SearchIndex::new();
+        store.each_listing(|l| index.upsert(fields(&l)))?;
         Ok(Self {
             store,
             index,

@@ -1,7 +1,6 @@
 //! Questions about the index (`archy market list|search|show|stats`) and
-//! their answers, as plain data: a running node answers them over its
-//! control socket, and the CLI answers them itself from the index file
-//! when no node is running.
+//! their answers, as plain data: the node's API asks them and serves the
+//! answers.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -168,6 +168,16 @@ impl NodeClient {
         self.send(path, self.http.get(self.url(path))).await
     }
 
+    /// `GET path?query`, the query made from `query`'s fields.
+    pub async fn get_query<Q: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, ClientError> {
+        self.send(path, self.http.get(self.url(path)).query(query))
+            .await
+    }
+
     /// `POST path` with `body` as JSON.
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,

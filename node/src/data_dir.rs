@@ -11,7 +11,6 @@
 //! discovery.redb      the market: listings, publishers, pinned roots,
 //!                     relay cursors, counters
 //! relay/              the embedded Nostr relay's event store (LMDB)
-//! node.sock           the running node's control socket
 //! blobs/              the iroh-blobs store
 //! releases/           verified blobs as plain files, named by BLAKE3 hash
 //! orchestrator/
@@ -81,11 +80,6 @@ impl DataDir {
     /// The embedded Nostr relay's event store.
     pub fn relay_dir(&self) -> PathBuf {
         self.root.join("relay")
-    }
-
-    /// The socket a running node answers questions on.
-    pub fn control_socket(&self) -> PathBuf {
-        self.root.join("node.sock")
     }
 
     /// The API's bearer token.

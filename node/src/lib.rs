@@ -30,7 +30,6 @@ pub mod catalog_server;
 pub mod catalog_source;
 pub mod client;
 pub mod config;
-pub mod control;
 pub mod daemon;
 pub mod data_dir;
 pub mod embedded_relay;

@@ -146,7 +146,8 @@ fn oversized_bodies_unknown_routes_and_bad_parameters_get_clear_json_errors() {
         for (query, says) in [
             ("page=0", "page"),
             ("page=lots", "page"),
-            ("per_page=1000", "per_page"),
+            ("per_page=1001", "per_page"),
+            ("page=2&offset=3", "not both"),
         ] {
             let (status, body) = get(addr, &format!("/api/market?{query}"), Some(&token)).await;
             assert_eq!(status, 422, "{query}");
@@ -193,6 +194,15 @@ fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("get", "/api/node"),
         ("get", "/api/market"),
         ("get", "/api/market/{did}/{app}"),
+        ("get", "/api/market/stats"),
+        ("get", "/api/apps"),
+        ("post", "/api/apps"),
+        ("get", "/api/apps/{id}"),
+        ("delete", "/api/apps/{id}"),
+        ("post", "/api/apps/{id}/{action}"),
+        ("get", "/api/operations/{id}"),
+        ("get", "/api/operations/{id}/events"),
+        ("get", "/api/journal"),
         ("get", "/api/peers"),
         ("get", "/api/blobs"),
         ("get", "/api/openapi.json"),

@@ -104,6 +104,7 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(routes::node))
         .routes(routes!(routes::market))
         .routes(routes!(routes::listing))
+        .routes(routes!(routes::market_stats))
         .routes(routes!(routes::peers))
         .routes(routes!(routes::blobs))
         .routes(routes!(apps::list, apps::install))

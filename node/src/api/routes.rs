@@ -3,7 +3,7 @@
 //! `#[utoipa::path]`, which is what puts it in the router too
 //! ([`super::router`]), so no route can be missing from the document.
 
-use archy_discovery::market::{Answer, ListingDetail, Page, Query as MarketQuery};
+use archy_discovery::market::{Answer, ListingDetail, Page, Query as MarketQuery, Stats};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -16,7 +16,7 @@ use crate::node::Node;
 /// Listings on one market page unless asked otherwise.
 const DEFAULT_PER_PAGE: usize = 24;
 /// Most listings on one market page.
-const MAX_PER_PAGE: usize = 100;
+const MAX_PER_PAGE: usize = archy_discovery::search::MAX_RESULTS;
 
 /// The answer to a health check.
 #[derive(Serialize, ToSchema)]
@@ -102,8 +102,11 @@ pub struct MarketParams {
     pub category: Option<String>,
     /// The page, from 1.
     pub page: Option<usize>,
-    /// Apps per page, at most 100 [default: 24].
+    /// Apps per page, at most 1000 [default: 24].
     pub per_page: Option<usize>,
+    /// Apps to skip, instead of a page number (for scripts that page by
+    /// offset, as `archy market list --offset` does).
+    pub offset: Option<usize>,
 }
 
 /// The apps discovered, searched and paged.
@@ -122,16 +125,19 @@ pub async fn market(
             "per_page is {per_page}; it must be from 1 to {MAX_PER_PAGE}"
         )));
     }
-    let page = params.page.unwrap_or(1);
-    let Some(offset) = page
-        .checked_sub(1)
-        .and_then(|p| p.checked_mul(per_page))
-        .filter(|o| *o < archy_discovery::search::MAX_RESULTS)
-    else {
-        return Err(ApiError::invalid(format!(
-            "page is {page}; pages start at 1, and results stop after {}",
-            archy_discovery::search::MAX_RESULTS
-        )));
+    let offset = match (params.offset, params.page) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give page or offset, not both".to_owned(),
+            ));
+        }
+        (Some(offset), None) => offset,
+        (None, page) => {
+            let page = page.unwrap_or(1);
+            page.checked_sub(1)
+                .and_then(|p| p.checked_mul(per_page))
+                .ok_or_else(|| ApiError::invalid(format!("page is {page}; pages start at 1")))?
+        }
     };
     let category = params.category.filter(|c| !c.trim().is_empty());
     let query = match params.q.filter(|q| !q.trim().is_empty()) {
@@ -149,6 +155,18 @@ pub async fn market(
     };
     match ask(&node, query).await? {
         Answer::Page(page) => Ok(Json(page)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// What discovery has seen: table sizes, outcomes, rejections by reason,
+/// relays (with bad signatures and cut-offs) and refused roots.
+#[utoipa::path(get, path = "/api/market/stats", tag = "market",
+    responses((status = 200, description = "Discovery's counters", body = Object),
+              (status = 404, description = "Discovery is off on this node", body = ErrorBody)))]
+pub async fn market_stats(State(node): State<Node>) -> Result<Json<Stats>, ApiError> {
+    match ask(&node, MarketQuery::Stats).await? {
+        Answer::Stats(stats) => Ok(Json(*stats)),
         other => Err(unexpected(&other)),
     }
 }

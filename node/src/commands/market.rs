@@ -1,99 +1,92 @@
-//! `archy market list|search|show|stats`: asks the running node over its
-//! control socket, or, when no node runs, reads the discovery index itself.
+//! `archy market list|search|show|stats`: asks the node's API (the
+//! running node, or one started for the command).
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, bail};
-use archy_discovery::ingest::{IngestLimits, Ingestor};
-use archy_discovery::market::{Answer, ListingDetail, Market, Page, Query, Stats};
-use archy_node::control;
-use archy_node::data_dir::DataDir;
+use anyhow::Context;
+use archy_discovery::market::{ListingDetail, Page, Stats};
+use archy_node::client::{ClientError, NodeClient};
 use archy_registry::tuf::UtcTime;
+use serde::Serialize;
 
 use super::runtime;
+use super::session::Session;
 use super::swarm::data_dir;
-use crate::cli::{DataDirArg, MarketCommand};
+use crate::cli::MarketCommand;
 use crate::output::Output;
 
 pub fn run(cmd: MarketCommand, out: &Output) -> anyhow::Result<ExitCode> {
-    let (data, query) = match cmd {
-        MarketCommand::List(a) => (
-            a.data,
-            Query::List {
-                category: a.category,
+    let data = match &cmd {
+        MarketCommand::List(a) => &a.data,
+        MarketCommand::Search(a) => &a.data,
+        MarketCommand::Show(a) => &a.data,
+        MarketCommand::Stats(a) => &a.data,
+    };
+    let data = data_dir(data)?;
+    runtime()?.block_on(async {
+        let session = Session::open(&data, |_| {}).await?;
+        let result = answer(session.client(), cmd, out).await;
+        session.close().await;
+        result
+    })
+}
+
+/// A page of listings asked by offset, as the command's flags give it.
+#[derive(Serialize)]
+struct PageQuery<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    q: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    offset: usize,
+    per_page: usize,
+}
+
+async fn answer(client: &NodeClient, cmd: MarketCommand, out: &Output) -> anyhow::Result<ExitCode> {
+    match cmd {
+        MarketCommand::List(a) => {
+            let query = PageQuery {
+                q: None,
+                category: a.category.as_deref(),
                 offset: a.offset,
-                limit: a.limit,
-            },
-        ),
-        MarketCommand::Search(a) => (
-            a.data,
-            Query::Search {
-                text: a.query.join(" "),
-                category: a.category,
+                per_page: a.limit,
+            };
+            let page: Page = client.get_query("/api/market", &query).await?;
+            out.result(&page, || page_text(&page, false));
+        }
+        MarketCommand::Search(a) => {
+            let query = PageQuery {
+                q: Some(a.query.join(" ")),
+                category: a.category.as_deref(),
                 offset: a.offset,
-                limit: a.limit,
-            },
-        ),
+                per_page: a.limit,
+            };
+            let page: Page = client.get_query("/api/market", &query).await?;
+            out.result(&page, || page_text(&page, true));
+        }
         MarketCommand::Show(a) => {
             let (did, app_id) = a
                 .app
                 .rsplit_once('/')
                 .with_context(|| format!("'{}' is not PUBLISHER_DID/APP_ID", a.app))?;
-            (
-                a.data,
-                Query::Show {
-                    did: did.to_owned(),
-                    app_id: app_id.to_owned(),
-                },
-            )
+            let path = format!("/api/market/{did}/{app_id}");
+            match client.get::<ListingDetail>(&path).await {
+                Ok(detail) => out.result(&detail, || detail_text(&detail)),
+                Err(ClientError::Api { status: 404, .. }) => {
+                    out.result(&serde_json::json!({"found": false}), || {
+                        "no such app in the index (see `archy market search`)".to_owned()
+                    });
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        MarketCommand::Stats(a) => (a.data, Query::Stats),
-    };
-    match ask(&data, &query)? {
-        Answer::Page(page) => {
-            let text = || page_text(&page, matches!(query, Query::Search { .. }));
-            out.result(&page, text);
-            Ok(ExitCode::SUCCESS)
-        }
-        Answer::Listing {
-            detail: Some(detail),
-        } => {
-            out.result(&detail, || detail_text(&detail));
-            Ok(ExitCode::SUCCESS)
-        }
-        Answer::Listing { detail: None } => {
-            out.result(&serde_json::json!({"found": false}), || {
-                "no such app in the index (see `archy market search`)".to_owned()
-            });
-            Ok(ExitCode::from(1))
-        }
-        Answer::Stats(stats) => {
+        MarketCommand::Stats(_) => {
+            let stats: Stats = client.get("/api/market/stats").await?;
             out.result(&stats, || stats_text(&stats));
-            Ok(ExitCode::SUCCESS)
         }
-        Answer::Error { reason } => bail!("{reason}"),
     }
-}
-
-/// The running node's answer, or the index's own when no node runs.
-fn ask(arg: &DataDirArg, query: &Query) -> anyhow::Result<Answer> {
-    let data: DataDir = data_dir(arg)?;
-    let asked = runtime()?.block_on(control::ask(&data.control_socket(), query))?;
-    if let Some(answer) = asked {
-        return Ok(answer);
-    }
-    let path = data.discovery_file();
-    let ingestor = match query {
-        Query::List { .. } | Query::Search { .. } => {
-            Ingestor::open(&path, IngestLimits::default())?
-        }
-        Query::Show { .. } | Query::Stats => {
-            Ingestor::open_unindexed(&path, IngestLimits::default())?
-        }
-    };
-    let market = Market::new(Arc::new(Mutex::new(ingestor)), Arc::default());
-    Ok(market.answer(query))
+    Ok(ExitCode::SUCCESS)
 }
 
 fn page_text(page: &Page, search: bool) -> String {

@@ -1,7 +1,7 @@
 //! [`Node`]: one running node, the single owner of a data directory's
 //! parts: its identity, state, blob store, iroh endpoint and protocols, the
-//! embedded Nostr relay, discovery, the control socket and the reconcile
-//! loop over installed apps.
+//! embedded Nostr relay, discovery, the orchestrator with its reconcile
+//! loop, the operations it runs on request, and the HTTP API.
 //!
 //! `archy node run` is a thin call into [`Node::start`]; tests and, later,
 //! the simulator start several in one process, each with its own data
@@ -33,7 +33,6 @@ use crate::api::{self, ApiServer, ApiStartError};
 use crate::apps::{self, PodmanChoice};
 use crate::client::Advert;
 use crate::config::{NetworkChoice, NodeConfig};
-use crate::control::ControlServer;
 use crate::daemon::{DaemonError, NodeOptions, RunningNode};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::embedded_relay::EmbeddedRelay;
@@ -103,7 +102,6 @@ struct Parts {
     api: Option<ApiServer>,
     stop: watch::Sender<bool>,
     reconciler: Option<JoinHandle<()>>,
-    control: Option<ControlServer>,
     discovery: Option<Discovery>,
     relay: Option<EmbeddedRelay>,
     swarm: RunningNode,
@@ -113,9 +111,9 @@ impl Node {
     /// Starts every part `config` asks for on `data`, with the key `key`
     /// (else the data directory's `node.key`, made on first run).
     ///
-    /// The embedded relay and the control socket are conveniences: if
-    /// either cannot start (its port or socket is taken), the node runs
-    /// without it and says so in the log. Everything else must start.
+    /// The embedded relay is a convenience: if it cannot start (its port
+    /// is taken), the node runs without it and says so in the log.
+    /// Everything else must start.
     pub async fn start(
         data: DataDir,
         key: Option<&Path>,
@@ -172,18 +170,6 @@ impl Node {
             None
         };
         let market = discovery.as_ref().map(|d| d.market().clone());
-        let control = match &market {
-            Some(market) => {
-                match ControlServer::start(&data.control_socket(), market.clone()).await {
-                    Ok(control) => Some(control),
-                    Err(e) => {
-                        tracing::warn!("the node answers no market questions on its socket: {e}");
-                        None
-                    }
-                }
-            }
-            None => None,
-        };
         let choice = PodmanChoice {
             socket: config.apps.podman_socket.clone(),
             rootful: config.apps.rootful,
@@ -227,7 +213,6 @@ impl Node {
                 api: None,
                 stop,
                 reconciler,
-                control,
                 discovery,
                 relay,
                 swarm,
@@ -328,8 +313,8 @@ impl Node {
         &self.inner.fetcher
     }
 
-    /// Stops the parts in order (API, reconcile loop, control socket,
-    /// discovery, relay, then the endpoint and blob store), each bounded.
+    /// Stops the parts in order (API, reconcile loop, discovery,
+    /// relay, then the endpoint and blob store), each bounded.
     /// A second call, from any handle, does nothing.
     pub async fn shutdown(&self) {
         let Some(parts) = self.inner.parts.lock().await.take() else {
@@ -347,7 +332,6 @@ impl Node {
         {
             tracing::warn!("a reconcile pass was still running when the node stopped");
         }
-        drop(parts.control);
         if let Some(discovery) = parts.discovery {
             discovery.shutdown().await;
         }
