@@ -232,6 +232,14 @@ pub struct NodeRunArgs {
     #[arg(long, value_name = "N", env = "ARCHY_FLOOD_LIMIT",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub flood_limit: Option<u32>,
+    /// Run a demo publisher: sign and pack the sample apps under its own
+    /// key (demo/ in the data directory), serve them from its catalog and
+    /// list them on the embedded relay, so the marketplace has apps.
+    #[arg(long, env = "ARCHY_DEMO")]
+    pub demo: bool,
+    /// The sample apps for --demo [default: ./apps].
+    #[arg(long, value_name = "DIR", env = "ARCHY_DEMO_APPS")]
+    pub demo_apps: Option<PathBuf>,
     /// Address of the local HTTP API [default: 127.0.0.1:8780, or a free
     /// port if another node holds it]. An address other machines reach
     /// also needs `api.allow_remote = true` in archy.toml.

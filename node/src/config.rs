@@ -38,6 +38,8 @@ pub struct NodeConfig {
     pub apps: AppsConfig,
     /// The local HTTP API.
     pub api: ApiConfig,
+    /// The demo publisher (`archy node run --demo`).
+    pub demo: DemoConfig,
 }
 
 /// The iroh endpoint.
@@ -105,6 +107,27 @@ pub struct AppsConfig {
     pub podman_socket: Option<PathBuf>,
     /// Use the system (rootful) podman socket.
     pub rootful: bool,
+}
+
+/// The demo publisher: sample apps signed, packed, put in a catalog of its
+/// own and listed on the embedded relay, so the marketplace has apps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Whether the node runs the demo publisher.
+    pub enabled: bool,
+    /// The sample apps' directory (each app a subdirectory with its
+    /// manifest.yml and built image.tar).
+    pub apps: PathBuf,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            apps: PathBuf::from("apps"),
+        }
+    }
 }
 
 /// The local HTTP API.

@@ -9,6 +9,7 @@
 //! - [`scaffold`]: the starter manifest `archy app init` writes;
 //! - [`catalog_server`]: a catalog served over HTTP;
 //! - [`config`]: `archy.toml`, what a node is told beyond its flags;
+//! - [`demo`]: the demo publisher of `archy node run --demo`;
 //! - [`data_dir`]: where a node keeps its key, state and blobs;
 //! - [`state`]: the node's redb database;
 //! - [`catalog_source`]: what the node serves on the catalog ALPN;
@@ -32,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod data_dir;
+pub mod demo;
 pub mod embedded_relay;
 pub mod fetching;
 pub mod node;

@@ -84,6 +84,10 @@ fn configure(
     discovery.max_bad_signatures = args
         .max_bad_signatures
         .unwrap_or(discovery.max_bad_signatures);
+    config.demo.enabled |= args.demo;
+    if let Some(apps) = &args.demo_apps {
+        config.demo.apps.clone_from(apps);
+    }
     let api = &mut config.api;
     api.listen = args.api.or(api.listen);
     api.enabled &= !args.no_api;

@@ -35,6 +35,7 @@ use crate::client::Advert;
 use crate::config::{NetworkChoice, NodeConfig};
 use crate::daemon::{DaemonError, NodeOptions, RunningNode};
 use crate::data_dir::{DataDir, DataDirError};
+use crate::demo::{DemoError, DemoPublisher};
 use crate::embedded_relay::EmbeddedRelay;
 use crate::operations::{Operations, OperationsError};
 use crate::state::NodeState;
@@ -70,6 +71,9 @@ pub enum NodeError {
     /// The operations kept in the node's state.
     #[error(transparent)]
     Operations(#[from] OperationsError),
+    /// The demo publisher.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
 }
 
 /// A running node. Cloning gives another handle to the same node.
@@ -129,7 +133,12 @@ impl Node {
         } else {
             None
         };
-        let options = NodeOptions {
+        let demo = if config.demo.enabled {
+            Some(DemoPublisher::prepare(&data, &config.demo.apps).await?)
+        } else {
+            None
+        };
+        let mut options = NodeOptions {
             network: match config.swarm.network {
                 NetworkChoice::Local => Network::Local,
                 NetworkChoice::Internet => Network::Internet,
@@ -138,6 +147,9 @@ impl Node {
             catalogs: config.swarm.catalogs.clone(),
             max_upload: config.swarm.max_upload,
         };
+        if let Some(demo) = &demo {
+            options.catalogs.push(demo.catalog().to_owned());
+        }
         let swarm = RunningNode::start(&data, &identity, &options).await?;
         let ticket = swarm.ticket()?;
         let relay = if config.relay.enabled {
@@ -170,6 +182,15 @@ impl Node {
             None
         };
         let market = discovery.as_ref().map(|d| d.market().clone());
+        if let (Some(demo), Some(relay)) = (demo, &relay) {
+            let (url, ticket) = (relay.url().to_owned(), ticket.to_string());
+            tokio::spawn(async move {
+                match demo.announce(&url, &ticket).await {
+                    Ok(n) => tracing::info!("demo: {n} listing(s) on {url}"),
+                    Err(e) => tracing::warn!("demo listings were not announced: {e}"),
+                }
+            });
+        }
         let choice = PodmanChoice {
             socket: config.apps.podman_socket.clone(),
             rootful: config.apps.rootful,
