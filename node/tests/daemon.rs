@@ -1,0 +1,228 @@
+//! One running node, end to end: node A runs in this process with the demo
+//! publisher; node B is the `archy node run` binary on a fresh data
+//! directory, following A's relay, with real rootful podman. A user's
+//! commands (`archy app install DID/APP`, no tickets) go to B while it runs.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use archy_node::client::NodeClient;
+use archy_node::config::NodeConfig;
+use archy_node::data_dir::DataDir;
+use archy_node::node::Node;
+use archy_node::operations::Event;
+use common::podman::{Mode, Podman, containers_conf};
+use common::{Running, repo, s};
+use serde_json::Value;
+use tokio::runtime::Runtime;
+
+const APP: &str = "org.archipelago.hello-web";
+
+fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Node A: the demo publisher, in this process, its relay on a free port.
+fn demo_node(runtime: &Runtime, data: &Path) -> Node {
+    let mut config = NodeConfig::default();
+    config.relay.port = 0;
+    config.apps.enabled = false;
+    config.api.listen = Some("127.0.0.1:0".parse().unwrap());
+    config.demo.enabled = true;
+    config.demo.apps = repo().join("apps");
+    let node = runtime
+        .block_on(Node::start(DataDir::open(data).unwrap(), None, config))
+        .expect("the demo node starts");
+    wait_for("the demo apps in A's own market", 30, || {
+        node.market().is_some_and(|m| m.indexed() == 3)
+    });
+    node
+}
+
+/// `archy` on B's data directory with B's podman.
+fn archy(data: &Path, podman: &Podman, args: &[&str]) -> std::process::Output {
+    common::bounded(300, env!("CARGO_BIN_EXE_archy"))
+        .args(args)
+        .args(["--data-dir", s(data)])
+        .env("ARCHY_PODMAN_SOCKET", &podman.socket)
+        .env("CONTAINERS_CONF", containers_conf())
+        .output()
+        .unwrap()
+}
+
+fn ok(data: &Path, podman: &Podman, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = archy(data, podman, &all);
+    serde_json::from_str(&common::succeeded(&all, out)).unwrap()
+}
+
+/// Node B: `archy node run` on `data`, following `relay`; its API client.
+fn start_b(runtime: &Runtime, data: &Path, podman: &Podman, relay: &str) -> (Running, NodeClient) {
+    let _ = std::fs::remove_file(data.join("api.json"));
+    let process = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_archy"))
+            .args(["node", "run", "--data-dir", s(data), "--no-relay"])
+            .args(["--discover-from", relay, "--api", "127.0.0.1:0"])
+            .args(["--reconcile-every", "1"])
+            .env("ARCHY_PODMAN_SOCKET", &podman.socket)
+            .env("CONTAINERS_CONF", containers_conf())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("archy node run starts");
+    let data_dir = DataDir::open(data).unwrap();
+    let mut client = None;
+    wait_for("B's API", 30, || {
+        client = runtime.block_on(NodeClient::find(&data_dir)).ok().flatten();
+        client.is_some()
+    });
+    (process, client.unwrap())
+}
+
+fn http_get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.take(1 << 20).read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn a_fresh_node_installs_by_name_what_discovery_found_and_keeps_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
+        return;
+    };
+    let runtime = Runtime::new().unwrap();
+    let a = demo_node(&runtime, &tmp.path().join("a"));
+    let publisher = a.publishes()[0].to_string();
+    let relay = a.relay_url().unwrap().to_owned();
+    let b = tmp.path().join("b");
+    let (daemon, api) = start_b(&runtime, &b, &podman, &relay);
+
+    wait_for("the listing in B's market", 30, || {
+        let out = archy(&b, &podman, &["market", "search", "hello", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|p| p["total"] == 1)
+    });
+    // No ticket, no origin: the listing and discovery say where to fetch.
+    let name = format!("{publisher}/{APP}");
+    let installed = ok(&b, &podman, &["app", "install", &name]);
+    assert_eq!(
+        (installed["id"].as_str(), installed["dev"].as_bool()),
+        (Some(APP), Some(false))
+    );
+    let page = http_get(8080).expect("the app answers");
+    assert!(page.contains("Hello from Archipelago"), "{page}");
+
+    // Its data is kept across an uninstall without --purge.
+    let marker = b.join("orchestrator/apps").join(APP).join("data/kept");
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "still here").unwrap();
+    ok(&b, &podman, &["app", "uninstall", APP]);
+    assert_eq!(ok(&b, &podman, &["app", "ls"]), Value::Array(Vec::new()));
+
+    // Reinstalled through the API: the progress stream never goes back
+    // and ends with one terminal event.
+    let started: Value = runtime
+        .block_on(api.post("/api/apps", &serde_json::json!({ "app": name })))
+        .unwrap();
+    let op = started["operation"].as_u64().unwrap();
+    let mut seen = Vec::new();
+    let last = runtime
+        .block_on(api.follow(op, &mut |e| seen.push(e.clone())))
+        .unwrap();
+    assert!(matches!(last, Event::Succeeded { .. }), "{last:?}");
+    let percents: Vec<u8> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress { percent, .. } => Some(*percent),
+            _ => None,
+        })
+        .collect();
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    assert_eq!(seen.iter().filter(|e| e.is_terminal()).count(), 1);
+    let operation: Value = runtime
+        .block_on(api.get(&format!("/api/operations/{op}")))
+        .unwrap();
+    assert_eq!(operation["status"], "succeeded");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "still here");
+    assert!(http_get(8080).is_some_and(|p| p.contains("Hello from Archipelago")));
+
+    ok(&b, &podman, &["app", "uninstall", APP, "--purge"]);
+    daemon.stop();
+    runtime.block_on(a.shutdown());
+}
+
+#[test]
+fn killing_the_daemon_during_an_install_ends_it_as_interrupted_and_it_converges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
+        return;
+    };
+    let runtime = Runtime::new().unwrap();
+    // A dev app slow to become healthy, so the kill lands mid-install.
+    let app_dir = tmp.path().join("slow");
+    std::fs::create_dir(&app_dir).unwrap();
+    let src = repo().join("apps/hello-web");
+    let manifest = std::fs::read_to_string(src.join("manifest.yml"))
+        .unwrap()
+        .replace(APP, "org.test.slow")
+        .replace("        host: 8080\n", "")
+        .replace(
+            "command: [serve, -p, \"8080\", -h, /www]",
+            "command: [sh, -c, \"sleep 4; exec serve -p 8080 -h /www\"]",
+        );
+    std::fs::write(app_dir.join("manifest.yml"), manifest).unwrap();
+    std::fs::copy(src.join("image.tar"), app_dir.join("image.tar")).unwrap();
+
+    let b = tmp.path().join("b");
+    let relay = "ws://127.0.0.1:9"; // nothing to discover
+    let (daemon, api) = start_b(&runtime, &b, &podman, relay);
+    let body = serde_json::json!({ "app": s(&app_dir), "dev": true });
+    let started: Value = runtime.block_on(api.post("/api/apps", &body)).unwrap();
+    let op = started["operation"].as_u64().unwrap();
+    wait_for("the install to reach its containers", 60, || {
+        let now: Value = runtime
+            .block_on(api.get(&format!("/api/operations/{op}")))
+            .unwrap();
+        now["percent"].as_u64().unwrap_or(0) >= 70
+    });
+    drop(daemon); // SIGKILL to its process group
+
+    let (daemon, api) = start_b(&runtime, &b, &podman, relay);
+    let ended: Value = runtime
+        .block_on(api.get(&format!("/api/operations/{op}")))
+        .unwrap();
+    assert_eq!(ended["status"], "interrupted", "{ended}");
+    wait_for("the reconciler to finish the install", 60, || {
+        let out = archy(&b, &podman, &["app", "status", "org.test.slow", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout)
+            .is_ok_and(|s| s["phase"] == "installed" && s["containers"][0]["health"] == "healthy")
+    });
+    let apps = ok(&b, &podman, &["app", "ls"]);
+    assert_eq!(apps.as_array().unwrap().len(), 1, "no duplicate: {apps}");
+    let status = ok(&b, &podman, &["app", "status", "org.test.slow"]);
+    assert_eq!(
+        status["containers"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
+    ok(
+        &b,
+        &podman,
+        &["app", "uninstall", "org.test.slow", "--purge"],
+    );
+    daemon.stop();
+}
