@@ -12,9 +12,16 @@
 # and nostr-rs-relay (in .cache/nostr-rs-relay,
 # built with Debian's protobuf-compiler) for the discovery interop test.
 # Safe to run again: it installs only what is missing.
+#
+#   scripts/install-deps.sh           # everything the tests need
+#   scripts/install-deps.sh --run     # only what running a node and its apps needs
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs netavark aardvark-dns iptables busybox-static protobuf-compiler)
+run_only=false
+[ "${1:-}" = "--run" ] && run_only=true
+
+packages=(podman runc uidmap slirp4netns fuse-overlayfs netavark aardvark-dns iptables busybox-static)
+$run_only || packages+=(protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +34,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     # Bounded, so a stuck mirror fails the run instead of hanging it.
     $sudo timeout 300 apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if $run_only; then
+    for tool in cargo podman runc newuidmap; do
+        command -v "$tool" >/dev/null || { echo "error: $tool is not on PATH after install" >&2; exit 1; }
+    done
+    exit 0
 fi
 
 # python-tuf, the reference TUF client, for the catalog interop tests.
