@@ -105,6 +105,16 @@ pub enum Command {
         #[arg(long)]
         cpu: Option<usize>,
     },
+    /// The running node: cold start until `GET /api/health` answers, and
+    /// its resident memory idle (embedded relay, discovery, no apps).
+    Daemon {
+        /// Starts to time, after a first one that makes the data directory.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Seconds the node idles before its memory is read.
+        #[arg(long, default_value_t = 5)]
+        idle: u64,
+    },
     /// The orchestrator against real podman: install → healthy per stage,
     /// a reconcile pass over many running apps, and its overhead over the
     /// same podman calls made directly.

@@ -6,6 +6,7 @@
 mod apps;
 mod archy_bin;
 mod catalog;
+mod daemon;
 mod cli;
 mod discovery;
 mod discovery_run;
@@ -55,6 +56,11 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
             );
             debug_build_note();
             apps::bench(app, runs, apps, passes, cycles, &podman, out)
+        }
+        Command::Daemon { runs, idle } => {
+            ensure!(runs >= 1, "--runs must be at least 1");
+            debug_build_note();
+            daemon::run(&archy_bin::locate(cli.archy)?, runs, idle, out)
         }
         Command::Fetch {
             size,
