@@ -6,8 +6,8 @@
 mod apps;
 mod archy_bin;
 mod catalog;
-mod daemon;
 mod cli;
+mod daemon;
 mod discovery;
 mod discovery_run;
 mod fetch;

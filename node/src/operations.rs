@@ -81,6 +81,12 @@ pub enum Event {
         /// What it is doing.
         stage: String,
     },
+    /// Something worth telling the person who asked (a source that
+    /// failed, a root pinned); changes no percentage.
+    Notice {
+        /// What happened.
+        message: String,
+    },
     /// It succeeded (terminal).
     Succeeded {
         /// What it produced.
@@ -99,7 +105,7 @@ pub enum Event {
 impl Event {
     /// Whether this is the last event of its operation.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, Self::Progress { .. })
+        matches!(self, Self::Succeeded { .. } | Self::Failed { .. })
     }
 
     /// The terminal event of a finished operation, if it is finished.
@@ -169,12 +175,17 @@ pub enum OperationsError {
     },
 }
 
-/// An operation as it is now, and its later events if it still runs.
-pub type Following = (Operation, Option<broadcast::Receiver<Event>>);
+/// An operation as it is now, the notices it gave so far (the newest
+/// [`MAX_NOTICES`]), and its later events if it still runs.
+pub type Following = (Operation, Vec<String>, Option<broadcast::Receiver<Event>>);
+
+/// Notices kept per running operation for followers that come late.
+const MAX_NOTICES: usize = 32;
 
 /// What a running operation has: its current state and its subscribers.
 struct Live {
     op: Operation,
+    notices: std::collections::VecDeque<String>,
     events: broadcast::Sender<Event>,
 }
 
@@ -247,7 +258,14 @@ impl Operations {
         self.state.put_operation(id, &to_json(&op))?;
         registry.next_id += 1;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        registry.running.insert(id, Live { op, events });
+        registry.running.insert(
+            id,
+            Live {
+                op,
+                notices: std::collections::VecDeque::new(),
+                events,
+            },
+        );
         Ok(Reporter {
             operations: self.clone(),
             id,
@@ -268,10 +286,15 @@ impl Operations {
         {
             let registry = self.lock();
             if let Some(live) = registry.running.get(&id) {
-                return Ok(Some((live.op.clone(), Some(live.events.subscribe()))));
+                let notices = live.notices.iter().cloned().collect();
+                return Ok(Some((
+                    live.op.clone(),
+                    notices,
+                    Some(live.events.subscribe()),
+                )));
             }
         }
-        Ok(self.stored(id)?.map(|op| (op, None)))
+        Ok(self.stored(id)?.map(|op| (op, Vec::new(), None)))
     }
 
     /// Every operation kept, newest first, at most `limit`.
@@ -318,6 +341,16 @@ impl Operations {
             percent,
             stage: stage.to_owned(),
         });
+    }
+
+    fn notice(&self, id: u64, message: String) {
+        if let Some(live) = self.lock().running.get_mut(&id) {
+            if live.notices.len() == MAX_NOTICES {
+                live.notices.pop_front();
+            }
+            live.notices.push_back(message.clone());
+            let _ = live.events.send(Event::Notice { message });
+        }
     }
 
     fn end(&self, id: u64, outcome: Result<serde_json::Value, Failure>) {
@@ -380,6 +413,11 @@ impl Reporter {
         self.operations.progress(self.id, percent, stage);
     }
 
+    /// Tells whoever follows the operation what happened.
+    pub fn notice(&self, message: String) {
+        self.operations.notice(self.id, message);
+    }
+
     /// Ends the operation with its outcome.
     pub fn finish(mut self, outcome: Result<serde_json::Value, Failure>) {
         self.ended = true;
@@ -412,7 +450,7 @@ mod tests {
         let ops = operations(dir.path());
         let reporter = ops.begin("install", "did:key:z6Mk/org.x").expect("begin");
         let id = reporter.id();
-        let (_, events) = ops.follow(id).expect("read").expect("known");
+        let (_, _, events) = ops.follow(id).expect("read").expect("known");
         let mut events = events.expect("running");
         reporter.progress(40, "fetching");
         reporter.progress(20, "verifying");

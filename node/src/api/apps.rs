@@ -45,7 +45,8 @@ pub struct Started {
     pub events: String,
 }
 
-fn started(id: u64) -> (StatusCode, Json<Started>) {
+/// `202 Accepted` with where to follow operation `id`.
+pub fn started(id: u64) -> (StatusCode, Json<Started>) {
     (
         StatusCode::ACCEPTED,
         Json(Started {
@@ -56,7 +57,8 @@ fn started(id: u64) -> (StatusCode, Json<Started>) {
     )
 }
 
-fn operations_error(e: &OperationsError) -> ApiError {
+/// The answer for an operation that could not be started or read.
+pub fn operations_error(e: &OperationsError) -> ApiError {
     match e {
         OperationsError::TooMany => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         _ => ApiError::internal(e),
@@ -171,7 +173,7 @@ pub async fn install(
 }
 
 /// A node ticket from a request body.
-fn ticket(text: &String) -> Result<NodeTicket, ApiError> {
+pub fn ticket(text: &String) -> Result<NodeTicket, ApiError> {
     text.parse::<NodeTicket>()
         .map_err(|e| ApiError::invalid(format!("'{text}' is not a node ticket: {e}")))
 }
@@ -328,21 +330,26 @@ pub async fn events(
             ),
         ));
     };
-    let (now, live) = node
+    let (now, notices, live) = node
         .operations()
         .follow(id)
         .map_err(|e| operations_error(&e))?
         .ok_or_else(|| ApiError::not_found(format!("no operation {id} is known to this node")))?;
-    let first = match Event::terminal_of(&now) {
+    // What happened so far: the notices given, then the state now.
+    let mut first: std::collections::VecDeque<Event> = notices
+        .into_iter()
+        .map(|message| Event::Notice { message })
+        .collect();
+    first.push_back(match Event::terminal_of(&now) {
         Some(terminal) => terminal,
         None => Event::Progress {
             percent: now.percent,
             stage: now.stage.clone(),
         },
-    };
+    });
     let stream = futures_util::stream::unfold(
         Following {
-            first: Some(first),
+            first,
             live,
             done: false,
             _slot: slot,
@@ -354,7 +361,7 @@ pub async fn events(
 
 /// A stream's place in an operation's events.
 struct Following {
-    first: Option<Event>,
+    first: std::collections::VecDeque<Event>,
     live: Option<broadcast::Receiver<Event>>,
     done: bool,
     _slot: OwnedSemaphorePermit,
@@ -364,7 +371,7 @@ async fn next_event(mut f: Following) -> Option<(Result<SseEvent, Infallible>, F
     if f.done {
         return None;
     }
-    let event = match f.first.take() {
+    let event = match f.first.pop_front() {
         Some(event) => event,
         None => loop {
             let live = f.live.as_mut()?;
@@ -379,6 +386,7 @@ async fn next_event(mut f: Following) -> Option<(Result<SseEvent, Infallible>, F
     f.done = event.is_terminal();
     let name = match &event {
         Event::Progress { .. } => "progress",
+        Event::Notice { .. } => "notice",
         Event::Succeeded { .. } => "succeeded",
         Event::Failed { .. } => "failed",
     };

@@ -4,6 +4,7 @@
 //! - [`routes`]: the node, market, peers and blobs handlers, each
 //!   documented for OpenAPI;
 //! - [`apps`]: installed apps, operations and their progress streams;
+//! - [`releases`]: fetch, pack and share into the node's store;
 //! - [`guard`]: Host check, body limit, concurrency cap, bearer token,
 //!   timeout, applied to every request before a handler;
 //! - [`token`]: the bearer token in the data directory;
@@ -16,6 +17,7 @@
 pub mod apps;
 pub mod error;
 pub mod guard;
+pub mod releases;
 pub mod routes;
 pub mod token;
 
@@ -58,6 +60,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
         (name = "node", description = "The node itself"),
         (name = "market", description = "Apps discovered on Nostr relays"),
         (name = "apps", description = "Installed apps and the operations that change them"),
+        (name = "releases", description = "Releases and blobs in the node's store"),
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerToken)
@@ -113,6 +116,9 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(apps::operation))
         .routes(routes!(apps::events))
         .routes(routes!(apps::journal))
+        .routes(routes!(releases::fetch))
+        .routes(routes!(releases::pack))
+        .routes(routes!(releases::share_file))
         .routes(routes!(openapi_json))
         .with_state(node)
         .split_for_parts();

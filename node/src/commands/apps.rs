@@ -92,9 +92,15 @@ async fn follow(client: &NodeClient, id: u64, out: &Output) -> anyhow::Result<se
     );
     let terminal = client
         .follow(id, &mut |event| {
-            if let OpEvent::Progress { percent, stage } = event {
-                bar.set_position(u64::from(*percent));
-                bar.set_message(stage.clone());
+            match event {
+                OpEvent::Progress { percent, stage } => {
+                    bar.set_position(u64::from(*percent));
+                    bar.set_message(stage.clone());
+                }
+                // Above the bar, or on stderr when none is drawn.
+                OpEvent::Notice { message } if bar.is_hidden() => eprintln!("{message}"),
+                OpEvent::Notice { message } => bar.println(message),
+                OpEvent::Succeeded { .. } | OpEvent::Failed { .. } => {}
             }
         })
         .await;
@@ -107,12 +113,14 @@ async fn follow(client: &NodeClient, id: u64, out: &Output) -> anyhow::Result<se
             causes,
         }
         .into()),
-        OpEvent::Progress { .. } => anyhow::bail!("operation {id} ended without an outcome"),
+        OpEvent::Progress { .. } | OpEvent::Notice { .. } => {
+            anyhow::bail!("operation {id} ended without an outcome")
+        }
     }
 }
 
 /// Starts an operation with `start`, follows it, and closes the session.
-async fn run_operation(
+pub(super) async fn run_operation(
     session: Session,
     out: &Output,
     start: impl AsyncFnOnce(&NodeClient) -> Result<Started, ClientError>,
@@ -127,7 +135,7 @@ async fn run_operation(
 }
 
 #[derive(serde::Deserialize)]
-struct Started {
+pub(super) struct Started {
     operation: u64,
 }
 

@@ -108,9 +108,10 @@ impl Node {
         tokio::spawn(async move {
             let outcome = async {
                 let (verified, share) = match &source {
-                    InstallSource::Published(wanted) => {
-                        (node.fetch_by_name(wanted, &reporter).await?, FETCH_SHARE)
-                    }
+                    InstallSource::Published(wanted) => (
+                        node.fetch_by_name(wanted, &reporter, FETCH_SHARE).await?.0,
+                        FETCH_SHARE,
+                    ),
                     InstallSource::Dev(path) => (dev_release(path)?, 0),
                 };
                 node.run_app_operation(&reporter, share, async |o| o.install(&verified).await)
@@ -157,7 +158,7 @@ impl Node {
                             },
                             ..*wanted
                         };
-                        (node.fetch_by_name(&wanted, &reporter).await?, FETCH_SHARE)
+                        (node.fetch_by_name(&wanted, &reporter, FETCH_SHARE).await?.0, FETCH_SHARE)
                     }
                 };
                 if verified.manifest().id != id {
@@ -240,13 +241,14 @@ impl Node {
     /// Fetches and verifies a release by name, from every source the node
     /// knows: the providers of its verified listing, the publisher's
     /// remembered origin and the peers met before, after the nodes the
-    /// user named. Progress takes 0 to
-    /// [`FETCH_SHARE`] percent.
-    async fn fetch_by_name(
+    /// user named. Progress takes 0 to `share` percent. Returns the
+    /// release and its (total bytes, bytes already held before).
+    pub(super) async fn fetch_by_name(
         &self,
         wanted: &Wanted,
         reporter: &Reporter,
-    ) -> Result<VerifiedManifest, Failure> {
+        share: u8,
+    ) -> Result<(VerifiedManifest, (u64, u64)), Failure> {
         reporter.progress(1, "finding sources");
         let name = &wanted.name;
         let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
@@ -266,25 +268,43 @@ impl Node {
                 name_text(name)
             )));
         }
-        let mut total = 0u64;
+        let (mut total, mut held) = (0u64, 0u64);
         let result = session
             .fetch(&request, &mut |event| match event {
-                FetchEvent::MetadataFrom { .. } => reporter.progress(3, "catalog verified"),
+                FetchEvent::PinnedRoot { version, from } => reporter.notice(format!(
+                    "pinned the publisher's root (version {version}) from {from}"
+                )),
+                FetchEvent::MetadataFrom { node } => {
+                    reporter.notice(format!("catalog refreshed from {node}"));
+                    reporter.progress(3, "catalog verified");
+                }
+                FetchEvent::SourceFailed { node, reason } => {
+                    reporter.notice(format!("{node} could not give the catalog: {reason}"));
+                }
+                FetchEvent::ProviderFailed { node, blob } => reporter.notice(format!(
+                    "provider {node} failed on {blob} (unreachable, or its bytes did not verify); the others are asked"
+                )),
                 FetchEvent::Resolved {
                     total_bytes,
                     already_held,
                     ..
                 } => {
-                    total = total_bytes.max(1);
-                    reporter.progress(fetch_percent(already_held, total), "fetching");
+                    if already_held > 0 {
+                        reporter.notice(format!(
+                            "resuming: {already_held} of {total_bytes} bytes already here, verified"
+                        ));
+                    }
+                    (total, held) = (total_bytes, already_held);
+                    reporter.progress(fetch_percent(already_held, total, share), "fetching");
                 }
-                FetchEvent::Progress { bytes } if total > 0 => {
-                    reporter.progress(fetch_percent(bytes, total), "fetching");
+                FetchEvent::Progress { bytes } => {
+                    reporter.progress(fetch_percent(bytes, total, share), "fetching");
                 }
-                _ => {}
             })
             .await;
-        result.map_err(|e| Failure::of(&e))
+        result
+            .map(|verified| (verified, (total, held)))
+            .map_err(|e| Failure::of(&e))
     }
 
     /// The provider tickets of `name`'s listing in the market, if any.
@@ -313,10 +333,10 @@ impl Node {
     }
 }
 
-/// Scales fetched bytes into the fetch's share of the progress.
-fn fetch_percent(bytes: u64, total: u64) -> u8 {
-    let share = bytes.min(total) * u64::from(FETCH_SHARE - 5) / total.max(1);
-    5 + u8::try_from(share).unwrap_or(FETCH_SHARE - 5)
+/// Scales fetched bytes into 5 to `share` percent.
+fn fetch_percent(bytes: u64, total: u64, share: u8) -> u8 {
+    let done = bytes.min(total) * u64::from(share.saturating_sub(5)) / total.max(1);
+    5 + u8::try_from(done).unwrap_or(share.saturating_sub(5))
 }
 
 fn name_text(name: &ReleaseName) -> String {

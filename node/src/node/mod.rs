@@ -8,8 +8,10 @@
 //! directory and ports.
 
 mod app_work;
+mod swarm_work;
 
 pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
+pub use swarm_work::{Fetched, FetchedBlob};
 
 use std::net::SocketAddr;
 use std::path::Path;

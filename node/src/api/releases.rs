@@ -1,0 +1,127 @@
+//! The API's release routes: fetch a release by name into the node's
+//! store, pack a local app into it, and share a file from it. Fetch and
+//! pack are operations (`202` with an id); sharing answers at once.
+
+use archy_registry::swarm::{NodeTicket, share};
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::apps::{Started, operations_error, started, ticket};
+use super::error::{ApiError, ErrorBody};
+use crate::fetching::ReleaseName;
+use crate::node::{Node, Wanted};
+
+/// What to fetch.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FetchBody {
+    /// `PUBLISHER_DID/APP_ID[@VERSION]`; without a version, the newest not
+    /// yanked.
+    pub release: String,
+    /// The publisher's own node, asked first.
+    pub origin: Option<String>,
+    /// Nodes that may have the release, asked before the ones the node
+    /// knows.
+    #[serde(default)]
+    pub providers: Vec<String>,
+}
+
+/// Fetches a release into the node's store, verified against its
+/// publisher's catalog.
+#[utoipa::path(post, path = "/api/fetch", tag = "releases", request_body = FetchBody,
+    responses((status = 202, description = "Started", body = Started),
+              (status = 422, description = "Not a release name or ticket", body = ErrorBody)))]
+pub async fn fetch(
+    State(node): State<Node>,
+    body: Result<Json<FetchBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let wanted = Wanted {
+        name: body
+            .release
+            .parse::<ReleaseName>()
+            .map_err(|e| ApiError::invalid(e.to_string()))?,
+        origin: body.origin.as_ref().map(ticket).transpose()?,
+        providers: body
+            .providers
+            .iter()
+            .map(ticket)
+            .collect::<Result<_, _>>()?,
+    };
+    let op = node.fetch(wanted).map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}
+
+/// What to pack.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackBody {
+    /// The app's source manifest.yml (or its directory) on the node's
+    /// machine.
+    pub manifest: String,
+    /// The publisher's key file on the node's machine.
+    pub key: String,
+}
+
+/// Signs a local app and stores its release (signed manifest, image
+/// archives, icon) in the node's store under one hash, held and served.
+#[utoipa::path(post, path = "/api/releases", tag = "releases", request_body = PackBody,
+    responses((status = 202, description = "Started", body = Started)))]
+pub async fn pack(
+    State(node): State<Node>,
+    body: Result<Json<PackBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let path = std::path::PathBuf::from(&body.manifest);
+    let manifest = if path.is_dir() {
+        path.join("manifest.yml")
+    } else {
+        path
+    };
+    let op = node
+        .pack(manifest, body.key.into())
+        .map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}
+
+/// What to share.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    /// A file on the node's machine.
+    pub file: String,
+}
+
+/// A shared file.
+#[derive(Serialize, ToSchema)]
+pub struct Shared {
+    /// Its name.
+    pub name: String,
+    /// The collection's hash.
+    pub hash: String,
+    /// The ticket `sendme receive` (or `archy blobs get`) takes.
+    pub ticket: String,
+}
+
+/// Shares a file as an iroh collection the node serves.
+#[utoipa::path(post, path = "/api/blobs/share", tag = "releases", request_body = ShareBody,
+    responses((status = 200, description = "Shared", body = Shared)))]
+pub async fn share_file(
+    State(node): State<Node>,
+    body: Result<Json<ShareBody>, JsonRejection>,
+) -> Result<Json<Shared>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let shared = share::share_file(node.blobs(), std::path::Path::new(&body.file))
+        .await
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let addr = NodeTicket::addr(node.ticket()).clone();
+    Ok(Json(Shared {
+        ticket: share::ticket(addr, shared.hash),
+        hash: shared.hash.to_string(),
+        name: shared.name,
+    }))
+}
