@@ -133,18 +133,20 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// The failure `err` describes, with its chain of sources.
+    /// The failure `err` describes, with its chain of sources (leaving out
+    /// a source whose text the message already carries).
     pub fn of(err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut causes = Vec::new();
+        let error = err.to_string();
+        let mut causes: Vec<String> = Vec::new();
         let mut next = err.source();
         while let Some(cause) = next {
-            causes.push(cause.to_string());
+            let text = cause.to_string();
+            if !error.contains(&text) && !causes.iter().any(|c| c.contains(&text)) {
+                causes.push(text);
+            }
             next = cause.source();
         }
-        Self {
-            error: err.to_string(),
-            causes,
-        }
+        Self { error, causes }
     }
 
     /// A failure with a message only.

@@ -298,3 +298,33 @@ fn the_market_over_the_api_is_what_the_cli_shows() {
     assert_eq!(detail["root"], shown["root"]);
     runtime.block_on(node.shutdown());
 }
+
+#[test]
+fn two_nodes_run_in_one_process_each_with_its_own_directory_ports_and_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let (a, a_addr, a_token) = start(&runtime, &tmp.path().join("a"));
+    let (b, b_addr, b_token) = start(&runtime, &tmp.path().join("b"));
+    assert_ne!(a.did(), b.did());
+    assert_ne!(a_addr, b_addr);
+    assert_ne!(a.relay_url(), b.relay_url());
+    runtime.block_on(async {
+        assert_eq!(
+            get(a_addr, "/api/node", Some(&a_token)).await.1["did"],
+            a.did().to_string()
+        );
+        assert_eq!(
+            get(b_addr, "/api/node", Some(&b_token)).await.1["did"],
+            b.did().to_string()
+        );
+        assert_eq!(
+            get(b_addr, "/api/node", Some(&a_token)).await.0,
+            401,
+            "a's token is not b's"
+        );
+        a.shutdown().await;
+        // b goes on when a has stopped.
+        assert_eq!(get(b_addr, "/api/health", None).await.0, 200);
+        b.shutdown().await;
+    });
+}

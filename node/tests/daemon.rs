@@ -226,3 +226,59 @@ fn killing_the_daemon_during_an_install_ends_it_as_interrupted_and_it_converges(
     );
     daemon.stop();
 }
+
+#[test]
+fn every_command_that_touches_node_state_works_while_the_node_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
+        return;
+    };
+    let runtime = Runtime::new().unwrap();
+    let a = demo_node(&runtime, &tmp.path().join("a"));
+    let publisher = a.publishes()[0].to_string();
+    let relay = a.relay_url().unwrap().to_owned();
+    let b = tmp.path().join("b");
+    let (daemon, _api) = start_b(&runtime, &b, &podman, &relay);
+    wait_for("the listings in B's market", 30, || {
+        let out = archy(&b, &podman, &["market", "list", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|p| p["total"] == 3)
+    });
+
+    // Market, fetch (no tickets), blobs, pack, share, apps and journal,
+    // each while B holds its data directory.
+    let shown = ok(
+        &b,
+        &podman,
+        &[
+            "market",
+            "show",
+            &format!("{publisher}/org.archipelago.notes"),
+        ],
+    );
+    assert_eq!(shown["listing"]["app_id"], "org.archipelago.notes");
+    assert!(ok(&b, &podman, &["market", "stats"])["sizes"]["listings"] == 3);
+    let fetched = ok(
+        &b,
+        &podman,
+        &["fetch", &format!("{publisher}/org.archipelago.notes")],
+    );
+    assert_eq!(fetched["version"], "1.0.0");
+    let blobs = ok(&b, &podman, &["blobs", "ls"]);
+    assert!(!blobs.as_array().unwrap().is_empty(), "{blobs}");
+    let (dir, key, _) = common::app_under_new_key(tmp.path(), "hello-web");
+    let packed = ok(&b, &podman, &["app", "pack", s(&dir), "--key", s(&key)]);
+    assert_eq!(packed["app"], APP);
+    assert!(dir.join("manifest.signed.json").exists());
+    let shared = ok(&b, &podman, &["blobs", "share", s(&dir.join("image.tar"))]);
+    assert!(
+        shared["ticket"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("blob")),
+        "{shared}"
+    );
+    assert_eq!(ok(&b, &podman, &["app", "ls"]), Value::Array(Vec::new()));
+    ok(&b, &podman, &["app", "journal"]);
+    // Nothing says the state is in use by another process.
+    daemon.stop();
+    runtime.block_on(a.shutdown());
+}
