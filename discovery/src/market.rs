@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::ingest::Ingestor;
 use crate::relay_client::{RelayStatus, Statuses};
 use crate::search::MAX_RESULTS;
-use crate::store::{ListingRecord, PublisherRecord, RootConflict, Sizes, StoreError};
+use crate::store::{ListingRecord, PinnedRoot, PublisherRecord, RootConflict, Sizes, StoreError};
 
 /// A question.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +151,23 @@ pub enum Answer {
     },
 }
 
+/// The roots discovery pinned and refused.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    /// Pinned roots, by DID.
+    pub pinned: Vec<(String, PinnedRoot)>,
+    /// Refused roots, by DID.
+    pub refused: Vec<(String, RootConflict)>,
+}
+
+/// The index after its ingest loop panicked holding it.
+fn unavailable() -> StoreError {
+    StoreError::other(
+        std::path::Path::new("discovery index"),
+        "unavailable after a crash of the ingest loop".into(),
+    )
+}
+
 /// Answers questions from an index.
 #[derive(Clone)]
 pub struct Market {
@@ -167,6 +184,22 @@ impl Market {
     /// How many listings are searchable now: cheap, for progress displays.
     pub fn indexed(&self) -> usize {
         self.ingestor.lock().map_or(0, |i| i.index().len())
+    }
+
+    /// The roots discovery pinned, by DID (with `root.json` as published),
+    /// and the roots it refused: what a node compares its other pins with.
+    pub fn pins(&self) -> Result<Pins, StoreError> {
+        let ingestor = self.ingestor.lock().map_err(|_| unavailable())?;
+        Ok(Pins {
+            pinned: ingestor.store().roots()?,
+            refused: ingestor.store().conflicts()?,
+        })
+    }
+
+    /// The root discovery pinned for `did`, if any.
+    pub fn pinned_root(&self, did: &str) -> Result<Option<PinnedRoot>, StoreError> {
+        let ingestor = self.ingestor.lock().map_err(|_| unavailable())?;
+        ingestor.store().root(did)
     }
 
     /// Answers `query`.

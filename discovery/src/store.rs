@@ -689,6 +689,11 @@ impl Store {
         })
     }
 
+    /// Every pinned root, by DID.
+    pub fn roots(&self) -> Result<Vec<(String, PinnedRoot)>, StoreError> {
+        self.all(ROOTS, decode)
+    }
+
     /// Every refused root, by DID.
     pub fn conflicts(&self) -> Result<Vec<(String, RootConflict)>, StoreError> {
         self.all(CONFLICTS, decode)

@@ -231,6 +231,22 @@ impl NodeState {
             .collect()
     }
 
+    /// Every publisher this node has fetched from: (DID, record).
+    pub fn publishers(&self) -> Result<Vec<(String, Publisher)>, StateError> {
+        let rows = self.read(|tx| {
+            let table = tx.open_table(PUBLISHERS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                rows.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .map(|(did, json)| Ok((did, serde_json::from_str(&json).map_err(|e| self.error(e))?)))
+            .collect()
+    }
+
     /// Records the newest ticket of a peer.
     pub fn add_peer(&self, did: &str, ticket: &str) -> Result<(), StateError> {
         self.write(|tx| {

@@ -328,3 +328,126 @@ fn two_nodes_run_in_one_process_each_with_its_own_directory_ports_and_token() {
         b.shutdown().await;
     });
 }
+
+/// Follows operation `op` on the node at `addr` to its end.
+fn outcome(
+    runtime: &Runtime,
+    addr: SocketAddr,
+    token: &str,
+    op: &Value,
+) -> archy_node::operations::Event {
+    let client = archy_node::client::NodeClient::new(addr, token.to_owned()).unwrap();
+    let id = op["operation"].as_u64().expect("an operation id");
+    runtime.block_on(client.follow(id, &mut |_| {})).unwrap()
+}
+
+#[test]
+fn a_second_root_for_a_pinned_publisher_is_shown_and_refused() {
+    use archy_node::operations::Event;
+    let tmp = tempfile::tempdir().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        origin_data,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
+    let origin = common::NodeProcess::start(
+        &origin_data,
+        &[
+            "--key",
+            s(&key),
+            "--catalog",
+            s(&catalog),
+            "--no-apps",
+            "--no-relay",
+            "--no-api",
+        ],
+    );
+    let runtime = Runtime::new().unwrap();
+    let data = tmp.path().join("node");
+    let (node, addr, token) = start(&runtime, &data);
+    let release = format!("{did}/org.archipelago.hello-web");
+    let post = |path: &str, body: Value| {
+        let text = body.to_string();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n",
+            text.len()
+        );
+        runtime.block_on(request(addr, &head, &text))
+    };
+
+    // A first fetch pins the origin's catalog root.
+    let (status, op) = post(
+        "/api/fetch",
+        serde_json::json!({"release": release, "origin": origin.ticket}),
+    );
+    assert_eq!(status, 202, "{op}");
+    assert!(matches!(
+        outcome(&runtime, addr, &token, &op),
+        Event::Succeeded { .. }
+    ));
+
+    // Another catalog under the same key (so another root 1) is announced
+    // on the node's relay, and discovery pins it on first sight.
+    let other = tmp.path().join("other-catalog");
+    common::ok(&[
+        "catalog",
+        "init",
+        s(&other),
+        "--key",
+        s(&key),
+        "--root-expiry",
+        "300d",
+    ]);
+    let relay = node.relay_url().unwrap().to_owned();
+    common::json(&[
+        "app",
+        "publish",
+        s(&dir),
+        "--key",
+        s(&key),
+        "--relay",
+        &relay,
+        "--catalog",
+        s(&other),
+    ]);
+    let start_wait = Instant::now();
+    let pins = loop {
+        let (_, pins) = runtime.block_on(get(addr, "/api/publishers", Some(&token)));
+        let mine = pins
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["did"] == did.as_str()).cloned());
+        if let Some(mine) = mine.filter(|p| !p["discovery"].is_null()) {
+            break mine;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(30),
+            "never pinned: {pins}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        pins["agree"], false,
+        "the two pins differ and it shows: {pins}"
+    );
+    assert_ne!(pins["discovery"]["sha256"], pins["fetched"]["sha256"]);
+
+    // The next fetch of that publisher is refused, naming both roots.
+    let (_, op) = post(
+        "/api/fetch",
+        serde_json::json!({"release": release, "origin": origin.ticket}),
+    );
+    match outcome(&runtime, addr, &token, &op) {
+        Event::Failed { error, .. } => {
+            assert!(
+                error.contains("two different roots") && error.contains(&did),
+                "{error}"
+            )
+        }
+        other => panic!("a fetch with two roots pinned went on: {other:?}"),
+    }
+    runtime.block_on(node.shutdown());
+}

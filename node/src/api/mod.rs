@@ -109,6 +109,7 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(routes::listing))
         .routes(routes!(routes::market_stats))
         .routes(routes!(routes::peers))
+        .routes(routes!(routes::publishers))
         .routes(routes!(routes::blobs))
         .routes(routes!(apps::list, apps::install))
         .routes(routes!(apps::show, apps::uninstall))

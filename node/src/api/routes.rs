@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use crate::node::Node;
+use crate::node::{Node, PublisherPins};
 
 /// Listings on one market page unless asked otherwise.
 const DEFAULT_PER_PAGE: usize = 24;
@@ -288,4 +288,21 @@ pub async fn blobs(State(node): State<Node>) -> Result<Json<Vec<Blob>>, ApiError
             })
             .collect(),
     ))
+}
+
+/// Every publisher this node knows, with the root discovery pinned and the
+/// root its fetches trust, whether the two agree, and roots refused.
+#[utoipa::path(get, path = "/api/publishers", tag = "node",
+    responses((status = 200, description = "Publishers and their pinned roots", body = [PublisherPins])))]
+pub async fn publishers(State(node): State<Node>) -> Result<Json<Vec<PublisherPins>>, ApiError> {
+    let pins = node.publishers().map_err(|f| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            std::iter::once(f.error)
+                .chain(f.causes)
+                .collect::<Vec<_>>()
+                .join(": "),
+        )
+    })?;
+    Ok(Json(pins))
 }

@@ -251,6 +251,7 @@ impl Node {
     ) -> Result<(VerifiedManifest, (u64, u64)), Failure> {
         reporter.progress(1, "finding sources");
         let name = &wanted.name;
+        self.one_root_pin(&name.publisher, reporter)?;
         let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
         let mut providers = wanted.providers.clone();
         for ticket in self.listing_providers(name).await {
@@ -302,9 +303,9 @@ impl Node {
                 }
             })
             .await;
-        result
-            .map(|verified| (verified, (total, held)))
-            .map_err(|e| Failure::of(&e))
+        let verified = result.map_err(|e| Failure::of(&e))?;
+        self.check_pins_after_fetch(&name.publisher)?;
+        Ok((verified, (total, held)))
     }
 
     /// The provider tickets of `name`'s listing in the market, if any.

@@ -8,9 +8,11 @@
 //! directory and ports.
 
 mod app_work;
+mod pins;
 mod swarm_work;
 
 pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
+pub use pins::{PublisherPins, RootPin};
 pub use swarm_work::{Fetched, FetchedBlob};
 
 use std::net::SocketAddr;
