@@ -51,7 +51,12 @@ impl Session {
                     own: Some(node),
                 })
             }
-            Err(e) if is_busy(&e) => Self::wait_for_other(data).await.map_err(|_| e.into()),
+            Err(e) if is_busy(&e) => Self::wait_for_other(data).await.map_err(|_| {
+                anyhow::Error::from(e).context(format!(
+                    "another archy process holds {} and serves no API this command can ask                      (a node run with --no-api, or one still starting); stop it, or run it with its API",
+                    data.root().display()
+                ))
+            }),
             Err(e) => Err(e.into()),
         }
     }
