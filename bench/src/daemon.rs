@@ -142,11 +142,10 @@ fn rss_mb(pid: u32) -> anyhow::Result<f64> {
 
 /// Stops the node as a user would (SIGTERM) and waits for it.
 fn stop(mut child: Child) -> anyhow::Result<()> {
-    let pid = libc::pid_t::try_from(child.id()).context("a process id out of range")?;
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .context("cannot run kill")?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait()?.is_none() {
         if Instant::now() > deadline {

@@ -155,25 +155,33 @@ pub async fn install(
     let source = if body.dev {
         InstallSource::Dev(body.app.into())
     } else {
-        InstallSource::Published(Box::new(Wanted {
-            name: body
-                .app
-                .parse::<ReleaseName>()
-                .map_err(|e| ApiError::invalid(e.to_string()))?,
-            origin: body.origin.as_ref().map(ticket).transpose()?,
-            providers: body
-                .providers
-                .iter()
-                .map(ticket)
-                .collect::<Result<_, _>>()?,
-        }))
+        InstallSource::Published(Box::new(wanted(
+            &body.app,
+            body.origin.as_ref(),
+            &body.providers,
+        )?))
     };
     let id = node.install(source).map_err(|e| operations_error(&e))?;
     Ok(started(id))
 }
 
+/// A release by name and the nodes a request names for it.
+pub fn wanted(
+    release: &str,
+    origin: Option<&String>,
+    providers: &[String],
+) -> Result<Wanted, ApiError> {
+    Ok(Wanted {
+        name: release
+            .parse::<ReleaseName>()
+            .map_err(|e| ApiError::invalid(e.to_string()))?,
+        origin: origin.map(ticket).transpose()?,
+        providers: providers.iter().map(ticket).collect::<Result<_, _>>()?,
+    })
+}
+
 /// A node ticket from a request body.
-pub fn ticket(text: &String) -> Result<NodeTicket, ApiError> {
+fn ticket(text: &String) -> Result<NodeTicket, ApiError> {
     text.parse::<NodeTicket>()
         .map_err(|e| ApiError::invalid(format!("'{text}' is not a node ticket: {e}")))
 }
@@ -237,17 +245,14 @@ pub async fn act(
                         })
                         .transpose()?;
                     let app = installed(&node, &id)?;
-                    let name = format!("{}/{id}", app.publisher)
-                        .parse::<ReleaseName>()
-                        .map_err(|e| ApiError::invalid(e.to_string()))?;
+                    let name = format!("{}/{id}", app.publisher);
+                    let wanted = wanted(&name, body.origin.as_ref(), &body.providers)?;
                     UpdateSource::Catalog(Box::new(Wanted {
-                        name: ReleaseName { version, ..name },
-                        origin: body.origin.as_ref().map(ticket).transpose()?,
-                        providers: body
-                            .providers
-                            .iter()
-                            .map(ticket)
-                            .collect::<Result<_, _>>()?,
+                        name: ReleaseName {
+                            version,
+                            ..wanted.name
+                        },
+                        ..wanted
                     }))
                 }
             };

@@ -10,10 +10,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::apps::{Started, operations_error, started, ticket};
+use super::apps::{Started, operations_error, started, wanted};
 use super::error::{ApiError, ErrorBody};
-use crate::fetching::ReleaseName;
-use crate::node::{Node, Wanted};
+use crate::node::Node;
 
 /// What to fetch.
 #[derive(Deserialize, ToSchema)]
@@ -40,18 +39,7 @@ pub async fn fetch(
     body: Result<Json<FetchBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-    let wanted = Wanted {
-        name: body
-            .release
-            .parse::<ReleaseName>()
-            .map_err(|e| ApiError::invalid(e.to_string()))?,
-        origin: body.origin.as_ref().map(ticket).transpose()?,
-        providers: body
-            .providers
-            .iter()
-            .map(ticket)
-            .collect::<Result<_, _>>()?,
-    };
+    let wanted = wanted(&body.release, body.origin.as_ref(), &body.providers)?;
     let op = node.fetch(wanted).map_err(|e| operations_error(&e))?;
     Ok(started(op))
 }
