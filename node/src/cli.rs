@@ -190,6 +190,11 @@ pub struct NodeRunArgs {
     #[arg(long, value_name = "RATE", env = "ARCHY_MAX_UPLOAD",
           value_parser = archy_node::units::parse_size)]
     pub max_upload: Option<u64>,
+    /// Seconds between upkeep passes (re-signing the node's own catalogs'
+    /// timestamps, finding updates of installed apps); 0 turns it off
+    /// [default: 3600].
+    #[arg(long, value_name = "SECS", env = "ARCHY_UPKEEP_EVERY")]
+    pub upkeep_every: Option<u64>,
     /// Write the ticket to this file once the node is up (for scripts).
     #[arg(long, value_name = "FILE")]
     pub ticket_file: Option<PathBuf>,

@@ -43,7 +43,7 @@ pub struct NodeConfig {
 }
 
 /// The iroh endpoint.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SwarmConfig {
     /// `local` (direct addresses only) or `internet` (also n0's relays and
@@ -54,6 +54,11 @@ pub struct SwarmConfig {
     pub bind: Option<SocketAddr>,
     /// Catalog directories this node publishes.
     pub catalogs: Vec<PathBuf>,
+    /// Seconds between upkeep passes: re-signing the timestamps of the
+    /// catalogs this node publishes (when it holds their key) and
+    /// refreshing the catalogs of installed apps' publishers to find
+    /// updates. 0 turns upkeep off.
+    pub upkeep_every: u64,
     /// Cap on bytes per second served to peers, like `"50MB"` or a number.
     #[serde(with = "size_text", skip_serializing_if = "Option::is_none", default)]
     pub max_upload: Option<u64>,
@@ -143,6 +148,18 @@ pub struct ApiConfig {
     /// Whether `listen` may be an address other machines reach. Off, a
     /// non-loopback address is refused: the API runs apps on this machine.
     pub allow_remote: bool,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        Self {
+            network: NetworkChoice::Local,
+            bind: None,
+            catalogs: Vec::new(),
+            upkeep_every: 3600,
+            max_upload: None,
+        }
+    }
 }
 
 impl Default for ApiConfig {

@@ -38,6 +38,7 @@ const CATEGORIES: [(&str, &str); 3] = [
 /// The demo publisher, once its releases are packed and in its catalog.
 pub struct DemoPublisher {
     identity: Identity,
+    key_file: PathBuf,
     catalog: PathBuf,
     /// Staged app directories (each with its `manifest.signed.json`), with
     /// their sample directory names.
@@ -85,6 +86,11 @@ impl DemoPublisher {
     /// The demo's catalog directory, which the node serves.
     pub fn catalog(&self) -> &Path {
         &self.catalog
+    }
+
+    /// The demo publisher's key file, which signs its catalog.
+    pub fn key_file(&self) -> &Path {
+        &self.key_file
     }
 
     /// Makes the demo publisher's key and catalog if missing, and packs
@@ -153,6 +159,7 @@ impl DemoPublisher {
         result?;
         Ok(Self {
             identity,
+            key_file: key,
             catalog,
             apps,
         })

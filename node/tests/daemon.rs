@@ -21,6 +21,9 @@ use tokio::runtime::Runtime;
 
 const APP: &str = "org.archipelago.hello-web";
 
+/// hello-web publishes host port 8080: the tests that run it take turns.
+static PORT_8080: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !check() {
@@ -71,7 +74,7 @@ fn start_b(runtime: &Runtime, data: &Path, podman: &Podman, relay: &str) -> (Run
         Command::new(env!("CARGO_BIN_EXE_archy"))
             .args(["node", "run", "--data-dir", s(data), "--no-relay"])
             .args(["--discover-from", relay, "--api", "127.0.0.1:0"])
-            .args(["--reconcile-every", "1"])
+            .args(["--reconcile-every", "1", "--upkeep-every", "1"])
             .env("ARCHY_PODMAN_SOCKET", &podman.socket)
             .env("CONTAINERS_CONF", containers_conf())
             .stdout(Stdio::null())
@@ -101,6 +104,7 @@ fn http_get(port: u16) -> Option<String> {
 
 #[test]
 fn a_fresh_node_installs_by_name_what_discovery_found_and_keeps_its_data() {
+    let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
         return;
@@ -281,4 +285,96 @@ fn every_command_that_touches_node_state_works_while_the_node_runs() {
     // Nothing says the state is in use by another process.
     daemon.stop();
     runtime.block_on(a.shutdown());
+}
+
+#[test]
+fn a_newer_release_in_the_catalog_shows_as_an_update_and_app_update_installs_it() {
+    let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
+        return;
+    };
+    let runtime = Runtime::new().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        origin_data,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "hello-web");
+    let origin = common::NodeProcess::start(
+        &origin_data,
+        &[
+            "--key",
+            s(&key),
+            "--catalog",
+            s(&catalog),
+            "--no-apps",
+            "--no-relay",
+        ],
+    );
+    let b = tmp.path().join("b");
+    let (daemon, _api) = start_b(&runtime, &b, &podman, "ws://127.0.0.1:9");
+    let name = format!("{did}/{APP}");
+    ok(
+        &b,
+        &podman,
+        &["app", "install", &name, "--origin", &origin.ticket],
+    );
+
+    // The publisher releases 1.0.1: packed on its running node, added to
+    // its catalog.
+    let manifest = dir.join("manifest.yml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("version: 1.0.0", "version: 1.0.1")).unwrap();
+    common::ok(&[
+        "app",
+        "pack",
+        s(&dir),
+        "--key",
+        s(&key),
+        "--data-dir",
+        s(&origin_data),
+    ]);
+    let signed = dir.join("manifest.signed.json");
+    common::ok(&["catalog", "add", s(&catalog), s(&signed), "--key", s(&key)]);
+
+    wait_for("B's upkeep to find 1.0.1", 60, || {
+        ok(&b, &podman, &["app", "ls"])[0]["update_available"] == "1.0.1"
+    });
+    let updated = ok(&b, &podman, &["app", "update", APP]);
+    assert_eq!(updated["version"], "1.0.1", "{updated}");
+    wait_for("the update to be no longer offered", 30, || {
+        ok(&b, &podman, &["app", "ls"])[0]["update_available"].is_null()
+    });
+    assert!(http_get(8080).is_some_and(|p| p.contains("Hello from Archipelago")));
+    ok(&b, &podman, &["app", "uninstall", APP, "--purge"]);
+    daemon.stop();
+}
+
+#[test]
+fn upkeep_re_signs_the_timestamp_of_a_catalog_whose_key_the_node_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::sample_images();
+    let runtime = Runtime::new().unwrap();
+    let data = tmp.path().join("a");
+    let node = demo_node(&runtime, &data);
+    let catalog = data.join("demo/catalog");
+    let timestamp = || {
+        let repo = archy_registry::catalog::Repository::open(&catalog).unwrap();
+        let status = repo.status().unwrap();
+        status
+            .roles
+            .iter()
+            .find(|r| r.role == "timestamp")
+            .map(|r| r.version)
+            .unwrap()
+    };
+    // Made (1) and refreshed as the demo starts (2); the first upkeep pass
+    // signs it again.
+    wait_for("upkeep to re-sign the demo catalog's timestamp", 30, || {
+        timestamp() >= 3
+    });
+    runtime.block_on(node.shutdown());
 }

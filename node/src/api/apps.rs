@@ -75,17 +75,33 @@ fn installed(node: &Node, id: &str) -> Result<AppSummary, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no app {id} is installed on this node")))
 }
 
-/// Every installed app.
+/// An installed app, and a newer release of it if upkeep found one.
+#[derive(Serialize, ToSchema)]
+pub struct InstalledApp {
+    /// The app.
+    #[serde(flatten)]
+    pub app: AppSummary,
+    /// The newest release in its publisher's catalog, when newer than the
+    /// installed one (`POST /api/apps/{id}/update` installs it).
+    pub update_available: Option<String>,
+}
+
+/// Every installed app, with updates found.
 #[utoipa::path(get, path = "/api/apps", tag = "apps",
-    responses((status = 200, description = "Installed apps", body = [AppSummary])))]
-pub async fn list(State(node): State<Node>) -> Result<Json<Vec<AppSummary>>, ApiError> {
+    responses((status = 200, description = "Installed apps", body = [InstalledApp])))]
+pub async fn list(State(node): State<Node>) -> Result<Json<Vec<InstalledApp>>, ApiError> {
     let apps = node
         .orchestrator()
         .list()
         .map_err(|e| ApiError::internal(&e))?;
+    let updates = node.updates_available();
     Ok(Json(
         apps.into_iter()
             .filter(|a| a.desired != Desired::Removed)
+            .map(|app| InstalledApp {
+                update_available: updates.get(&app.id).cloned(),
+                app,
+            })
             .collect(),
     ))
 }

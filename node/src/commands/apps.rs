@@ -250,7 +250,7 @@ async fn ask<T: serde::de::DeserializeOwned>(session: Session, path: &str) -> an
 /// `archy app ls`.
 pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let apps: Vec<AppSummary> = ask(session(&args, None).await?, "/api/apps").await?;
+        let apps: Vec<Listed> = ask(session(&args, None).await?, "/api/apps").await?;
         out.result(&apps, || {
             if apps.is_empty() {
                 return "no apps installed".into();
@@ -259,11 +259,17 @@ pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
                 "{:<36} {:<10} {:<8} {:<10} PORTS\n",
                 "APP", "VERSION", "WANTED", "PHASE"
             );
-            for a in &apps {
+            for listed in &apps {
+                let a = &listed.app;
                 let ports: Vec<String> = a.host_ports.values().map(u16::to_string).collect();
                 let dev = if a.dev { " (dev)" } else { "" };
+                let update = listed
+                    .update_available
+                    .as_ref()
+                    .map(|v| format!("  update available: {v}"))
+                    .unwrap_or_default();
                 text += &format!(
-                    "{:<36} {:<10} {:<8} {:<10} {}{dev}\n",
+                    "{:<36} {:<10} {:<8} {:<10} {}{dev}{update}\n",
                     a.id,
                     a.version,
                     format!("{:?}", a.desired).to_lowercase(),
@@ -275,6 +281,14 @@ pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
         });
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// An installed app as `GET /api/apps` lists it.
+#[derive(Serialize, serde::Deserialize)]
+struct Listed {
+    #[serde(flatten)]
+    app: AppSummary,
+    update_available: Option<String>,
 }
 
 /// An app and its containers, as `GET /api/apps/{id}` answers.

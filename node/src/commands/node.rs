@@ -69,6 +69,7 @@ fn configure(
     }
     swarm.bind = args.bind.or(swarm.bind);
     swarm.max_upload = args.max_upload.or(swarm.max_upload);
+    swarm.upkeep_every = args.upkeep_every.unwrap_or(swarm.upkeep_every);
     if !args.catalogs.is_empty() {
         swarm.catalogs.clone_from(&args.catalogs);
     }

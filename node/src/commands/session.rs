@@ -36,6 +36,7 @@ impl Session {
         config.relay.enabled = false;
         config.discovery.relays.clear();
         config.apps.enabled = false;
+        config.swarm.upkeep_every = 0;
         config.api.enabled = true;
         config.api.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         adjust(&mut config);

@@ -311,7 +311,7 @@ impl Node {
     /// The provider tickets of `name`'s listing in the market, if any.
     /// They are hints: what is fetched is what the publisher's catalog
     /// names, checked hash by hash.
-    async fn listing_providers(&self, name: &ReleaseName) -> Vec<NodeTicket> {
+    pub(super) async fn listing_providers(&self, name: &ReleaseName) -> Vec<NodeTicket> {
         let Some(market) = self.market().cloned() else {
             return Vec::new();
         };

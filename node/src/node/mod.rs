@@ -10,6 +10,7 @@
 mod app_work;
 mod pins;
 mod swarm_work;
+mod upkeep;
 
 pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
 pub use pins::{PublisherPins, RootPin};
@@ -97,6 +98,10 @@ struct Inner {
     state: NodeState,
     blobs: BlobStore,
     orchestrator: Arc<Orchestrator>,
+    /// The catalogs upkeep re-signs.
+    signed_catalogs: Vec<upkeep::SignedCatalog>,
+    /// Newer releases upkeep found for installed apps.
+    updates: upkeep::Updates,
     /// App operations run one at a time ([`app_work`]).
     apps_lock: Mutex<()>,
     operations: Operations,
@@ -110,6 +115,7 @@ struct Parts {
     api: Option<ApiServer>,
     stop: watch::Sender<bool>,
     reconciler: Option<JoinHandle<()>>,
+    upkeep: Option<JoinHandle<()>>,
     discovery: Option<Discovery>,
     relay: Option<EmbeddedRelay>,
     swarm: RunningNode,
@@ -186,6 +192,8 @@ impl Node {
             None
         };
         let market = discovery.as_ref().map(|d| d.market().clone());
+        let signed_catalogs =
+            upkeep::signed_catalogs(&data, key, &identity, &config, demo.as_ref());
         if let (Some(demo), Some(relay)) = (demo, &relay) {
             let (url, ticket) = (relay.url().to_owned(), ticket.to_string());
             tokio::spawn(async move {
@@ -202,6 +210,7 @@ impl Node {
         let orchestrator =
             Arc::new(apps::open(&apps::config(&data, &choice)?, APPS_OPEN_WAIT).await?);
         let (stop, stopped) = watch::channel(false);
+        let stopped_upkeep = stop.subscribe();
         let reconciler = if config.apps.enabled {
             let every = Duration::from_secs(config.apps.reconcile_every.max(1));
             Some(tokio::spawn(apps::reconcile_loop(
@@ -229,6 +238,8 @@ impl Node {
             state: swarm.state().clone(),
             blobs: swarm.blobs().clone(),
             orchestrator,
+            signed_catalogs,
+            updates: upkeep::Updates::default(),
             apps_lock: Mutex::new(()),
             operations,
             fetcher,
@@ -238,6 +249,7 @@ impl Node {
                 api: None,
                 stop,
                 reconciler,
+                upkeep: None,
                 discovery,
                 relay,
                 swarm,
@@ -246,6 +258,13 @@ impl Node {
         let node = Self {
             inner: Arc::new(inner),
         };
+        if node.inner.config.swarm.upkeep_every > 0 {
+            let every = Duration::from_secs(node.inner.config.swarm.upkeep_every);
+            let task = tokio::spawn(upkeep::upkeep_loop(node.clone(), every, stopped_upkeep));
+            if let Some(parts) = node.inner.parts.lock().await.as_mut() {
+                parts.upkeep = Some(task);
+            }
+        }
         if let Some((listener, token)) = api {
             let server = ApiServer::start(node.clone(), listener, token);
             match server {
@@ -350,6 +369,11 @@ impl Node {
             api.shutdown().await;
         }
         let _ = parts.stop.send(true);
+        if let Some(upkeep) = parts.upkeep {
+            // A pass waits on the network within its own deadlines; a
+            // stopping node does not wait for it.
+            upkeep.abort();
+        }
         if let Some(reconciler) = parts.reconciler
             && tokio::time::timeout(RECONCILE_STOP_TIMEOUT, reconciler)
                 .await

@@ -176,27 +176,9 @@ impl Fetcher {
         request: &FetchRequest,
         on_event: &mut (dyn FnMut(FetchEvent) + Send),
     ) -> Result<VerifiedManifest, Error> {
-        let sources = sources(request);
-        for source in &sources {
-            self.endpoint.learn(source);
-        }
-        let transports: Vec<PeerTransport> = sources
-            .iter()
-            .map(|source| {
-                PeerTransport::new(
-                    self.endpoint.endpoint.clone(),
-                    source.clone(),
-                    request.publisher.clone(),
-                )
-            })
-            .collect();
-        let limits = Limits::default();
-        if metadata.load("root", limits.root_max_length)?.is_none() {
-            self.pin_root(metadata.as_ref(), request, &transports, on_event)
-                .await?;
-        }
+        let transports = self.transports(request);
         let mut updater = self
-            .refresh(metadata, request, &transports, &limits, on_event)
+            .updated(metadata, request, &transports, on_event)
             .await?;
         // A node that could not be dialled for metadata is not asked for
         // blobs either: each dead node costs one connect timeout in all.
@@ -232,6 +214,65 @@ impl Fetcher {
         }
         on_event(FetchEvent::Progress { bytes: total });
         self.verify(request, target_path, target, custom, release_root)
+            .await
+    }
+
+    /// Refreshes the publisher's catalog from `request`'s sources (an
+    /// unchanged catalog costs one request) and names its newest release
+    /// of `request.app` not yanked, without fetching it: (version, TUF
+    /// target path, release hash).
+    pub async fn newest(
+        &self,
+        metadata: Arc<dyn MetadataStore>,
+        request: &FetchRequest,
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<(String, String, Option<BlobHash>), Error> {
+        let transports = self.transports(request);
+        let mut updater = self
+            .updated(metadata, request, &transports, on_event)
+            .await?;
+        let latest = FetchRequest {
+            version: None,
+            ..request.clone()
+        };
+        let (path, _, custom) = resolve(&mut updater, &latest).await?;
+        Ok((custom.version, path, custom.release))
+    }
+
+    /// A transport to each of `request`'s sources, in the order they are
+    /// asked; the endpoint learns their addresses.
+    fn transports(&self, request: &FetchRequest) -> Vec<PeerTransport> {
+        let sources = sources(request);
+        for source in &sources {
+            self.endpoint.learn(source);
+        }
+        sources
+            .iter()
+            .map(|source| {
+                PeerTransport::new(
+                    self.endpoint.endpoint.clone(),
+                    source.clone(),
+                    request.publisher.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The publisher's catalog, refreshed: its root pinned on first
+    /// contact, then the newest metadata that verifies.
+    async fn updated(
+        &self,
+        metadata: Arc<dyn MetadataStore>,
+        request: &FetchRequest,
+        transports: &[PeerTransport],
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<Updater<PeerTransport>, Error> {
+        let limits = Limits::default();
+        if metadata.load("root", limits.root_max_length)?.is_none() {
+            self.pin_root(metadata.as_ref(), request, transports, on_event)
+                .await?;
+        }
+        self.refresh(metadata, request, transports, &limits, on_event)
             .await
     }
 
