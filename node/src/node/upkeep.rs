@@ -6,7 +6,9 @@
 //! - the catalog of each installed app's publisher is refreshed (an
 //!   unchanged catalog costs one request) and a newer release not yanked
 //!   is noted as "update available", which `GET /api/apps` and `archy app
-//!   ls` show; `archy app update APP` installs it.
+//!   ls` show; `archy app update APP` installs it;
+//! - the catalogs of the other publishers the node fetched from are
+//!   refreshed too, so the metadata it serves to peers stays current.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -144,6 +146,47 @@ impl Node {
         }
         if let Ok(mut updates) = self.inner.updates.lock() {
             *updates = found;
+        }
+        let with_apps: Vec<&str> = apps
+            .iter()
+            .filter(|a| !a.dev && a.desired != Desired::Removed)
+            .map(|a| a.publisher.as_str())
+            .collect();
+        self.refresh_followed(&with_apps).await;
+    }
+
+    /// Refreshes the catalogs of the publishers this node fetched from and
+    /// has no app of (those were refreshed looking for updates).
+    async fn refresh_followed(&self, done: &[&str]) {
+        let followed = match self.state().publishers() {
+            Ok(followed) => followed,
+            Err(e) => {
+                tracing::warn!("upkeep cannot list the publishers: {e}");
+                return;
+            }
+        };
+        for (did, _) in followed.iter().filter(|(d, _)| !done.contains(&d.as_str())) {
+            // Any app id names the catalog; refreshing reads no target.
+            let Ok(name) = ReleaseName::from_str(&format!("{did}/catalog")) else {
+                continue;
+            };
+            let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
+            let mut request = name.request(None, Vec::new());
+            if session.add_known_nodes(&mut request).is_err() {
+                continue;
+            }
+            let metadata = self.state().metadata_of(&name.publisher);
+            let refreshed = tokio::time::timeout(
+                REFRESH_TIMEOUT,
+                self.fetcher()
+                    .refresh_catalog(metadata, &request, &mut |_| {}),
+            )
+            .await;
+            match refreshed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!("{did}'s catalog was not refreshed: {e}"),
+                Err(_) => tracing::debug!("{did}'s catalog did not answer in time"),
+            }
         }
     }
 }

@@ -239,6 +239,21 @@ impl Fetcher {
         Ok((custom.version, path, custom.release))
     }
 
+    /// Refreshes the publisher's catalog from `request`'s sources (an
+    /// unchanged catalog costs one request), pinning its root on first
+    /// contact; `request.app` and `version` are not read.
+    pub async fn refresh_catalog(
+        &self,
+        metadata: Arc<dyn MetadataStore>,
+        request: &FetchRequest,
+        on_event: &mut (dyn FnMut(FetchEvent) + Send),
+    ) -> Result<(), Error> {
+        let transports = self.transports(request);
+        self.updated(metadata, request, &transports, on_event)
+            .await
+            .map(|_| ())
+    }
+
     /// A transport to each of `request`'s sources, in the order they are
     /// asked; the endpoint learns their addresses.
     fn transports(&self, request: &FetchRequest) -> Vec<PeerTransport> {
