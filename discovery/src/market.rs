@@ -151,6 +151,10 @@ pub enum Answer {
     },
 }
 
+/// The counter of listings whose release hash disagrees with the TUF
+/// target of the same version in their publisher's catalog.
+pub const LISTING_DISAGREES: &str = "rejected: listing disagrees with its catalog";
+
 /// The roots discovery pinned and refused.
 #[derive(Debug, Clone)]
 pub struct Pins {
@@ -194,6 +198,16 @@ impl Market {
             pinned: ingestor.store().roots()?,
             refused: ingestor.store().conflicts()?,
         })
+    }
+
+    /// Counts a listing found to disagree with its publisher's catalog
+    /// (the counter `market stats` shows as "rejected: listing disagrees
+    /// with its catalog").
+    pub fn count_disagreeing_listing(&self) -> Result<(), StoreError> {
+        let ingestor = self.ingestor.lock().map_err(|_| unavailable())?;
+        ingestor
+            .store()
+            .write_soon(|t| t.count(LISTING_DISAGREES, 1), |()| false)
     }
 
     /// The root discovery pinned for `did`, if any.

@@ -53,6 +53,9 @@ pub struct Operation {
     pub percent: u8,
     /// What it is doing now.
     pub stage: String,
+    /// What it told whoever followed it (the newest [`MAX_NOTICES`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
     /// Why it failed or was interrupted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -177,17 +180,16 @@ pub enum OperationsError {
     },
 }
 
-/// An operation as it is now, the notices it gave so far (the newest
-/// [`MAX_NOTICES`]), and its later events if it still runs.
-pub type Following = (Operation, Vec<String>, Option<broadcast::Receiver<Event>>);
+/// An operation as it is now (its notices so far included), and its later
+/// events if it still runs.
+pub type Following = (Operation, Option<broadcast::Receiver<Event>>);
 
-/// Notices kept per running operation for followers that come late.
+/// Notices kept per operation for followers that come late.
 const MAX_NOTICES: usize = 32;
 
 /// What a running operation has: its current state and its subscribers.
 struct Live {
     op: Operation,
-    notices: std::collections::VecDeque<String>,
     events: broadcast::Sender<Event>,
 }
 
@@ -251,6 +253,7 @@ impl Operations {
             status: Status::Running,
             percent: 0,
             stage: "queued".to_owned(),
+            notices: Vec::new(),
             error: None,
             causes: Vec::new(),
             result: None,
@@ -260,14 +263,7 @@ impl Operations {
         self.state.put_operation(id, &to_json(&op))?;
         registry.next_id += 1;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        registry.running.insert(
-            id,
-            Live {
-                op,
-                notices: std::collections::VecDeque::new(),
-                events,
-            },
-        );
+        registry.running.insert(id, Live { op, events });
         Ok(Reporter {
             operations: self.clone(),
             id,
@@ -288,30 +284,10 @@ impl Operations {
         {
             let registry = self.lock();
             if let Some(live) = registry.running.get(&id) {
-                let notices = live.notices.iter().cloned().collect();
-                return Ok(Some((
-                    live.op.clone(),
-                    notices,
-                    Some(live.events.subscribe()),
-                )));
+                return Ok(Some((live.op.clone(), Some(live.events.subscribe()))));
             }
         }
-        Ok(self.stored(id)?.map(|op| (op, Vec::new(), None)))
-    }
-
-    /// Every operation kept, newest first, at most `limit`.
-    pub fn recent(&self, limit: usize) -> Result<Vec<Operation>, OperationsError> {
-        let stored = self.state.operations()?;
-        let running = &self.lock().running;
-        stored
-            .into_iter()
-            .rev()
-            .take(limit)
-            .map(|(id, json)| match running.get(&id) {
-                Some(live) => Ok(live.op.clone()),
-                None => parse(id, &json),
-            })
-            .collect()
+        Ok(self.stored(id)?.map(|op| (op, None)))
     }
 
     fn stored(&self, id: u64) -> Result<Option<Operation>, OperationsError> {
@@ -347,10 +323,10 @@ impl Operations {
 
     fn notice(&self, id: u64, message: String) {
         if let Some(live) = self.lock().running.get_mut(&id) {
-            if live.notices.len() == MAX_NOTICES {
-                live.notices.pop_front();
+            if live.op.notices.len() == MAX_NOTICES {
+                live.op.notices.remove(0);
             }
-            live.notices.push_back(message.clone());
+            live.op.notices.push(message.clone());
             let _ = live.events.send(Event::Notice { message });
         }
     }
@@ -452,7 +428,7 @@ mod tests {
         let ops = operations(dir.path());
         let reporter = ops.begin("install", "did:key:z6Mk/org.x").expect("begin");
         let id = reporter.id();
-        let (_, _, events) = ops.follow(id).expect("read").expect("known");
+        let (_, events) = ops.follow(id).expect("read").expect("known");
         let mut events = events.expect("running");
         reporter.progress(40, "fetching");
         reporter.progress(20, "verifying");
@@ -487,6 +463,7 @@ mod tests {
             status: Status::Running,
             percent: 30,
             stage: "fetching".into(),
+            notices: Vec::new(),
             error: None,
             causes: Vec::new(),
             result: None,

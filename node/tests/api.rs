@@ -329,6 +329,41 @@ fn two_nodes_run_in_one_process_each_with_its_own_directory_ports_and_token() {
     });
 }
 
+/// A published hello-web: its catalog served by the publisher's own node.
+fn served_app(tmp: &Path) -> (common::PackedApp, common::NodeProcess) {
+    let app = common::packed_in_catalog(tmp, "hello-web");
+    let origin = common::NodeProcess::start(
+        &app.origin_data,
+        &[
+            "--key",
+            s(&app.key),
+            "--catalog",
+            s(&app.catalog),
+            "--no-apps",
+            "--no-relay",
+            "--no-api",
+        ],
+    );
+    (app, origin)
+}
+
+/// `POST path` with `body` as JSON, with the token.
+fn post(
+    runtime: &Runtime,
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let text = body.to_string();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        text.len()
+    );
+    runtime.block_on(request(addr, &head, &text))
+}
+
 /// Follows operation `op` on the node at `addr` to its end.
 fn outcome(
     runtime: &Runtime,
@@ -345,45 +380,17 @@ fn outcome(
 fn a_second_root_for_a_pinned_publisher_is_shown_and_refused() {
     use archy_node::operations::Event;
     let tmp = tempfile::tempdir().unwrap();
-    let common::PackedApp {
-        dir,
-        key,
-        did,
-        catalog,
-        origin_data,
-        ..
-    } = common::packed_in_catalog(tmp.path(), "hello-web");
-    let origin = common::NodeProcess::start(
-        &origin_data,
-        &[
-            "--key",
-            s(&key),
-            "--catalog",
-            s(&catalog),
-            "--no-apps",
-            "--no-relay",
-            "--no-api",
-        ],
-    );
+    let (app, origin) = served_app(tmp.path());
     let runtime = Runtime::new().unwrap();
-    let data = tmp.path().join("node");
-    let (node, addr, token) = start(&runtime, &data);
-    let release = format!("{did}/org.archipelago.hello-web");
-    let post = |path: &str, body: Value| {
-        let text = body.to_string();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n",
-            text.len()
-        );
-        runtime.block_on(request(addr, &head, &text))
-    };
+    let (node, addr, token) = start(&runtime, &tmp.path().join("node"));
+    let did = app.did.as_str();
+    let fetch = serde_json::json!({
+        "release": format!("{did}/org.archipelago.hello-web"),
+        "origin": origin.ticket,
+    });
 
     // A first fetch pins the origin's catalog root.
-    let (status, op) = post(
-        "/api/fetch",
-        serde_json::json!({"release": release, "origin": origin.ticket}),
-    );
+    let (status, op) = post(&runtime, addr, &token, "/api/fetch", &fetch);
     assert_eq!(status, 202, "{op}");
     assert!(matches!(
         outcome(&runtime, addr, &token, &op),
@@ -398,7 +405,7 @@ fn a_second_root_for_a_pinned_publisher_is_shown_and_refused() {
         "init",
         s(&other),
         "--key",
-        s(&key),
+        s(&app.key),
         "--root-expiry",
         "300d",
     ]);
@@ -406,25 +413,25 @@ fn a_second_root_for_a_pinned_publisher_is_shown_and_refused() {
     common::json(&[
         "app",
         "publish",
-        s(&dir),
+        s(&app.dir),
         "--key",
-        s(&key),
+        s(&app.key),
         "--relay",
         &relay,
         "--catalog",
         s(&other),
     ]);
-    let start_wait = Instant::now();
+    let waited = Instant::now();
     let pins = loop {
         let (_, pins) = runtime.block_on(get(addr, "/api/publishers", Some(&token)));
         let mine = pins
             .as_array()
-            .and_then(|all| all.iter().find(|p| p["did"] == did.as_str()).cloned());
+            .and_then(|all| all.iter().find(|p| p["did"] == did).cloned());
         if let Some(mine) = mine.filter(|p| !p["discovery"].is_null()) {
             break mine;
         }
         assert!(
-            start_wait.elapsed() < Duration::from_secs(30),
+            waited.elapsed() < Duration::from_secs(30),
             "never pinned: {pins}"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -436,18 +443,90 @@ fn a_second_root_for_a_pinned_publisher_is_shown_and_refused() {
     assert_ne!(pins["discovery"]["sha256"], pins["fetched"]["sha256"]);
 
     // The next fetch of that publisher is refused, naming both roots.
-    let (_, op) = post(
-        "/api/fetch",
-        serde_json::json!({"release": release, "origin": origin.ticket}),
-    );
+    let (_, op) = post(&runtime, addr, &token, "/api/fetch", &fetch);
     match outcome(&runtime, addr, &token, &op) {
         Event::Failed { error, .. } => {
             assert!(
-                error.contains("two different roots") && error.contains(&did),
+                error.contains("two different roots") && error.contains(did),
                 "{error}"
             )
         }
         other => panic!("a fetch with two roots pinned went on: {other:?}"),
+    }
+    runtime.block_on(node.shutdown());
+}
+
+#[test]
+fn a_listing_whose_release_disagrees_with_the_catalog_is_ignored_and_counted() {
+    use archy_node::operations::Event;
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, origin) = served_app(tmp.path());
+    // The same version signed again with another summary: another release
+    // hash than the catalog's, listed with the origin as provider.
+    let manifest = app.dir.join("manifest.yml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("summary: ", "summary: Changed, ")).unwrap();
+    common::ok(&["app", "sign", s(&app.dir), "--key", s(&app.key)]);
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, &tmp.path().join("node"));
+    let relay = node.relay_url().unwrap().to_owned();
+    common::json(&[
+        "app",
+        "publish",
+        s(&app.dir),
+        "--key",
+        s(&app.key),
+        "--relay",
+        &relay,
+        "--catalog",
+        s(&app.catalog),
+        "--provider",
+        &origin.ticket,
+    ]);
+    let waited = Instant::now();
+    while runtime.block_on(get(addr, "/api/market", Some(&token))).1["total"] != 1 {
+        assert!(waited.elapsed() < Duration::from_secs(30), "never listed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let release = format!("{}/org.archipelago.hello-web", app.did);
+
+    // The listing was the only source: ignored, nothing is fetched.
+    let (_, op) = post(
+        &runtime,
+        addr,
+        &token,
+        "/api/fetch",
+        &serde_json::json!({ "release": release }),
+    );
+    let client = archy_node::client::NodeClient::new(addr, token.clone()).unwrap();
+    let mut notices = Vec::new();
+    let id = op["operation"].as_u64().unwrap();
+    let last = runtime
+        .block_on(client.follow(id, &mut |e| {
+            if let Event::Notice { message } = e {
+                notices.push(message.clone());
+            }
+        }))
+        .unwrap();
+    assert!(matches!(last, Event::Failed { .. }), "{last:?}");
+    assert!(
+        notices.iter().any(|n| n.contains("the listing is ignored")),
+        "{notices:?}"
+    );
+    let stats = runtime
+        .block_on(get(addr, "/api/market/stats", Some(&token)))
+        .1;
+    assert_eq!(
+        stats["rejected"]["listing disagrees with its catalog"], 1,
+        "{stats}"
+    );
+
+    // From the origin, what is fetched is the catalog's release.
+    let from_origin = serde_json::json!({ "release": release, "origin": origin.ticket });
+    let (_, op) = post(&runtime, addr, &token, "/api/fetch", &from_origin);
+    match outcome(&runtime, addr, &token, &op) {
+        Event::Succeeded { result } => assert_eq!(result["release"], app.packed["release"]),
+        other => panic!("the catalog's release was not fetched: {other:?}"),
     }
     runtime.block_on(node.shutdown());
 }

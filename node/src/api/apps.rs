@@ -351,14 +351,16 @@ pub async fn events(
             ),
         ));
     };
-    let (now, notices, live) = node
+    let (now, live) = node
         .operations()
         .follow(id)
         .map_err(|e| operations_error(&e))?
         .ok_or_else(|| ApiError::not_found(format!("no operation {id} is known to this node")))?;
     // What happened so far: the notices given, then the state now.
-    let mut first: std::collections::VecDeque<Event> = notices
-        .into_iter()
+    let mut first: std::collections::VecDeque<Event> = now
+        .notices
+        .iter()
+        .cloned()
         .map(|message| Event::Notice { message })
         .collect();
     first.push_back(match Event::terminal_of(&now) {

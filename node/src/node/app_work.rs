@@ -11,8 +11,9 @@ use std::path::Path;
 use std::str::FromStr;
 
 use archy_discovery::market::{Answer, Query};
+use archy_discovery::store::ListingRecord;
 use archy_orchestrator::{Event as AppEvent, Orchestrator};
-use archy_registry::swarm::{FetchEvent, NodeTicket};
+use archy_registry::swarm::{FetchEvent, FetchRequest, NodeTicket};
 use archy_registry::verified::VerifiedManifest;
 use serde::Serialize;
 
@@ -253,16 +254,13 @@ impl Node {
         let name = &wanted.name;
         self.one_root_pin(&name.publisher, reporter)?;
         let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
-        let mut providers = wanted.providers.clone();
-        for ticket in self.listing_providers(name).await {
-            if !providers.iter().any(|p| p.did() == ticket.did()) {
-                providers.push(ticket);
-            }
-        }
-        let mut request = name.request(wanted.origin.clone(), providers);
+        let mut request = name.request(wanted.origin.clone(), wanted.providers.clone());
         session
             .add_known_nodes(&mut request)
             .map_err(|e| Failure::of(&e))?;
+        if let Some(listing) = self.listing(name).await {
+            self.use_listing(&listing, &mut request, reporter).await;
+        }
         if request.origin.is_none() && request.providers.is_empty() {
             return Err(Failure::message(format!(
                 "no node is known to serve {}: its listing names none and no earlier fetch met one",
@@ -308,28 +306,88 @@ impl Node {
         Ok((verified, (total, held)))
     }
 
-    /// The provider tickets of `name`'s listing in the market, if any.
-    /// They are hints: what is fetched is what the publisher's catalog
-    /// names, checked hash by hash.
-    pub(super) async fn listing_providers(&self, name: &ReleaseName) -> Vec<NodeTicket> {
-        let Some(market) = self.market().cloned() else {
-            return Vec::new();
-        };
+    /// `name`'s verified listing in the market, if any.
+    async fn listing(&self, name: &ReleaseName) -> Option<ListingRecord> {
+        let market = self.market().cloned()?;
         let query = Query::Show {
             did: name.publisher.to_string(),
             app_id: name.app.clone(),
         };
-        let answer = tokio::task::spawn_blocking(move || market.answer(&query)).await;
-        match answer {
+        match tokio::task::spawn_blocking(move || market.answer(&query)).await {
             Ok(Answer::Listing {
                 detail: Some(detail),
-            }) => detail
-                .listing
-                .providers
-                .iter()
-                .filter_map(|t| t.parse().ok())
-                .collect(),
-            _ => Vec::new(),
+            }) => Some(detail.listing),
+            _ => None,
+        }
+    }
+
+    /// The provider tickets of `name`'s listing in the market, if any.
+    /// They are hints: what is fetched is what the publisher's catalog
+    /// names, checked hash by hash.
+    pub(super) async fn listing_providers(&self, name: &ReleaseName) -> Vec<NodeTicket> {
+        self.listing(name)
+            .await
+            .map(|l| providers_of(&l))
+            .unwrap_or_default()
+    }
+
+    /// Adds a listing's providers to `request` as hints, unless the
+    /// listing names another release for the version the catalog would
+    /// give: then the listing is ignored, said, and counted.
+    async fn use_listing(
+        &self,
+        listing: &ListingRecord,
+        request: &mut FetchRequest,
+        reporter: &Reporter,
+    ) {
+        let mut probe = request.clone();
+        add_new(&mut probe.providers, providers_of(listing));
+        if probe.origin.is_none() && probe.providers.is_empty() {
+            return;
+        }
+        let metadata = self.state().metadata_of(&request.publisher);
+        let resolved = self
+            .fetcher()
+            .resolve_release(metadata, &probe, &mut |_| {})
+            .await;
+        if let Ok((version, _, release)) = resolved
+            && version == listing.version
+            && release.map(|r| r.to_string()).as_deref() != Some(listing.release.as_str())
+        {
+            reporter.notice(format!(
+                "the listing of {}/{} names release {} for {version}, but the publisher's catalog names {}: the listing is ignored",
+                listing.did,
+                listing.app_id,
+                listing.release,
+                release.map_or_else(|| "none".to_owned(), |r| r.to_string()),
+            ));
+            if let Some(market) = self.market()
+                && let Err(e) = market.count_disagreeing_listing()
+            {
+                tracing::warn!("a disagreeing listing was not counted: {e}");
+            }
+            return;
+        }
+        // The listing agrees (or the catalog cannot be read now, which the
+        // fetch then reports): its providers are hints.
+        add_new(&mut request.providers, providers_of(listing));
+    }
+}
+
+/// A listing's provider tickets that parse.
+fn providers_of(listing: &ListingRecord) -> Vec<NodeTicket> {
+    listing
+        .providers
+        .iter()
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}
+
+/// Appends the tickets of nodes not in `providers` yet.
+fn add_new(providers: &mut Vec<NodeTicket>, more: Vec<NodeTicket>) {
+    for ticket in more {
+        if !providers.iter().any(|p| p.did() == ticket.did()) {
+            providers.push(ticket);
         }
     }
 }

@@ -127,7 +127,8 @@ impl Node {
             let metadata = self.state().metadata_of(&name.publisher);
             let newest = tokio::time::timeout(
                 REFRESH_TIMEOUT,
-                self.fetcher().newest(metadata, &request, &mut |_| {}),
+                self.fetcher()
+                    .resolve_release(metadata, &request, &mut |_| {}),
             )
             .await;
             match newest {

@@ -218,10 +218,10 @@ impl Fetcher {
     }
 
     /// Refreshes the publisher's catalog from `request`'s sources (an
-    /// unchanged catalog costs one request) and names its newest release
-    /// of `request.app` not yanked, without fetching it: (version, TUF
-    /// target path, release hash).
-    pub async fn newest(
+    /// unchanged catalog costs one request) and names the release it
+    /// would fetch, without fetching it: `request.version`, or the newest
+    /// not yanked. Returns (version, TUF target path, release hash).
+    pub async fn resolve_release(
         &self,
         metadata: Arc<dyn MetadataStore>,
         request: &FetchRequest,
@@ -231,11 +231,7 @@ impl Fetcher {
         let mut updater = self
             .updated(metadata, request, &transports, on_event)
             .await?;
-        let latest = FetchRequest {
-            version: None,
-            ..request.clone()
-        };
-        let (path, _, custom) = resolve(&mut updater, &latest).await?;
+        let (path, _, custom) = resolve(&mut updater, request).await?;
         Ok((custom.version, path, custom.release))
     }
 
