@@ -7,7 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use archy_node::config::NodeConfig;
 use archy_node::data_dir::DataDir;
@@ -253,19 +253,11 @@ fn the_market_over_the_api_is_what_the_cli_shows() {
         "web",
     ]);
     let app = "org.archipelago.hello-web";
-    let start = Instant::now();
-    let page = loop {
+    let page = common::wait_until("the listing over the API", 30, || {
         let (status, page) = runtime.block_on(get(addr, "/api/market?q=hello", Some(&token)));
         assert_eq!(status, 200, "{page}");
-        if page["total"] == 1 {
-            break page;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never listed: {page}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        (page["total"] == 1).then_some(page)
+    });
     assert_eq!(page["listings"][0]["app_id"], app);
     assert_eq!(page["listings"][0]["did"], did);
 
@@ -421,21 +413,12 @@ fn a_second_root_for_a_pinned_publisher_is_shown_and_refused() {
         "--catalog",
         s(&other),
     ]);
-    let waited = Instant::now();
-    let pins = loop {
+    let pins = common::wait_until("discovery to pin the other root", 30, || {
         let (_, pins) = runtime.block_on(get(addr, "/api/publishers", Some(&token)));
-        let mine = pins
-            .as_array()
-            .and_then(|all| all.iter().find(|p| p["did"] == did).cloned());
-        if let Some(mine) = mine.filter(|p| !p["discovery"].is_null()) {
-            break mine;
-        }
-        assert!(
-            waited.elapsed() < Duration::from_secs(30),
-            "never pinned: {pins}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        pins.as_array()
+            .and_then(|all| all.iter().find(|p| p["did"] == did).cloned())
+            .filter(|p| !p["discovery"].is_null())
+    });
     assert_eq!(
         pins["agree"], false,
         "the two pins differ and it shows: {pins}"
@@ -483,11 +466,9 @@ fn a_listing_whose_release_disagrees_with_the_catalog_is_ignored_and_counted() {
         "--provider",
         &origin.ticket,
     ]);
-    let waited = Instant::now();
-    while runtime.block_on(get(addr, "/api/market", Some(&token))).1["total"] != 1 {
-        assert!(waited.elapsed() < Duration::from_secs(30), "never listed");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for("the listing in the market", 30, || {
+        runtime.block_on(get(addr, "/api/market", Some(&token))).1["total"] == 1
+    });
     let release = format!("{}/org.archipelago.hello-web", app.did);
 
     // The listing was the only source: ignored, nothing is fetched.

@@ -14,10 +14,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::podman::{Mode, Podman, containers_conf};
-use common::{Running, repo, s, sample_images};
+use common::{Running, repo, s, sample_images, wait_for};
 use serde_json::Value;
 
 /// Tests that install the real hello-web (host port 8080) take turns.
@@ -197,14 +197,6 @@ fn web_app(tmp: &Path, id: &str, edit: impl Fn(String) -> String) -> PathBuf {
                 .replace("        host: 8080\n", ""),
         )
     })
-}
-
-fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn hello_web_answers_over_http_through_stop_start_and_restart(mode: Mode) {

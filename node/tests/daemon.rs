@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use archy_node::client::NodeClient;
 use archy_node::config::NodeConfig;
@@ -15,7 +15,7 @@ use archy_node::data_dir::DataDir;
 use archy_node::node::Node;
 use archy_node::operations::Event;
 use common::podman::{Mode, Podman, containers_conf};
-use common::{Running, repo, s};
+use common::{Running, repo, s, wait_for};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
@@ -23,14 +23,6 @@ const APP: &str = "org.archipelago.hello-web";
 
 /// hello-web publishes host port 8080: the tests that run it take turns.
 static PORT_8080: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Node A: the demo publisher, in this process, its relay on a free port.
 fn demo_node(runtime: &Runtime, data: &Path) -> Node {

@@ -39,6 +39,24 @@ pub fn bounded(seconds: u32, program: impl AsRef<OsStr>) -> Command {
     command
 }
 
+/// Polls `check` until it gives a value, failing the test after `seconds`
+/// with what was awaited: tests wait for conditions, never for a fixed time.
+pub fn wait_until<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// [`wait_until`] for a condition with no value.
+pub fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
+    wait_until(what, seconds, || check().then_some(()));
+}
+
 /// A child process killed, with every process in its group, when the test
 /// ends, pass or fail: a SIGKILL to `timeout` (or to a script) alone would
 /// leave what it started running.
