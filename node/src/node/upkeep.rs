@@ -24,6 +24,8 @@ use tokio::sync::watch;
 use super::Node;
 use crate::fetching::{FetchSession, ReleaseName};
 
+/// Longest re-signing the node's catalogs (local files) may hold a pass.
+const RESIGN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest one app's catalog refresh may take.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -86,9 +88,18 @@ impl Node {
     /// One pass: re-sign what is close to expiry, then look for updates.
     pub async fn upkeep_pass(&self) {
         let catalogs = self.inner.signed_catalogs.clone();
-        let resigned = tokio::task::spawn_blocking(move || resign(&catalogs)).await;
-        if let Err(e) = resigned {
-            tracing::warn!("re-signing the node's catalogs stopped: {e}");
+        let resigned = tokio::time::timeout(
+            RESIGN_TIMEOUT,
+            tokio::task::spawn_blocking(move || resign(&catalogs)),
+        )
+        .await;
+        match resigned {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("re-signing the node's catalogs stopped: {e}"),
+            Err(_) => tracing::warn!(
+                "re-signing the node's catalogs took over {} s; the pass goes on without waiting",
+                RESIGN_TIMEOUT.as_secs()
+            ),
         }
         self.find_updates().await;
     }
