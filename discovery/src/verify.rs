@@ -521,7 +521,7 @@ fn listing(
     signer: &Did,
     payload: &str,
 ) -> Result<Verified, Rejection> {
-    let manifest = signing::manifest_signed_by(signer, payload)
+    let manifest = signing::manifest_signed_by(signer, payload, &signing::Signers::default())
         .map_err(|e| Rejection::Manifest(e.to_string()))?;
     let contradiction = if content.app_id != app_id || manifest.id != app_id {
         Some(format!(

@@ -472,6 +472,10 @@ pub enum AppCommand {
         /// The publisher's key file.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// The publisher's catalog: after a key rotation, a key its current
+        /// root lists signs for the publisher its first root named.
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
         /// Where to write the signed manifest [default: manifest.signed.json next to the manifest].
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,

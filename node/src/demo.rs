@@ -129,7 +129,13 @@ impl DemoPublisher {
         let mut apps = Vec::new();
         let result = async {
             for (name, dir) in staged? {
-                let packed = swarm::pack(&store, &dir.join("manifest.yml"), &identity).await?;
+                let packed = swarm::pack(
+                    &store,
+                    &dir.join("manifest.yml"),
+                    &identity,
+                    &Default::default(),
+                )
+                .await?;
                 let signed = dir.join(SIGNED_MANIFEST_FILE);
                 archy_registry::files::write_atomically(&signed, &packed.signed_manifest)
                     .map_err(|e| file_error(&signed, e))?;

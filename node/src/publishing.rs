@@ -72,7 +72,7 @@ pub fn app_events(
 ) -> Result<Vec<Event>, PublishingError> {
     let signed_path = app_dir.join(SIGNED_MANIFEST_FILE);
     let signed = read(&signed_path, MAX_ENVELOPE_BYTES as u64)?;
-    let (release, document) = build(&signed)?;
+    let (release, document) = build(&signed, &Default::default())?;
     if release.manifest.publisher != identity.did() {
         return Err(RegistryError::PublisherMismatch {
             publisher: release.manifest.publisher.to_string(),

@@ -279,8 +279,11 @@ fn every_command_that_touches_node_state_works_while_the_node_runs() {
     runtime.block_on(a.shutdown());
 }
 
+/// The publisher rotates its catalog to a new key and releases 1.0.1
+/// signed by that key alone; B pinned the root before the rotation. It is
+/// the same publisher: upkeep shows the update and `app update` installs it.
 #[test]
-fn a_newer_release_in_the_catalog_shows_as_an_update_and_app_update_installs_it() {
+fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_installs_it() {
     let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
@@ -315,22 +318,46 @@ fn a_newer_release_in_the_catalog_shows_as_an_update_and_app_update_installs_it(
         &["app", "install", &name, "--origin", &origin.ticket],
     );
 
-    // The publisher releases 1.0.1: packed on its running node, added to
-    // its catalog.
+    // The publisher rotates its catalog's key, then releases 1.0.1 signed
+    // by the new key only: packed on its running node, added to its
+    // catalog. The manifest still names the DID of the first root.
+    let new_key = tmp.path().join("rotated.key");
+    common::ok(&["key", "new", "--out", s(&new_key)]);
+    common::ok(&[
+        "catalog",
+        "rotate-key",
+        s(&catalog),
+        "--old-key",
+        s(&key),
+        "--new-key",
+        s(&new_key),
+    ]);
     let manifest = dir.join("manifest.yml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("version: 1.0.0", "version: 1.0.1")).unwrap();
+    let refused = common::archy(&["app", "sign", s(&dir), "--key", s(&new_key)]);
+    assert!(
+        !refused.status.success(),
+        "without the catalog the new key does not speak for {did}"
+    );
     common::ok(&[
         "app",
         "pack",
         s(&dir),
         "--key",
-        s(&key),
+        s(&new_key),
         "--data-dir",
         s(&origin_data),
     ]);
     let signed = dir.join("manifest.signed.json");
-    common::ok(&["catalog", "add", s(&catalog), s(&signed), "--key", s(&key)]);
+    common::ok(&[
+        "catalog",
+        "add",
+        s(&catalog),
+        s(&signed),
+        "--key",
+        s(&new_key),
+    ]);
 
     wait_for("B's upkeep to find 1.0.1", 60, || {
         ok(&b, &podman, &["app", "ls"])[0]["update_available"] == "1.0.1"

@@ -30,14 +30,22 @@ pub enum Error {
     /// A signature, DID or key problem.
     #[error(transparent)]
     Trust(#[from] archy_trust::Error),
-    /// The manifest's `publisher` is not the DID that signs it.
+    /// The manifest's signer does not speak for its `publisher`.
     #[error(
-        "manifest publisher is {publisher} but it is signed by {signer}: sign with the publisher's key, or fix 'publisher'"
+        "manifest publisher is {publisher} but it is signed by {signer}, which is neither that DID nor a key of its catalog's current root: sign with the publisher's key (or a key its catalog rotated in), or fix 'publisher'"
     )]
     PublisherMismatch {
         /// The manifest's `publisher` field.
         publisher: String,
         /// The signing DID.
         signer: String,
+    },
+    /// A manifest taken as one publisher's names another.
+    #[error("the manifest names publisher {named}, not {expected} whose release it was taken as")]
+    WrongPublisher {
+        /// The manifest's `publisher` field.
+        named: String,
+        /// The publisher it was fetched or opened for.
+        expected: String,
     },
 }

@@ -3,10 +3,11 @@
 //! Signing first rewrites every local file reference into its content hash
 //! (image archives → BLAKE3 + size + OCI image id; the icon → BLAKE3 +
 //! size), so the signature covers the exact bytes that will run. Verifying
-//! checks the envelope, every manifest rule, and that the signer is the
-//! manifest's own `publisher`.
+//! checks the envelope, every manifest rule, and that the signer speaks for
+//! the manifest's own `publisher`: it is that DID's key, or (across a key
+//! rotation) a key the publisher's current verified TUF root lists.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use archy_trust::{Did, Identity, Payload, Signed, envelope};
@@ -30,12 +31,52 @@ pub struct SignedManifest {
     pub envelope: Vec<u8>,
 }
 
+/// Which keys speak for a publisher. A publisher is the DID its first TUF
+/// root named; after a key rotation its releases are signed by a rotated-in
+/// key, which its current verified root lists. Without a root at hand
+/// ([`Signers::default`]) only the publisher's own key does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signers {
+    /// TUF key ids of the keys the current root lists.
+    root_keyids: BTreeSet<String>,
+}
+
+impl Signers {
+    /// The publisher's own key and every key of `root_keyids` (the TUF key
+    /// ids a verified root of that publisher lists).
+    pub fn with_root_keys(root_keyids: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            root_keyids: root_keyids.into_iter().collect(),
+        }
+    }
+
+    /// Whether `signer` may sign for `publisher`.
+    pub fn allow(&self, publisher: &Did, signer: &Did) -> bool {
+        publisher == signer || self.lists(signer)
+    }
+
+    /// Whether the root these keys came from lists `key`.
+    pub fn lists(&self, key: &Did) -> bool {
+        self.root_keyids.contains(key.tuf_keyid())
+    }
+}
+
 /// Rewrites the source manifest at `manifest_path` into its published form
 /// and signs it as `identity`, which must be the manifest's publisher.
 pub fn sign(manifest_path: &Path, identity: &Identity) -> Result<SignedManifest, Error> {
+    sign_for(manifest_path, identity, &Signers::default())
+}
+
+/// [`sign`] by a key that `signers` lets speak for the manifest's
+/// publisher: a rotated-in key of its catalog.
+pub fn sign_for(
+    manifest_path: &Path,
+    identity: &Identity,
+    signers: &Signers,
+) -> Result<SignedManifest, Error> {
     let source = Manifest::load(manifest_path, Form::Source)?;
     let signer = identity.did();
-    if source.publisher != signer {
+    if !signers.allow(&source.publisher, &signer) {
         return Err(Error::PublisherMismatch {
             publisher: source.publisher.to_string(),
             signer: signer.to_string(),
@@ -104,16 +145,41 @@ fn hash_icon(path: &Path) -> Result<(BlobHash, u64), Error> {
 /// published form, signer = `publisher`, and signer = `expected` when given.
 pub fn verify(envelope: &[u8], expected: Option<&Did>) -> Result<Manifest, Error> {
     let (signer, payload) = envelope::open(envelope, Manifest::TYPE, expected)?;
-    manifest_signed_by(&signer, &payload)
+    manifest_signed_by(&signer, &payload, &Signers::default())
+}
+
+/// Verifies a signed manifest whose signer `signers` lets speak for the
+/// publisher it names: envelope signature and every manifest rule.
+pub fn verify_with(envelope: &[u8], signers: &Signers) -> Result<Manifest, Error> {
+    let (signer, payload) = envelope::open(envelope, Manifest::TYPE, None)?;
+    manifest_signed_by(&signer, &payload, signers)
+}
+
+/// Verifies a signed manifest of `publisher`'s: envelope signature, every
+/// manifest rule in the published form, `publisher` named in it, and a
+/// signer that `signers` lets speak for it.
+pub fn verify_for(envelope: &[u8], publisher: &Did, signers: &Signers) -> Result<Manifest, Error> {
+    let manifest = verify_with(envelope, signers)?;
+    if &manifest.publisher != publisher {
+        return Err(Error::WrongPublisher {
+            named: manifest.publisher.to_string(),
+            expected: publisher.to_string(),
+        });
+    }
+    Ok(manifest)
 }
 
 /// Reads the payload of a manifest envelope whose signature `signer` has
 /// already been checked (by [`verify`], or many at a time with
 /// [`envelope::check_all`]): every manifest rule in the published form, and
-/// signer = `publisher`.
-pub fn manifest_signed_by(signer: &Did, payload: &str) -> Result<Manifest, Error> {
+/// a signer that `signers` lets speak for `publisher`.
+pub fn manifest_signed_by(
+    signer: &Did,
+    payload: &str,
+    signers: &Signers,
+) -> Result<Manifest, Error> {
     let manifest = Manifest::from_json_text(payload, "signed manifest", Form::Published)?;
-    if &manifest.publisher != signer {
+    if !signers.allow(&manifest.publisher, signer) {
         return Err(Error::PublisherMismatch {
             publisher: manifest.publisher.to_string(),
             signer: signer.to_string(),
@@ -184,6 +250,34 @@ mod tests {
         assert!(matches!(
             verify(&forged, None),
             Err(Error::PublisherMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_key_the_publishers_root_lists_signs_for_it() {
+        // Alice rotated her catalog to a new key: its root lists that key.
+        let alice = Identity::from_seed(&[1; 32]);
+        let rotated = Identity::from_seed(&[2; 32]);
+        let dir = app_dir(&alice);
+        let path = dir.path().join("manifest.yml");
+        assert!(matches!(
+            sign(&path, &rotated),
+            Err(Error::PublisherMismatch { .. })
+        ));
+        let signers = Signers::with_root_keys([rotated.did().tuf_keyid().to_owned()]);
+        let signed = sign_for(&path, &rotated, &signers).unwrap();
+        let back = verify_for(&signed.envelope, &alice.did(), &signers).unwrap();
+        assert_eq!(back, signed.manifest);
+        // Without her root at hand the new key is nobody's but its own,
+        // and the manifest is Alice's, not anyone else's.
+        assert!(matches!(
+            verify(&signed.envelope, None),
+            Err(Error::PublisherMismatch { .. })
+        ));
+        let mallory = Identity::from_seed(&[6; 32]);
+        assert!(matches!(
+            verify_for(&signed.envelope, &mallory.did(), &signers),
+            Err(Error::WrongPublisher { .. })
         ));
     }
 

@@ -26,8 +26,9 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
         AppCommand::Sign {
             path,
             key,
+            catalog,
             out: dest,
-        } => sign(&path, &key, dest, out),
+        } => sign(&path, &key, catalog.as_deref(), dest, out),
         AppCommand::Verify { signed, publisher } => verify(&signed, publisher.as_deref(), out),
         AppCommand::Pack { path, key, data } => super::swarm::pack(&path, &key, &data, out),
         AppCommand::Publish(args) => super::publish::run(args, out),
@@ -197,10 +198,20 @@ struct SignedImage {
     image_id: String,
 }
 
-fn sign(path: &Path, key: &Path, dest: Option<PathBuf>, out: &Output) -> anyhow::Result<ExitCode> {
+fn sign(
+    path: &Path,
+    key: &Path,
+    catalog: Option<&Path>,
+    dest: Option<PathBuf>,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let identity = keyfile::load(key)?;
     let file = manifest_path(path);
-    let signed = signing::sign(&file, &identity)?;
+    let signers = match catalog {
+        Some(dir) => archy_registry::catalog::Repository::open(dir)?.signers()?,
+        None => signing::Signers::default(),
+    };
+    let signed = signing::sign_for(&file, &identity, &signers)?;
     let dest = dest.unwrap_or_else(|| file.with_file_name(signing::SIGNED_MANIFEST_FILE));
     write_atomically(&dest, &signed.envelope)?;
     let images: Vec<SignedImage> = signed

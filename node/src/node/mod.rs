@@ -17,7 +17,7 @@ pub use pins::{PublisherPins, RootPin};
 pub use swarm_work::{Fetched, FetchedBlob};
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +92,8 @@ struct Inner {
     config: NodeConfig,
     ticket: NodeTicket,
     publishes: Vec<Did>,
+    /// The catalog directories it serves (config's and the demo's).
+    catalogs: Vec<PathBuf>,
     relay_url: Option<String>,
     api_addr: Option<SocketAddr>,
     market: Option<Market>,
@@ -230,6 +232,7 @@ impl Node {
         let inner = Inner {
             ticket,
             publishes: swarm.publishes().to_vec(),
+            catalogs: options.catalogs.clone(),
             relay_url: relay.as_ref().map(|r| r.url().to_owned()),
             api_addr: api
                 .as_ref()

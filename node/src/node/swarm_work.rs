@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use archy_registry::signing::SIGNED_MANIFEST_FILE;
+use archy_registry::catalog::Repository;
+use archy_registry::signing::{SIGNED_MANIFEST_FILE, Signers};
 use archy_registry::swarm;
-use archy_trust::keyfile;
+use archy_trust::{Did, keyfile};
 use serde::Serialize;
 
 use super::{Node, Wanted};
@@ -104,12 +105,13 @@ impl Node {
                     causes: vec![e.to_string()],
                 })?;
                 reporter.progress(10, "hashing and storing");
-                let packed = swarm::pack(node.blobs(), &manifest, &identity)
+                let signers = node.signers_for(&identity.did());
+                let packed = swarm::pack(node.blobs(), &manifest, &identity, &signers)
                     .await
                     .map_err(|e| Failure::of(&e))?;
                 node.state()
                     .add_release(&HeldRelease {
-                        publisher: identity.did().to_string(),
+                        publisher: packed.publisher.clone(),
                         app: packed.app.clone(),
                         version: packed.version.clone(),
                         release: packed.release,
@@ -131,5 +133,18 @@ impl Node {
             reporter.finish(outcome);
         });
         Ok(op)
+    }
+
+    /// The keys that speak for the publisher of a catalog this node serves
+    /// whose current root lists `signer`: a key rotated into a catalog packs
+    /// releases of the publisher its first root named. Otherwise only the
+    /// signer's own DID.
+    fn signers_for(&self, signer: &Did) -> Signers {
+        self.inner
+            .catalogs
+            .iter()
+            .filter_map(|dir| Repository::open(dir).and_then(|r| r.signers()).ok())
+            .find(|signers| signers.lists(signer))
+            .unwrap_or_default()
     }
 }

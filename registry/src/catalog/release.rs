@@ -9,8 +9,9 @@ use archy_trust::Did;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::BlobHash;
 use crate::manifest::{FileRef, ImageRef, Manifest};
-use crate::{BlobHash, signing};
+use crate::signing::{self, Signers};
 
 use super::error::Error;
 
@@ -98,9 +99,10 @@ pub fn blobs_of(manifest: &Manifest) -> Vec<BlobRef> {
 }
 
 /// Builds the release document for a signed manifest (the bytes of
-/// `manifest.signed.json`), verifying it first.
-pub fn build(signed_manifest: &[u8]) -> Result<(Release, Vec<u8>), Error> {
-    let manifest = signing::verify(signed_manifest, None)?;
+/// `manifest.signed.json`), verifying it first: its signer is its
+/// publisher or one `signers` lets speak for it.
+pub fn build(signed_manifest: &[u8], signers: &Signers) -> Result<(Release, Vec<u8>), Error> {
+    let manifest = signing::verify_with(signed_manifest, signers)?;
     let envelope: Value = serde_json::from_slice(signed_manifest)
         .map_err(|e| Error::Release(format!("signed manifest is not JSON: {e}")))?;
     let blobs = blobs_of(&manifest);
@@ -117,9 +119,9 @@ pub fn build(signed_manifest: &[u8]) -> Result<(Release, Vec<u8>), Error> {
 }
 
 /// Reads a release document (already checked against its TUF hashes) and
-/// verifies the manifest inside: signed by `publisher`, and naming exactly
-/// the blobs the document lists.
-pub fn open(bytes: &[u8], publisher: Option<&Did>) -> Result<Release, Error> {
+/// verifies the manifest inside: `publisher`'s, signed by a key `signers`
+/// lets speak for it, and naming exactly the blobs the document lists.
+pub fn open(bytes: &[u8], publisher: &Did, signers: &Signers) -> Result<Release, Error> {
     if bytes.len() as u64 > MAX_RELEASE_BYTES {
         return Err(Error::Release(format!(
             "{} bytes is over the {MAX_RELEASE_BYTES}-byte limit",
@@ -136,7 +138,7 @@ pub fn open(bytes: &[u8], publisher: Option<&Did>) -> Result<Release, Error> {
     }
     let envelope = serde_json::to_vec(&document.manifest)
         .map_err(|e| Error::Release(format!("cannot re-encode the manifest: {e}")))?;
-    let manifest = signing::verify(&envelope, publisher)?;
+    let manifest = signing::verify_for(&envelope, publisher, signers)?;
     if manifest.id != document.app || manifest.version.to_string() != document.version {
         return Err(Error::Release(format!(
             "the document says {} {} but its manifest is {} {}",

@@ -31,6 +31,7 @@ use super::error::Error;
 use super::release::{self, BlobRef};
 use crate::BlobHash;
 use crate::files;
+use crate::signing::Signers;
 use crate::tuf::{UtcTime, sign_metadata};
 
 const CONFIG_FILE: &str = "catalog.json";
@@ -251,9 +252,9 @@ impl Repository {
         now: UtcTime,
     ) -> Result<Added, Error> {
         let state = self.load()?;
-        let (release, document) = release::build(signed_manifest)?;
+        let (release, document) = release::build(signed_manifest, &self.signers_of(&state.root)?)?;
         let publisher = &release.manifest.publisher;
-        if !role_keyids(&state.root, "targets")?.contains(&publisher.tuf_keyid().to_owned()) {
+        if !self.every_key_did()?.contains(&publisher.to_string()) {
             return Err(Error::Invalid(format!(
                 "the manifest is published by {publisher}, which is not a key of this catalog ({}); sign it with the catalog's key",
                 self.key_dids(&state.root)?.join(", ")
@@ -422,6 +423,21 @@ impl Repository {
             roles,
             releases,
         })
+    }
+
+    /// The keys that speak for this catalog's publisher: those its current
+    /// root lists (a rotated-in key signs releases of the publisher its
+    /// first root named).
+    pub fn signers(&self) -> Result<Signers, Error> {
+        self.signers_of(&self.load()?.root)
+    }
+
+    fn signers_of(&self, root: &Value) -> Result<Signers, Error> {
+        let keys = root["keys"].as_object().ok_or_else(|| Error::Corrupt {
+            dir: self.dir.clone(),
+            reason: "the root lists no keys".into(),
+        })?;
+        Ok(Signers::with_root_keys(keys.keys().cloned()))
     }
 
     /// Every key any root version has listed, as DIDs, oldest first: the

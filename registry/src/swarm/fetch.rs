@@ -23,6 +23,7 @@ use super::ticket::NodeTicket;
 use super::tuf_protocol::PeerTransport;
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
+use crate::signing::Signers;
 use crate::tuf::metadata::{Role, Root, TargetFile};
 use crate::tuf::signed::Envelope;
 use crate::tuf::trusted::TrustedSet;
@@ -213,7 +214,8 @@ impl Fetcher {
             self.download(release_root, &reachable, on_event).await?;
         }
         on_event(FetchEvent::Progress { bytes: total });
-        self.verify(request, target_path, target, custom, release_root)
+        let signers = signers_of(updater.trusted());
+        self.verify(request, &signers, target_path, target, custom, release_root)
             .await
     }
 
@@ -478,6 +480,7 @@ impl Fetcher {
     async fn verify(
         &self,
         request: &FetchRequest,
+        signers: &Signers,
         target_path: String,
         target: TargetFile,
         custom: ReleaseCustom,
@@ -508,7 +511,7 @@ impl Fetcher {
             Some(&target.hashes),
             &document,
         )?;
-        let opened = release::open(&document, Some(&request.publisher))
+        let opened = release::open(&document, &request.publisher, signers)
             .map_err(|e| mismatch(e.to_string()))?;
         if opened.blobs != custom.blobs || opened.manifest.id != request.app {
             return Err(mismatch(
@@ -647,6 +650,12 @@ fn newest_release<T: Transport>(
                 request.publisher, request.app
             ))
         })
+}
+
+/// The keys that speak for the publisher: those its current verified root
+/// lists, so a release signed by a rotated-in key is still its own.
+fn signers_of(trusted: &TrustedSet) -> Signers {
+    Signers::with_root_keys(trusted.root().doc.keys.keys().cloned())
 }
 
 /// Checks a root met on first contact: it meets its own threshold, and

@@ -15,11 +15,14 @@ use super::store::{BlobStore, RELEASE_PIN_PREFIX};
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef};
 use crate::manifest::{FileRef, Form, ImageRef, Manifest};
-use crate::signing;
+use crate::signing::{self, Signers};
 
 /// What packing stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Packed {
+    /// The publisher the manifest names (the signer, or the publisher a
+    /// rotated-in signer speaks for).
+    pub publisher: String,
     /// The app id.
     pub app: String,
     /// The version.
@@ -49,16 +52,20 @@ pub struct PackedBlob {
     pub file: PathBuf,
 }
 
-/// Signs the source manifest at `manifest_path` as `identity` and stores
-/// the release in `store`, pinned.
+/// Signs the source manifest at `manifest_path` as `identity` (the
+/// publisher, or a key `signers` lets speak for it) and stores the release
+/// in `store`, pinned.
 pub async fn pack(
     store: &BlobStore,
     manifest_path: &Path,
     identity: &Identity,
+    signers: &Signers,
 ) -> Result<Packed, Error> {
     let source = Manifest::load(manifest_path, Form::Source).map_err(packing(manifest_path))?;
-    let signed = signing::sign(manifest_path, identity).map_err(packing(manifest_path))?;
-    let (release, document) = release::build(&signed.envelope).map_err(packing(manifest_path))?;
+    let signed =
+        signing::sign_for(manifest_path, identity, signers).map_err(packing(manifest_path))?;
+    let (release, document) =
+        release::build(&signed.envelope, signers).map_err(packing(manifest_path))?;
     let base = manifest_path.parent().unwrap_or(Path::new("."));
     let files = files_of(&source, &signed.manifest, base);
     let mut blobs = Vec::with_capacity(release.blobs.len());
@@ -84,6 +91,7 @@ pub async fn pack(
     };
     let total_bytes = document_ref.size + blobs.iter().map(|(b, _)| b.size).sum::<u64>();
     Ok(Packed {
+        publisher: m.publisher.to_string(),
         app: m.id.clone(),
         version: m.version.to_string(),
         release: root,

@@ -33,8 +33,33 @@ fn a_fresh_client_follows_releases_and_rotations() {
     let mut client = s.client();
     let info = block_on(client.target_info(&target)).unwrap().unwrap();
     let bytes = block_on(client.download_target(&target, &info)).unwrap();
-    crate::catalog::release::open(&bytes, Some(&s.keys[0].did())).unwrap();
+    crate::catalog::release::open(&bytes, &s.keys[0].did(), &Default::default()).unwrap();
     assert_eq!(client.trusted().root().doc.common.version, 2);
+}
+
+#[test]
+fn a_release_signed_by_a_rotated_in_key_is_still_the_publishers() {
+    let s = Setup::single();
+    s.publish("1.0.0");
+    let mut client = s.client();
+    block_on(client.refresh()).unwrap();
+    let new_key = Identity::from_seed(&[8; 32]);
+    s.repo
+        .rotate_keys(&s.keys, std::slice::from_ref(&new_key), 1, s.now)
+        .unwrap();
+    let target = s.publish_as("1.0.1", &new_key, std::slice::from_ref(&new_key));
+    // The client pinned root 1 and follows the rotation to root 2.
+    block_on(client.refresh()).unwrap();
+    let info = block_on(client.target_info(&target)).unwrap().unwrap();
+    let bytes = block_on(client.download_target(&target, &info)).unwrap();
+    let publisher = s.keys[0].did();
+    let signers =
+        crate::signing::Signers::with_root_keys(client.trusted().root().doc.keys.keys().cloned());
+    let release = crate::catalog::release::open(&bytes, &publisher, &signers).unwrap();
+    assert_eq!(release.manifest.publisher, publisher);
+    // Without the root's word the new key speaks only for itself.
+    let err = crate::catalog::release::open(&bytes, &publisher, &Default::default()).unwrap_err();
+    assert!(err.to_string().contains("neither that DID"), "{err}");
 }
 
 #[test]

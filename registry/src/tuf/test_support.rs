@@ -126,6 +126,12 @@ impl Setup {
 
     /// Publishes version `version` of a small app; returns its target path.
     pub fn publish(&self, version: &str) -> String {
+        self.publish_as(version, &self.keys[0], &self.keys)
+    }
+
+    /// Publishes version `version` of the first key's app, its manifest
+    /// signed by `signer` and the catalog by `keys` (after a rotation).
+    pub fn publish_as(&self, version: &str, signer: &Identity, keys: &[Identity]) -> String {
         let app = self.dir.path().join(format!("app-{version}"));
         std::fs::create_dir_all(&app).unwrap();
         fixtures::docker_archive(&app.join("web.tar"));
@@ -138,9 +144,10 @@ impl Setup {
             ),
         )
         .unwrap();
-        let signed = signing::sign(&app.join("manifest.yml"), &self.keys[0]).unwrap();
+        let signers = self.repo.signers().unwrap();
+        let signed = signing::sign_for(&app.join("manifest.yml"), signer, &signers).unwrap();
         self.repo
-            .add_release(&self.keys, &signed.envelope, self.now)
+            .add_release(keys, &signed.envelope, self.now)
             .unwrap()
             .target
     }
