@@ -518,7 +518,13 @@ pub enum AppCommand {
     /// Start an installed app that was stopped.
     Start(AppRef),
     /// Stop an app; it stays stopped until `archy app start`.
-    Stop(AppRef),
+    Stop {
+        #[command(flatten)]
+        app: AppRef,
+        /// Stop it even though other installed apps depend on it.
+        #[arg(long)]
+        force: bool,
+    },
     /// Stop and start an app.
     Restart(AppRef),
     /// Remove and recreate an app's containers from the same release,
@@ -531,6 +537,9 @@ pub enum AppCommand {
         /// Also delete the app's data and secrets.
         #[arg(long)]
         purge: bool,
+        /// Remove it even though other installed apps depend on it.
+        #[arg(long)]
+        force: bool,
     },
     /// List installed apps.
     Ls(AppsArgs),

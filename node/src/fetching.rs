@@ -86,6 +86,7 @@ impl ReleaseName {
             publisher: self.publisher.clone(),
             app: self.app.clone(),
             version: self.version.clone(),
+            matching: None,
             origin,
             providers,
         }

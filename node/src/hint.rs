@@ -3,6 +3,7 @@
 //! front end's business (another front end, such as the HTTP API, gives its
 //! own advice).
 
+use archy_node::client::ClientError;
 use archy_node::daemon::DaemonError;
 use archy_node::fetching::FetchFailed;
 use archy_node::state::StateError;
@@ -29,6 +30,10 @@ pub fn for_error(err: &anyhow::Error) -> Option<&'static str> {
                 FetchFailed::State(e) => state(e),
                 FetchFailed::Swarm(e) => swarm(e),
             }
+        } else if let Some(ClientError::Api { status: 409, .. }) = e.downcast_ref::<ClientError>() {
+            // The only conflict the API answers: installed apps depend on
+            // the app being stopped or removed.
+            Some("stop or uninstall those apps first, or add --force to go on anyway")
         } else if let Some(e) = e.downcast_ref::<DaemonError>() {
             match e {
                 DaemonError::State(e) => state(e),

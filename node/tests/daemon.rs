@@ -82,6 +82,12 @@ fn start_b(runtime: &Runtime, data: &Path, podman: &Podman, relay: &str) -> (Run
     (process, client.unwrap())
 }
 
+/// The publisher's node serving its catalog, with neither apps nor relay.
+fn serving_origin(data: &Path, key: &Path, catalog: &Path) -> common::NodeProcess {
+    let catalog = ["--catalog", s(catalog), "--no-apps", "--no-relay"];
+    common::NodeProcess::start(data, &[&["--key", s(key)][..], &catalog].concat())
+}
+
 fn http_get(port: u16) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -298,17 +304,7 @@ fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_instal
         origin_data,
         ..
     } = common::packed_in_catalog(tmp.path(), "hello-web");
-    let origin = common::NodeProcess::start(
-        &origin_data,
-        &[
-            "--key",
-            s(&key),
-            "--catalog",
-            s(&catalog),
-            "--no-apps",
-            "--no-relay",
-        ],
-    );
+    let origin = serving_origin(&origin_data, &key, &catalog);
     let b = tmp.path().join("b");
     let (daemon, _api) = start_b(&runtime, &b, &podman, "ws://127.0.0.1:9");
     let name = format!("{did}/{APP}");
@@ -396,4 +392,121 @@ fn upkeep_re_signs_the_timestamp_of_a_catalog_whose_key_the_node_holds() {
         timestamp() >= 3
     });
     runtime.block_on(node.shutdown());
+}
+
+/// A copy of the app at `dir` as app `id`, needing `needs` (app id, range).
+fn variant(dir: &Path, id: &str, needs: (&str, &str)) -> std::path::PathBuf {
+    let to = dir.with_file_name(id);
+    std::fs::create_dir(&to).unwrap();
+    std::fs::copy(dir.join("image.tar"), to.join("image.tar")).unwrap();
+    let text = std::fs::read_to_string(dir.join("manifest.yml")).unwrap();
+    let text = text.replace("id: org.archipelago.notes", &format!("id: {id}"));
+    let (app, range) = needs;
+    std::fs::write(
+        to.join("manifest.yml"),
+        format!("{text}\ndependencies:\n  - id: {app}\n    version: \"{range}\"\n"),
+    )
+    .unwrap();
+    to
+}
+
+/// An app that needs another: installing it by name installs what it
+/// needs first, from the publisher's catalog; one whose dependency no
+/// catalog offers is refused with a message naming it; stopping or
+/// removing the needed app asks for --force and names who needs it.
+#[test]
+fn dependencies_are_installed_first_and_guard_stop_and_uninstall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
+        return;
+    };
+    let runtime = Runtime::new().unwrap();
+    let common::PackedApp {
+        dir,
+        key,
+        did,
+        catalog,
+        origin_data,
+        ..
+    } = common::packed_in_catalog(tmp.path(), "notes");
+    let needy = variant(&dir, "org.test.jotter", ("org.archipelago.notes", "^1"));
+    let orphan = variant(&dir, "org.test.orphan", ("org.test.absent", ">=1"));
+    for app in [&needy, &orphan] {
+        let signed = app.join("manifest.signed.json");
+        let pack = ["app", "pack", s(app), "--key", s(&key), "--data-dir"];
+        common::ok(&[&pack[..], &[s(&origin_data)]].concat());
+        common::ok(&["catalog", "add", s(&catalog), s(&signed), "--key", s(&key)]);
+    }
+    let origin = serving_origin(&origin_data, &key, &catalog);
+    let b = tmp.path().join("b");
+    let (daemon, _api) = start_b(&runtime, &b, &podman, "ws://127.0.0.1:9");
+
+    let refused = archy(
+        &b,
+        &podman,
+        &[
+            "app",
+            "install",
+            &format!("{did}/org.test.orphan"),
+            "--origin",
+            &origin.ticket,
+        ],
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("org.test.absent"),
+        "{said}"
+    );
+
+    ok(
+        &b,
+        &podman,
+        &[
+            "app",
+            "install",
+            &format!("{did}/org.test.jotter"),
+            "--origin",
+            &origin.ticket,
+        ],
+    );
+    let installed = ok(&b, &podman, &["app", "ls"]);
+    let ids: Vec<&str> = installed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["org.archipelago.notes", "org.test.jotter"],
+        "{installed}"
+    );
+
+    for verb in [&["app", "stop"][..], &["app", "uninstall"][..]] {
+        let args = [verb, &["org.archipelago.notes"][..]].concat();
+        let refused = archy(&b, &podman, &args);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success()
+                && said.contains("org.test.jotter")
+                && said.contains("--force"),
+            "{args:?}: {said}"
+        );
+    }
+    ok(
+        &b,
+        &podman,
+        &["app", "stop", "org.archipelago.notes", "--force"],
+    );
+    ok(
+        &b,
+        &podman,
+        &["app", "uninstall", "org.test.jotter", "--purge"],
+    );
+    ok(
+        &b,
+        &podman,
+        &["app", "uninstall", "org.archipelago.notes", "--purge"],
+    );
+    daemon.stop();
 }

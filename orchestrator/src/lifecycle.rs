@@ -213,6 +213,20 @@ impl Orchestrator {
         Ok(self.state.apps()?.iter().map(AppSummary::of).collect())
     }
 
+    /// The installed apps whose release declares `app` as a dependency,
+    /// sorted: stopping or removing `app` would leave them without it.
+    pub fn dependents(&self, app: &str) -> Result<Vec<String>, Error> {
+        let mut dependents = Vec::new();
+        for record in self.state.apps()? {
+            let manifest = record.current.manifest()?;
+            if record.id != app && manifest.dependencies.iter().any(|d| d.id == app) {
+                dependents.push(record.id.clone());
+            }
+        }
+        dependents.sort();
+        Ok(dependents)
+    }
+
     /// One app with the state and health of each container.
     pub async fn status(&self, app: &str) -> Result<AppStatus, Error> {
         let record = self.record(app)?;

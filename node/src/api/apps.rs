@@ -193,6 +193,7 @@ pub fn wanted(
             .map_err(|e| ApiError::invalid(e.to_string()))?,
         origin: origin.map(ticket).transpose()?,
         providers: providers.iter().map(ticket).collect::<Result<_, _>>()?,
+        matching: None,
     })
 }
 
@@ -218,20 +219,33 @@ pub struct UpdateBody {
     pub dev: Option<String>,
 }
 
+/// Whether to go on although other installed apps depend on the app.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForceParams {
+    /// Stop (or remove) it even though installed apps depend on it.
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// Starts, stops, restarts, reinstalls or updates an installed app.
 #[utoipa::path(post, path = "/api/apps/{id}/{action}", tag = "apps",
     params(("id" = String, Path, description = "The app id"),
-           ("action" = String, Path, description = "start, stop, restart, reinstall or update")),
+           ("action" = String, Path, description = "start, stop, restart, reinstall or update"),
+           ForceParams),
     request_body(content = Option<UpdateBody>, description = "For update: the version"),
     responses((status = 202, description = "Started", body = Started),
               (status = 404, description = "Not installed", body = ErrorBody),
+              (status = 409, description = "Stop: installed apps depend on it; repeat with force=true to stop it anyway", body = ErrorBody),
               (status = 422, description = "Not an action", body = ErrorBody)))]
 pub async fn act(
     State(node): State<Node>,
     path: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<ForceParams>, QueryRejection>,
     body: Option<Json<UpdateBody>>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let Path((id, action)) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
     let action = match action.as_str() {
         "start" => Some(AppAction::Start),
         "stop" => Some(AppAction::Stop),
@@ -245,6 +259,9 @@ pub async fn act(
         }
     };
     installed(&node, &id)?;
+    if action == Some(AppAction::Stop) && !params.force {
+        no_dependents(&node, &id, "stopping")?;
+    }
     let op = match action {
         Some(action) => node.act(&id, action),
         None => {
@@ -285,13 +302,35 @@ pub struct RemoveParams {
     /// Also delete its data and secrets.
     #[serde(default)]
     pub purge: bool,
+    /// Remove it even though installed apps depend on it.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// 409 if installed apps depend on `id`, naming them.
+fn no_dependents(node: &Node, id: &str, doing: &str) -> Result<(), ApiError> {
+    let dependents = node
+        .orchestrator()
+        .dependents(id)
+        .map_err(|e| ApiError::internal(&e))?;
+    if dependents.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "{id} is needed by {}, installed app(s) that depend on it: {doing} it would leave them without it",
+            dependents.join(", ")
+        ),
+    ))
 }
 
 /// Uninstalls an app; its data stays unless `purge=true`.
 #[utoipa::path(delete, path = "/api/apps/{id}", tag = "apps",
     params(("id" = String, Path, description = "The app id"), RemoveParams),
     responses((status = 202, description = "Started", body = Started),
-              (status = 404, description = "Not installed", body = ErrorBody)))]
+              (status = 404, description = "Not installed", body = ErrorBody),
+              (status = 409, description = "Installed apps depend on it; repeat with force=true to remove it anyway", body = ErrorBody)))]
 pub async fn uninstall(
     State(node): State<Node>,
     path: Result<Path<String>, PathRejection>,
@@ -300,6 +339,9 @@ pub async fn uninstall(
     let Path(id) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
     let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
     installed(&node, &id)?;
+    if !params.force {
+        no_dependents(&node, &id, "removing")?;
+    }
     let op = node
         .act(
             &id,

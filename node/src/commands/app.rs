@@ -36,11 +36,11 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
         AppCommand::Install(args) => apps::install(args, false, out),
         AppCommand::Update(args) => apps::install(args, true, out),
         AppCommand::Start(app) => apps::operate(app, Operation::Start, out),
-        AppCommand::Stop(app) => apps::operate(app, Operation::Stop, out),
+        AppCommand::Stop { app, force } => apps::operate(app, Operation::Stop { force }, out),
         AppCommand::Restart(app) => apps::operate(app, Operation::Restart, out),
         AppCommand::Reinstall(app) => apps::operate(app, Operation::Reinstall, out),
-        AppCommand::Uninstall { app, purge } => {
-            apps::operate(app, Operation::Uninstall { purge }, out)
+        AppCommand::Uninstall { app, purge, force } => {
+            apps::operate(app, Operation::Uninstall { purge, force }, out)
         }
         AppCommand::Ls(args) => apps::list(args, out),
         AppCommand::Status(app) => apps::status(app, out),

@@ -205,10 +205,17 @@ fn update_request(args: &InstallArgs) -> anyhow::Result<(String, serde_json::Val
 #[derive(Debug, Clone, Copy)]
 pub enum Operation {
     Start,
-    Stop,
+    /// `force`: even though other installed apps depend on it.
+    Stop {
+        force: bool,
+    },
     Restart,
     Reinstall,
-    Uninstall { purge: bool },
+    /// `force`: even though other installed apps depend on it.
+    Uninstall {
+        purge: bool,
+        force: bool,
+    },
 }
 
 /// `archy app start|stop|restart|reinstall|uninstall`.
@@ -218,20 +225,26 @@ pub fn operate(app: AppRef, op: Operation, out: &Output) -> anyhow::Result<ExitC
         let id = app.id.as_str();
         let word = match op {
             Operation::Start => "started",
-            Operation::Stop => "stopped",
+            Operation::Stop { .. } => "stopped",
             Operation::Restart => "restarted",
             Operation::Reinstall => "reinstalled",
-            Operation::Uninstall { purge: false } => "uninstalled (data kept; --purge deletes it)",
-            Operation::Uninstall { purge: true } => "uninstalled, data deleted",
+            Operation::Uninstall { purge: false, .. } => {
+                "uninstalled (data kept; --purge deletes it)"
+            }
+            Operation::Uninstall { purge: true, .. } => "uninstalled, data deleted",
         };
         let empty = serde_json::json!({});
         let result = run_operation(session, out, async |c| match op {
             Operation::Start => c.post(&format!("/api/apps/{id}/start"), &empty).await,
-            Operation::Stop => c.post(&format!("/api/apps/{id}/stop"), &empty).await,
+            Operation::Stop { force } => {
+                c.post(&format!("/api/apps/{id}/stop?force={force}"), &empty)
+                    .await
+            }
             Operation::Restart => c.post(&format!("/api/apps/{id}/restart"), &empty).await,
             Operation::Reinstall => c.post(&format!("/api/apps/{id}/reinstall"), &empty).await,
-            Operation::Uninstall { purge } => {
-                c.delete(&format!("/api/apps/{id}?purge={purge}")).await
+            Operation::Uninstall { purge, force } => {
+                c.delete(&format!("/api/apps/{id}?purge={purge}&force={force}"))
+                    .await
             }
         })
         .await?;

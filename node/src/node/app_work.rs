@@ -56,6 +56,9 @@ pub struct Wanted {
     pub origin: Option<NodeTicket>,
     /// Nodes that may have it, if the user named some.
     pub providers: Vec<NodeTicket>,
+    /// Without a version: only versions this requirement accepts (a
+    /// dependency's range).
+    pub matching: Option<semver::VersionReq>,
 }
 
 /// An operation on one installed app.
@@ -115,8 +118,12 @@ impl Node {
                     ),
                     InstallSource::Dev(path) => (dev_release(path)?, 0),
                 };
-                node.run_app_operation(&reporter, share, async |o| o.install(&verified).await)
-                    .await
+                node.meet_dependencies(verified.manifest(), &reporter, share)
+                    .await?;
+                node.run_app_operation(&reporter, (share, 100), async |o| {
+                    o.install(&verified).await
+                })
+                .await
             }
             .await;
             reporter.finish(outcome);
@@ -168,8 +175,12 @@ impl Node {
                         verified.manifest().id
                     )));
                 }
-                node.run_app_operation(&reporter, share, async |o| o.update(&verified).await)
-                    .await
+                node.meet_dependencies(verified.manifest(), &reporter, share)
+                    .await?;
+                node.run_app_operation(&reporter, (share, 100), async |o| {
+                    o.update(&verified).await
+                })
+                .await
             }
             .await;
             reporter.finish(outcome);
@@ -185,7 +196,7 @@ impl Node {
         let id = id.to_owned();
         tokio::spawn(async move {
             let outcome = node
-                .run_app_operation(&reporter, 0, async |o| {
+                .run_app_operation(&reporter, (0, 100), async |o| {
                     match action {
                         AppAction::Start => o.start(&id).await,
                         AppAction::Stop => o.stop(&id).await,
@@ -205,11 +216,11 @@ impl Node {
     }
 
     /// Runs one orchestrator operation, alone, forwarding its stages as
-    /// progress from `from` percent up.
-    async fn run_app_operation<T: Serialize>(
+    /// progress within `span` (from, to) percent.
+    pub(super) async fn run_app_operation<T: Serialize>(
         &self,
         reporter: &Reporter,
-        from: u8,
+        (from, to): (u8, u8),
         work: impl AsyncFnOnce(&Orchestrator) -> Result<T, archy_orchestrator::Error>,
     ) -> Result<serde_json::Value, Failure> {
         let _alone = self.apps_lock().lock().await;
@@ -222,7 +233,8 @@ impl Node {
                 if let (false, AppEvent::Stage { stage, percent }) =
                     (progress.op == 0, progress.event)
                 {
-                    let scaled = u16::from(from) + u16::from(percent) * u16::from(100 - from) / 100;
+                    let scaled = u16::from(from)
+                        + u16::from(percent) * u16::from(to.saturating_sub(from)) / 100;
                     reporter.progress(u8::try_from(scaled).unwrap_or(100), stage.label());
                 }
             }
@@ -255,6 +267,7 @@ impl Node {
         self.one_root_pin(&name.publisher, reporter)?;
         let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
         let mut request = name.request(wanted.origin.clone(), wanted.providers.clone());
+        request.matching = wanted.matching.clone();
         session
             .add_known_nodes(&mut request)
             .map_err(|e| Failure::of(&e))?;

@@ -8,6 +8,7 @@
 //! directory and ports.
 
 mod app_work;
+mod dependencies;
 mod pins;
 mod swarm_work;
 mod upkeep;

@@ -39,6 +39,9 @@ pub struct FetchRequest {
     pub app: String,
     /// The version; the newest one not yanked when absent.
     pub version: Option<semver::Version>,
+    /// Without `version`: only versions this requirement accepts (an app
+    /// dependency's range); any when absent.
+    pub matching: Option<semver::VersionReq>,
     /// The publisher's own node, asked first.
     pub origin: Option<NodeTicket>,
     /// Other nodes that may have the release.
@@ -640,14 +643,23 @@ fn newest_release<T: Transport>(
         .filter_map(|(path, file)| {
             let custom = read_custom(path, file).ok()?;
             let version = semver::Version::parse(&custom.version).ok()?;
-            custom.yanked.is_none().then(|| (version, path.clone()))
+            let accepted = request
+                .matching
+                .as_ref()
+                .is_none_or(|m| m.matches(&version));
+            (custom.yanked.is_none() && accepted).then(|| (version, path.clone()))
         })
         .max()
         .map(|(_, path)| path)
         .ok_or_else(|| {
             Error::NotInCatalog(format!(
-                "{}'s catalog has no release of {} that is not yanked",
-                request.publisher, request.app
+                "{}'s catalog has no release of {}{} that is not yanked",
+                request.publisher,
+                request.app,
+                request
+                    .matching
+                    .as_ref()
+                    .map_or_else(String::new, |m| format!(" in {m}"))
             ))
         })
 }
