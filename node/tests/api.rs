@@ -37,6 +37,12 @@ fn start(runtime: &Runtime, data: &Path) -> (Node, SocketAddr, String) {
 
 /// One request; the status and the body as JSON (Null if it is not).
 async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, Value) {
+    let (status, _, body) = request_with_head(addr, head, body).await;
+    (status, body)
+}
+
+/// One request; the status, the answer's head and its body as JSON.
+async fn request_with_head(addr: SocketAddr, head: &str, body: &str) -> (u16, String, Value) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let text = format!("{head}Connection: close\r\n\r\n{body}");
     stream.write_all(text.as_bytes()).await.unwrap();
@@ -47,8 +53,12 @@ async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, Value) {
         .unwrap();
     let answer = String::from_utf8(answer).unwrap();
     let status = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        status,
+        head.to_owned(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
 }
 
 /// `GET path` with `token` (if any) and the right `Host`.
@@ -117,6 +127,80 @@ fn every_route_but_health_needs_the_token_and_a_foreign_host_is_refused() {
             200,
             "localhost is this node"
         );
+    });
+    runtime.block_on(node.shutdown());
+}
+
+/// A browser logs in with the token and gets a session cookie; reading
+/// with the cookie works, a change needs the session's CSRF token too (a
+/// page on another site can make the browser send the cookie, not read
+/// the token), and logging out ends the session.
+#[test]
+fn a_cookie_session_needs_its_csrf_token_for_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let (node, addr, token) = start(&runtime, tmp.path());
+    runtime.block_on(async {
+        let login = |token: String| async move {
+            let body = format!("{{\"token\": \"{token}\"}}");
+            let head = format!(
+                "POST /api/session HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+            request_with_head(addr, &head, &body).await
+        };
+        let (status, _, body) = login("0".repeat(64)).await;
+        assert_eq!(status, 401, "{body}");
+        let (status, head, body) = login(token.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let csrf = body["csrf"].as_str().unwrap().to_owned();
+        let set = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .expect("a session cookie");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        let cookie = set.split(';').next().unwrap().to_owned();
+
+        let with_cookie = |method: &str, path: &str, extra: &str, body: &str| {
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n{extra}\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        };
+        let (status, body) = request(addr, &with_cookie("GET", "/api/apps", "", ""), "").await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = request(addr, &with_cookie("GET", "/api/session", "", ""), "").await;
+        assert_eq!((status, body["csrf"].as_str()), (200, Some(csrf.as_str())));
+
+        // A change without the CSRF token, or with a wrong one: 403.
+        let install = r#"{"app": "not a name"}"#;
+        for extra in [String::new(), "X-CSRF-Token: forged\r\n".to_owned()] {
+            let head = with_cookie("POST", "/api/apps", &extra, install);
+            let (status, body) = request(addr, &head, install).await;
+            assert_eq!(status, 403, "{extra}: {body}");
+            assert!(is_error(&body, "CSRF"), "{body}");
+        }
+        // With it, the request reaches the handler (which finds the name
+        // wrong: 422).
+        let extra = format!("X-CSRF-Token: {csrf}\r\n");
+        let (status, body) = request(
+            addr,
+            &with_cookie("POST", "/api/apps", &extra, install),
+            install,
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+
+        let (status, _) =
+            request(addr, &with_cookie("DELETE", "/api/session", &extra, ""), "").await;
+        assert_eq!(status, 204);
+        let (status, _) = request(addr, &with_cookie("GET", "/api/apps", "", ""), "").await;
+        assert_eq!(status, 401, "the session ended");
     });
     runtime.block_on(node.shutdown());
 }
@@ -206,6 +290,9 @@ fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("get", "/api/peers"),
         ("get", "/api/blobs"),
         ("get", "/api/openapi.json"),
+        ("post", "/api/session"),
+        ("get", "/api/session"),
+        ("delete", "/api/session"),
     ] {
         assert!(
             paths.get(path).is_some_and(|p| p.get(method).is_some()),

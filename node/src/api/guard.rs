@@ -7,9 +7,11 @@
 //! 2. a body declared larger than [`MAX_BODY`] is refused unread (413);
 //! 3. at most [`MAX_CONCURRENT`] requests are answered at once (503 past
 //!    that, so a flood cannot queue without bound);
-//! 4. every route but the health check needs the bearer token (401);
-//!    wrong tokens are counted, and past [`MAX_FAILURES`] in a minute they
-//!    are answered 429 until the minute is over;
+//! 4. every route but the health check and the login needs the bearer
+//!    token (401), or a browser's session cookie ([`super::session`]) with,
+//!    for any change, the session's CSRF token (403 without it); wrong
+//!    tokens (here and at login) are counted, and past [`MAX_FAILURES`] in
+//!    a minute they are answered 429 until the minute is over;
 //! 5. a handler that takes longer than [`REQUEST_TIMEOUT`] is cut off (503).
 //!
 //! There is no CORS layer: browsers keep other sites from reading answers.
@@ -18,12 +20,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
+use super::session::{CSRF_HEADER, CookieCheck, Sessions};
 use super::token::ApiToken;
 
 /// Largest request body accepted.
@@ -39,6 +42,8 @@ pub const MAX_FAILURES: u32 = 20;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Paths answered without a token.
 const PUBLIC: [&str; 1] = ["/api/health"];
+/// The login: answered without a token (it checks the one in its body).
+const LOGIN: &str = "/api/session";
 
 /// The guard's settings and counters, shared by every request.
 pub struct Guard {
@@ -47,6 +52,7 @@ pub struct Guard {
     hosts: Vec<String>,
     requests: Arc<Semaphore>,
     failures: Mutex<Failures>,
+    sessions: Sessions,
 }
 
 struct Failures {
@@ -77,7 +83,37 @@ impl Guard {
                 since: Instant::now(),
                 count: 0,
             }),
+            sessions: Sessions::default(),
         }
+    }
+
+    /// The token requests and logins must present.
+    pub fn token(&self) -> &ApiToken {
+        &self.token
+    }
+
+    /// The browsers' sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// The answer to a wrong token: 401, or 429 past [`MAX_FAILURES`] in
+    /// a minute. Counts it.
+    pub fn refuse_wrong_token(&self) -> ApiError {
+        if self.too_many_failures() {
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "more than {MAX_FAILURES} requests with a wrong token in a minute; wait a minute"
+                ),
+            );
+        }
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this request needs the node's token: send `Authorization: Bearer TOKEN` \
+             (or log in at POST /api/session for a browser session), with the token \
+             from the file api.token in the node's data directory",
+        )
     }
 
     /// Whether a request with a wrong token is answered 429; counts it.
@@ -142,31 +178,37 @@ pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next
         )
         .into_response();
     };
-    if !PUBLIC.contains(&request.uri().path()) && !guard.authorized(&request) {
-        if guard.too_many_failures() {
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "more than {MAX_FAILURES} requests with a wrong token in a minute; wait a minute"
-                ),
-            )
-            .into_response();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(FAILURE_WINDOW.as_secs()),
-            );
-            return response;
+    let path = request.uri().path();
+    let open = PUBLIC.contains(&path) || (path == LOGIN && request.method() == Method::POST);
+    if !open && !guard.authorized(&request) {
+        let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+        match guard.sessions.check(request.headers(), changes) {
+            CookieCheck::Allowed => {}
+            CookieCheck::MissingCsrf => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "a change made with a session cookie needs the session's CSRF token in the {CSRF_HEADER} header (GET /api/session answers it)"
+                    ),
+                )
+                .into_response();
+            }
+            CookieCheck::NoSession => {
+                let refused = guard.refuse_wrong_token();
+                let too_many = refused.status() == StatusCode::TOO_MANY_REQUESTS;
+                let mut response = refused.into_response();
+                let (name, value) = if too_many {
+                    (
+                        header::RETRY_AFTER,
+                        HeaderValue::from(FAILURE_WINDOW.as_secs()),
+                    )
+                } else {
+                    (header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+                };
+                response.headers_mut().insert(name, value);
+                return response;
+            }
         }
-        let mut response = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "this request needs the node's token: send `Authorization: Bearer TOKEN`, \
-             with the token from the file api.token in the node's data directory",
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
     }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,

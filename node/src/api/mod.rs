@@ -8,6 +8,7 @@
 //! - [`guard`]: Host check, body limit, concurrency cap, bearer token,
 //!   timeout, applied to every request before a handler;
 //! - [`token`]: the bearer token in the data directory;
+//! - [`session`]: cookie sessions with CSRF tokens, for browsers;
 //! - [`error`]: the JSON errors every failure answers with.
 //!
 //! The OpenAPI 3.1 document (`GET /api/openapi.json`) is generated from the
@@ -19,6 +20,7 @@ pub mod error;
 pub mod guard;
 pub mod releases;
 pub mod routes;
+pub mod session;
 pub mod token;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -121,10 +123,12 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(releases::pack))
         .routes(routes!(releases::share_file))
         .routes(routes!(openapi_json))
+        .routes(routes!(session::login, session::show, session::logout))
         .with_state(node)
         .split_for_parts();
     let router = router
         .fallback(no_such_route)
+        .layer(Extension(guard.clone()))
         .layer(Extension(Arc::new(document.clone())))
         .layer(Extension(apps::StreamSlots(Arc::new(
             tokio::sync::Semaphore::new(apps::MAX_STREAMS),
