@@ -4,15 +4,12 @@
 //!
 //! When no node is named, the publisher's remembered origin and every peer
 //! met before are asked. A running node fetches through its own endpoint
-//! and store ([`FetchSession::new`]); a command without a node opens them
-//! ([`FetchSession::open`]).
+//! and store ([`FetchSession::new`]).
 
-use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
-use archy_registry::swarm::{self, BlobStore, FetchEvent, FetchRequest, Fetcher, NodeTicket};
+use archy_registry::swarm::{self, FetchEvent, FetchRequest, Fetcher, NodeTicket};
 use archy_registry::verified::VerifiedManifest;
-use archy_trust::{Did, Identity};
+use archy_trust::Did;
 
-use crate::data_dir::DataDir;
 use crate::state::{HeldRelease, NodeState, Publisher, StateError};
 
 /// A fetch that could not complete.
@@ -106,44 +103,6 @@ impl FetchSession {
         Self { state, fetcher }
     }
 
-    /// Opens `data` and binds an endpoint as `identity`.
-    pub async fn open(
-        data: &DataDir,
-        identity: &Identity,
-        network: Network,
-    ) -> Result<Self, FetchFailed> {
-        let state = NodeState::open(&data.state_file())?;
-        let blobs = BlobStore::open(&data.blobs_dir()).await?;
-        let endpoint = NodeEndpoint::bind(
-            identity,
-            &EndpointOptions {
-                network,
-                bind: None,
-            },
-        )
-        .await?;
-        let fetcher = Fetcher::new(endpoint, blobs, data.releases_dir());
-        Ok(Self { state, fetcher })
-    }
-
-    /// Fills in remembered nodes when `request` names none.
-    pub fn with_known_nodes(&self, mut request: FetchRequest) -> Result<FetchRequest, FetchFailed> {
-        if request.origin.is_some() || !request.providers.is_empty() {
-            return Ok(request);
-        }
-        let publisher = self.state.publisher(request.publisher.as_str())?;
-        request.origin = publisher
-            .and_then(|p| p.origin)
-            .and_then(|t| t.parse::<NodeTicket>().ok());
-        request.providers = self
-            .state
-            .peers()?
-            .into_iter()
-            .filter_map(|(_, ticket)| ticket.parse().ok())
-            .collect();
-        Ok(request)
-    }
-
     /// Adds every node this one knows for `request`'s publisher: its
     /// remembered origin (asked first unless the request names one) and
     /// the peers met before, after the request's own providers.
@@ -232,15 +191,5 @@ impl FetchSession {
             target: verified.target_path().unwrap_or_default().to_owned(),
         })?;
         Ok(())
-    }
-
-    /// The fetcher, for plain blob tickets ([`Fetcher::receive_ticket`]).
-    pub fn fetcher(&self) -> &Fetcher {
-        &self.fetcher
-    }
-
-    /// Closes the endpoint and flushes the store.
-    pub async fn close(self) {
-        self.fetcher.close().await;
     }
 }

@@ -246,8 +246,9 @@ fn every_command_that_touches_node_state_works_while_the_node_runs() {
         serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|p| p["total"] == 3)
     });
 
-    // Market, fetch (no tickets), blobs, pack, share, apps and journal,
-    // each while B holds its data directory.
+    // Market, fetch (no tickets), blobs, pack, share, apps, journal,
+    // reconcile and garbage collection, each while B holds its data
+    // directory.
     let shown = ok(
         &b,
         &podman,
@@ -280,6 +281,13 @@ fn every_command_that_touches_node_state_works_while_the_node_runs() {
     );
     assert_eq!(ok(&b, &podman, &["app", "ls"]), Value::Array(Vec::new()));
     ok(&b, &podman, &["app", "journal"]);
+    assert_eq!(ok(&b, &podman, &["app", "reconcile"])["apps"], 0);
+    // The fetched and packed releases are pinned: collection keeps them.
+    let collected = ok(&b, &podman, &["blobs", "gc"]);
+    assert!(
+        collected["kept"].as_u64().is_some_and(|k| k > 0),
+        "{collected}"
+    );
     // Nothing says the state is in use by another process.
     daemon.stop();
     runtime.block_on(a.shutdown());

@@ -492,3 +492,34 @@ pub async fn journal(
     let skip = entries.len().saturating_sub(limit);
     Ok(Json(entries.into_iter().skip(skip).collect()))
 }
+
+/// Runs a reconcile pass of every app now, rather than at the next tick.
+#[utoipa::path(post, path = "/api/reconcile", tag = "apps",
+    responses((status = 202, description = "Started; the result is the pass's report", body = Started)))]
+pub async fn reconcile(State(node): State<Node>) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let op = node.reconcile_now().map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}
+
+/// A local app to run the lifecycle matrix on.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestBody {
+    /// The app's directory (or its manifest.yml) on the node's machine.
+    pub app: String,
+}
+
+/// Runs the lifecycle matrix (install, reachable, stop, start, restart,
+/// uninstall, reinstall, data survives, purge) on a local app.
+#[utoipa::path(post, path = "/api/tests", tag = "apps", request_body = TestBody,
+    responses((status = 202, description = "Started; the result is the matrix's rows", body = Started)))]
+pub async fn lifecycle_test(
+    State(node): State<Node>,
+    body: Result<Json<TestBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let op = node
+        .lifecycle_test(super::releases::manifest_file(&body.app))
+        .map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}

@@ -64,16 +64,21 @@ pub async fn pack(
     body: Result<Json<PackBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-    let path = std::path::PathBuf::from(&body.manifest);
-    let manifest = if path.is_dir() {
+    let op = node
+        .pack(manifest_file(&body.manifest), body.key.into())
+        .map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}
+
+/// An app's source manifest: `path` itself, or the manifest.yml in it
+/// when it is a directory.
+pub(super) fn manifest_file(path: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(path);
+    if path.is_dir() {
         path.join("manifest.yml")
     } else {
         path
-    };
-    let op = node
-        .pack(manifest, body.key.into())
-        .map_err(|e| operations_error(&e))?;
-    Ok(started(op))
+    }
 }
 
 /// What to share.
@@ -112,4 +117,38 @@ pub async fn share_file(
         hash: shared.hash.to_string(),
         name: shared.name,
     }))
+}
+
+/// Removes every blob no pin reaches (the store keeps serving meanwhile).
+#[utoipa::path(post, path = "/api/blobs/gc", tag = "releases",
+    responses((status = 202, description = "Started; the result lists the blobs removed", body = Started)))]
+pub async fn collect_garbage(
+    State(node): State<Node>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let op = node.collect_garbage().map_err(|e| operations_error(&e))?;
+    Ok(started(op))
+}
+
+/// What to receive.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveBody {
+    /// An iroh blob ticket (from `sendme send` or a node's share).
+    pub ticket: String,
+    /// The directory on the node's machine to write the files into.
+    pub out: String,
+}
+
+/// Receives what a blob ticket names into a directory, verified.
+#[utoipa::path(post, path = "/api/blobs/get", tag = "releases", request_body = ReceiveBody,
+    responses((status = 202, description = "Started; the result lists the files written", body = Started)))]
+pub async fn receive(
+    State(node): State<Node>,
+    body: Result<Json<ReceiveBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let op = node
+        .receive_ticket(body.ticket, body.out.into())
+        .map_err(|e| operations_error(&e))?;
+    Ok(started(op))
 }

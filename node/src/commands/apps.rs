@@ -4,48 +4,26 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use archy_node::app_test;
-use archy_node::apps::{self, PodmanChoice};
 use archy_node::client::{ClientError, NodeClient};
 use archy_node::config::NetworkChoice;
 use archy_node::fetching::ReleaseName;
 use archy_node::operations::Event as OpEvent;
 use archy_orchestrator::lifecycle::ContainerStatus;
 use archy_orchestrator::state::JournalEntry;
-use archy_orchestrator::{AppSummary, Event, Orchestrator, Progress, quadlet};
+use archy_orchestrator::{AppSummary, quadlet};
 use archy_registry::tuf::time::UtcTime;
-use archy_registry::verified::VerifiedManifest;
 use archy_registry::{Form, Manifest};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use tokio::sync::broadcast;
 
 use super::app::manifest_path;
 use super::runtime;
 use super::session::Session;
 use super::swarm::data_dir;
-use crate::cli::{AppRef, AppsArgs, InstallArgs, NetworkArg, PodmanArgs};
+use crate::cli::{AppRef, AppsArgs, InstallArgs, NetworkArg};
 use crate::output::Output;
-
-/// How long a command waits for the orchestrator's state while another
-/// process (the node's reconcile pass, another command) holds it.
-const OPEN_WAIT: Duration = Duration::from_secs(60);
-
-fn choice(args: &PodmanArgs) -> PodmanChoice {
-    PodmanChoice {
-        socket: args.podman_socket.clone(),
-        rootful: args.rootful,
-    }
-}
-
-async fn open(args: &AppsArgs) -> anyhow::Result<Orchestrator> {
-    let data = data_dir(&args.data)?;
-    let config = apps::config(&data, &choice(&args.podman))?;
-    Ok(apps::open(&config, OPEN_WAIT).await?)
-}
 
 fn summary_text(verb: &str, s: &AppSummary) -> String {
     let dev = if s.dev {
@@ -379,14 +357,30 @@ pub fn journal(limit: usize, args: AppsArgs, out: &Output) -> anyhow::Result<Exi
 /// `archy app reconcile`.
 pub fn reconcile(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let report = open(&args).await?.reconcile().await?;
+        let session = session(&args, None).await?;
+        let empty = serde_json::json!({});
+        let report =
+            run_operation(session, out, async |c| c.post("/api/reconcile", &empty).await).await?;
+        let names = |field: &str| report[field].as_array().map_or(0, Vec::len);
         out.result(&report, || {
             format!(
-                "{} app(s): {} container(s) as they should be; created {:?}, recreated {:?}, started {:?}, removed {:?}, resumed {:?}, failed {:?}",
-                report.apps, report.adopted, report.created, report.recreated, report.started, report.removed, report.resumed, report.failed
+                "{} app(s): {} container(s) as they should be; created {}, recreated {}, started {}, removed {}, resumed {}, failed {}{}",
+                report["apps"],
+                report["adopted"],
+                report["created"],
+                report["recreated"],
+                report["started"],
+                report["removed"],
+                report["resumed"],
+                report["failed"],
+                if names("failed") > 0 { " (see archy app status)" } else { "" }
             )
         });
-        Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if names("failed") == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }
 
@@ -431,24 +425,24 @@ pub fn render(path: &Path, out_dir: Option<&Path>, out: &Output) -> anyhow::Resu
 pub fn test(path: &Path, args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let manifest_file = manifest_path(path);
-        let app = VerifiedManifest::from_dev_dir(&manifest_file)
-            .with_context(|| format!("reading the app at {}", manifest_file.display()))?;
-        let orchestrator = open(&args).await?;
-        let drawing = draw_all(orchestrator.subscribe(), out);
-        let steps = app_test::run(&orchestrator, &app).await;
-        drawing.abort();
-        let passed = steps.iter().all(|s| s.result == "pass");
-        out.result(&steps, || {
-            let mut text = format!(
-                "lifecycle matrix for {} {}\n",
-                app.manifest().id,
-                app.manifest().version
-            );
+        let body = serde_json::json!({ "app": absolute(&manifest_file.display().to_string())? });
+        let session = session(&args, None).await?;
+        let matrix =
+            run_operation(session, out, async |c| c.post("/api/tests", &body).await).await?;
+        let steps = matrix.as_array().cloned().unwrap_or_default();
+        let text_of =
+            |s: &serde_json::Value, field: &str| s[field].as_str().unwrap_or_default().to_owned();
+        let passed = !steps.is_empty() && steps.iter().all(|s| s["result"] == "pass");
+        out.result(&matrix, || {
+            let mut text = format!("lifecycle matrix for {}\n", manifest_file.display());
             text += &format!("{:<18} {:<8} {:>7}  DETAIL\n", "STEP", "RESULT", "SECONDS");
             for s in &steps {
                 text += &format!(
                     "{:<18} {:<8} {:>7.2}  {}\n",
-                    s.step, s.result, s.seconds, s.detail
+                    text_of(s, "step"),
+                    text_of(s, "result"),
+                    s["seconds"].as_f64().unwrap_or_default(),
+                    text_of(s, "detail")
                 );
             }
             text += if passed { "all steps passed" } else { "FAILED" };
@@ -459,31 +453,5 @@ pub fn test(path: &Path, args: AppsArgs, out: &Output) -> anyhow::Result<ExitCod
         } else {
             ExitCode::from(1)
         })
-    })
-}
-
-/// Shows the current stage of whichever operation runs, for the matrix.
-fn draw_all(
-    mut events: broadcast::Receiver<Progress>,
-    out: &Output,
-) -> tokio::task::JoinHandle<()> {
-    let spinner = if out.is_json() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    tokio::spawn(async move {
-        while let Ok(p) = events.recv().await {
-            if let Event::Stage { stage, percent } = p.event {
-                spinner.set_message(format!(
-                    "{} {}: {} ({percent}%)",
-                    p.operation,
-                    p.app,
-                    stage.label()
-                ));
-            }
-        }
-        spinner.finish_and_clear();
     })
 }

@@ -4,14 +4,9 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use archy_node::data_dir::DataDir;
-use archy_node::fetching::FetchSession;
-use archy_registry::swarm::BlobStore;
-use archy_registry::swarm::endpoint::Network;
-use indicatif::ProgressBar;
 
 use super::apps::run_operation;
 use super::runtime;
@@ -63,15 +58,6 @@ pub fn fetch(args: FetchArgs, out: &Output) -> anyhow::Result<ExitCode> {
         });
         Ok(ExitCode::SUCCESS)
     })
-}
-
-fn progress_bar(out: &Output) -> ProgressBar {
-    if out.is_json() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 pub fn blobs(cmd: BlobsCommand, out: &Output) -> anyhow::Result<ExitCode> {
@@ -128,12 +114,17 @@ async fn list(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 async fn gc(data: &DataDir, out: &Output) -> anyhow::Result<ExitCode> {
-    let report = BlobStore::collect_garbage(&data.blobs_dir()).await?;
+    let session = Session::open(data, |_| {}).await?;
+    let empty = serde_json::json!({});
+    let report = run_operation(session, out, async |c| {
+        c.post("/api/blobs/gc", &empty).await
+    })
+    .await?;
     out.result(&report, || {
         format!(
             "removed {} blob(s); kept {} that a pinned release or share needs",
-            report.removed.len(),
-            report.kept
+            report["removed"].as_array().map_or(0, Vec::len),
+            report["kept"]
         )
     });
     Ok(ExitCode::SUCCESS)
@@ -164,20 +155,26 @@ async fn share_file(data: &DataDir, file: &Path, out: &Output) -> anyhow::Result
 }
 
 async fn get(data: &DataDir, ticket: &str, dir: &Path, out: &Output) -> anyhow::Result<ExitCode> {
-    let identity = data.identity(None)?;
-    let session = FetchSession::open(data, &identity, Network::Local).await?;
-    let bar = progress_bar(out);
-    let written = session
-        .fetcher()
-        .receive_ticket(ticket, dir, &mut |bytes| bar.set_position(bytes))
-        .await;
-    bar.finish_and_clear();
-    session.close().await;
-    let written = written?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", dir.display()))?;
+    let session = Session::open(data, |_| {}).await?;
+    let body = serde_json::json!({ "ticket": ticket, "out": dir });
+    let written = run_operation(session, out, async |c| {
+        c.post("/api/blobs/get", &body).await
+    })
+    .await?;
+    let files: Vec<&str> = written
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+        .collect();
     out.result(&written, || {
-        let mut text = format!("received {} file(s), verified:\n", written.len());
-        for path in &written {
-            text += &format!("  {}\n", path.display());
+        let mut text = format!("received {} file(s), verified:\n", files.len());
+        for path in &files {
+            text += &format!("  {path}\n");
         }
         text
     });

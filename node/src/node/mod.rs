@@ -9,6 +9,7 @@
 
 mod app_work;
 mod dependencies;
+mod maintenance;
 mod pins;
 mod swarm_work;
 mod upkeep;

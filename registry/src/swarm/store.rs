@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use iroh_blobs::api::Store;
@@ -77,19 +76,78 @@ pub struct GcReport {
 pub struct BlobStore {
     store: FsStore,
     dir: PathBuf,
+    gc: Arc<GcGate>,
+}
+
+/// How often the store's collector asks whether to run: a requested
+/// collection starts within this.
+const GC_TICK: Duration = Duration::from_secs(1);
+/// Longest a requested collection is waited for.
+const GC_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Lets the store's garbage collector run only when asked. iroh-blobs
+/// runs its collector on a timer and asks a callback before each run;
+/// the gate answers "skip" unless a collection was requested, and tells
+/// the requesters when the run they started has finished (the next ask).
+#[derive(Debug, Default)]
+struct GcGate {
+    waiting: std::sync::Mutex<GcWaiters>,
+}
+
+#[derive(Debug, Default)]
+struct GcWaiters {
+    /// Asked for a run that has not started.
+    asked: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Waiting for the run in progress.
+    running: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl GcGate {
+    /// Called before each collector run: finishes the previous run's
+    /// waiters, and lets a run through if one was asked for.
+    fn before_run(&self) -> ProtectOutcome {
+        let mut waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for done in waiting.running.drain(..) {
+            done.send(()).ok();
+        }
+        if waiting.asked.is_empty() {
+            return ProtectOutcome::Abort;
+        }
+        waiting.running = std::mem::take(&mut waiting.asked);
+        ProtectOutcome::Continue
+    }
+
+    fn ask(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .asked
+            .push(done);
+        finished
+    }
 }
 
 impl BlobStore {
     /// Opens (or creates) the store in `dir`. Only one process may have a
     /// store open at a time.
     pub async fn open(dir: &Path) -> Result<Self, Error> {
-        Self::open_with(dir, None).await
-    }
-
-    async fn open_with(dir: &Path, gc: Option<GcConfig>) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::store(dir.display(), e))?;
+        let gc = Arc::new(GcGate::default());
         let mut options = Options::new(dir);
-        options.gc = gc;
+        options.gc = Some(GcConfig {
+            interval: GC_TICK,
+            add_protected: Some(Arc::new({
+                let gc = gc.clone();
+                move |_live: &mut HashSet<Hash>| {
+                    let outcome = gc.before_run();
+                    Box::pin(async move { outcome })
+                }
+            })),
+        });
         let store = bounded(
             dir.display(),
             SMALL_OP,
@@ -109,6 +167,7 @@ impl BlobStore {
         Ok(Self {
             store,
             dir: dir.to_owned(),
+            gc,
         })
     }
 
@@ -349,45 +408,16 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Removes every blob no pin reaches, then closes the store. The store
-    /// must not be open elsewhere.
-    pub async fn collect_garbage(dir: &Path) -> Result<GcReport, Error> {
-        let before = Self::open(dir).await?;
-        let entries = before.list().await?;
-        before.shutdown().await;
-        let runs = Arc::new(AtomicUsize::new(0));
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let done_tx = Arc::new(std::sync::Mutex::new(Some(done_tx)));
-        let config = GcConfig {
-            interval: Duration::from_millis(1),
-            add_protected: Some(Arc::new({
-                let runs = runs.clone();
-                move |_live: &mut HashSet<Hash>| {
-                    // The collector calls this before each run: the second
-                    // call means the first run has finished.
-                    let second = runs.fetch_add(1, Ordering::SeqCst) >= 1;
-                    let done_tx = done_tx.clone();
-                    Box::pin(async move {
-                        if second {
-                            if let Some(tx) = done_tx.lock().ok().and_then(|mut t| t.take()) {
-                                tx.send(()).ok();
-                            }
-                            ProtectOutcome::Abort
-                        } else {
-                            ProtectOutcome::Continue
-                        }
-                    })
-                }
-            })),
-        };
-        let store = Self::open_with(dir, Some(config)).await?;
-        bounded("garbage collection", FILE_OP, done_rx)
+    /// Removes every blob no pin reaches, while the store stays open and
+    /// serving: one run of the store's collector, waited for.
+    pub async fn collect_garbage(&self) -> Result<GcReport, Error> {
+        let before = self.list().await?;
+        let finished = self.gc.ask();
+        bounded("garbage collection", GC_TIMEOUT, finished)
             .await?
-            .map_err(|_| Error::store(dir.display(), "garbage collection stopped early"))?;
-        let remaining: HashSet<BlobHash> =
-            store.list().await?.into_iter().map(|e| e.hash).collect();
-        store.shutdown().await;
-        let removed: Vec<BlobHash> = entries
+            .map_err(|_| Error::store(self.dir.display(), "garbage collection stopped early"))?;
+        let remaining: HashSet<BlobHash> = self.list().await?.into_iter().map(|e| e.hash).collect();
+        let removed: Vec<BlobHash> = before
             .iter()
             .map(|e| e.hash)
             .filter(|h| !remaining.contains(h))
