@@ -153,6 +153,15 @@ pub enum NodeCommand {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// The node's newest operations (installs, updates, fetches, packs,
+    /// collections…), newest first, running or ended.
+    Operations {
+        /// How many to show, at most 1000.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
 }
 
 /// How `archy node run` is configured. Each setting left out here comes

@@ -279,6 +279,22 @@ impl Operations {
         self.stored(id)
     }
 
+    /// The newest `limit` operations, newest first: the running ones as
+    /// they are now, the others as kept.
+    pub fn recent(&self, limit: usize) -> Result<Vec<Operation>, OperationsError> {
+        let stored = self.state.operations()?;
+        let registry = self.lock();
+        stored
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(id, json)| match registry.running.get(id) {
+                Some(live) => Ok(live.op.clone()),
+                None => parse(*id, json),
+            })
+            .collect()
+    }
+
     /// Operation `id` now, and the events after now if it still runs.
     pub fn follow(&self, id: u64) -> Result<Option<Following>, OperationsError> {
         {

@@ -284,6 +284,7 @@ fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("get", "/api/apps/{id}"),
         ("delete", "/api/apps/{id}"),
         ("post", "/api/apps/{id}/{action}"),
+        ("get", "/api/operations"),
         ("get", "/api/operations/{id}"),
         ("get", "/api/operations/{id}/events"),
         ("get", "/api/journal"),

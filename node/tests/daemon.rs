@@ -282,6 +282,18 @@ fn every_command_that_touches_node_state_works_while_the_node_runs() {
     assert_eq!(ok(&b, &podman, &["app", "ls"]), Value::Array(Vec::new()));
     ok(&b, &podman, &["app", "journal"]);
     assert_eq!(ok(&b, &podman, &["app", "reconcile"])["apps"], 0);
+    let operations = ok(&b, &podman, &["node", "operations"]);
+    let kinds: Vec<&str> = operations
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["reconcile", "pack", "fetch"],
+        "newest first: {operations}"
+    );
     // The fetched and packed releases are pinned: collection keeps them.
     let collected = ok(&b, &podman, &["blobs", "gc"]);
     assert!(

@@ -353,6 +353,31 @@ pub async fn uninstall(
     Ok(started(op))
 }
 
+/// How many operations to list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OperationsParams {
+    /// Newest operations to list, at most 1000 [default: 50].
+    pub limit: Option<usize>,
+}
+
+/// The newest operations, newest first: installs, updates, fetches, packs,
+/// collections…, running or ended (kept across restarts, the newest 1000).
+#[utoipa::path(get, path = "/api/operations", tag = "apps", params(OperationsParams),
+    responses((status = 200, description = "Operations, newest first", body = [Operation])))]
+pub async fn operations(
+    State(node): State<Node>,
+    params: Result<Query<OperationsParams>, QueryRejection>,
+) -> Result<Json<Vec<Operation>>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let limit = params.limit.unwrap_or(50).min(1000);
+    let recent = node
+        .operations()
+        .recent(limit)
+        .map_err(|e| operations_error(&e))?;
+    Ok(Json(recent))
+}
+
 /// One operation: what it does, how far it is, how it ended.
 #[utoipa::path(get, path = "/api/operations/{id}", tag = "apps",
     params(("id" = u64, Path, description = "The operation id")),

@@ -9,12 +9,14 @@ use archy_node::api::token::ApiToken;
 use archy_node::config::{ConfigSource, NetworkChoice, NodeConfig};
 use archy_node::data_dir::DataDir;
 use archy_node::node::Node;
+use archy_node::operations::Operation;
 use archy_node::shutdown::stop_requested;
 use archy_registry::files;
 use archy_registry::swarm::share;
 use serde::Serialize;
 
 use super::runtime;
+use super::session::Session;
 use super::swarm::data_dir;
 use crate::cli::{NetworkArg, NodeCommand, NodeRunArgs};
 use crate::output::Output;
@@ -40,6 +42,9 @@ pub fn run(
             };
             out.result(&shown, || token.clone());
             Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Operations { limit, data } => {
+            runtime()?.block_on(operations(&data_dir(&data)?, limit, out))
         }
         NodeCommand::Config(args) => {
             let (_, config, source) = configure(&args, signature_batch)?;
@@ -232,4 +237,42 @@ async fn announce(node: &Node, args: &NodeRunArgs, out: &Output) -> anyhow::Resu
         text
     });
     Ok(())
+}
+
+/// `archy node operations`.
+async fn operations(data: &DataDir, limit: usize, out: &Output) -> anyhow::Result<ExitCode> {
+    let session = Session::open(data, |_| {}).await?;
+    let listed: anyhow::Result<Vec<Operation>> = session
+        .client()
+        .get(&format!("/api/operations?limit={limit}"))
+        .await
+        .map_err(Into::into);
+    session.close().await;
+    let listed = listed?;
+    out.result(&listed, || {
+        if listed.is_empty() {
+            return "no operations yet".into();
+        }
+        let mut text = format!(
+            "{:>5} {:<10} {:<12} {:>4}  APP\n",
+            "ID", "KIND", "STATUS", "%"
+        );
+        for op in &listed {
+            let status = format!("{:?}", op.status).to_lowercase();
+            text += &format!(
+                "{:>5} {:<10} {:<12} {:>4}  {}{}\n",
+                op.id,
+                op.kind,
+                status,
+                op.percent,
+                op.app,
+                op.error
+                    .as_ref()
+                    .map(|e| format!("\n      {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
 }
