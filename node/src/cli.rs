@@ -550,6 +550,16 @@ pub enum AppCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Let an installed app update itself (or stop it): when upkeep finds
+    /// a newer release in its publisher's catalog, the node installs it,
+    /// rolling back if it does not become healthy. Off by default.
+    AutoUpdate {
+        #[command(flatten)]
+        app: AppRef,
+        /// on or off.
+        #[arg(value_enum)]
+        setting: Switch,
+    },
     /// List installed apps.
     Ls(AppsArgs),
     /// Show an app and the state and health of each of its containers.
@@ -715,4 +725,11 @@ pub struct InitArgs {
     pub title: Option<String>,
     #[command(flatten)]
     pub publisher: Publisher,
+}
+
+/// A setting turned on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }

@@ -188,6 +188,16 @@ impl NodeClient {
             .await
     }
 
+    /// `PUT path` with `body` as JSON.
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(path, self.http.put(self.url(path)).json(body))
+            .await
+    }
+
     /// `DELETE path`.
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.send(path, self.http.delete(self.url(path))).await

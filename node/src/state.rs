@@ -27,6 +27,8 @@ const RELEASES: TableDefinition<(&str, &str, &str), &str> = TableDefinition::new
 const PEERS: TableDefinition<&str, &str> = TableDefinition::new("peers");
 /// Operation id → the operation as JSON (`crate::operations`).
 const OPERATIONS: TableDefinition<u64, &str> = TableDefinition::new("operations");
+/// Installed app id → () for the apps the user let update themselves.
+const AUTO_UPDATE: TableDefinition<&str, ()> = TableDefinition::new("auto_update");
 /// Operations kept; older ones are dropped as new ones start.
 const MAX_OPERATIONS: usize = 1000;
 
@@ -108,6 +110,7 @@ impl NodeState {
             tx.open_table(RELEASES)?;
             tx.open_table(PEERS)?;
             tx.open_table(OPERATIONS)?;
+            tx.open_table(AUTO_UPDATE)?;
             Ok(())
         })?;
         Ok(state)
@@ -289,6 +292,32 @@ impl NodeState {
         self.read(|tx| {
             let table = tx.open_table(OPERATIONS)?;
             Ok(table.get(id)?.map(|v| v.value().to_owned()))
+        })
+    }
+
+    /// Lets installed app `app` update itself when upkeep finds a newer
+    /// release in its publisher's catalog (`on`), or stops it.
+    pub fn set_auto_update(&self, app: &str, on: bool) -> Result<(), StateError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(AUTO_UPDATE)?;
+            if on {
+                table.insert(app, ())?;
+            } else {
+                table.remove(app)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The apps that update themselves, sorted.
+    pub fn auto_updated(&self) -> Result<Vec<String>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(AUTO_UPDATE)?;
+            let mut apps = Vec::new();
+            for row in table.iter()? {
+                apps.push(row?.0.value().to_owned());
+            }
+            Ok(apps)
         })
     }
 

@@ -307,7 +307,8 @@ fn every_command_that_touches_node_state_works_while_the_node_runs() {
 
 /// The publisher rotates its catalog to a new key and releases 1.0.1
 /// signed by that key alone; B pinned the root before the rotation. It is
-/// the same publisher: upkeep shows the update and `app update` installs it.
+/// the same publisher: upkeep shows the update and `app update` installs
+/// it. With automatic update on, upkeep installs 1.0.2 itself.
 #[test]
 fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_installs_it() {
     let _port = PORT_8080.lock().unwrap_or_else(|e| e.into_inner());
@@ -349,31 +350,21 @@ fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_instal
         s(&new_key),
     ]);
     let manifest = dir.join("manifest.yml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text.replace("version: 1.0.0", "version: 1.0.1")).unwrap();
+    let release = |from: &str, to: &str| {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, text.replace(from, to)).unwrap();
+        let pack = ["app", "pack", s(&dir), "--key", s(&new_key), "--data-dir"];
+        common::ok(&[&pack[..], &[s(&origin_data)]].concat());
+        let signed = dir.join("manifest.signed.json");
+        let add = ["catalog", "add", s(&catalog), s(&signed), "--key"];
+        common::ok(&[&add[..], &[s(&new_key)]].concat());
+    };
     let refused = common::archy(&["app", "sign", s(&dir), "--key", s(&new_key)]);
     assert!(
         !refused.status.success(),
         "without the catalog the new key does not speak for {did}"
     );
-    common::ok(&[
-        "app",
-        "pack",
-        s(&dir),
-        "--key",
-        s(&new_key),
-        "--data-dir",
-        s(&origin_data),
-    ]);
-    let signed = dir.join("manifest.signed.json");
-    common::ok(&[
-        "catalog",
-        "add",
-        s(&catalog),
-        s(&signed),
-        "--key",
-        s(&new_key),
-    ]);
+    release("version: 1.0.0", "version: 1.0.1");
 
     wait_for("B's upkeep to find 1.0.1", 60, || {
         ok(&b, &podman, &["app", "ls"])[0]["update_available"] == "1.0.1"
@@ -382,6 +373,16 @@ fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_instal
     assert_eq!(updated["version"], "1.0.1", "{updated}");
     wait_for("the update to be no longer offered", 30, || {
         ok(&b, &podman, &["app", "ls"])[0]["update_available"].is_null()
+    });
+    assert!(http_get(8080).is_some_and(|p| p.contains("Hello from Archipelago")));
+
+    // With automatic update on, 1.0.2 is installed by upkeep itself.
+    ok(&b, &podman, &["app", "auto-update", APP, "on"]);
+    assert_eq!(ok(&b, &podman, &["app", "ls"])[0]["auto_update"], true);
+    release("version: 1.0.1", "version: 1.0.2");
+    wait_for("B to update itself to 1.0.2", 120, || {
+        let listed = &ok(&b, &podman, &["app", "ls"])[0];
+        listed["version"] == "1.0.2" && listed["phase"] == "installed"
     });
     assert!(http_get(8080).is_some_and(|p| p.contains("Hello from Archipelago")));
     ok(&b, &podman, &["app", "uninstall", APP, "--purge"]);

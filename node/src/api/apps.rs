@@ -84,6 +84,9 @@ pub struct InstalledApp {
     /// The newest release in its publisher's catalog, when newer than the
     /// installed one (`POST /api/apps/{id}/update` installs it).
     pub update_available: Option<String>,
+    /// Whether it updates itself when upkeep finds a newer release
+    /// (`PUT /api/apps/{id}/auto-update`).
+    pub auto_update: bool,
 }
 
 /// Every installed app, with updates found.
@@ -95,15 +98,55 @@ pub async fn list(State(node): State<Node>) -> Result<Json<Vec<InstalledApp>>, A
         .list()
         .map_err(|e| ApiError::internal(&e))?;
     let updates = node.updates_available();
+    let auto = node
+        .state()
+        .auto_updated()
+        .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(
         apps.into_iter()
             .filter(|a| a.desired != Desired::Removed)
             .map(|app| InstalledApp {
                 update_available: updates.get(&app.id).cloned(),
+                auto_update: auto.contains(&app.id),
                 app,
             })
             .collect(),
     ))
+}
+
+/// Whether an app updates itself.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoUpdateBody {
+    /// On: when upkeep finds a newer release in the app's publisher's
+    /// catalog, the node installs it (with rollback if it does not become
+    /// healthy). Off by default.
+    pub enabled: bool,
+}
+
+/// Turns automatic update of an installed app on or off.
+#[utoipa::path(put, path = "/api/apps/{id}/auto-update", tag = "apps",
+    params(("id" = String, Path, description = "The app id")),
+    request_body = AutoUpdateBody,
+    responses((status = 200, description = "Set", body = AutoUpdateBody),
+              (status = 404, description = "Not installed", body = ErrorBody),
+              (status = 422, description = "A dev install cannot update itself", body = ErrorBody)))]
+pub async fn auto_update(
+    State(node): State<Node>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<AutoUpdateBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    if installed(&node, &id)?.dev && body.enabled {
+        return Err(ApiError::invalid(format!(
+            "{id} is a dev install from a local directory: it has no catalog to update from"
+        )));
+    }
+    node.state()
+        .set_auto_update(&id, body.enabled)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(serde_json::json!({ "enabled": body.enabled })))
 }
 
 /// An installed app, with its containers when podman answers.

@@ -116,6 +116,7 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(apps::list, apps::install))
         .routes(routes!(apps::show, apps::uninstall))
         .routes(routes!(apps::act))
+        .routes(routes!(apps::auto_update))
         .routes(routes!(apps::operations))
         .routes(routes!(apps::operation))
         .routes(routes!(apps::events))

@@ -42,6 +42,9 @@ pub fn run(cmd: AppCommand, out: &Output) -> anyhow::Result<ExitCode> {
         AppCommand::Uninstall { app, purge, force } => {
             apps::operate(app, Operation::Uninstall { purge, force }, out)
         }
+        AppCommand::AutoUpdate { app, setting } => {
+            apps::auto_update(&app, setting == crate::cli::Switch::On, out)
+        }
         AppCommand::Ls(args) => apps::list(args, out),
         AppCommand::Status(app) => apps::status(app, out),
         AppCommand::Reconcile(args) => apps::reconcile(args, out),

@@ -238,6 +238,32 @@ async fn ask<T: serde::de::DeserializeOwned>(session: Session, path: &str) -> an
     Ok(answer?)
 }
 
+/// `archy app auto-update APP on|off`.
+pub fn auto_update(app: &AppRef, on: bool, out: &Output) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let session = session(&app.apps, None).await?;
+        let body = serde_json::json!({ "enabled": on });
+        let answer: anyhow::Result<serde_json::Value> = session
+            .client()
+            .put(&format!("/api/apps/{}/auto-update", app.id), &body)
+            .await
+            .map_err(Into::into);
+        session.close().await;
+        let answer = answer?;
+        out.result(&answer, || {
+            if on {
+                format!(
+                    "{} now updates itself when its publisher releases a newer version",
+                    app.id
+                )
+            } else {
+                format!("{} updates only when you run archy app update", app.id)
+            }
+        });
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 /// `archy app ls`.
 pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
@@ -259,8 +285,13 @@ pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
                     .as_ref()
                     .map(|v| format!("  update available: {v}"))
                     .unwrap_or_default();
+                let auto = if listed.auto_update {
+                    " (updates itself)"
+                } else {
+                    ""
+                };
                 text += &format!(
-                    "{:<36} {:<10} {:<8} {:<10} {}{dev}{update}\n",
+                    "{:<36} {:<10} {:<8} {:<10} {}{dev}{auto}{update}\n",
                     a.id,
                     a.version,
                     format!("{:?}", a.desired).to_lowercase(),
@@ -280,6 +311,8 @@ struct Listed {
     #[serde(flatten)]
     app: AppSummary,
     update_available: Option<String>,
+    #[serde(default)]
+    auto_update: bool,
 }
 
 /// An app and its containers, as `GET /api/apps/{id}` answers.

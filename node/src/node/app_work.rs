@@ -204,6 +204,11 @@ impl Node {
                         AppAction::Reinstall => o.reinstall(&id).await,
                         AppAction::Uninstall { purge } => o.uninstall(&id, purge).await,
                     }?;
+                    if let AppAction::Uninstall { .. } = action
+                        && let Err(e) = node.state().set_auto_update(&id, false)
+                    {
+                        tracing::warn!("{id}'s automatic update setting stays: {e}");
+                    }
                     Ok(Done {
                         app: &id,
                         operation: action.name(),

@@ -106,6 +106,8 @@ struct Inner {
     signed_catalogs: Vec<upkeep::SignedCatalog>,
     /// Newer releases upkeep found for installed apps.
     updates: upkeep::Updates,
+    /// The version each app's automatic update last tried.
+    auto_attempted: upkeep::Updates,
     /// App operations run one at a time ([`app_work`]).
     apps_lock: Mutex<()>,
     operations: Operations,
@@ -245,6 +247,7 @@ impl Node {
             orchestrator,
             signed_catalogs,
             updates: upkeep::Updates::default(),
+            auto_attempted: upkeep::Updates::default(),
             apps_lock: Mutex::new(()),
             operations,
             fetcher,

@@ -6,7 +6,10 @@
 //! - the catalog of each installed app's publisher is refreshed (an
 //!   unchanged catalog costs one request) and a newer release not yanked
 //!   is noted as "update available", which `GET /api/apps` and `archy app
-//!   ls` show; `archy app update APP` installs it;
+//!   ls` show; `archy app update APP` installs it, and so does upkeep
+//!   itself for the apps whose automatic update is on (off by default;
+//!   each version is tried once: one that fails is rolled back and not
+//!   tried again until a newer one appears or the node restarts);
 //! - the catalogs of the other publishers the node fetched from are
 //!   refreshed too, so the metadata it serves to peers stays current.
 
@@ -15,13 +18,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use archy_orchestrator::AppSummary;
 use archy_orchestrator::state::Desired;
 use archy_registry::catalog::Repository;
 use archy_registry::tuf::time::UtcTime;
 use archy_trust::keyfile;
 use tokio::sync::watch;
 
-use super::Node;
+use super::{Node, UpdateSource, Wanted};
 use crate::fetching::{FetchSession, ReleaseName};
 
 /// Longest re-signing the node's catalogs (local files) may hold a pass.
@@ -156,6 +160,7 @@ impl Node {
                 Err(_) => tracing::debug!("{}'s catalog did not answer in time", app.id),
             }
         }
+        self.start_auto_updates(&found, &apps);
         if let Ok(mut updates) = self.inner.updates.lock() {
             *updates = found;
         }
@@ -165,6 +170,46 @@ impl Node {
             .map(|a| a.publisher.as_str())
             .collect();
         self.refresh_followed(&with_apps).await;
+    }
+
+    /// Starts an update of each app whose automatic update is on and for
+    /// which `found` names a newer release, once per version.
+    fn start_auto_updates(&self, found: &BTreeMap<String, String>, apps: &[AppSummary]) {
+        let auto = match self.state().auto_updated() {
+            Ok(auto) => auto,
+            Err(e) => {
+                tracing::warn!("upkeep cannot read which apps update themselves: {e}");
+                return;
+            }
+        };
+        let Ok(mut attempted) = self.inner.auto_attempted.lock() else {
+            return;
+        };
+        for (id, version) in found {
+            if !auto.contains(id) || attempted.get(id) == Some(version) {
+                continue;
+            }
+            let Some(app) = apps.iter().find(|a| &a.id == id) else {
+                continue;
+            };
+            let Ok(name) = ReleaseName::from_str(&format!("{}/{id}@{version}", app.publisher))
+            else {
+                continue;
+            };
+            let wanted = Wanted {
+                name,
+                origin: None,
+                providers: Vec::new(),
+                matching: None,
+            };
+            match self.update(id, UpdateSource::Catalog(Box::new(wanted))) {
+                Ok(op) => {
+                    tracing::info!("updating {id} to {version} by itself (operation {op})");
+                    attempted.insert(id.clone(), version.clone());
+                }
+                Err(e) => tracing::warn!("the automatic update of {id} did not start: {e}"),
+            }
+        }
     }
 
     /// Refreshes the catalogs of the publishers this node fetched from and
