@@ -23,6 +23,9 @@ use crate::data_dir::DataDir;
 use crate::publishing::{ListingExtras, app_events};
 use crate::state::{HeldRelease, NodeState};
 
+/// Longest preparing the demo (keys, catalog, packing the samples) may
+/// take; its file steps are small, packing is the bulk.
+pub const PREPARE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest each relay step of the announcement may take.
 const RELAY_STEP: Duration = Duration::from_secs(5);
 /// Largest manifest copied from a sample app.
@@ -73,6 +76,9 @@ pub enum DemoError {
     /// The key.
     #[error("demo key: {0}")]
     Key(#[from] archy_trust::Error),
+    /// Preparing took too long (a stuck disk).
+    #[error("demo: preparing the sample apps took over {} s", PREPARE_TIMEOUT.as_secs())]
+    TimedOut,
 }
 
 fn file_error(path: &Path, reason: impl std::fmt::Display) -> DemoError {
@@ -95,8 +101,15 @@ impl DemoPublisher {
 
     /// Makes the demo publisher's key and catalog if missing, and packs
     /// and publishes in its catalog every sample app in `samples` that has
-    /// a built image. Runs before the node opens its state and store.
+    /// a built image. Runs before the node opens its state and store, for
+    /// at most [`PREPARE_TIMEOUT`].
     pub async fn prepare(data: &DataDir, samples: &Path) -> Result<Self, DemoError> {
+        tokio::time::timeout(PREPARE_TIMEOUT, Self::prepare_unbounded(data, samples))
+            .await
+            .map_err(|_| DemoError::TimedOut)?
+    }
+
+    async fn prepare_unbounded(data: &DataDir, samples: &Path) -> Result<Self, DemoError> {
         let root = data.root().join("demo");
         std::fs::create_dir_all(root.join("apps")).map_err(|e| file_error(&root, e))?;
         let key = root.join("publisher.key");
