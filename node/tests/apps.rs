@@ -6,7 +6,7 @@
 //! kill -9 in the middle of operations, update rollback, port conflicts and
 //! a tampered image that never reaches podman.
 
-mod common;
+use archy_tests as common;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! reference client reads over `archy catalog serve --http`, and our client
 //! (`archy-tuf-client`) reads a repository made by python-tuf.
 
-mod common;
+use archy_tests as common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! End-to-end: the real `archy` binary on real files, with sample images
 //! built by podman from busybox-static (apps/build-images.sh).
 
-mod common;
+use archy_tests as common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

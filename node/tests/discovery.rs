@@ -3,7 +3,7 @@
 //! `archy app publish` is read back with nostr-sdk and verified with the
 //! node's own verifier.
 
-mod common;
+use archy_tests as common;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

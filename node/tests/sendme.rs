@@ -2,7 +2,7 @@
 //! shares, and our node fetches a file `sendme send` offers. sendme 0.37
 //! comes from crates.io (scripts/install-deps.sh installs it).
 
-mod common;
+use archy_tests as common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

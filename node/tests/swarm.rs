@@ -2,7 +2,7 @@
 //! processes, iroh endpoints on loopback, redb state files) and every
 //! fetch is checked against the origin publisher's catalog.
 
-mod common;
+use archy_tests as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -3,7 +3,7 @@
 //! HTTP/1.1 written by hand, so every header (a foreign `Host`, a false
 //! `Content-Length`) is exactly what the test says.
 
-mod common;
+use archy_tests as common;
 
 use std::net::SocketAddr;
 use std::path::Path;

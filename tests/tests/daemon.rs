@@ -3,7 +3,7 @@
 //! directory, following A's relay, with real rootful podman. A user's
 //! commands (`archy app install DID/APP`, no tickets) go to B while it runs.
 
-mod common;
+use archy_tests as common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -43,7 +43,7 @@ fn demo_node(runtime: &Runtime, data: &Path) -> Node {
 
 /// `archy` on B's data directory with B's podman.
 fn archy(data: &Path, podman: &Podman, args: &[&str]) -> std::process::Output {
-    common::bounded(300, env!("CARGO_BIN_EXE_archy"))
+    common::bounded(300, common::archy_bin())
         .args(args)
         .args(["--data-dir", s(data)])
         .env("ARCHY_PODMAN_SOCKET", &podman.socket)
@@ -63,7 +63,7 @@ fn ok(data: &Path, podman: &Podman, args: &[&str]) -> Value {
 fn start_b(runtime: &Runtime, data: &Path, podman: &Podman, relay: &str) -> (Running, NodeClient) {
     let _ = std::fs::remove_file(data.join("api.json"));
     let process = Running::spawn(
-        Command::new(env!("CARGO_BIN_EXE_archy"))
+        Command::new(common::archy_bin())
             .args(["node", "run", "--data-dir", s(data), "--no-relay"])
             .args(["--discover-from", relay, "--api", "127.0.0.1:0"])
             .args(["--reconcile-every", "1", "--upkeep-every", "1"])

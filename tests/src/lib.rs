@@ -1,7 +1,6 @@
-//! Helpers shared by the end-to-end tests: running the real binaries,
-//! building the sample images once, and publishing a sample app under a
-//! fresh key. Each test crate uses a subset, hence `dead_code` is allowed.
-#![allow(dead_code)]
+//! Helpers shared by the end-to-end tests (this crate's own, which span
+//! crates, and `node`'s): running the real binaries, building the sample
+//! images once, and publishing a sample app under a fresh key.
 
 pub mod podman;
 
@@ -114,7 +113,7 @@ pub fn kill_group(child: &Child) {
 }
 
 pub fn archy(args: &[&str]) -> Output {
-    bounded(300, env!("CARGO_BIN_EXE_archy"))
+    bounded(300, archy_bin())
         .args(args)
         .output()
         .expect("archy runs")
@@ -139,6 +138,27 @@ pub fn json(args: &[&str]) -> Value {
     let mut args = args.to_vec();
     args.push("--json");
     serde_json::from_str(&ok(&args)).unwrap()
+}
+
+/// The `archy` binary of this build: `ARCHY_BIN` if set, else the one
+/// cargo built next to the running test (`target/<profile>/archy`;
+/// `cargo test --workspace` builds it with the node's own tests).
+pub fn archy_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("ARCHY_BIN") {
+        return bin.into();
+    }
+    let test = std::env::current_exe().expect("the test knows its own path");
+    let profile = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let bin = profile.join("archy");
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build -p archy-node --bin archy` (or the whole workspace's tests), or set ARCHY_BIN",
+        bin.display()
+    );
+    bin
 }
 
 pub fn repo() -> PathBuf {
@@ -218,7 +238,7 @@ impl NodeProcess {
         let ticket_file = data.join("ticket");
         let _ = std::fs::remove_file(&ticket_file);
         let process = Running::spawn(
-            Command::new(env!("CARGO_BIN_EXE_archy"))
+            Command::new(archy_bin())
                 .args(["node", "run", "--data-dir", s(data)])
                 .args(["--ticket-file", s(&ticket_file)])
                 .args(extra)
