@@ -21,7 +21,9 @@ use archy_trust::Did;
 use crate::note::Note;
 use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
 use crate::search::{Fields, SearchIndex};
-use crate::store::{ListingRecord, PublisherRecord, RootConflict, Store, StoreError, Tables};
+use crate::store::{
+    ListingRecord, PinnedRoot, PublisherRecord, RootConflict, Store, StoreError, Tables,
+};
 use crate::tofu::{self, RootDecision};
 use crate::verify::{self, Rejection, Verified, Verifier};
 use crate::wire::{self, WireEvent};
@@ -218,6 +220,49 @@ impl Ingestor {
     /// The search index.
     pub fn index(&self) -> &SearchIndex {
         &self.index
+    }
+
+    /// Pins `root` (a `root.json` this node already trusts for `did`, from
+    /// its own verified fetch chain) when no root is pinned for `did` yet,
+    /// and moves the publisher's waiting listings into the index: discovery
+    /// then starts from the same root as the node's fetches, and a
+    /// different root on relays is refused as a conflict. Returns whether
+    /// it pinned (false when a root was already pinned). `version` is the
+    /// root's version.
+    pub fn adopt_root(
+        &mut self,
+        did: &str,
+        version: u64,
+        root: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        use sha2::Digest;
+        let pinned = PinnedRoot {
+            version,
+            sha256: hex::encode(sha2::Sha256::digest(root.as_bytes())),
+            root: root.to_owned(),
+            pinned_at: now,
+            timestamp_version: None,
+        };
+        let mut promoted = Vec::new();
+        let adopted = self.store.write_soon(
+            |tables| {
+                if tables.root(did)?.is_some() {
+                    return Ok(false);
+                }
+                tables.put_root(did, &pinned)?;
+                for mut record in tables.take_pending(did)? {
+                    tables.put_listing(&mut record)?;
+                    promoted.push(record);
+                }
+                Ok(true)
+            },
+            |adopted| *adopted,
+        )?;
+        for record in promoted {
+            self.index.upsert(fields(&record));
+        }
+        Ok(adopted)
     }
 
     /// Ingests a batch at `now` (Unix seconds), in one commit; returns what

@@ -210,6 +210,16 @@ impl Market {
             .write_soon(|t| t.count(LISTING_DISAGREES, 1), |()| false)
     }
 
+    /// Pins `root`, which the node already trusts for `did`, unless a root
+    /// is pinned for it ([`Ingestor::adopt_root`]).
+    pub fn adopt_root(&self, did: &str, version: u64, root: &str) -> Result<bool, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut ingestor = self.ingestor.lock().map_err(|_| unavailable())?;
+        ingestor.adopt_root(did, version, root, now)
+    }
+
     /// The root discovery pinned for `did`, if any.
     pub fn pinned_root(&self, did: &str) -> Result<Option<PinnedRoot>, StoreError> {
         let ingestor = self.ingestor.lock().map_err(|_| unavailable())?;

@@ -521,3 +521,34 @@ fn the_index_survives_a_restart() {
     let reopened = Ingestor::open(&path, IngestLimits::default()).unwrap();
     assert_eq!(reopened.index().search("plain text", 0, 5).total, 1);
 }
+
+/// The node already trusts a root for alice from its own fetches: adopted
+/// before any catalog event, it is the pin. Alice's waiting listings are
+/// indexed, and a catalog event naming another first root is a conflict.
+#[test]
+fn a_root_the_node_trusts_is_adopted_and_others_conflict_with_it() {
+    let mut index = index();
+    let alice = publisher();
+    let did = alice.identity.did();
+    assert_eq!(index.one(&notes(&alice, NOW - 50)), Outcome::Waiting);
+    let bob = Identity::generate().unwrap();
+    let keys = [&alice.identity, &bob];
+    let trusted = root_json(1, &keys, &keys).unwrap();
+    assert!(
+        index
+            .ingestor
+            .adopt_root(did.as_str(), 1, &trusted, NOW)
+            .unwrap()
+    );
+    assert_eq!(index.ingestor.index().len(), 1, "the waiting listing is in");
+    assert!(
+        !index
+            .ingestor
+            .adopt_root(did.as_str(), 1, &trusted, NOW)
+            .unwrap(),
+        "a pinned root is not replaced"
+    );
+    // Alice's announced catalog has another first root: refused.
+    let event = alice.catalog_event(NOW).unwrap();
+    assert_eq!(index.one(&event), Outcome::RootConflict);
+}

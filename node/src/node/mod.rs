@@ -266,6 +266,7 @@ impl Node {
         let node = Self {
             inner: Arc::new(inner),
         };
+        node.share_fetch_roots();
         if node.inner.config.swarm.upkeep_every > 0 {
             let every = Duration::from_secs(node.inner.config.swarm.upkeep_every);
             let task = tokio::spawn(upkeep::upkeep_loop(node.clone(), every, stopped_upkeep));

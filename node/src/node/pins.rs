@@ -5,6 +5,9 @@
 //! - a node that has not fetched from a publisher yet starts its fetch
 //!   from the root discovery pinned (the TUF client then walks forward
 //!   through signed rotations), not from whatever the first source says;
+//! - a node that fetched from a publisher before discovery saw its
+//!   catalog gives discovery the fetch's root, so a different root
+//!   announced later on relays is refused there as a conflict;
 //! - a root version both hold must be the same bytes; if not, the fetch
 //!   is refused loudly, and `GET /api/publishers` shows the two pins.
 
@@ -105,7 +108,8 @@ impl Node {
         }
     }
 
-    /// After a fetch: the roots it learnt must agree with discovery's pin.
+    /// After a fetch: the roots it learnt must agree with discovery's pin;
+    /// when discovery has none yet, it adopts the fetch's newest root.
     pub(super) fn check_pins_after_fetch(&self, publisher: &Did) -> Result<(), Failure> {
         let Some(market) = self.market() else {
             return Ok(());
@@ -115,7 +119,61 @@ impl Node {
             .map_err(|e| Failure::of(&e))?
         {
             Some(pin) => self.pins_agree(publisher, pin.version, &pin.sha256),
-            None => Ok(()),
+            None => self.share_fetch_root(publisher.as_str()),
+        }
+    }
+
+    /// Gives discovery the newest root this node's fetches trust for
+    /// `did`, if discovery pinned none: from then on a different root
+    /// announced on relays for `did` is refused there as a conflict.
+    pub(super) fn share_fetch_root(&self, did: &str) -> Result<(), Failure> {
+        let Some(market) = self.market() else {
+            return Ok(());
+        };
+        let Some(version) = self.state().newest_root(did).map_err(|e| Failure::of(&e))? else {
+            return Ok(());
+        };
+        let Some(bytes) = self
+            .state()
+            .root(did, version)
+            .map_err(|e| Failure::of(&e))?
+        else {
+            return Ok(());
+        };
+        let root = String::from_utf8(bytes)
+            .map_err(|_| Failure::message(format!("the stored root of {did} is not text")))?;
+        if market
+            .adopt_root(did, version, &root)
+            .map_err(|e| Failure::of(&e))?
+        {
+            tracing::info!(
+                "discovery now pins {did}'s root version {version}, from this node's fetches"
+            );
+        }
+        Ok(())
+    }
+
+    /// At start: discovery adopts the fetch's root of every publisher it
+    /// has no pin for (a node whose discovery index is new, or that
+    /// fetched before it followed any relay).
+    pub(super) fn share_fetch_roots(&self) {
+        let publishers = match self.state().publishers() {
+            Ok(publishers) => publishers,
+            Err(e) => {
+                tracing::warn!("the fetched roots were not given to discovery: {e}");
+                return;
+            }
+        };
+        for (did, _) in publishers {
+            let unpinned = self
+                .market()
+                .is_some_and(|m| m.pinned_root(&did).is_ok_and(|p| p.is_none()));
+            if unpinned && let Err(e) = self.share_fetch_root(&did) {
+                tracing::warn!(
+                    "{did}'s fetched root was not given to discovery: {}",
+                    e.error
+                );
+            }
         }
     }
 
