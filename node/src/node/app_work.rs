@@ -94,8 +94,8 @@ impl AppAction {
 
 /// The result of an operation on one app.
 #[derive(Serialize)]
-struct Done<'a> {
-    app: &'a str,
+struct Done {
+    app: String,
     operation: &'static str,
 }
 
@@ -106,41 +106,30 @@ impl Node {
             InstallSource::Published(wanted) => name_text(&wanted.name),
             InstallSource::Dev(path) => path.display().to_string(),
         };
-        let reporter = self.operations().begin("install", &shown)?;
-        let op = reporter.id();
-        let node = self.clone();
-        tokio::spawn(async move {
-            let outcome = async {
+        self.spawn_operation("install", &shown, move |node, reporter| {
+            Box::pin(async move {
                 let (verified, share) = match &source {
                     InstallSource::Published(wanted) => (
-                        node.fetch_by_name(wanted, &reporter, FETCH_SHARE).await?.0,
+                        node.fetch_by_name(wanted, reporter, FETCH_SHARE).await?.0,
                         FETCH_SHARE,
                     ),
                     InstallSource::Dev(path) => (dev_release(path)?, 0),
                 };
-                node.meet_dependencies(verified.manifest(), &reporter, share)
+                node.meet_dependencies(verified.manifest(), reporter, share)
                     .await?;
-                node.run_app_operation(&reporter, (share, 100), async |o| {
-                    o.install(&verified).await
-                })
-                .await
-            }
-            .await;
-            reporter.finish(outcome);
-        });
-        Ok(op)
+                node.run_app_operation(reporter, (share, 100), async |o| o.install(&verified).await)
+                    .await
+            })
+        })
     }
 
     /// Starts updating installed app `id` from `source`; returns the
     /// operation's id. If the new release does not become healthy, the old
     /// one runs again.
     pub fn update(&self, id: &str, source: UpdateSource) -> Result<u64, OperationsError> {
-        let reporter = self.operations().begin("update", id)?;
-        let op = reporter.id();
-        let node = self.clone();
         let id = id.to_owned();
-        tokio::spawn(async move {
-            let outcome = async {
+        self.spawn_operation("update", &id.clone(), move |node, reporter| {
+            Box::pin(async move {
                 let installed = node
                     .orchestrator()
                     .list()
@@ -166,7 +155,7 @@ impl Node {
                             },
                             ..*wanted
                         };
-                        (node.fetch_by_name(&wanted, &reporter, FETCH_SHARE).await?.0, FETCH_SHARE)
+                        (node.fetch_by_name(&wanted, reporter, FETCH_SHARE).await?.0, FETCH_SHARE)
                     }
                 };
                 if verified.manifest().id != id {
@@ -175,49 +164,39 @@ impl Node {
                         verified.manifest().id
                     )));
                 }
-                node.meet_dependencies(verified.manifest(), &reporter, share)
+                node.meet_dependencies(verified.manifest(), reporter, share)
                     .await?;
-                node.run_app_operation(&reporter, (share, 100), async |o| {
+                node.run_app_operation(reporter, (share, 100), async |o| {
                     o.update(&verified).await
                 })
                 .await
-            }
-            .await;
-            reporter.finish(outcome);
-        });
-        Ok(op)
+            })
+        })
     }
 
     /// Starts `action` on installed app `id`; returns the operation's id.
     pub fn act(&self, id: &str, action: AppAction) -> Result<u64, OperationsError> {
-        let reporter = self.operations().begin(action.name(), id)?;
-        let op = reporter.id();
-        let node = self.clone();
         let id = id.to_owned();
-        tokio::spawn(async move {
-            let outcome = node
-                .run_app_operation(&reporter, (0, 100), async |o| {
-                    match action {
-                        AppAction::Start => o.start(&id).await,
-                        AppAction::Stop => o.stop(&id).await,
-                        AppAction::Restart => o.restart(&id).await,
-                        AppAction::Reinstall => o.reinstall(&id).await,
-                        AppAction::Uninstall { purge } => o.uninstall(&id, purge).await,
-                    }?;
-                    if let AppAction::Uninstall { .. } = action
-                        && let Err(e) = node.state().set_auto_update(&id, false)
-                    {
-                        tracing::warn!("{id}'s automatic update setting stays: {e}");
-                    }
-                    Ok(Done {
-                        app: &id,
-                        operation: action.name(),
-                    })
+        self.spawn_operation(action.name(), &id.clone(), move |node, reporter| {
+            Box::pin(node.run_app_operation(reporter, (0, 100), async move |o| {
+                match action {
+                    AppAction::Start => o.start(&id).await,
+                    AppAction::Stop => o.stop(&id).await,
+                    AppAction::Restart => o.restart(&id).await,
+                    AppAction::Reinstall => o.reinstall(&id).await,
+                    AppAction::Uninstall { purge } => o.uninstall(&id, purge).await,
+                }?;
+                if let AppAction::Uninstall { .. } = action
+                    && let Err(e) = node.state().set_auto_update(&id, false)
+                {
+                    tracing::warn!("{id}'s automatic update setting stays: {e}");
+                }
+                Ok(Done {
+                    app: id,
+                    operation: action.name(),
                 })
-                .await;
-            reporter.finish(outcome);
-        });
-        Ok(op)
+            }))
+        })
     }
 
     /// Runs one orchestrator operation, alone, forwarding its stages as

@@ -4,41 +4,18 @@
 //! collection of its blob store (`archy blobs gc`), and receiving what an
 //! iroh blob ticket names (`archy blobs get`).
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 
 use archy_registry::verified::VerifiedManifest;
 
 use super::Node;
 use crate::app_test;
-use crate::operations::{Failure, OperationsError, Reporter};
-
-/// The work of one operation, borrowing the node and its reporter.
-type Work<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, Failure>> + Send + 'a>>;
+use crate::operations::{Failure, OperationsError};
 
 /// Bytes between two progress reports of a ticket download.
 const RECEIVE_REPORT_EVERY: u64 = 1 << 20;
 
 impl Node {
-    /// Begins operation `kind` on `subject` and runs `work` for it in the
-    /// background; returns its id.
-    fn spawn_operation(
-        &self,
-        kind: &str,
-        subject: &str,
-        work: impl for<'a> FnOnce(&'a Node, &'a Reporter) -> Work<'a> + Send + 'static,
-    ) -> Result<u64, OperationsError> {
-        let reporter = self.operations().begin(kind, subject)?;
-        let op = reporter.id();
-        let node = self.clone();
-        tokio::spawn(async move {
-            let outcome = work(&node, &reporter).await;
-            reporter.finish(outcome);
-        });
-        Ok(op)
-    }
-
     /// Starts a reconcile pass of every app now; the result is the pass's
     /// report (apps whose containers failed to converge are in `failed`).
     pub fn reconcile_now(&self) -> Result<u64, OperationsError> {

@@ -18,8 +18,10 @@ pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
 pub use pins::{PublisherPins, RootPin};
 pub use swarm_work::{Fetched, FetchedBlob};
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +46,7 @@ use crate::daemon::{DaemonError, NodeOptions, RunningNode};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::demo::{DemoError, DemoPublisher};
 use crate::embedded_relay::EmbeddedRelay;
-use crate::operations::{Operations, OperationsError};
+use crate::operations::{Failure, Operations, OperationsError, Reporter};
 use crate::state::NodeState;
 
 /// Longest the node waits at start for a command run without it to let
@@ -88,6 +90,10 @@ pub enum NodeError {
 pub struct Node {
     inner: Arc<Inner>,
 }
+
+/// The work of one operation, borrowing the node and its reporter.
+pub(super) type Work<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, Failure>> + Send + 'a>>;
 
 struct Inner {
     data: DataDir,
@@ -304,6 +310,24 @@ impl Node {
     /// The ticket other nodes reach this one with.
     pub fn ticket(&self) -> &NodeTicket {
         &self.inner.ticket
+    }
+
+    /// Begins operation `kind` on `subject` and runs `work` for it in the
+    /// background; returns its id.
+    pub(super) fn spawn_operation(
+        &self,
+        kind: &str,
+        subject: &str,
+        work: impl for<'a> FnOnce(&'a Node, &'a Reporter) -> Work<'a> + Send + 'static,
+    ) -> Result<u64, OperationsError> {
+        let reporter = self.operations().begin(kind, subject)?;
+        let op = reporter.id();
+        let node = self.clone();
+        tokio::spawn(async move {
+            let outcome = work(&node, &reporter).await;
+            reporter.finish(outcome);
+        });
+        Ok(op)
     }
 
     /// The data directory the node owns.

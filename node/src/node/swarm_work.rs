@@ -54,13 +54,10 @@ impl Node {
             Some(v) => format!("{}/{}@{v}", wanted.name.publisher, wanted.name.app),
             None => format!("{}/{}", wanted.name.publisher, wanted.name.app),
         };
-        let reporter = self.operations().begin("fetch", &shown)?;
-        let op = reporter.id();
-        let node = self.clone();
-        tokio::spawn(async move {
-            let outcome = async {
+        self.spawn_operation("fetch", &shown, move |node, reporter| {
+            Box::pin(async move {
                 let (verified, (total_bytes, already_held_bytes)) =
-                    node.fetch_by_name(&wanted, &reporter, 100).await?;
+                    node.fetch_by_name(&wanted, reporter, 100).await?;
                 let manifest = verified.manifest();
                 let fetched = Fetched {
                     publisher: verified.publisher().to_string(),
@@ -81,11 +78,8 @@ impl Node {
                         .collect(),
                 };
                 serde_json::to_value(fetched).map_err(|e| Failure::of(&e))
-            }
-            .await;
-            reporter.finish(outcome);
-        });
-        Ok(op)
+            })
+        })
     }
 
     /// Starts packing the app at `manifest` (a source manifest.yml on this
@@ -93,13 +87,9 @@ impl Node {
     /// release it holds and serves; writes `manifest.signed.json` beside
     /// it. Returns the operation's id; its result is the packed release.
     pub fn pack(&self, manifest: PathBuf, key: PathBuf) -> Result<u64, OperationsError> {
-        let reporter = self
-            .operations()
-            .begin("pack", &manifest.display().to_string())?;
-        let op = reporter.id();
-        let node = self.clone();
-        tokio::spawn(async move {
-            let outcome = async {
+        let subject = manifest.display().to_string();
+        self.spawn_operation("pack", &subject, move |node, reporter| {
+            Box::pin(async move {
                 let identity = keyfile::load(&key).map_err(|e| Failure {
                     error: format!("cannot read the key {}", key.display()),
                     causes: vec![e.to_string()],
@@ -128,11 +118,8 @@ impl Node {
                 let mut value = serde_json::to_value(&packed).map_err(|e| Failure::of(&e))?;
                 value["signed_manifest_file"] = signed.display().to_string().into();
                 Ok(value)
-            }
-            .await;
-            reporter.finish(outcome);
-        });
-        Ok(op)
+            })
+        })
     }
 
     /// The keys that speak for the publisher of a catalog this node serves
