@@ -105,6 +105,43 @@ pub enum Command {
         #[arg(long)]
         cpu: Option<usize>,
     },
+    /// The node's API under load: `GET /api/market` over a market of
+    /// verified listings at a fixed request rate, driven by `oha`, against
+    /// a static JSON file of the same size served by the same server.
+    Market {
+        /// Listings in the node's market.
+        #[arg(long, default_value_t = 10_000)]
+        listings: usize,
+        /// Publishers they come from.
+        #[arg(long, default_value_t = 100)]
+        publishers: usize,
+        /// The request measured (path and query): the default is what a
+        /// client that gives no parameters gets, page 1 of 24.
+        #[arg(long, default_value = "/api/market")]
+        path: String,
+        /// Requests per second sent to each path.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Seconds of each measured run.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Seconds of an uncounted warm-up of each path first.
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
+        /// Connections oha keeps open.
+        #[arg(long, default_value_t = 50)]
+        connections: u32,
+        /// Runs of each path, alternating; the figures are their medians.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds allowed for the relay process to make its listings and
+        /// start, and again for the node to index them.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+        /// The oha binary [default: oha on PATH, or in ~/.cargo/bin].
+        #[arg(long, value_name = "PATH", env = "OHA")]
+        oha: Option<PathBuf>,
+    },
     /// The running node: cold start until `GET /api/health` answers, and
     /// its resident memory idle (embedded relay, discovery, no apps).
     Daemon {

@@ -2,7 +2,7 @@
 //! process's memory is the ingest's alone) and measures against it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -24,54 +24,22 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<()> {
         publishers,
         ..
     } = plan;
-    let deadline = plan.deadline.as_secs();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if one_core && cpus < 2 {
         eprintln!("note: one CPU here, so the relay shares it with the node");
     }
     eprintln!("making {listings} signed listings from {publishers} publishers in a relay process…");
-    let mut relay = Command::new(std::env::current_exe().context("finding archy-bench")?);
-    relay
-        .arg("discovery-relay")
-        .args(["--listings", &listings.to_string()])
-        .args(["--publishers", &publishers.to_string()]);
-    if one_core {
-        relay.args(["--cpu", &(cpus - 1).to_string()]);
-    }
-    let mut child = relay
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the relay process")?;
-    let stdout = child.stdout.take().context("the relay process's output")?;
-    let (sender, first_line) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let read = BufReader::new(stdout)
-            .take(MAX_URL_LINE)
-            .read_line(&mut line);
-        let _ = sender.send(read.map(|_| line));
-    });
-    let url = match first_line.recv_timeout(Duration::from_secs(deadline)) {
-        Ok(Ok(line)) if line.starts_with("ws://") => line.trim().to_owned(),
-        other => {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the relay process did not start within {deadline} s: {other:?}");
-        }
-    };
+    let cpu = one_core.then(|| cpus - 1);
+    let relay = RelayProcess::start(listings, publishers, cpu, plan.deadline)?;
+    let url = relay.url.clone();
     eprintln!("relay up at {url}; following it…");
     if one_core {
         discovery::pin_to_cpu(0)?;
     }
     let dir = tempfile::tempdir().context("making a directory for the index")?;
     let figures = runtime()?.block_on(discovery::measure(&url, dir.path(), plan));
-    let relay_cpu = discovery::cpu_seconds(Some(child.id()));
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(b"done\n");
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let relay_cpu = relay.cpu_seconds();
+    relay.stop();
     let f: DiscoveryFigures = figures?;
     eprintln!(
         "(the relay process used {relay_cpu:.1} CPU seconds in all, making the listings included)"
@@ -160,6 +128,83 @@ pub fn run(plan: Plan, one_core: bool, out: &Output) -> anyhow::Result<()> {
         )
     });
     Ok(())
+}
+
+/// The relay child process (`archy-bench discovery-relay`): it makes the
+/// listings, serves them on loopback and runs until stopped.
+pub struct RelayProcess {
+    child: Child,
+    /// Its `ws://` URL.
+    pub url: String,
+}
+
+impl RelayProcess {
+    /// Starts it with `listings` from `publishers`, kept to `cpu` if given,
+    /// and waits at most `deadline` for its URL.
+    pub fn start(
+        listings: usize,
+        publishers: usize,
+        cpu: Option<usize>,
+        deadline: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut relay = Command::new(std::env::current_exe().context("finding archy-bench")?);
+        relay
+            .arg("discovery-relay")
+            .args(["--listings", &listings.to_string()])
+            .args(["--publishers", &publishers.to_string()]);
+        if let Some(cpu) = cpu {
+            relay.args(["--cpu", &cpu.to_string()]);
+        }
+        let mut child = relay
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the relay process")?;
+        let stdout = child.stdout.take().context("the relay process's output")?;
+        let (sender, first_line) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout)
+                .take(MAX_URL_LINE)
+                .read_line(&mut line);
+            let _ = sender.send(read.map(|_| line));
+        });
+        match first_line.recv_timeout(deadline) {
+            Ok(Ok(line)) if line.starts_with("ws://") => Ok(Self {
+                child,
+                url: line.trim().to_owned(),
+            }),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "the relay process did not start within {} s: {other:?}",
+                    deadline.as_secs()
+                );
+            }
+        }
+    }
+
+    /// CPU seconds it has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        discovery::cpu_seconds(Some(self.child.id()))
+    }
+
+    /// Tells it to stop (closing its stdin), then makes sure it has.
+    pub fn stop(mut self) {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(b"done\n");
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The child: makes the listings, serves them, prints the URL, and runs

@@ -260,7 +260,8 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap_or_default()
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+/// `tool` on `PATH`, if it is there.
+pub fn which(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')

@@ -11,6 +11,8 @@ mod daemon;
 mod discovery;
 mod discovery_run;
 mod fetch;
+mod http;
+mod market;
 mod output;
 
 use std::process::ExitCode;
@@ -110,6 +112,36 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
             publishers,
             cpu,
         } => discovery_run::relay(listings, publishers, cpu),
+        Command::Market {
+            listings,
+            publishers,
+            path,
+            rate,
+            seconds,
+            warmup,
+            connections,
+            runs,
+            deadline,
+            oha,
+        } => {
+            debug_build_note();
+            let oha = market::locate_oha(oha)?;
+            market::run(
+                market::MarketBench {
+                    listings,
+                    publishers,
+                    path,
+                    rate,
+                    seconds,
+                    warmup,
+                    connections,
+                    runs,
+                    deadline: Duration::from_secs(deadline),
+                    oha,
+                },
+                out,
+            )
+        }
         Command::Catalog { targets, refreshes } => {
             debug_build_note();
             let archy = archy_bin::locate(cli.archy)?;

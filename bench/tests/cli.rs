@@ -56,7 +56,7 @@ fn help_lists_every_system_benchmark() {
     let out = bench(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for command in ["catalog", "fetch", "discovery", "apps"] {
+    for command in ["catalog", "fetch", "discovery", "apps", "market"] {
         assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
     }
     assert!(!help.contains("discovery-relay"), "a hidden child: {help}");
@@ -188,4 +188,43 @@ fn discovery_bench_on_one_core_indexes_every_listing() {
     for yardstick in ["schnorr_per_second", "schnorr_before", "schnorr_after"] {
         assert!(f[yardstick].as_f64().unwrap() > 0.0, "{yardstick}: {f}");
     }
+}
+
+#[test]
+fn market_bench_serves_the_market_and_a_file_of_its_size_from_one_server() {
+    if which("oha").is_none() {
+        eprintln!("SKIPPED: oha is not on PATH (cargo install oha --locked)");
+        return;
+    }
+    let f = json(&[
+        "market",
+        "--listings",
+        "200",
+        "--publishers",
+        "2",
+        "--seconds",
+        "1",
+        "--warmup",
+        "0",
+        "--runs",
+        "1",
+        "--rate",
+        "50",
+    ]);
+    assert_eq!(f["indexed"], 200, "{f}");
+    assert_eq!(f["page_listings"], 24, "the default page: {f}");
+    let run = &f["runs"][0];
+    for path in ["market", "static_file"] {
+        assert_eq!(run[path]["ok"], run[path]["requests"], "{path}: {f}");
+        assert!(run[path]["p99_ms"].as_f64().unwrap() > 0.0, "{path}: {f}");
+    }
+    assert!(f["ratio_p99"].as_f64().unwrap() > 0.0, "{f}");
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|p| p.is_file())
 }
