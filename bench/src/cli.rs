@@ -152,6 +152,26 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         idle: u64,
     },
+    /// The running node's memory under work: its peak resident memory
+    /// while it fetches a large release by name from another node, over
+    /// its idle memory, and where the difference is (anonymous memory,
+    /// mapped files, by mapping).
+    Memory {
+        /// Size of the release's image archive, like 1GiB.
+        #[arg(long, default_value = "1GiB", value_parser = archy_node::units::parse_size)]
+        size: u64,
+        /// Runs, each with a fresh daemon; the figures are their medians.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds the daemon idles, its listing found, before its idle
+        /// memory is read and the fetch starts.
+        #[arg(long, default_value_t = 5)]
+        idle: u64,
+        /// Where to put the release and the nodes [default: a temporary
+        /// directory]; a release made there before is used again.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// The orchestrator against real podman: install → healthy per stage,
     /// a reconcile pass over many running apps, and its overhead over the
     /// same podman calls made directly.

@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,12 +35,12 @@ pub fn run(archy: &Path, runs: usize, idle: u64, out: &Output) -> anyhow::Result
     let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
     let data = tmp.path().join("node");
     // The first run makes the key, the token and the stores.
-    let (child, _) = start(archy, &data)?;
+    let (child, _) = start(archy, &data, &[])?;
     stop(child)?;
     let mut starts = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..runs {
-        let (child, took) = start(archy, &data)?;
+        let (child, took) = start(archy, &data, &[])?;
         starts.push(took.as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_secs(idle));
         rss.push(rss_mb(child.id())?);
@@ -73,15 +73,17 @@ fn list(values: &[f64], unit: &str) -> String {
         .join(", ")
 }
 
-fn median(values: &[f64]) -> f64 {
+/// The middle value (the upper one of an even count).
+pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// Spawns `archy node run` on `data` and waits until its health check
-/// answers; the child and how long that took.
-fn start(archy: &Path, data: &Path) -> anyhow::Result<(Child, Duration)> {
+/// Spawns `archy node run` on `data` (embedded relay on a free port, API
+/// on a free loopback port, then `extra` flags) and waits until its health
+/// check answers; the child and how long that took.
+pub fn start(archy: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<(Child, Duration)> {
     let advert = data.join("api.json");
     let _ = std::fs::remove_file(&advert);
     let began = Instant::now();
@@ -89,6 +91,7 @@ fn start(archy: &Path, data: &Path) -> anyhow::Result<(Child, Duration)> {
         .args(["node", "run", "--data-dir"])
         .arg(data)
         .args(["--relay-port", "0", "--api", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -110,7 +113,8 @@ fn start(archy: &Path, data: &Path) -> anyhow::Result<(Child, Duration)> {
     }
 }
 
-fn advertised(path: &PathBuf) -> Option<SocketAddr> {
+/// The API address a node advertises in `api.json` at `path`.
+pub fn advertised(path: &Path) -> Option<SocketAddr> {
     let text = std::fs::read(path).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
     value["addr"].as_str()?.parse().ok()
@@ -141,7 +145,7 @@ fn rss_mb(pid: u32) -> anyhow::Result<f64> {
 }
 
 /// Stops the node as a user would (SIGTERM) and waits for it.
-fn stop(mut child: Child) -> anyhow::Result<()> {
+pub fn stop(mut child: Child) -> anyhow::Result<()> {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

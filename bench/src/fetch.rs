@@ -256,7 +256,7 @@ fn line(m: &Measured) -> String {
     )
 }
 
-fn s(path: &Path) -> &str {
+pub fn s(path: &Path) -> &str {
     path.to_str().unwrap_or_default()
 }
 
@@ -269,7 +269,8 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn archy_ok(archy: &Path, args: &[&str]) -> anyhow::Result<()> {
+/// Runs `archy args…`, which must succeed.
+pub fn archy_ok(archy: &Path, args: &[&str]) -> anyhow::Result<()> {
     let mut command = Command::new(archy);
     command.args(args);
     run_watched(&format!("archy {}", args.join(" ")), command).map(|_| ())
@@ -289,7 +290,7 @@ fn measure(tool: &str, bytes: u64, command: Command) -> anyhow::Result<Measured>
 /// Runs `command` for at most [`STEP_LIMIT`]: seconds taken and the peak
 /// RSS seen. Its stderr goes to a file, not a pipe, so a chatty child
 /// never blocks on a full pipe; the end of it is shown if it fails.
-fn run_watched(tool: &str, mut command: Command) -> anyhow::Result<(f64, Option<u64>)> {
+pub fn run_watched(tool: &str, mut command: Command) -> anyhow::Result<(f64, Option<u64>)> {
     let mut stderr = tempfile::tempfile()?;
     command.stdout(Stdio::null()).stderr(stderr.try_clone()?);
     let start = Instant::now();
@@ -352,13 +353,14 @@ impl Drop for Background {
 }
 
 /// An `archy node run` and its ticket.
-struct Node {
-    ticket: String,
+pub struct Node {
+    pub ticket: String,
     _process: Background,
 }
 
 impl Node {
-    fn start(archy: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+    /// Runs `archy node run` on `data` with `extra` flags until dropped.
+    pub fn start(archy: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         let ticket_file = data.join("ticket");
         let _ = std::fs::remove_file(&ticket_file);
         let child = Command::new(archy)

@@ -13,6 +13,7 @@ mod discovery_run;
 mod fetch;
 mod http;
 mod market;
+mod memory;
 mod output;
 
 use std::process::ExitCode;
@@ -138,6 +139,25 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
                     runs,
                     deadline: Duration::from_secs(deadline),
                     oha,
+                },
+                out,
+            )
+        }
+        Command::Memory {
+            size,
+            runs,
+            idle,
+            dir,
+        } => {
+            debug_build_note();
+            let archy = archy_bin::locate(cli.archy)?;
+            memory::run(
+                &archy,
+                memory::MemoryBench {
+                    size,
+                    runs,
+                    idle,
+                    dir,
                 },
                 out,
             )

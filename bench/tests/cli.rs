@@ -56,7 +56,7 @@ fn help_lists_every_system_benchmark() {
     let out = bench(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for command in ["catalog", "fetch", "discovery", "apps", "market"] {
+    for command in ["catalog", "fetch", "discovery", "apps", "market", "memory"] {
         assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
     }
     assert!(!help.contains("discovery-relay"), "a hidden child: {help}");
@@ -219,6 +219,35 @@ fn market_bench_serves_the_market_and_a_file_of_its_size_from_one_server() {
         assert!(run[path]["p99_ms"].as_f64().unwrap() > 0.0, "{path}: {f}");
     }
     assert!(f["ratio_p99"].as_f64().unwrap() > 0.0, "{f}");
+}
+
+#[test]
+fn memory_bench_reads_the_daemon_idle_and_at_its_peak() {
+    let Some(archy) = built_archy() else {
+        return;
+    };
+    let f = json(&[
+        "memory",
+        "--size",
+        "2MB",
+        "--runs",
+        "1",
+        "--idle",
+        "1",
+        "--archy",
+        s(&archy),
+    ]);
+    let run = &f["runs"][0];
+    let idle = run["idle"]["status"]["vm_rss"].as_u64().unwrap();
+    assert!(idle > 0, "{f}");
+    assert!(run["peak_kib"].as_u64().unwrap() > 0, "{f}");
+    assert!(
+        run["idle"]["regions"]
+            .as_object()
+            .is_some_and(|r| !r.is_empty()),
+        "the mappings were read: {f}"
+    );
+    assert!(f["size_bytes"].as_u64().unwrap() > 2_000_000, "{f}");
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
