@@ -140,15 +140,8 @@ impl Failure {
     /// a source whose text the message already carries).
     pub fn of(err: &(dyn std::error::Error + 'static)) -> Self {
         let error = err.to_string();
-        let mut causes: Vec<String> = Vec::new();
-        let mut next = err.source();
-        while let Some(cause) = next {
-            let text = cause.to_string();
-            if !error.contains(&text) && !causes.iter().any(|c| c.contains(&text)) {
-                causes.push(text);
-            }
-            next = cause.source();
-        }
+        let chain = std::iter::successors(err.source(), |cause| cause.source());
+        let causes = causes_said_once(&error, chain.map(ToString::to_string));
         Self { error, causes }
     }
 
@@ -159,6 +152,19 @@ impl Failure {
             causes: Vec::new(),
         }
     }
+}
+
+/// The causes under `error`, each said once: a cause whose text the
+/// message or a cause above already carries is left out (many errors
+/// repeat their source's text in their own).
+pub fn causes_said_once(error: &str, causes: impl Iterator<Item = String>) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for cause in causes {
+        if !error.contains(&cause) && !kept.iter().any(|k| k.contains(&cause)) {
+            kept.push(cause);
+        }
+    }
+    kept
 }
 
 /// An operation could not be started or read.

@@ -1,6 +1,7 @@
 //! How results reach the user: text for people, JSON (`--json`) for scripts.
 
 use archy_node::client::ClientError;
+use archy_node::operations::causes_said_once;
 use serde::Serialize;
 
 /// Where command results and errors are printed, in the chosen format.
@@ -59,21 +60,14 @@ impl Output {
 /// own message and causes.
 fn describe(err: &anyhow::Error) -> (String, Vec<String>) {
     if let Some(ClientError::Api { error, causes, .. }) = err.downcast_ref::<ClientError>() {
-        return (error.clone(), dedup(error, causes.iter().cloned()));
+        return (
+            error.clone(),
+            causes_said_once(error, causes.iter().cloned()),
+        );
     }
     let error = err.to_string();
-    let causes = dedup(&error, err.chain().skip(1).map(ToString::to_string));
+    let causes = causes_said_once(&error, err.chain().skip(1).map(ToString::to_string));
     (error, causes)
-}
-
-fn dedup(error: &str, causes: impl Iterator<Item = String>) -> Vec<String> {
-    let mut kept: Vec<String> = Vec::new();
-    for cause in causes {
-        if !error.contains(&cause) && !kept.iter().any(|k| k.contains(&cause)) {
-            kept.push(cause);
-        }
-    }
-    kept
 }
 
 #[cfg(test)]
