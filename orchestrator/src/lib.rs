@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod health;
+mod image_load;
 pub mod lifecycle;
 pub mod plan;
 pub mod podman;

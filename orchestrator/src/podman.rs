@@ -21,7 +21,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
 /// Time allowed past a container's stop grace for podman to report it.
 pub const STOP_MARGIN: Duration = Duration::from_secs(10);
-/// Largest image archive loaded (the API takes the archive in one body).
+/// Largest image archive loaded: podman copies it to its temporary
+/// directory before unpacking it.
 pub const MAX_IMAGE_BYTES: u64 = 2 << 30;
 
 /// Where podman listens.
@@ -193,7 +194,7 @@ impl Podman {
         Ok(removed.is_ok())
     }
 
-    /// Loads a `podman save` archive (`images load`).
+    /// Loads a `podman save` archive (`images load`), streamed from disk.
     pub async fn load_image(&self, archive: &Path) -> Result<(), Error> {
         let size = std::fs::metadata(archive)
             .map_err(|e| Error::file(archive, e))?
@@ -204,22 +205,7 @@ impl Podman {
                 format!("image archive is {size} bytes, more than the {MAX_IMAGE_BYTES} loaded"),
             ));
         }
-        let bytes = tokio::time::timeout(LOAD_TIMEOUT, tokio::fs::read(archive))
-            .await
-            .map_err(|_| {
-                Error::file(
-                    archive,
-                    format!("reading took longer than {} s", LOAD_TIMEOUT.as_secs()),
-                )
-            })?
-            .map_err(|e| Error::file(archive, e))?;
-        bounded(
-            format!("load image {}", archive.display()),
-            LOAD_TIMEOUT,
-            self.api.images().load(bytes),
-        )
-        .await
-        .map(drop)
+        crate::image_load::load(&self.socket, archive, LOAD_TIMEOUT).await
     }
 
     /// Creates a bridge network with DNS, so containers find each other by
