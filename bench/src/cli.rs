@@ -171,6 +171,14 @@ pub enum Command {
         /// directory]; a release made there before is used again.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Install the release under podman (`archy app install DID/APP`)
+        /// instead of fetching it: the release is made runnable (with the
+        /// static busybox at $BUSYBOX, default /bin/busybox), and podman's
+        /// service must be listening on the chosen socket.
+        #[arg(long)]
+        install: bool,
+        #[command(flatten)]
+        podman: PodmanArgs,
     },
     /// The orchestrator against real podman: install → healthy per stage,
     /// a reconcile pass over many running apps, and its overhead over the

@@ -148,6 +148,8 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
             runs,
             idle,
             dir,
+            install,
+            podman,
         } => {
             debug_build_note();
             let archy = archy_bin::locate(cli.archy)?;
@@ -158,6 +160,13 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
                     runs,
                     idle,
                     dir,
+                    install: install.then(|| {
+                        archy_node::apps::PodmanChoice {
+                            socket: podman.podman_socket,
+                            rootful: podman.rootful,
+                        }
+                        .socket()
+                    }),
                 },
                 out,
             )

@@ -1,5 +1,6 @@
-//! `archy-bench memory`: the running node's memory while it fetches a
-//! large release by name, and where that memory is.
+//! `archy-bench memory`: the running node's memory while it fetches (or,
+//! with `--install`, installs under podman) a large release by name, and
+//! where that memory is.
 //!
 //! An origin node (`archy node run --key --catalog`, the publisher's own)
 //! holds a release of one image archive of `--size` bytes, made as the
@@ -10,7 +11,12 @@
 //! loop, API), waits until the listing is in its market, lets it idle, then
 //! asks it for the release by name with `archy fetch DID/APP --data-dir`:
 //! a client of the daemon's API in a process of its own, so the daemon
-//! does the work (catalog refresh, download, verification, export).
+//! does the work (catalog refresh, download, verification, export). With
+//! `--install` the release's image also holds a static busybox, the daemon
+//! is given a podman socket, and the work is `archy app install DID/APP`:
+//! fetch, verification, the image's load into podman, its container's
+//! start. The app is purged and its image removed after each run, so every
+//! run loads it.
 //!
 //! The anchor is the daemon's own resident memory after its idle time. Its
 //! high-water mark (`VmHWM`) is then reset (`/proc/PID/clear_refs`), so
@@ -30,7 +36,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use archy_synthetic::write_app;
+use archy_orchestrator::Socket;
+use archy_orchestrator::podman::Podman;
+use archy_synthetic::{write_app, write_runnable_app};
 use archy_trust::{Identity, keyfile};
 use serde::Serialize;
 
@@ -49,6 +57,8 @@ const MAPS_EVERY: Duration = Duration::from_millis(250);
 const LISTING_LIMIT: Duration = Duration::from_secs(60);
 /// How long after the work the memory is read again.
 const AFTER: Duration = Duration::from_secs(2);
+/// The tag of the synthetic image (its archive's `RepoTags`).
+const IMAGE_TAG: &str = "localhost/synthetic:latest";
 /// The budget over idle the target allows, MB.
 pub const TARGET_OVER_IDLE_MB: f64 = 64.0;
 
@@ -58,6 +68,8 @@ pub struct MemoryBench {
     pub runs: usize,
     pub idle: u64,
     pub dir: Option<PathBuf>,
+    /// Install under the podman on this socket instead of fetching.
+    pub install: Option<Socket>,
 }
 
 /// Lines of `/proc/PID/status`: memory in KiB, and threads.
@@ -104,8 +116,8 @@ pub struct Snapshot {
 /// One run: a fresh daemon, idle, then the fetch.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryRun {
-    /// Seconds `archy fetch` took.
-    pub fetch_seconds: f64,
+    /// Seconds the work (`archy fetch` or `archy app install`) took.
+    pub work_seconds: f64,
     /// After the idle time: the anchor.
     pub idle: Snapshot,
     /// `VmHWM` at the end of the work, reset to the idle RSS before it
@@ -119,6 +131,8 @@ pub struct MemoryRun {
 
 #[derive(Debug, Serialize)]
 struct Figures {
+    /// `fetch` or `install`.
+    work: &'static str,
     size_bytes: u64,
     runs: Vec<MemoryRun>,
     idle_median_mb: f64,
@@ -147,13 +161,29 @@ pub fn run(archy: &Path, bench: MemoryBench, out: &Output) -> anyhow::Result<()>
         keyfile::create(&key, &Identity::generate()?)?;
     }
     let did = keyfile::load(&key)?.did();
-    let cat = root.join("catalog");
-    let app = root.join("app");
-    let origin = root.join("origin");
+    // A runnable release differs from a plain one: each is kept apart.
+    let kind = if bench.install.is_some() {
+        "runnable"
+    } else {
+        "plain"
+    };
+    let cat = root.join(kind).join("catalog");
+    let app = root.join(kind).join("app");
+    let origin = root.join(kind).join("origin");
     if !cat.exists() {
         eprintln!("making a {} byte release …", bench.size);
+        std::fs::create_dir_all(root.join(kind))?;
         archy_ok(archy, &["catalog", "init", s(&cat), "--key", s(&key)])?;
-        write_app(&app, &did, APP, "1.0.0", &[bench.size])?;
+        match &bench.install {
+            Some(_) => {
+                let busybox = std::env::var_os("BUSYBOX").unwrap_or("/bin/busybox".into());
+                write_runnable_app(&app, &did, APP, "1.0.0", bench.size, Path::new(&busybox))
+                    .with_context(|| format!("writing a runnable app with {busybox:?}"))?;
+            }
+            None => {
+                write_app(&app, &did, APP, "1.0.0", &[bench.size])?;
+            }
+        }
         let pack = ["app", "pack", s(&app), "--key", s(&key), "--data-dir"];
         archy_ok(archy, &[&pack[..], &[s(&origin)]].concat())?;
         let signed = app.join("manifest.signed.json");
@@ -187,12 +217,25 @@ pub fn run(archy: &Path, bench: MemoryBench, out: &Output) -> anyhow::Result<()>
     publish(archy, &app, &key, &cat, &relay, &origin_node.ticket)?;
 
     let runtime = crate::runtime()?;
+    let work = match &bench.install {
+        None => Work::Fetch,
+        Some(socket) => {
+            let podman = Podman::new(socket);
+            runtime
+                .block_on(podman.check())
+                .context("--install needs podman's service on that socket")?;
+            Work::Install {
+                socket: socket.0.clone(),
+                podman: Box::new(podman),
+            }
+        }
+    };
     let mut runs = Vec::new();
     for n in 1..=bench.runs {
         eprintln!("run {n} of {}…", bench.runs);
         let data = root.join(format!("daemon-{n}"));
         let _ = std::fs::remove_dir_all(&data);
-        let run = one_run(archy, &runtime, &data, &did, &relay, bench.idle);
+        let run = one_run(archy, &runtime, &work, &data, &did, &relay, bench.idle);
         let _ = std::fs::remove_dir_all(&data);
         runs.push(run?);
     }
@@ -203,6 +246,7 @@ pub fn run(archy: &Path, bench: MemoryBench, out: &Output) -> anyhow::Result<()>
     let peak: Vec<f64> = runs.iter().map(|r| mb(r.peak_kib)).collect();
     let over: Vec<f64> = idle.iter().zip(&peak).map(|(i, p)| p - i).collect();
     let figures = Figures {
+        work: work.name(),
         size_bytes: size,
         idle_median_mb: daemon::median(&idle),
         peak_median_mb: daemon::median(&peak),
@@ -247,15 +291,81 @@ fn publish(
     }
 }
 
+/// What each run asks of the daemon.
+enum Work {
+    /// `archy fetch DID/APP`.
+    Fetch,
+    /// `archy app install DID/APP`, with the daemon on this podman.
+    Install {
+        socket: PathBuf,
+        podman: Box<Podman>,
+    },
+}
+
+impl Work {
+    fn name(&self) -> &'static str {
+        match self {
+            Work::Fetch => "fetch",
+            Work::Install { .. } => "install",
+        }
+    }
+
+    /// The daemon's arguments for this work.
+    fn daemon_args<'a>(&'a self, relay: &'a str) -> Vec<&'a str> {
+        let mut args = vec!["--discover-from", relay];
+        if let Work::Install { socket, .. } = self {
+            args.extend(["--podman-socket", s(socket)]);
+        }
+        args
+    }
+
+    /// The client command that makes the daemon do the work.
+    fn command(&self, archy: &Path, data: &Path, did: &archy_trust::Did) -> Command {
+        let name = format!("{did}/{APP}");
+        let mut command = Command::new(archy);
+        match self {
+            Work::Fetch => command.args(["fetch", &name]),
+            Work::Install { .. } => command.args(["app", "install", &name]),
+        };
+        // Without --json, so that a failure's reason is on stderr.
+        command.arg("--data-dir").arg(data);
+        command
+    }
+
+    /// Removes the image from podman, so the next install loads it.
+    fn forget_image(&self, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+        if let Work::Install { podman, .. } = self {
+            runtime
+                .block_on(podman.remove_image(IMAGE_TAG))
+                .context("removing the benchmark's image from podman")?;
+        }
+        Ok(())
+    }
+
+    /// Purges the installed app from the daemon on `data`.
+    fn undo(&self, archy: &Path, data: &Path) -> anyhow::Result<()> {
+        if let Work::Install { .. } = self {
+            let dir = s(data);
+            archy_ok(
+                archy,
+                &["app", "uninstall", APP, "--purge", "--data-dir", dir],
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn one_run(
     archy: &Path,
     runtime: &tokio::runtime::Runtime,
+    work: &Work,
     data: &Path,
     did: &archy_trust::Did,
     relay: &str,
     idle: u64,
 ) -> anyhow::Result<MemoryRun> {
-    let (child, _) = daemon::start(archy, data, &["--discover-from", relay])?;
+    work.forget_image(runtime)?;
+    let (child, _) = daemon::start(archy, data, &work.daemon_args(relay))?;
     let pid = child.id();
     let measured = (|| {
         let addr = daemon::advertised(&data.join("api.json")).context("no api.json")?;
@@ -265,19 +375,15 @@ fn one_run(
         let idle = snapshot(pid, data).context("cannot read the daemon's memory")?;
         let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
         let sampler = Sampler::start(pid, data.to_owned());
-        let mut fetch = Command::new(archy);
-        fetch
-            .args(["fetch", &format!("{did}/{APP}"), "--data-dir"])
-            .arg(data)
-            .arg("--json");
-        let fetched = fetch::run_watched("archy fetch", fetch);
+        let done = fetch::run_watched(work.name(), work.command(archy, data, did));
         let (at_peak, max_rss) = sampler.finish();
-        let (fetch_seconds, _) = fetched?;
+        let (work_seconds, _) = done?;
         let hwm = read_status(pid).map_or(0, |s| s.vm_hwm);
         std::thread::sleep(AFTER);
         let after = snapshot(pid, data).unwrap_or_default();
+        work.undo(archy, data)?;
         Ok(MemoryRun {
-            fetch_seconds,
+            work_seconds,
             peak_kib: if reset { hwm.max(max_rss) } else { max_rss },
             idle,
             at_peak,
@@ -285,6 +391,7 @@ fn one_run(
         })
     })();
     daemon::stop(child)?;
+    work.forget_image(runtime)?;
     measured
 }
 
@@ -463,14 +570,18 @@ fn report(f: &Figures) -> String {
     let mb = |kib: u64| kib as f64 / 1024.0;
     let signed = |kib: i64| format!("{:+.1}", kib as f64 / 1024.0);
     let diff = |a: u64, b: u64| a as i64 - b as i64;
+    let command = match f.work {
+        "install" => "archy app install DID/APP",
+        _ => "archy fetch DID/APP",
+    };
     let mut text = format!(
-        "the daemon (archy node run) fetching a release of {} bytes by name (archy fetch DID/APP against it)\n",
-        f.size_bytes
+        "the daemon (archy node run) asked to {} a release of {} bytes by name ({command} against it)\n",
+        f.work, f.size_bytes
     );
     for (i, run) in f.runs.iter().enumerate() {
         let (idle, peak) = (&run.idle, &run.at_peak);
         text += &format!(
-            "run {}: idle {:.1} MB, peak {:.1} MB ({} over idle), {:.1} MB {} s after; fetch {:.1} s; \
+            "run {}: idle {:.1} MB, peak {:.1} MB ({} over idle), {:.1} MB {} s after; {} {:.1} s; \
              threads {} idle, {} at the peak\n",
             i + 1,
             mb(idle.status.vm_rss),
@@ -478,7 +589,8 @@ fn report(f: &Figures) -> String {
             signed(diff(run.peak_kib, idle.status.vm_rss)),
             mb(run.after.status.vm_rss),
             AFTER.as_secs(),
-            run.fetch_seconds,
+            f.work,
+            run.work_seconds,
             idle.status.threads,
             peak.status.threads,
         );

@@ -10,5 +10,5 @@
 pub mod app;
 pub mod publisher;
 
-pub use app::write_app;
+pub use app::{write_app, write_runnable_app};
 pub use publisher::{SyntheticError, SyntheticPublisher, root_json, signed_manifest};
