@@ -19,10 +19,12 @@ use archy_sigbatch::bip340::{Claim, XOnlyKey};
 use archy_trust::Did;
 
 use crate::note::Note;
-use crate::protocol::{D_APP_PREFIX, KIND, ListingContent};
+use crate::protocol::{D_APP_PREFIX, KIND, ListingContent, MAX_FUTURE_SECS};
 use crate::search::{Fields, SearchIndex};
+use crate::social::{self, SocialInput};
 use crate::store::{
-    ListingRecord, PinnedRoot, PublisherRecord, RootConflict, Store, StoreError, Tables,
+    ListKind, ListingRecord, PinnedRoot, PublisherRecord, ReportRecord, ReviewRecord, RootConflict,
+    Store, StoreError, Tables,
 };
 use crate::tofu::{self, RootDecision};
 use crate::verify::{self, Rejection, Verified, Verifier};
@@ -73,6 +75,14 @@ pub enum Outcome {
     RootRotated,
     /// A different root for a DID that has one pinned: refused.
     RootConflict,
+    /// A review of an app.
+    Review,
+    /// An author's follow list.
+    FollowList,
+    /// An author's mute list.
+    MuteList,
+    /// A report.
+    Report,
     /// A NIP-09 deletion; how many listings it took down.
     Deletion(usize),
     /// A copy of an event already seen.
@@ -96,6 +106,9 @@ impl Outcome {
                 | Self::RootPinned
                 | Self::RootSame
                 | Self::RootRotated
+                | Self::Review
+                | Self::FollowList
+                | Self::MuteList
         )
     }
 
@@ -115,6 +128,10 @@ impl Outcome {
             Self::RootSame => "root unchanged".into(),
             Self::RootRotated => "root rotated".into(),
             Self::RootConflict => "root conflict".into(),
+            Self::Review => "review".into(),
+            Self::FollowList => "follow list".into(),
+            Self::MuteList => "mute list".into(),
+            Self::Report => "report".into(),
             Self::Deletion(_) => "deletion".into(),
             Self::Duplicate => "duplicate".into(),
             Self::Superseded => "superseded".into(),
@@ -500,6 +517,7 @@ impl Run<'_, '_> {
             (KIND, Some(checked)) => self.archy(&note, checked, relay)?,
             (KIND, None) => Outcome::Duplicate,
             (DELETION, _) => self.deletion(&note, id_holds)?,
+            (kind, _) if social::is_social(kind) => self.social(&note, id_holds)?,
             (other, _) => Outcome::Rejected(Rejection::WrongKind(other).reason()),
         };
         // Only an event that passed its checks stands for its id: a copy
@@ -577,9 +595,11 @@ impl Run<'_, '_> {
         {
             return Ok(Outcome::Rejected("flood"));
         }
+        // The DID the author speaks for; a reviewer speaks for none.
         let did = match &verified {
-            Verified::Publisher { binding } => binding.did.to_string(),
-            Verified::Catalog { did, .. } | Verified::Listing { did, .. } => did.to_string(),
+            Verified::Publisher { binding } => Some(binding.did.to_string()),
+            Verified::Catalog { did, .. } | Verified::Listing { did, .. } => Some(did.to_string()),
+            Verified::Review { .. } => None,
         };
         let outcome = match verified {
             Verified::Publisher { binding } => {
@@ -640,6 +660,23 @@ impl Run<'_, '_> {
                     }
                 }
             }
+            Verified::Review {
+                did,
+                app_id,
+                content,
+            } => {
+                let review = ReviewRecord {
+                    did: did.to_string(),
+                    app_id,
+                    author: author.clone(),
+                    rating: content.rating,
+                    text: content.text,
+                    created_at: created,
+                    event_id: id.clone(),
+                };
+                self.tables.social.put_review(&note.author, &review)?;
+                Outcome::Review
+            }
             Verified::Listing { did, content, .. } => {
                 let mut record = listing_record(did.as_str(), content, id, author, created, relay);
                 // A publisher's waiting listings move into the index when its
@@ -658,7 +695,9 @@ impl Run<'_, '_> {
                 }
             }
         };
-        self.speaks_for(author, did)?;
+        if let Some(did) = did {
+            self.speaks_for(author, did)?;
+        }
         Ok(outcome)
     }
 
@@ -710,19 +749,8 @@ impl Run<'_, '_> {
         if note.content.len() > crate::protocol::MAX_CONTENT_BYTES {
             return Ok(Outcome::Rejected("too large"));
         }
-        if !id_holds {
-            return Ok(Outcome::Rejected(Rejection::BadId.reason()));
-        }
-        let signed = XOnlyKey::from_bytes(&note.author).is_some_and(|key| {
-            Claim {
-                key: &key,
-                message: &note.id,
-                signature: &note.sig,
-            }
-            .holds_alone()
-        });
-        if !signed {
-            return Ok(Outcome::Rejected(Rejection::BadSignature.reason()));
+        if let Some(refused) = unsigned(note, id_holds) {
+            return Ok(refused);
         }
         let author = hex::encode(note.author);
         let at = note.created_at;
@@ -773,6 +801,82 @@ impl Run<'_, '_> {
         }
         Ok(Outcome::Deletion(taken))
     }
+}
+
+impl Run<'_, '_> {
+    /// A follow list, mute list or report ([`social`]): checked alone, as
+    /// deletions are (they are few beside listings). A list replaces its
+    /// author's older one, as NIP-01 says of replaceable events.
+    fn social(&mut self, note: &Note<'_>, id_holds: bool) -> Result<Outcome, redb::Error> {
+        if note.created_at > self.now + MAX_FUTURE_SECS {
+            return Ok(Outcome::Rejected(
+                Rejection::FromTheFuture(note.created_at - self.now).reason(),
+            ));
+        }
+        if let Some(refused) = unsigned(note, id_holds) {
+            return Ok(refused);
+        }
+        let input = match social::read(note) {
+            Ok(input) => input,
+            Err(refused) => return Ok(Outcome::Rejected(refused.reason())),
+        };
+        let (kind, list, outcome) = match input {
+            SocialInput::Report(targets) => {
+                let record = ReportRecord {
+                    author: hex::encode(note.author),
+                    event_id: hex::encode(note.id),
+                    created_at: note.created_at,
+                    targets,
+                };
+                let kept = self
+                    .tables
+                    .social
+                    .put_report(&note.author, &note.id, &record)?;
+                return Ok(if kept {
+                    Outcome::Report
+                } else {
+                    Outcome::Rejected("too many reports from one key")
+                });
+            }
+            SocialInput::Follows(list) => (ListKind::Follows, list, Outcome::FollowList),
+            SocialInput::Mutes(list) => (ListKind::Mutes, list, Outcome::MuteList),
+        };
+        let author = hex::encode(note.author);
+        let id = hex::encode(note.id);
+        let d = match kind {
+            ListKind::Follows => "nostr:follows",
+            ListKind::Mutes => "nostr:mutes",
+        };
+        let created = note.created_at;
+        let previous = self.tables.replace_head(&author, d, created, &id)?;
+        if let Some((at, held)) = &previous
+            && (created < *at || (created == *at && id >= *held))
+        {
+            self.tables.restore_head(&author, d, previous)?;
+            return Ok(Outcome::Superseded);
+        }
+        self.tables
+            .social
+            .put_list(kind, &note.author, created, &list)?;
+        Ok(outcome)
+    }
+}
+
+/// Why an event checked alone is refused: its id or its signature does
+/// not hold. `None` when both hold.
+fn unsigned(note: &Note<'_>, id_holds: bool) -> Option<Outcome> {
+    if !id_holds {
+        return Some(Outcome::Rejected(Rejection::BadId.reason()));
+    }
+    let signed = XOnlyKey::from_bytes(&note.author).is_some_and(|key| {
+        Claim {
+            key: &key,
+            message: &note.id,
+            signature: &note.sig,
+        }
+        .holds_alone()
+    });
+    (!signed).then(|| Outcome::Rejected(Rejection::BadSignature.reason()))
 }
 
 fn listing_record(

@@ -12,7 +12,9 @@
 //!   against that text;
 //! - [`verify`]: from an event as a relay sent it to a [`verify::Verified`]
 //!   one, or a [`verify::Rejection`] with a reason that can be counted;
-//! - [`relay_gate`]: a relay that sends too many bad signatures is cut off.
+//! - [`relay_gate`]: a relay that sends too many bad signatures is cut off;
+//! - [`social`]: follow lists, mute lists and reports, the trust score's
+//!   inputs, read from their Nostr events.
 
 pub mod ingest;
 pub mod market;
@@ -24,6 +26,7 @@ pub mod relay_gate;
 pub mod relays;
 pub mod search;
 pub mod service;
+pub mod social;
 mod stamp;
 pub mod store;
 mod syncer;

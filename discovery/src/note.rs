@@ -3,9 +3,10 @@
 //!
 //! `nostr::Event` keeps every tag as a list of owned strings and more
 //! (about a dozen allocations for a listing's four tags, and as many to
-//! drop), while ingesting looks at a tag's name and first value only: the
-//! `d`, `v` and `expiration` of every event, and a deletion's `a` and `e`.
-//! [`Note`] keeps just those, borrowed where the text has no escape.
+//! drop), while ingesting looks at a tag's name and first two values only:
+//! the `d`, `v` and `expiration` of every event, a deletion's `a` and `e`,
+//! and a report's targets with their report type. [`Note`] keeps just
+//! those, borrowed where the text has no escape.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -25,7 +26,7 @@ pub struct Note<'a> {
     pub created_at: u64,
     /// The kind.
     pub kind: u16,
-    /// Each tag's name and first value.
+    /// Each tag's name and first two values.
     pub tags: Tags<'a>,
     /// The content, unescaped.
     pub content: Cow<'a, str>,
@@ -43,6 +44,7 @@ impl<'a> Note<'a> {
                 [name, rest @ ..] => Some(TagHead {
                     name: Cow::Borrowed(name.as_str()),
                     value: rest.first().map(|value| Cow::Borrowed(value.as_str())),
+                    extra: rest.get(1).map(|extra| Cow::Borrowed(extra.as_str())),
                 }),
                 [] => None,
             })
@@ -59,13 +61,15 @@ impl<'a> Note<'a> {
     }
 }
 
-/// A tag's name and its first value, if it has one.
+/// A tag's name and its first two values, if it has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagHead<'a> {
     /// The first string: `d`, `t`, `expiration`…
     pub name: Cow<'a, str>,
     /// The second string.
     pub value: Option<Cow<'a, str>>,
+    /// The third string: a relay hint, or a report's type.
+    pub extra: Option<Cow<'a, str>>,
 }
 
 /// An event's tags, name and first value each, in order.
@@ -102,6 +106,15 @@ impl<'a> Tags<'a> {
             .filter(move |tag| tag.name == name)
             .filter_map(|tag| tag.value.as_deref())
     }
+
+    /// The first two values of the tags named `name` that have a value,
+    /// in order.
+    pub fn pairs<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (&'s str, Option<&'s str>)> {
+        self.0
+            .iter()
+            .filter(move |tag| tag.name == name)
+            .filter_map(|tag| Some((tag.value.as_deref()?, tag.extra.as_deref())))
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for TagHead<'a> {
@@ -117,8 +130,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for TagHead<'a> {
                     .next_element()?
                     .ok_or_else(|| A::Error::custom("empty tag"))?;
                 let value = seq.next_element::<Text<'de>>()?.map(|Text(value)| value);
+                let extra = match value {
+                    Some(_) => seq.next_element::<Text<'de>>()?.map(|Text(extra)| extra),
+                    None => None,
+                };
                 while seq.next_element::<Text<'de>>()?.is_some() {}
-                Ok(TagHead { name, value })
+                Ok(TagHead { name, value, extra })
             }
         }
         deserializer.deserialize_seq(Head)
@@ -154,6 +171,22 @@ mod tests {
         );
         assert!(matches!(tags.0[0].value, Some(Cow::Borrowed(_))));
         assert!(matches!(tags.0[1].value, Some(Cow::Owned(_))));
+    }
+
+    #[test]
+    fn the_second_value_is_kept_for_report_types() {
+        let tags = Tags::read(
+            r#"[["p","k1","spam","x"],["p","k2"],["a","30078:k:archy:app:x","malware"]]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tags.pairs("p").collect::<Vec<_>>(),
+            [("k1", Some("spam")), ("k2", None)]
+        );
+        assert_eq!(
+            tags.pairs("a").collect::<Vec<_>>(),
+            [("30078:k:archy:app:x", Some("malware"))]
+        );
     }
 
     #[test]

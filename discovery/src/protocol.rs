@@ -20,6 +20,25 @@ pub const D_PUBLISHER: &str = "archy:publisher";
 pub const D_CATALOG: &str = "archy:catalog";
 /// `d` prefix of a listing: `archy:app:<app-id>`.
 pub const D_APP_PREFIX: &str = "archy:app:";
+/// `d` prefix of a review: `archy:review:<did>/<app-id>`. Anyone may
+/// review; how much a review counts is the trust score's business.
+pub const D_REVIEW_PREFIX: &str = "archy:review:";
+/// NIP-02 follow list (replaceable): the `p` tags name whom the author
+/// follows. An input of the trust score.
+pub const FOLLOWS_KIND: u16 = 3;
+/// NIP-51 mute list (replaceable): its public `p` tags name whom the
+/// author mutes.
+pub const MUTES_KIND: u16 = 10000;
+/// NIP-56 report: a `p` tag with a report type reports a key, an `a` tag
+/// with one reports an app listing (`30078:<author>:archy:app:<id>`).
+pub const REPORT_KIND: u16 = 1984;
+/// Most keys of one follow or mute list kept; the rest are dropped and
+/// counted.
+pub const MAX_LIST_KEYS: usize = 10_000;
+/// Most targets one report names.
+pub const MAX_REPORT_TARGETS: usize = 16;
+/// Largest review text, in bytes.
+pub const MAX_REVIEW_TEXT: usize = 4000;
 /// Largest content accepted.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
 /// How far in the future `created_at` may be (clock skew).
@@ -115,4 +134,14 @@ pub struct ListingContent {
     pub manifest: Box<RawValue>,
     /// Node tickets that may serve the release.
     pub providers: Vec<String>,
+}
+
+/// Content of an `archy:review:<did>/<app-id>` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewContent {
+    /// 1 to 5 stars.
+    pub rating: u8,
+    /// What the reviewer says, at most [`MAX_REVIEW_TEXT`] bytes.
+    pub text: String,
 }

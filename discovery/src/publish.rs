@@ -6,8 +6,8 @@ use nostr::{Event, EventBuilder, Kind, Tag, TagKind, Timestamp};
 use serde::Serialize;
 
 use crate::protocol::{
-    Binding, CatalogContent, D_APP_PREFIX, D_CATALOG, D_PUBLISHER, KIND, ListingContent,
-    PROTOCOL_VERSION, PublisherContent, TOPIC,
+    Binding, CatalogContent, D_APP_PREFIX, D_CATALOG, D_PUBLISHER, D_REVIEW_PREFIX, KIND,
+    ListingContent, PROTOCOL_VERSION, PublisherContent, ReviewContent, TOPIC,
 };
 
 /// Building an event failed.
@@ -152,4 +152,18 @@ pub fn listing_event(
     let d = format!("{D_APP_PREFIX}{}", content.app_id);
     let tags = content.categories.iter().map(Tag::hashtag).collect();
     event(identity, "listing", &d, content, tags, created_at)
+}
+
+/// A review of `did`'s app `app_id` by `identity` (anyone may review):
+/// `d` = `archy:review:<did>/<app-id>`, so a reviewer's newer review of the
+/// same app replaces the older one.
+pub fn review_event(
+    identity: &Identity,
+    did: &archy_trust::Did,
+    app_id: &str,
+    content: &ReviewContent,
+    created_at: Timestamp,
+) -> Result<Event, PublishError> {
+    let d = format!("{D_REVIEW_PREFIX}{did}/{app_id}");
+    event(identity, "review", &d, content, vec![], created_at)
 }

@@ -25,6 +25,12 @@ use serde_json::value::RawValue;
 
 use crate::syncer::{Durable, Syncer};
 
+mod social;
+
+pub use social::{
+    ListKind, MAX_REPORTS_PER_AUTHOR, ReportRecord, ReviewRecord, SocialTables, StoredList,
+};
+
 /// (author's Nostr key hex, `d`) → (created_at, event id hex) of the newest
 /// event believed or waiting: what a later copy must beat.
 const HEADS: TableDefinition<(&str, &str), (u64, &str)> = TableDefinition::new("heads");
@@ -198,6 +204,8 @@ pub struct Tables<'tx> {
     authors: Table<'tx, &'static str, &'static str>,
     cursors: Table<'tx, &'static str, u64>,
     counters: Table<'tx, &'static str, u64>,
+    /// The trust score's inputs.
+    pub social: SocialTables<'tx>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, redb::Error> {
@@ -607,6 +615,7 @@ impl Store {
                 authors: tx.open_table(AUTHORS).map_err(|e| self.error(e))?,
                 cursors: tx.open_table(CURSORS).map_err(|e| self.error(e))?,
                 counters: tx.open_table(COUNTERS).map_err(|e| self.error(e))?,
+                social: SocialTables::open(&tx).map_err(|e| self.error(e))?,
             };
             f(&mut tables).map_err(|e| self.error(e))?
         };

@@ -22,9 +22,9 @@ use nostr::Event;
 
 use crate::note::Note;
 use crate::protocol::{
-    Binding, CatalogContent, D_APP_PREFIX, D_CATALOG, D_PUBLISHER, KIND, ListingContent,
-    MAX_CATEGORIES, MAX_CONTENT_BYTES, MAX_FUTURE_SECS, MAX_PROVIDERS, PROTOCOL_VERSION,
-    PublisherContent,
+    Binding, CatalogContent, D_APP_PREFIX, D_CATALOG, D_PUBLISHER, D_REVIEW_PREFIX, KIND,
+    ListingContent, MAX_CATEGORIES, MAX_CONTENT_BYTES, MAX_FUTURE_SECS, MAX_PROVIDERS,
+    MAX_REVIEW_TEXT, PROTOCOL_VERSION, PublisherContent, ReviewContent,
 };
 
 /// Largest raw event accepted (content plus tags and envelope overhead).
@@ -93,6 +93,9 @@ pub enum Rejection {
     /// The listing contradicts its own manifest or tags.
     #[error("listing: {0}")]
     Listing(String),
+    /// A review that names no app or breaks the review format.
+    #[error("review: {0}")]
+    Review(String),
 }
 
 impl Rejection {
@@ -114,6 +117,7 @@ impl Rejection {
             Self::BindingExpired(_) => "binding expired",
             Self::Manifest(_) => "manifest not signed by the listing's DID",
             Self::Listing(_) => "listing contradicts its manifest",
+            Self::Review(_) => "bad review",
         }
     }
 }
@@ -132,6 +136,15 @@ pub enum Verified {
         did: Did,
         /// What the event says.
         content: CatalogContent,
+    },
+    /// A review of an app, by any Nostr key.
+    Review {
+        /// The publisher reviewed.
+        did: Did,
+        /// The app reviewed.
+        app_id: String,
+        /// What the event says.
+        content: ReviewContent,
     },
     /// An app listing, with its verified manifest.
     Listing {
@@ -441,6 +454,7 @@ impl Verifier {
                     envelope,
                 })))
             }
+            _ if d.starts_with(D_REVIEW_PREFIX) => review(&d[D_REVIEW_PREFIX.len()..], note),
             other => Err(Rejection::UnknownType(other.to_owned())),
         }
     }
@@ -481,6 +495,35 @@ impl Verifier {
         }
         Ok(known)
     }
+}
+
+/// A review of `target` (`<did>/<app-id>`, its `d` after the prefix).
+fn review(target: &str, note: &Note<'_>) -> Result<Found, Rejection> {
+    let bad = |why: String| Rejection::Review(why);
+    let (did, app_id) = target
+        .split_once('/')
+        .ok_or_else(|| bad(format!("d names {target:?}, not <did>/<app-id>")))?;
+    let did: Did = did
+        .parse()
+        .map_err(|e| bad(format!("d names {did:?}, not a DID: {e}")))?;
+    if app_id.is_empty() || app_id.len() > 255 {
+        return Err(bad(format!("d names the app {app_id:?}")));
+    }
+    let content: ReviewContent = parse(&note.content)?;
+    if !(1..=5).contains(&content.rating) {
+        return Err(bad(format!("rating {} is not 1 to 5", content.rating)));
+    }
+    if content.text.len() > MAX_REVIEW_TEXT {
+        return Err(bad(format!(
+            "text of {} bytes is over {MAX_REVIEW_TEXT}",
+            content.text.len()
+        )));
+    }
+    Ok(Found::Done(Box::new(Verified::Review {
+        did,
+        app_id: app_id.to_owned(),
+        content,
+    })))
 }
 
 /// A binding envelope's bytes, for events that carry it as parsed JSON.

@@ -552,3 +552,133 @@ fn a_root_the_node_trusts_is_adopted_and_others_conflict_with_it() {
     let event = alice.catalog_event(NOW).unwrap();
     assert_eq!(index.one(&event), Outcome::RootConflict);
 }
+
+/// A Nostr event of `kind` by a fresh key, with `tags`.
+fn social_event(keys: &nostr::Keys, kind: u16, tags: Vec<Tag>, at: u64) -> Event {
+    EventBuilder::new(Kind::Custom(kind), "")
+        .tags(tags)
+        .custom_created_at(Timestamp::from_secs(at))
+        .sign_with_keys(keys)
+        .unwrap()
+}
+
+fn p_tags(keys: &[&nostr::Keys]) -> Vec<Tag> {
+    keys.iter()
+        .map(|k| Tag::public_key(k.public_key()))
+        .collect()
+}
+
+#[test]
+fn a_newer_follow_list_replaces_the_older_and_an_older_one_loses() {
+    use archy_discovery::store::ListKind;
+    let mut index = index();
+    let (owner, bob, carol) = (
+        nostr::Keys::generate(),
+        nostr::Keys::generate(),
+        nostr::Keys::generate(),
+    );
+    let first = social_event(&owner, 3, p_tags(&[&bob]), NOW - 100);
+    let second = social_event(&owner, 3, p_tags(&[&bob, &carol]), NOW - 50);
+    assert_eq!(index.one(&second), Outcome::FollowList);
+    assert_eq!(index.one(&first), Outcome::Superseded);
+    let author = owner.public_key().to_bytes();
+    let held = index
+        .ingestor
+        .store()
+        .list(ListKind::Follows, &author)
+        .unwrap()
+        .unwrap();
+    let mut expected = vec![bob.public_key().to_bytes(), carol.public_key().to_bytes()];
+    expected.sort();
+    assert_eq!((held.created_at, held.keys), (NOW - 50, expected));
+    assert_eq!(index.counter("follow list"), 1);
+    let mutes = social_event(&owner, 10000, p_tags(&[&carol]), NOW - 40);
+    assert_eq!(index.one(&mutes), Outcome::MuteList);
+    let lists = index.ingestor.store().lists(ListKind::Mutes).unwrap();
+    assert_eq!(lists[0].keys, [carol.public_key().to_bytes()]);
+}
+
+#[test]
+fn a_forged_follow_list_or_report_is_refused() {
+    let mut index = index();
+    let (owner, bob) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let mut list = social_event(&owner, 3, p_tags(&[&bob]), NOW - 100);
+    list.sig = social_event(&bob, 3, vec![], NOW).sig;
+    index.refuses(&list, "bad signature");
+    let report_tags = vec![Tag::parse(["p", &bob.public_key().to_hex(), "malware"]).unwrap()];
+    let mut report = social_event(&owner, 1984, report_tags, NOW - 10);
+    report.content = "changed".into();
+    index.refuses(&report, "bad id");
+    let ahead = social_event(&owner, 3, p_tags(&[&bob]), NOW + 3600);
+    index.refuses(&ahead, "from the future");
+}
+
+#[test]
+fn reports_of_keys_and_listings_are_kept_and_empty_ones_refused() {
+    use archy_discovery::social::ReportType;
+    let mut index = index();
+    let (reporter, bad) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let bad_hex = bad.public_key().to_hex();
+    let tags = vec![
+        Tag::parse(["p", &bad_hex, "malware"]).unwrap(),
+        Tag::parse(["a", &format!("30078:{bad_hex}:archy:app:org.x"), "spam"]).unwrap(),
+    ];
+    assert_eq!(
+        index.one(&social_event(&reporter, 1984, tags, NOW - 10)),
+        Outcome::Report
+    );
+    let reports = index.ingestor.store().reports().unwrap();
+    let kinds: Vec<(Option<&str>, ReportType)> = reports[0]
+        .targets
+        .iter()
+        .map(|t| (t.app.as_deref(), t.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (None, ReportType::Malware),
+            (Some("org.x"), ReportType::Spam)
+        ]
+    );
+    let nothing = social_event(&reporter, 1984, p_tags(&[&bad]), NOW - 5);
+    index.refuses(&nothing, "report names nothing");
+}
+
+#[test]
+fn a_review_by_any_key_is_kept_and_a_bad_one_refused() {
+    use archy_discovery::protocol::ReviewContent;
+    let mut index = index();
+    let alice = publisher();
+    let reviewer = Identity::generate().unwrap();
+    let content = ReviewContent {
+        rating: 4,
+        text: "works well".into(),
+    };
+    let review = publish::review_event(
+        &reviewer,
+        &alice.identity.did(),
+        "org.example.notes",
+        &content,
+        Timestamp::from_secs(NOW - 10),
+    )
+    .unwrap();
+    assert_eq!(index.one(&review), Outcome::Review);
+    let reviews = index.ingestor.store().reviews().unwrap();
+    assert_eq!(
+        (
+            reviews[0].app_id.as_str(),
+            reviews[0].rating,
+            reviews[0].text.as_str()
+        ),
+        ("org.example.notes", 4, "works well")
+    );
+    let zero = serde_json::json!({"rating": 0, "text": "x"}).to_string();
+    let d = format!("archy:review:{}/org.example.notes", alice.identity.did());
+    let bad = raw_event(&reviewer, &d, PROTOCOL_VERSION, zero, NOW - 5);
+    index.refuses(&bad, "bad review");
+    let no_app = format!("archy:review:{}", alice.identity.did());
+    let content = serde_json::to_string(&content).unwrap();
+    let bad = raw_event(&reviewer, &no_app, PROTOCOL_VERSION, content, NOW - 5);
+    assert_eq!(index.one(&bad), Outcome::Rejected("bad review"));
+    assert_eq!(index.ingestor.store().reviews().unwrap().len(), 1);
+}
