@@ -83,6 +83,18 @@ pub enum Error {
         /// Why it could not be read.
         reason: String,
     },
+    /// A review's rating is outside 1 to 5 stars.
+    #[error("review by {author} of {publisher}/{app_id}: a rating is 1 to 5 stars, not {rating}")]
+    InvalidRating {
+        /// The review's author (hex Nostr key).
+        author: String,
+        /// The reviewed app's publisher.
+        publisher: String,
+        /// The reviewed app.
+        app_id: String,
+        /// The rating given.
+        rating: u8,
+    },
 }
 
 /// Why a string is not a valid Ed25519 `did:key`.

@@ -13,7 +13,11 @@
 //! - [`canonical`]: OLPC canonical JSON, the one byte form that is signed;
 //! - [`envelope`]: [`Signed<T>`], the TUF-shaped `{"signed", "signatures"}`
 //!   document every signed thing in the project uses; many envelopes'
-//!   signatures are checked together by `archy-sigbatch`.
+//!   signatures are checked together by `archy-sigbatch`;
+//! - [`score`]: how far the node's owner should trust a publisher or an
+//!   app: personalized PageRank over the owner's Nostr follow graph,
+//!   reports, reviews and the node's policy, as a score, a band and the
+//!   reasons for both.
 //!
 //! All fallible calls return the crate's one [`Error`] type, whose message
 //! names what was wrong and where.
@@ -25,6 +29,7 @@ mod error;
 pub mod identity;
 pub mod keyfile;
 pub mod nostr_key;
+pub mod score;
 
 pub use did::{Did, PublicKey};
 pub use envelope::{Payload, Signed};

@@ -1,0 +1,305 @@
+//! The owner's follow graph: a breadth-first search from the owner over the
+//! stored follow lists, up to `depth` steps, in compressed sparse rows.
+//!
+//! Node numbers follow key order, and each row lists its neighbours in
+//! that order, so the graph (and every sum taken over it) is the same
+//! whatever order the lists arrived in. Both directions are kept: rows of
+//! follows for the score, and rows of followers (the reverse index) so
+//! "followed by N people you follow" costs one row.
+//!
+//! Keys that must not pass trust on, the owner's mutes and publicly known
+//! keys, stay in the graph but their lists are not read.
+
+use super::limits::Limits;
+use super::store::{Kid, Store};
+
+/// A node's number: its rank by key among the graph's keys.
+pub(crate) type Node = u32;
+
+/// No node: a key outside the graph.
+const NONE: Node = Node::MAX;
+/// Not reached (yet) by the search.
+const FAR: u8 = u8::MAX;
+/// Reached but left out by `max_keys`.
+const LEFT_OUT: u8 = u8::MAX - 1;
+
+/// The graph around the owner, as of its last build.
+#[derive(Debug, Clone)]
+pub(crate) struct Graph {
+    /// Node → store number, in key order.
+    kid: Vec<Kid>,
+    /// Store number → node, `NONE` for keys outside (as long as the store
+    /// was when built).
+    node: Vec<Node>,
+    /// Node → follow steps from the owner.
+    dist: Vec<u8>,
+    owner: Node,
+    depth: u8,
+    out_start: Vec<u32>,
+    out: Vec<Node>,
+    in_start: Vec<u32>,
+    inward: Vec<Node>,
+    keys_left_out: u64,
+    edges_left_out: u64,
+}
+
+impl Graph {
+    /// Searches from `owner` over `store`'s lists, reading no list of a key
+    /// `silenced` marks (indexed by store number), within `limits`.
+    pub(crate) fn build(store: &Store, owner: Kid, silenced: &[bool], limits: &Limits) -> Self {
+        let keys = store.len();
+        let mut dist = vec![FAR; keys];
+        // How much of each source's list was read (the edge cap may stop
+        // part way through a list).
+        let mut read = vec![0u32; keys];
+        let mut followers = vec![0u32; keys];
+        let mut members = vec![owner];
+        let mut level = vec![owner];
+        dist[owner as usize] = 0;
+        let mut budget = limits.max_edges;
+        let (mut keys_left_out, mut edges_left_out) = (0u64, 0u64);
+        for step in 1..=limits.depth {
+            level.sort_unstable_by_key(|&k| store.key(k));
+            let mut reached = Vec::new();
+            for &source in &level {
+                if silenced[source as usize] {
+                    continue;
+                }
+                let list = store.follows(source);
+                let take = list.len().min(budget);
+                budget -= take;
+                edges_left_out += (list.len() - take) as u64;
+                read[source as usize] = take as u32;
+                for &target in &list[..take] {
+                    match dist[target as usize] {
+                        FAR => {
+                            if followers[target as usize] == 0 {
+                                reached.push(target);
+                            }
+                            followers[target as usize] += 1;
+                        }
+                        LEFT_OUT => edges_left_out += 1,
+                        _ => {}
+                    }
+                }
+            }
+            let room = limits.max_keys.saturating_sub(members.len());
+            if reached.len() > room {
+                // Most followed first, then by key: never by arrival order.
+                reached.sort_unstable_by(|&a, &b| {
+                    followers[b as usize]
+                        .cmp(&followers[a as usize])
+                        .then_with(|| store.key(a).cmp(&store.key(b)))
+                });
+                for &left in &reached[room..] {
+                    dist[left as usize] = LEFT_OUT;
+                    keys_left_out += 1;
+                    edges_left_out += u64::from(followers[left as usize]);
+                }
+                reached.truncate(room);
+            }
+            for &kid in &reached {
+                dist[kid as usize] = step;
+            }
+            members.extend_from_slice(&reached);
+            level = reached;
+            if level.is_empty() {
+                break;
+            }
+        }
+        members.sort_unstable_by_key(|&k| store.key(k));
+        let mut node = vec![NONE; keys];
+        for (n, &kid) in members.iter().enumerate() {
+            node[kid as usize] = n as Node;
+        }
+        // Rows of follows: a list is sorted by key and node numbers follow
+        // key order, so each row comes out sorted.
+        let mut out_start = Vec::with_capacity(members.len() + 1);
+        let mut out = Vec::new();
+        out_start.push(0);
+        for &kid in &members {
+            let list = &store.follows(kid)[..read[kid as usize] as usize];
+            out.extend(
+                list.iter()
+                    .map(|&t| node[t as usize])
+                    .filter(|&n| n != NONE),
+            );
+            out_start.push(out.len() as u32);
+        }
+        let (in_start, inward) = reverse(&out_start, &out);
+        Self {
+            dist: members.iter().map(|&k| dist[k as usize]).collect(),
+            owner: node[owner as usize],
+            kid: members,
+            node,
+            depth: limits.depth,
+            out_start,
+            out,
+            in_start,
+            inward,
+            keys_left_out,
+            edges_left_out,
+        }
+    }
+
+    /// How many keys the graph holds.
+    pub(crate) fn len(&self) -> usize {
+        self.kid.len()
+    }
+
+    /// How many follows the graph holds.
+    pub(crate) fn edges(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The owner's node.
+    pub(crate) fn owner(&self) -> Node {
+        self.owner
+    }
+
+    /// The depth the graph was built to.
+    pub(crate) fn depth(&self) -> u8 {
+        self.depth
+    }
+
+    /// The node of store number `kid`, if that key is in the graph.
+    pub(crate) fn node(&self, kid: Kid) -> Option<Node> {
+        self.node.get(kid as usize).copied().filter(|&n| n != NONE)
+    }
+
+    /// The store number of `node`.
+    pub(crate) fn kid(&self, node: Node) -> Kid {
+        self.kid[node as usize]
+    }
+
+    /// Follow steps from the owner to `node`.
+    pub(crate) fn dist(&self, node: Node) -> u8 {
+        self.dist[node as usize]
+    }
+
+    /// Whether the owner follows `node` (and it is not the owner).
+    pub(crate) fn followed_by_owner(&self, node: Node) -> bool {
+        self.dist[node as usize] == 1
+    }
+
+    /// Whom `node` follows, in node order.
+    pub(crate) fn follows(&self, node: Node) -> &[Node] {
+        let n = node as usize;
+        &self.out[self.out_start[n] as usize..self.out_start[n + 1] as usize]
+    }
+
+    /// Who follows `node`, in node order.
+    pub(crate) fn followers(&self, node: Node) -> &[Node] {
+        let n = node as usize;
+        &self.inward[self.in_start[n] as usize..self.in_start[n + 1] as usize]
+    }
+
+    /// Keys and follows the size caps left out of this build.
+    pub(crate) fn left_out(&self) -> (u64, u64) {
+        (self.keys_left_out, self.edges_left_out)
+    }
+}
+
+/// The rows of followers for rows of follows: a counting sort by target,
+/// filled in source order so each row is sorted.
+fn reverse(out_start: &[u32], out: &[Node]) -> (Vec<u32>, Vec<Node>) {
+    let nodes = out_start.len() - 1;
+    let mut in_start = vec![0u32; nodes + 1];
+    for &target in out {
+        in_start[target as usize + 1] += 1;
+    }
+    for n in 0..nodes {
+        in_start[n + 1] += in_start[n];
+    }
+    let mut next = in_start.clone();
+    let mut inward = vec![0; out.len()];
+    for source in 0..nodes {
+        for &target in &out[out_start[source] as usize..out_start[source + 1] as usize] {
+            inward[next[target as usize] as usize] = source as Node;
+            next[target as usize] += 1;
+        }
+    }
+    (in_start, inward)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::store::test_lists::{key, store};
+
+    fn build(store: &mut Store, limits: Limits) -> Graph {
+        let owner = store.intern(key(1));
+        let silenced = vec![false; store.len()];
+        Graph::build(store, owner, &silenced, &limits)
+    }
+
+    fn keys_of(graph: &Graph, store: &Store, nodes: &[Node]) -> Vec<u8> {
+        nodes
+            .iter()
+            .map(|&n| store.key(graph.kid(n)).0[0])
+            .collect()
+    }
+
+    #[test]
+    fn lists_beyond_the_depth_are_not_read() {
+        // 1 → 2 → 3 → 4: at depth 2, 3 is in the graph but its list is not read.
+        let mut s = store(&[(1, &[2]), (2, &[3]), (3, &[4])]);
+        let g = build(&mut s, Limits::default());
+        assert_eq!(g.len(), 3);
+        let three = g.node(s.lookup(&key(3)).unwrap()).unwrap();
+        assert_eq!(g.dist(three), 2);
+        assert!(g.follows(three).is_empty());
+        assert!(s.lookup(&key(4)).and_then(|k| g.node(k)).is_none());
+    }
+
+    #[test]
+    fn nodes_and_rows_follow_key_order_and_followers_are_indexed() {
+        let mut s = store(&[(1, &[9, 5, 7]), (9, &[5]), (7, &[5, 1])]);
+        let g = build(&mut s, Limits::default());
+        let ordered: Vec<u8> = (0..g.len() as Node).map(|n| s.key(g.kid(n)).0[0]).collect();
+        assert_eq!(ordered, [1, 5, 7, 9]);
+        assert_eq!(keys_of(&g, &s, g.follows(g.owner())), [5, 7, 9]);
+        let five = g.node(s.lookup(&key(5)).unwrap()).unwrap();
+        assert_eq!(keys_of(&g, &s, g.followers(five)), [1, 7, 9]);
+        assert!(g.followed_by_owner(five));
+    }
+
+    #[test]
+    fn the_key_cap_keeps_the_most_followed_and_counts_the_rest() {
+        // 1 follows 2, 3, 4; 2 and 3 both follow 6, 4 follows 5.
+        let mut s = store(&[(1, &[2, 3, 4]), (2, &[6]), (3, &[6]), (4, &[5])]);
+        let limits = Limits {
+            max_keys: 5,
+            ..Limits::default()
+        };
+        let g = build(&mut s, limits);
+        assert_eq!(g.len(), 5);
+        assert!(g.node(s.lookup(&key(6)).unwrap()).is_some());
+        assert!(g.node(s.lookup(&key(5)).unwrap()).is_none());
+        assert_eq!(g.left_out(), (1, 1));
+    }
+
+    #[test]
+    fn the_edge_cap_stops_reading_and_counts_the_rest() {
+        let mut s = store(&[(1, &[2, 3]), (2, &[3, 4, 5])]);
+        let limits = Limits {
+            max_edges: 3,
+            ..Limits::default()
+        };
+        let g = build(&mut s, limits);
+        assert_eq!(g.edges(), 3);
+        assert_eq!(g.left_out(), (0, 2));
+    }
+
+    #[test]
+    fn a_silenced_key_keeps_its_place_but_passes_nothing_on() {
+        let mut s = store(&[(1, &[2]), (2, &[3])]);
+        let owner = s.intern(key(1));
+        let mut silenced = vec![false; s.len()];
+        silenced[s.lookup(&key(2)).unwrap() as usize] = true;
+        let g = Graph::build(&s, owner, &silenced, &Limits::default());
+        assert_eq!(g.len(), 2);
+        let two = g.node(s.lookup(&key(2)).unwrap()).unwrap();
+        assert!(g.follows(two).is_empty());
+    }
+}
