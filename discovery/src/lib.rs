@@ -14,8 +14,11 @@
 //!   one, or a [`verify::Rejection`] with a reason that can be counted;
 //! - [`relay_gate`]: a relay that sends too many bad signatures is cut off;
 //! - [`social`]: follow lists, mute lists and reports, the trust score's
-//!   inputs, read from their Nostr events.
+//!   inputs, read from their Nostr events;
+//! - [`graph_sync`]: fetching those inputs for the owner's graph from the
+//!   relays followed.
 
+pub mod graph_sync;
 pub mod ingest;
 pub mod market;
 pub mod note;

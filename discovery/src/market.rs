@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph_sync::{GraphStatus, SharedGraphStatus};
 use crate::ingest::Ingestor;
 use crate::relay_client::{RelayStatus, Statuses};
 use crate::search::MAX_RESULTS;
@@ -129,6 +130,9 @@ pub struct Stats {
     pub relays: Vec<RelayStats>,
     /// Roots refused, by DID.
     pub root_conflicts: Vec<(String, RootConflict)>,
+    /// The walk of the owner's follow graph.
+    #[serde(default)]
+    pub graph: GraphStatus,
 }
 
 /// An answer.
@@ -177,12 +181,27 @@ fn unavailable() -> StoreError {
 pub struct Market {
     ingestor: Arc<Mutex<Ingestor>>,
     statuses: Statuses,
+    graph: SharedGraphStatus,
 }
 
 impl Market {
-    /// Questions over `ingestor`'s index; `statuses` of the relays followed.
-    pub fn new(ingestor: Arc<Mutex<Ingestor>>, statuses: Statuses) -> Self {
-        Self { ingestor, statuses }
+    /// Questions over `ingestor`'s index; `statuses` of the relays
+    /// followed, and `graph`, the walk of the owner's follow graph.
+    pub fn new(
+        ingestor: Arc<Mutex<Ingestor>>,
+        statuses: Statuses,
+        graph: SharedGraphStatus,
+    ) -> Self {
+        Self {
+            ingestor,
+            statuses,
+            graph,
+        }
+    }
+
+    /// Where the walk of the owner's follow graph stands.
+    pub fn graph_status(&self) -> GraphStatus {
+        self.graph.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// How many listings are searchable now: cheap, for progress displays.
@@ -328,6 +347,7 @@ impl Market {
             rejected,
             relays: relays.into_values().collect(),
             root_conflicts: store.conflicts()?,
+            graph: self.graph_status(),
         })
     }
 }

@@ -87,6 +87,17 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
+    /// An event's JSON that came on its own, not in a websocket message
+    /// this client read (the trust graph's walk fetches through another
+    /// client).
+    pub fn owned(json: String) -> Self {
+        let at = 0..json.len();
+        Self {
+            message: Utf8Bytes::from(json),
+            at,
+        }
+    }
+
     /// The event's JSON.
     pub fn as_str(&self) -> &str {
         self.message.get(self.at.clone()).unwrap_or_default()

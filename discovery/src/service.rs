@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::graph_sync::{self, GraphOptions, SharedGraphStatus};
 use crate::ingest::{Incoming, IngestLimits, Ingestor, Outcome};
 use crate::market::Market;
 use crate::relay_client::{Feed, RawEvent, RelayFollower, Statuses};
@@ -35,6 +36,8 @@ pub struct DiscoveryOptions {
     pub limits: IngestLimits,
     /// The share of bad signatures past which a relay is cut off.
     pub bad_signatures: BadSignatureLimit,
+    /// Whose follow graph to fetch, and how far.
+    pub graph: GraphOptions,
 }
 
 /// The signal that cuts each relay's connection, by URL: a count of cuts.
@@ -67,14 +70,15 @@ impl Discovery {
             .map(|r| ingestor.store().cursor(r))
             .collect::<Result<_, _>>()?;
         let ingestor = Arc::new(Mutex::new(ingestor));
-        let market = Market::new(ingestor.clone(), statuses.clone());
+        let graph = SharedGraphStatus::default();
+        let market = Market::new(ingestor.clone(), statuses.clone(), graph.clone());
         let (stop, stopped) = watch::channel(false);
         let (feed, queue) = mpsc::channel(FEED_CAPACITY);
         let cuts: Cuts = relays
             .iter()
             .map(|url| (Arc::from(url.as_str()), watch::channel(0).0))
             .collect();
-        let followers = relays
+        let mut followers: Vec<JoinHandle<()>> = relays
             .iter()
             .zip(cursors)
             .map(|(url, cursor)| {
@@ -89,6 +93,13 @@ impl Discovery {
                 tokio::spawn(follower.run())
             })
             .collect();
+        followers.push(tokio::spawn(graph_sync::run(
+            options.graph.clone(),
+            relays.clone(),
+            feed.clone(),
+            graph.clone(),
+            stopped.clone(),
+        )));
         drop(feed);
         let gate = Gate {
             tallies: RelayGate::new(options.bad_signatures),

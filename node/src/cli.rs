@@ -246,6 +246,10 @@ pub struct NodeRunArgs {
     #[arg(long, value_name = "N", env = "ARCHY_FLOOD_LIMIT",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub flood_limit: Option<u32>,
+    /// The Nostr key (npub or hex) whose follows decide whom this node
+    /// trusts [default: the node key's own Nostr key].
+    #[arg(long, value_name = "NPUB", env = "ARCHY_OWNER")]
+    pub owner: Option<String>,
     /// Run a demo publisher: sign and pack the sample apps under its own
     /// key (demo/ in the data directory), serve them from its catalog and
     /// list them on the embedded relay, so the marketplace has apps.

@@ -40,6 +40,48 @@ pub struct NodeConfig {
     pub api: ApiConfig,
     /// The demo publisher (`archy node run --demo`).
     pub demo: DemoConfig,
+    /// Whose trust graph scores publishers, and how far it reaches.
+    pub trust: TrustConfig,
+}
+
+/// The trust score's graph: the owner's follows, and theirs, fetched from
+/// the relays discovery follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustConfig {
+    /// The owner's Nostr key (npub or hex); none means the node key's
+    /// derived Nostr key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Hops from the owner whose keys are in the graph, 1 to 4.
+    pub depth: u8,
+    /// Most keys in the graph.
+    pub max_keys: usize,
+    /// Seconds between fetches of the graph.
+    pub graph_every: u64,
+}
+
+impl TrustConfig {
+    /// The owner's Nostr key: the configured one, else (or if it does not
+    /// parse, which [`NodeConfig::check`] refuses first) the node key's.
+    pub fn owner_key(&self, node: &archy_trust::Identity) -> [u8; 32] {
+        self.owner
+            .as_deref()
+            .and_then(|owner| nostr::PublicKey::parse(owner).ok())
+            .unwrap_or_else(|| node.nostr_keys().public_key())
+            .to_bytes()
+    }
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            owner: None,
+            depth: 2,
+            max_keys: 100_000,
+            graph_every: 600,
+        }
+    }
 }
 
 /// The iroh endpoint.
@@ -325,6 +367,27 @@ impl NodeConfig {
             return Err((
                 "discovery.flood_limit",
                 "is 0, which would refuse every event; at least 1".to_owned(),
+            ));
+        }
+        let trust = &self.trust;
+        if !(1..=4).contains(&trust.depth) {
+            return Err((
+                "trust.depth",
+                format!("is {}; it is a number of hops from 1 to 4", trust.depth),
+            ));
+        }
+        if trust.max_keys == 0 || trust.graph_every == 0 {
+            return Err((
+                "trust.max_keys and trust.graph_every",
+                "are at least 1".to_owned(),
+            ));
+        }
+        if let Some(owner) = &trust.owner
+            && nostr::PublicKey::parse(owner).is_err()
+        {
+            return Err((
+                "trust.owner",
+                format!("is {owner:?}, not a Nostr public key (npub1… or 64 hex digits)"),
             ));
         }
         Ok(())

@@ -120,6 +120,7 @@ fn published_events_reach_a_relay_and_verify_and_republishing_sends_nothing() {
                 );
                 assert_eq!(content.categories, ["web"]);
             }
+            Verified::Review { .. } => panic!("publishing an app sent a review"),
         }
     }
 

@@ -90,6 +90,7 @@ fn configure(
     discovery.max_bad_signatures = args
         .max_bad_signatures
         .unwrap_or(discovery.max_bad_signatures);
+    config.trust.owner = args.owner.clone().or(config.trust.owner.take());
     config.demo.enabled |= args.demo;
     if let Some(apps) = &args.demo_apps {
         config.demo.apps.clone_from(apps);

@@ -25,6 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use archy_discovery::graph_sync::GraphOptions;
 use archy_discovery::ingest::IngestLimits;
 use archy_discovery::market::Market;
 use archy_discovery::relay_gate::BadSignatureLimit;
@@ -197,6 +198,12 @@ impl Node {
                 bad_signatures: BadSignatureLimit {
                     share: config.discovery.max_bad_signatures / 100.0,
                     ..BadSignatureLimit::default()
+                },
+                graph: GraphOptions {
+                    owner: Some(config.trust.owner_key(&identity)),
+                    depth: config.trust.depth,
+                    max_keys: config.trust.max_keys,
+                    every: Duration::from_secs(config.trust.graph_every),
                 },
             };
             Some(Discovery::start(&data.discovery_file(), &options)?)
