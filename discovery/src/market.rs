@@ -11,7 +11,10 @@ use crate::graph_sync::{GraphStatus, SharedGraphStatus};
 use crate::ingest::Ingestor;
 use crate::relay_client::{RelayStatus, Statuses};
 use crate::search::MAX_RESULTS;
-use crate::store::{ListingRecord, PinnedRoot, PublisherRecord, RootConflict, Sizes, StoreError};
+use crate::store::{
+    ListKind, ListingRecord, PinnedRoot, PublisherRecord, ReportRecord, ReviewRecord, RootConflict,
+    Sizes, StoreError, StoredList,
+};
 
 /// A question.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +120,25 @@ pub struct RelayStats {
     pub status: Option<RelayStatus>,
 }
 
+/// The trust score's inputs as discovery holds them.
+#[derive(Debug, Clone, Default)]
+pub struct SocialSnapshot {
+    /// Every author's newest follow list.
+    pub follows: Vec<StoredList>,
+    /// Every author's newest mute list.
+    pub mutes: Vec<StoredList>,
+    /// Every report kept.
+    pub reports: Vec<ReportRecord>,
+    /// Every review kept.
+    pub reviews: Vec<ReviewRecord>,
+    /// Every publisher whose binding was seen.
+    pub publishers: Vec<PublisherRecord>,
+    /// Which DID each Nostr key (hex) speaks for.
+    pub authors: BTreeMap<String, String>,
+    /// DIDs for which a different root was refused.
+    pub conflicts: Vec<String>,
+}
+
 /// Counters and states.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stats {
@@ -197,6 +219,45 @@ impl Market {
             statuses,
             graph,
         }
+    }
+
+    /// Everything the trust score reads from discovery, at one moment.
+    pub fn social(&self) -> Result<SocialSnapshot, StoreError> {
+        let ingestor = self.ingestor.lock().map_err(|_| unavailable())?;
+        let store = ingestor.store();
+        Ok(SocialSnapshot {
+            follows: store.lists(ListKind::Follows)?,
+            mutes: store.lists(ListKind::Mutes)?,
+            reports: store.reports()?,
+            reviews: store.reviews()?,
+            publishers: store.publishers()?,
+            authors: store.authors()?.into_iter().collect(),
+            conflicts: store.conflicts()?.into_iter().map(|(did, _)| did).collect(),
+        })
+    }
+
+    /// A number that changes whenever an input of the trust score is kept
+    /// (a list, report, review, binding or refused root): cheap, so a
+    /// caller can ask often and rebuild only on a change.
+    pub fn social_generation(&self) -> u64 {
+        const KINDS: [&str; 6] = [
+            "follow list",
+            "mute list",
+            "report",
+            "review",
+            "publisher",
+            "root conflict",
+        ];
+        let Ok(ingestor) = self.ingestor.lock() else {
+            return 0;
+        };
+        ingestor.store().counters().map_or(0, |counters| {
+            counters
+                .iter()
+                .filter(|(name, _)| KINDS.contains(&name.as_str()))
+                .map(|(_, count)| count)
+                .sum()
+        })
     }
 
     /// Where the walk of the owner's follow graph stands.

@@ -6,6 +6,7 @@
 //! are skipped and counted. Reviews are archy events and are read with
 //! the others ([`crate::verify`]).
 
+use archy_trust::score::ReportKind;
 use serde::{Deserialize, Serialize};
 
 use crate::note::Note;
@@ -39,53 +40,6 @@ pub struct KeyList {
     pub malformed: u32,
 }
 
-/// The report types of NIP-56; anything else reads as `Other`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportType {
-    /// Malicious software.
-    Malware,
-    /// Unwanted promotion.
-    Spam,
-    /// Pretends to be someone else.
-    Impersonation,
-    /// Illegal content.
-    Illegal,
-    /// Profanity or hateful speech.
-    Profanity,
-    /// Nudity.
-    Nudity,
-    /// Any other reason.
-    Other,
-}
-
-impl ReportType {
-    fn read(text: &str) -> Self {
-        match text {
-            "malware" => Self::Malware,
-            "spam" => Self::Spam,
-            "impersonation" => Self::Impersonation,
-            "illegal" => Self::Illegal,
-            "profanity" => Self::Profanity,
-            "nudity" => Self::Nudity,
-            _ => Self::Other,
-        }
-    }
-
-    /// The word a person reads: "malware", "spam", …
-    pub fn word(self) -> &'static str {
-        match self {
-            Self::Malware => "malware",
-            Self::Spam => "spam",
-            Self::Impersonation => "impersonation",
-            Self::Illegal => "illegal content",
-            Self::Profanity => "profanity",
-            Self::Nudity => "nudity",
-            Self::Other => "a problem",
-        }
-    }
-}
-
 /// One thing a report names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ReportTarget {
@@ -95,7 +49,7 @@ pub struct ReportTarget {
     /// The reported app, when the report names a listing.
     pub app: Option<String>,
     /// Why.
-    pub kind: ReportType,
+    pub kind: ReportKind,
 }
 
 /// Why a social event is not believed.
@@ -175,7 +129,7 @@ fn report(note: &Note<'_>) -> Result<Vec<ReportTarget>, SocialRejection> {
             targets.push(ReportTarget {
                 key: key.to_ascii_lowercase(),
                 app: None,
-                kind: ReportType::read(kind),
+                kind: ReportKind::from_nip56(kind),
             });
         }
     }
@@ -193,7 +147,7 @@ fn report(note: &Note<'_>) -> Result<Vec<ReportTarget>, SocialRejection> {
         targets.push(ReportTarget {
             key: key.to_ascii_lowercase(),
             app: Some(app.to_owned()),
-            kind: ReportType::read(kind.unwrap_or_default()),
+            kind: ReportKind::from_nip56(kind.unwrap_or_default()),
         });
     }
     targets.sort();
@@ -281,12 +235,12 @@ mod tests {
                 ReportTarget {
                     key: hex_key(7),
                     app: None,
-                    kind: ReportType::Malware
+                    kind: ReportKind::Malware
                 },
                 ReportTarget {
                     key: hex_key(8),
                     app: Some("org.x".into()),
-                    kind: ReportType::Spam
+                    kind: ReportKind::Spam
                 },
             ]
         );

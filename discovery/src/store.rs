@@ -698,6 +698,20 @@ impl Store {
         })
     }
 
+    /// Every publisher whose binding was seen, by DID.
+    pub fn publishers(&self) -> Result<Vec<PublisherRecord>, StoreError> {
+        Ok(self
+            .all(PUBLISHERS, decode)?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect())
+    }
+
+    /// Which DID each Nostr key speaks for, by key (hex).
+    pub fn authors(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.all(AUTHORS, |did| Ok(did.to_owned()))
+    }
+
     /// Every pinned root, by DID.
     pub fn roots(&self) -> Result<Vec<(String, PinnedRoot)>, StoreError> {
         self.all(ROOTS, decode)

@@ -615,7 +615,7 @@ fn a_forged_follow_list_or_report_is_refused() {
 
 #[test]
 fn reports_of_keys_and_listings_are_kept_and_empty_ones_refused() {
-    use archy_discovery::social::ReportType;
+    use archy_trust::score::ReportKind;
     let mut index = index();
     let (reporter, bad) = (nostr::Keys::generate(), nostr::Keys::generate());
     let bad_hex = bad.public_key().to_hex();
@@ -628,7 +628,7 @@ fn reports_of_keys_and_listings_are_kept_and_empty_ones_refused() {
         Outcome::Report
     );
     let reports = index.ingestor.store().reports().unwrap();
-    let kinds: Vec<(Option<&str>, ReportType)> = reports[0]
+    let kinds: Vec<(Option<&str>, ReportKind)> = reports[0]
         .targets
         .iter()
         .map(|t| (t.app.as_deref(), t.kind))
@@ -636,8 +636,8 @@ fn reports_of_keys_and_listings_are_kept_and_empty_ones_refused() {
     assert_eq!(
         kinds,
         [
-            (None, ReportType::Malware),
-            (Some("org.x"), ReportType::Spam)
+            (None, ReportKind::Malware),
+            (Some("org.x"), ReportKind::Spam)
         ]
     );
     let nothing = social_event(&reporter, 1984, p_tags(&[&bad]), NOW - 5);

@@ -60,6 +60,33 @@ pub enum Command {
     /// Browse the apps discovered on Nostr relays.
     #[command(subcommand)]
     Market(MarketCommand),
+    /// How far this node's owner trusts publishers and apps, and why.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// A publisher's or an app's score, band and reasons.
+    Explain(TrustExplainArgs),
+    /// The follow graph the score stands on.
+    #[command(subcommand)]
+    Graph(TrustGraphCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustGraphCommand {
+    /// Its size, the caps it hit, and the last fetch from the relays.
+    Stats(MarketStatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustExplainArgs {
+    /// A publisher's DID, or DID/APP_ID for one of its apps.
+    #[arg(value_name = "DID[/APP]")]
+    pub target: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Subcommand)]

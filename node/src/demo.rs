@@ -89,6 +89,11 @@ fn file_error(path: &Path, reason: impl std::fmt::Display) -> DemoError {
 }
 
 impl DemoPublisher {
+    /// The demo publisher's DID, which a demo node pins as trusted.
+    pub fn did(&self) -> archy_trust::Did {
+        self.identity.did()
+    }
+
     /// The demo's catalog directory, which the node serves.
     pub fn catalog(&self) -> &Path {
         &self.catalog

@@ -42,4 +42,5 @@ pub mod publishing;
 pub mod scaffold;
 pub mod shutdown;
 pub mod state;
+pub mod trust;
 pub mod units;

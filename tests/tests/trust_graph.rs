@@ -4,7 +4,9 @@
 //! node walks the owner's graph two hops deep and keeps exactly what that
 //! reaches: the follow lists of the owner and of its follows (not of keys
 //! two hops out), the owner's mute list, and the reports of every key in
-//! the graph; a key three hops out is not in it.
+//! the graph; a key three hops out is not in it. From those inputs the node
+//! scores publishers: one followed by three of the owner's follows is
+//! `known`, and `archy trust explain` names them.
 
 use archy_tests as common;
 
@@ -15,6 +17,9 @@ use archy_discovery::market::{Answer, Query, Stats};
 use archy_node::config::NodeConfig;
 use archy_node::data_dir::DataDir;
 use archy_node::node::Node;
+use archy_synthetic::SyntheticPublisher;
+use archy_trust::Identity;
+use archy_trust::score::{Band, Reason};
 use nostr::{Event, EventBuilder, Keys, Kind, Tag};
 use nostr_sdk::Client;
 use tokio::runtime::Runtime;
@@ -76,18 +81,7 @@ fn the_owners_graph_is_fetched_two_hops_deep_and_no_further() {
         report(&dave, &stranger),
         report(&stranger, &bob),
     ];
-    runtime.block_on(async {
-        let client = Client::default();
-        client.add_relay(relay.as_str()).await.unwrap();
-        client.connect().await;
-        for event in &events {
-            tokio::time::timeout(Duration::from_secs(10), client.send_event(event))
-                .await
-                .expect("the relay answers")
-                .expect("the relay stores the event");
-        }
-        client.shutdown().await;
-    });
+    runtime.block_on(send_all(&relay, &events));
 
     let counted = |stats: &Stats, name: &str| stats.counters.get(name).copied().unwrap_or(0);
     let stats = common::wait_until("a round that reached carol", 60, || {
@@ -106,4 +100,92 @@ fn the_owners_graph_is_fetched_two_hops_deep_and_no_further() {
         "carol's list, dave's and the stranger's reports are outside the graph"
     );
     runtime.block_on(node.shutdown());
+}
+
+#[test]
+fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_names_them() {
+    let runtime = Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    let [owner, ann, ben, cat, stranger] = std::array::from_fn(|_| Keys::generate());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let alice =
+        SyntheticPublisher::new(Identity::generate().unwrap(), "Alice", now + 86_400).unwrap();
+    let mallory =
+        SyntheticPublisher::new(Identity::generate().unwrap(), "Mallory", now + 86_400).unwrap();
+    let alice_key = alice.identity.nostr_keys();
+    let mallory_key = mallory.identity.nostr_keys();
+    let mut config = NodeConfig::default();
+    config.relay.port = 0;
+    config.apps.enabled = false;
+    config.api.listen = Some("127.0.0.1:0".parse().unwrap());
+    config.trust.owner = Some(owner.public_key().to_hex());
+    config.trust.graph_every = 1;
+    let node = runtime
+        .block_on(Node::start(DataDir::open(&data).unwrap(), None, config))
+        .expect("the node starts");
+    let relay = node.relay_url().unwrap().to_owned();
+    let events = [
+        follows(&owner, &[&ann, &ben, &cat]),
+        follows(&ann, &[&alice_key]),
+        follows(&ben, &[&alice_key]),
+        follows(&cat, &[&alice_key]),
+        follows(&stranger, &[&mallory_key]),
+        alice.publisher_event(now - 10).unwrap(),
+        mallory.publisher_event(now - 10).unwrap(),
+    ];
+    runtime.block_on(send_all(&relay, &events));
+
+    let did = alice.identity.did();
+    let verdict = common::wait_until("alice known", 60, || {
+        let verdict = node.trust().publisher(&did);
+        (verdict.band == Band::Known).then_some(verdict)
+    });
+    let followed = verdict
+        .reasons
+        .iter()
+        .find_map(|r| match r {
+            Reason::FollowedByYourFollows { count, people } => Some((*count, people.len())),
+            _ => None,
+        })
+        .expect("a reason names the follows");
+    assert_eq!(followed, (3, 3));
+    let stranger_only = node.trust().publisher(&mallory.identity.did());
+    assert!(
+        stranger_only.band <= Band::Unknown,
+        "followed by a stranger only: {stranger_only:?}"
+    );
+
+    // The CLI says the same through the running node's API.
+    let args = ["trust", "explain", did.as_str(), "--data-dir"];
+    let explained = common::json(&[&args[..], &[common::s(&data)]].concat());
+    assert_eq!(explained["band"], "known");
+    let said: Vec<&str> = explained["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["text"].as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|s| s.starts_with("followed by 3 people you follow: ")),
+        "{said:?}"
+    );
+    runtime.block_on(node.shutdown());
+}
+
+async fn send_all(relay: &str, events: &[Event]) {
+    let client = Client::default();
+    client.add_relay(relay).await.unwrap();
+    client.connect().await;
+    for event in events {
+        tokio::time::timeout(Duration::from_secs(10), client.send_event(event))
+            .await
+            .expect("the relay answers")
+            .expect("the relay stores the event");
+    }
+    client.shutdown().await;
 }

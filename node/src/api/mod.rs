@@ -22,6 +22,7 @@ pub mod releases;
 pub mod routes;
 pub mod session;
 pub mod token;
+pub mod trust;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -63,6 +64,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
         (name = "market", description = "Apps discovered on Nostr relays"),
         (name = "apps", description = "Installed apps and the operations that change them"),
         (name = "releases", description = "Releases and blobs in the node's store"),
+        (name = "trust", description = "How far the node's owner trusts publishers and apps, and why"),
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerToken)
@@ -113,6 +115,9 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(routes::peers))
         .routes(routes!(routes::publishers))
         .routes(routes!(routes::blobs))
+        .routes(routes!(trust::graph))
+        .routes(routes!(trust::publisher))
+        .routes(routes!(trust::app))
         .routes(routes!(apps::list, apps::install))
         .routes(routes!(apps::show, apps::uninstall))
         .routes(routes!(apps::act))

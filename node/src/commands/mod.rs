@@ -11,6 +11,7 @@ mod node;
 mod publish;
 mod session;
 mod swarm;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ pub fn run(
         Command::Fetch(args) => swarm::fetch(args, out),
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Market(cmd) => market::run(cmd, out),
+        Command::Trust(cmd) => trust::run(cmd, out),
     }
 }
 

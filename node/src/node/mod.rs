@@ -49,6 +49,7 @@ use crate::demo::{DemoError, DemoPublisher};
 use crate::embedded_relay::EmbeddedRelay;
 use crate::operations::{Failure, Operations, OperationsError, Reporter};
 use crate::state::NodeState;
+use crate::trust::Trust;
 
 /// Longest the node waits at start for a command run without it to let
 /// go of the orchestrator's state.
@@ -106,6 +107,8 @@ struct Inner {
     relay_url: Option<String>,
     api_addr: Option<SocketAddr>,
     market: Option<Market>,
+    /// The owner's trust in publishers and apps.
+    trust: Trust,
     state: NodeState,
     blobs: BlobStore,
     orchestrator: Arc<Orchestrator>,
@@ -129,6 +132,7 @@ struct Parts {
     stop: watch::Sender<bool>,
     reconciler: Option<JoinHandle<()>>,
     upkeep: Option<JoinHandle<()>>,
+    trust: Option<JoinHandle<()>>,
     discovery: Option<Discovery>,
     relay: Option<EmbeddedRelay>,
     swarm: RunningNode,
@@ -211,6 +215,15 @@ impl Node {
             None
         };
         let market = discovery.as_ref().map(|d| d.market().clone());
+        // A demo node trusts its own demo publisher; other nodes judge it
+        // like any other.
+        let pinned = demo.iter().map(DemoPublisher::did).collect();
+        let limits = archy_trust::score::Limits {
+            depth: config.trust.depth,
+            max_keys: config.trust.max_keys,
+            ..archy_trust::score::Limits::default()
+        };
+        let trust = Trust::new(config.trust.owner_key(&identity), limits, pinned);
         let signed_catalogs =
             upkeep::signed_catalogs(&data, key, &identity, &config, demo.as_ref());
         if let (Some(demo), Some(relay)) = (demo, &relay) {
@@ -230,6 +243,9 @@ impl Node {
             Arc::new(apps::open(&apps::config(&data, &choice)?, APPS_OPEN_WAIT).await?);
         let (stop, stopped) = watch::channel(false);
         let stopped_upkeep = stop.subscribe();
+        let trust_task = market
+            .clone()
+            .map(|market| tokio::spawn(trust.clone().refresh_loop(market, stop.subscribe())));
         let reconciler = if config.apps.enabled {
             let every = Duration::from_secs(config.apps.reconcile_every.max(1));
             Some(tokio::spawn(apps::reconcile_loop(
@@ -255,6 +271,7 @@ impl Node {
                 .as_ref()
                 .and_then(|(listener, _)| listener.local_addr().ok()),
             market,
+            trust,
             state: swarm.state().clone(),
             blobs: swarm.blobs().clone(),
             orchestrator,
@@ -271,6 +288,7 @@ impl Node {
                 stop,
                 reconciler,
                 upkeep: None,
+                trust: trust_task,
                 discovery,
                 relay,
                 swarm,
@@ -367,6 +385,11 @@ impl Node {
         self.inner.market.as_ref()
     }
 
+    /// The owner's trust in publishers and apps.
+    pub fn trust(&self) -> &Trust {
+        &self.inner.trust
+    }
+
     /// The node's state database.
     pub fn state(&self) -> &NodeState {
         &self.inner.state
@@ -413,6 +436,11 @@ impl Node {
             // A pass waits on the network within its own deadlines; a
             // stopping node does not wait for it.
             upkeep.abort();
+        }
+        if let Some(trust) = parts.trust {
+            // A rebuild in progress finishes on its blocking thread; its
+            // result is not needed.
+            trust.abort();
         }
         if let Some(reconciler) = parts.reconciler
             && tokio::time::timeout(RECONCILE_STOP_TIMEOUT, reconciler)

@@ -3,7 +3,7 @@
 //! its Nostr key checked). Nothing here is fetched or trusted by itself;
 //! [`TrustModel`](super::TrustModel) decides how much each piece counts.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::key::NostrKey;
 use crate::Did;
@@ -47,7 +47,7 @@ pub enum ReportTarget {
 
 /// The report types NIP-56 defines. A report's type is shown to people;
 /// every type counts the same towards `suspicious`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
     /// Software meant to harm.

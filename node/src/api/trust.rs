@@ -1,0 +1,98 @@
+//! `/api/trust`: how far the owner trusts a publisher or an app, with the
+//! reasons, and the graph the score stands on.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use crate::node::Node;
+use crate::trust::{Explained, asks_of};
+use archy_discovery::graph_sync::GraphStatus;
+use archy_discovery::market::{Answer, Query};
+use archy_trust::Did;
+
+/// The owner and the graph its trust stands on.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrustGraph {
+    /// The owner's Nostr key, hex.
+    pub owner: String,
+    /// The graph's size and what its caps left out.
+    #[schema(value_type = Object)]
+    pub graph: serde_json::Value,
+    /// The last fetch of the graph from the relays.
+    pub walk: GraphStatus,
+}
+
+/// Whose trust, and the graph it stands on.
+#[utoipa::path(get, path = "/api/trust", tag = "trust",
+    responses((status = 200, description = "The owner and the graph", body = TrustGraph)))]
+pub async fn graph(State(node): State<Node>) -> Json<TrustGraph> {
+    let trust = node.trust();
+    Json(TrustGraph {
+        owner: trust.owner().to_string(),
+        graph: serde_json::to_value(trust.stats()).unwrap_or_default(),
+        walk: node.market().map(|m| m.graph_status()).unwrap_or_default(),
+    })
+}
+
+fn did_of(text: &str) -> Result<Did, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::invalid(format!("{text:?} is not a DID: {e}")))
+}
+
+/// How far the owner trusts a publisher, and why.
+#[utoipa::path(get, path = "/api/trust/{did}", tag = "trust",
+    params(("did" = String, Path, description = "The publisher's DID")),
+    responses((status = 200, description = "Score, band and reasons", body = Explained),
+              (status = 422, description = "Not a DID", body = ErrorBody)))]
+pub async fn publisher(
+    State(node): State<Node>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Explained>, ApiError> {
+    let Path(did) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let did = did_of(&did)?;
+    Ok(Json(Explained::publisher(&node.trust().publisher(&did))))
+}
+
+/// How far the owner trusts one app, and why: its publisher's standing,
+/// reports on the app, and what its manifest asks of the machine.
+#[utoipa::path(get, path = "/api/trust/{did}/{app}", tag = "trust",
+    params(("did" = String, Path, description = "The publisher's DID"),
+           ("app" = String, Path, description = "The app id")),
+    responses((status = 200, description = "Score, band and reasons", body = Explained),
+              (status = 404, description = "The app is not in this node's market", body = ErrorBody),
+              (status = 422, description = "Not a DID", body = ErrorBody)))]
+pub async fn app(
+    State(node): State<Node>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Explained>, ApiError> {
+    let Path((did_text, app_id)) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let did = did_of(&did_text)?;
+    let Some(market) = node.market().cloned() else {
+        return Err(ApiError::not_found(
+            "discovery is off on this node, so it knows no app to judge",
+        ));
+    };
+    let query = Query::Show {
+        did: did_text.clone(),
+        app_id: app_id.clone(),
+    };
+    let answer = tokio::task::spawn_blocking(move || market.answer(&query))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let Answer::Listing {
+        detail: Some(detail),
+    } = answer
+    else {
+        return Err(ApiError::not_found(format!(
+            "no app {app_id} of {did_text} is in this node's market"
+        )));
+    };
+    let asks = asks_of(detail.listing.manifest.get());
+    Ok(Json(Explained::app(
+        &node.trust().app(&did, &app_id, &asks),
+    )))
+}

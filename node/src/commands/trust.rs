@@ -1,0 +1,103 @@
+//! `archy trust explain|graph`: how far this node's owner trusts a
+//! publisher or an app, and the graph that stands on; asks the node's API
+//! (the running node, or one started for the command).
+
+use std::process::ExitCode;
+
+use archy_node::api::trust::TrustGraph;
+use archy_node::trust::Explained;
+
+use super::runtime;
+use super::session::Session;
+use super::swarm::data_dir;
+use crate::cli::{TrustCommand, TrustGraphCommand};
+use crate::output::Output;
+
+pub fn run(cmd: TrustCommand, out: &Output) -> anyhow::Result<ExitCode> {
+    let data = match &cmd {
+        TrustCommand::Explain(a) => &a.data,
+        TrustCommand::Graph(TrustGraphCommand::Stats(a)) => &a.data,
+    };
+    let data = data_dir(data)?;
+    runtime()?.block_on(async {
+        let session = Session::open(&data, |_| {}).await?;
+        let client = session.client();
+        let result = match &cmd {
+            TrustCommand::Explain(a) => {
+                // A did:key has no '/': what follows one is an app id.
+                let path = match a.target.split_once('/') {
+                    Some((did, app)) => format!("/api/trust/{did}/{app}"),
+                    None => format!("/api/trust/{}", a.target),
+                };
+                client.get::<Explained>(&path).await.map(|explained| {
+                    out.result(&explained, || explained_text(&a.target, &explained));
+                })
+            }
+            TrustCommand::Graph(TrustGraphCommand::Stats(_)) => {
+                client.get::<TrustGraph>("/api/trust").await.map(|graph| {
+                    out.result(&graph, || graph_text(&graph));
+                })
+            }
+        };
+        session.close().await;
+        result.map_err(anyhow::Error::from)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explained_text(target: &str, e: &Explained) -> String {
+    let mut text = format!("{target}: {} (score {} of 100)\n", e.band, e.score);
+    for reason in &e.reasons {
+        text += &format!("  - {}\n", reason.text);
+    }
+    if let Some(publisher) = &e.publisher {
+        text += &format!(
+            "publisher: {} (score {} of 100)\n",
+            publisher.band, publisher.score
+        );
+        for reason in &publisher.reasons {
+            text += &format!("  - {}\n", reason.text);
+        }
+    }
+    text.trim_end().to_owned()
+}
+
+fn graph_text(g: &TrustGraph) -> String {
+    let number = |key: &str| g.graph[key].as_u64().unwrap_or(0);
+    let mut text = format!(
+        "owner {}\ngraph: {} keys, {} follows, {} followed by the owner, {} muted, depth {}\n",
+        g.owner,
+        number("keys"),
+        number("edges"),
+        number("follows"),
+        number("muted"),
+        number("depth"),
+    );
+    let walk = &g.walk;
+    text += &match walk.last_round_at {
+        Some(_) => format!(
+            "last fetch from the relays: {} keys reached, {} follow lists, {} events{}{}",
+            walk.keys,
+            walk.follow_lists,
+            walk.events,
+            if walk.capped {
+                ", stopped at the key cap"
+            } else {
+                ""
+            },
+            if walk.failed_requests > 0 {
+                format!(", {} requests failed", walk.failed_requests)
+            } else {
+                String::new()
+            }
+        ),
+        None => "the graph has not been fetched from the relays yet".to_owned(),
+    };
+    if let Some(cut) = g.graph.get("truncation").filter(|t| {
+        t.as_object()
+            .is_some_and(|o| o.values().any(|v| v.as_u64().unwrap_or(0) > 0))
+    }) {
+        text += &format!("\ncaps hit: {cut}");
+    }
+    text
+}

@@ -1,0 +1,361 @@
+//! The owner's trust in publishers and apps, kept current while the node
+//! runs: a [`TrustModel`] built from what discovery holds (follow lists,
+//! the owner's mute list, reports, reviews, publishers' bindings and
+//! refused roots) and the node's policy, rebuilt whenever discovery keeps
+//! a new input. Questions read the last model built; a rebuild runs on a
+//! blocking thread and replaces it whole.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use archy_discovery::market::{Market, SocialSnapshot};
+use archy_discovery::social::parse_key;
+use archy_discovery::store::StoreError;
+use archy_trust::Did;
+use archy_trust::score::{
+    AppAsks, AppVerdict, Band, FollowList, GraphStats, Limits, MuteList, Names, NostrKey, Policy,
+    Publisher, PublisherFacts, Reason, Report, ReportTarget, Review, TrustModel, Verdict,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+/// How often discovery is asked whether an input changed.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+/// The owner's trust, shared by the node's handles.
+#[derive(Clone)]
+pub struct Trust {
+    inner: Arc<RwLock<Built>>,
+    owner: NostrKey,
+    limits: Limits,
+    policy: Arc<RwLock<Policy>>,
+}
+
+/// The last model built, what it was built from, and the names it shows.
+struct Built {
+    model: TrustModel,
+    names: Names,
+    /// Discovery's generation of inputs it was built from.
+    generation: Option<u64>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Trust {
+    /// An empty model for `owner`: everyone unknown until discovery holds
+    /// inputs. `pinned` publishers are trusted by configuration.
+    pub fn new(owner: [u8; 32], limits: Limits, pinned: Vec<Did>) -> Self {
+        let owner = NostrKey(owner);
+        let policy = Policy {
+            pinned,
+            ..Policy::default()
+        };
+        let mut model = TrustModel::new(owner, limits);
+        model.set_policy(policy.clone());
+        model.recompute();
+        Self {
+            inner: Arc::new(RwLock::new(Built {
+                model,
+                names: Names::default(),
+                generation: None,
+            })),
+            owner,
+            limits,
+            policy: Arc::new(RwLock::new(policy)),
+        }
+    }
+
+    /// The owner's Nostr key.
+    pub fn owner(&self) -> NostrKey {
+        self.owner
+    }
+
+    /// The verdict on publisher `did` now.
+    pub fn publisher(&self, did: &Did) -> Verdict {
+        let built = self.read();
+        built.model.explain_publisher(did, unix_now(), &built.names)
+    }
+
+    /// The verdict on app `app_id` of `did`, whose manifest asks `asks`.
+    pub fn app(&self, did: &Did, app_id: &str, asks: &AppAsks) -> AppVerdict {
+        let built = self.read();
+        built
+            .model
+            .explain_app(did, app_id, asks, unix_now(), &built.names)
+    }
+
+    /// The graph's size and what its caps left out.
+    pub fn stats(&self) -> GraphStats {
+        self.read().model.stats()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Built> {
+        // A panic while a rebuild held the lock cannot leave a half-built
+        // model: rebuilds replace the model whole.
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Rebuilds from `market` if discovery kept an input since the last
+    /// build; returns whether it rebuilt.
+    pub fn refresh(&self, market: &Market) -> Result<bool, StoreError> {
+        let generation = market.social_generation();
+        if self.read().generation == Some(generation) {
+            return Ok(false);
+        }
+        let snapshot = market.social()?;
+        let policy = self.policy.read().map(|p| p.clone()).unwrap_or_default();
+        let (model, names) = build(self.owner, self.limits, &snapshot, policy);
+        let mut built = self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *built = Built {
+            model,
+            names,
+            generation: Some(generation),
+        };
+        Ok(true)
+    }
+
+    /// Keeps the model current until `stop`.
+    pub async fn refresh_loop(self, market: Market, mut stop: watch::Receiver<bool>) {
+        loop {
+            let (trust, market_now) = (self.clone(), market.clone());
+            match tokio::task::spawn_blocking(move || trust.refresh(&market_now)).await {
+                Ok(Err(e)) => tracing::warn!("trust: discovery's inputs unreadable: {e}"),
+                Err(e) => tracing::warn!("trust: a rebuild failed: {e}"),
+                Ok(Ok(_)) => {}
+            }
+            tokio::select! {
+                () = tokio::time::sleep(REFRESH_EVERY) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+/// A model of `snapshot` for `owner`, and the names of the keys it knows
+/// (publishers' names from their bindings).
+fn build(
+    owner: NostrKey,
+    limits: Limits,
+    snapshot: &SocialSnapshot,
+    policy: Policy,
+) -> (TrustModel, Names) {
+    let mut model = TrustModel::new(owner, limits);
+    for list in &snapshot.follows {
+        model.add_follow_list(FollowList {
+            author: NostrKey(list.author),
+            created_at: list.created_at,
+            follows: list.keys.iter().copied().map(NostrKey).collect(),
+        });
+    }
+    if let Some(mutes) = snapshot.mutes.iter().find(|m| m.author == owner.0) {
+        model.set_mute_list(MuteList {
+            created_at: mutes.created_at,
+            muted: mutes.keys.iter().copied().map(NostrKey).collect(),
+        });
+    }
+    for report in &snapshot.reports {
+        let Some(author) = parse_key(&report.author) else {
+            continue;
+        };
+        for claim in &report.targets {
+            let target = match &claim.app {
+                None => parse_key(&claim.key).map(|k| ReportTarget::Key(NostrKey(k))),
+                // A listing is reported by its author's key; the DID that
+                // key speaks for names the app.
+                Some(app) => snapshot
+                    .authors
+                    .get(&claim.key)
+                    .and_then(|did| did.parse::<Did>().ok())
+                    .map(|did| ReportTarget::App {
+                        publisher: Box::new(did),
+                        app_id: app.clone(),
+                    }),
+            };
+            if let Some(target) = target {
+                model.add_report(Report {
+                    author: NostrKey(author),
+                    target,
+                    kind: claim.kind,
+                    created_at: report.created_at,
+                });
+            }
+        }
+    }
+    for review in &snapshot.reviews {
+        let (Some(author), Ok(publisher)) = (parse_key(&review.author), review.did.parse::<Did>())
+        else {
+            continue;
+        };
+        // A review the model refuses (a rating out of range) is left out.
+        let _ = model.add_review(Review {
+            author: NostrKey(author),
+            publisher,
+            app_id: review.app_id.clone(),
+            rating: review.rating,
+            text: review.text.clone(),
+            created_at: review.created_at,
+        });
+    }
+    let mut names = Names::default();
+    for record in &snapshot.publishers {
+        let Ok(did) = record.did.parse::<Did>() else {
+            continue;
+        };
+        let key = parse_key(&record.nostr_pubkey).map(NostrKey);
+        if let Some(key) = key
+            && !record.name.is_empty()
+        {
+            names.insert(key, record.name.clone());
+        }
+        model.set_publisher(Publisher {
+            did,
+            nostr_key: key,
+            facts: PublisherFacts {
+                first_seen: Some(record.created_at),
+                root_conflict_refused: snapshot.conflicts.contains(&record.did),
+                ..PublisherFacts::default()
+            },
+        });
+    }
+    model.set_policy(policy);
+    model.recompute();
+    (model, names)
+}
+
+/// A verdict as the API and the CLI show it: each reason as the sentence a
+/// person reads and the evidence behind it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Explained {
+    /// 0 to 100.
+    pub score: u8,
+    /// `trusted`, `known`, `unknown`, `suspicious` or `blocked`.
+    pub band: String,
+    /// Why, most decisive first.
+    pub reasons: Vec<Said>,
+    /// For an app: its publisher's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
+    pub publisher: Option<Box<Explained>>,
+}
+
+/// One reason: its sentence and its evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Said {
+    /// The sentence shown.
+    pub text: String,
+    /// The evidence, tagged by `kind`.
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+}
+
+impl Explained {
+    fn of(score: u8, band: Band, reasons: &[Reason]) -> Self {
+        Self {
+            score,
+            band: band.to_string(),
+            reasons: reasons
+                .iter()
+                .map(|reason| Said {
+                    text: reason.to_string(),
+                    evidence: serde_json::to_value(reason).unwrap_or_default(),
+                })
+                .collect(),
+            publisher: None,
+        }
+    }
+
+    /// A publisher's verdict.
+    pub fn publisher(verdict: &Verdict) -> Self {
+        Self::of(verdict.score, verdict.band, &verdict.reasons)
+    }
+
+    /// An app's verdict, with its publisher's.
+    pub fn app(verdict: &AppVerdict) -> Self {
+        Self {
+            publisher: Some(Box::new(Self::publisher(&verdict.publisher))),
+            ..Self::of(verdict.score, verdict.band, &verdict.reasons)
+        }
+    }
+}
+
+/// What the trust score looks at in an app's signed manifest (the
+/// envelope's `signed` part): host ports, the `lan` permission and
+/// capabilities. Read leniently: the manifest was verified when its
+/// listing was ingested, and a field this build does not know is not an
+/// ask.
+pub fn asks_of(envelope: &str) -> AppAsks {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Envelope {
+        signed: Asked,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Asked {
+        containers: Vec<AskedContainer>,
+        permissions: Vec<String>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct AskedContainer {
+        ports: Vec<AskedPort>,
+        capabilities: Vec<String>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct AskedPort {
+        host: Option<u16>,
+    }
+    let asked = serde_json::from_str::<Envelope>(envelope)
+        .unwrap_or_default()
+        .signed;
+    let mut asks = AppAsks {
+        lan: asked.permissions.iter().any(|p| p == "lan"),
+        ..AppAsks::default()
+    };
+    for container in asked.containers {
+        asks.host_ports
+            .extend(container.ports.iter().filter_map(|p| p.host));
+        asks.capabilities.extend(container.capabilities);
+    }
+    asks.host_ports.sort_unstable();
+    asks.host_ports.dedup();
+    asks.capabilities.sort();
+    asks.capabilities.dedup();
+    asks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifests_asks_are_its_host_ports_lan_and_capabilities() {
+        let envelope = serde_json::json!({
+            "signed": {
+                "id": "org.x",
+                "permissions": ["internet", "lan"],
+                "containers": [
+                    {"name": "web", "ports": [{"container": 80, "host": 80}, {"container": 81}],
+                     "capabilities": ["NET_ADMIN"]},
+                    {"name": "db", "ports": [{"container": 5432, "host": 8080}]}
+                ]
+            },
+            "signatures": []
+        });
+        let asks = asks_of(&envelope.to_string());
+        assert_eq!(asks.host_ports, [80, 8080]);
+        assert!(asks.lan);
+        assert_eq!(asks.capabilities, ["NET_ADMIN"]);
+        assert_eq!(asks_of("not json"), AppAsks::default());
+    }
+}
