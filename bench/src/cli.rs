@@ -6,9 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 /// System benchmarks of archy: real processes on loopback (the `archy`
 /// binary, a relay, podman), figures printed, never asserted. The
-/// micro-benchmarks (manifest, signatures, event reading, search) are
-/// criterion benches: `cargo bench -p archy-registry`, `-p archy-trust`,
-/// `-p archy-discovery`.
+/// micro-benchmarks (manifest, signatures, event reading, search, the
+/// trust score) are criterion benches: `cargo bench -p archy-registry`,
+/// `-p archy-sigbatch`, `-p archy-trust`, `-p archy-discovery`.
 #[derive(Debug, Parser)]
 #[command(name = "archy-bench", version, arg_required_else_help = true)]
 pub struct Cli {
@@ -179,6 +179,24 @@ pub enum Command {
         install: bool,
         #[command(flatten)]
         podman: PodmanArgs,
+    },
+    /// The trust score at network scale, in this process on one thread:
+    /// full recompute over a synthetic follow graph, updates after one
+    /// follow list and one report, `explain`, and the memory held.
+    Trust {
+        /// Keys in the synthetic follow graph.
+        #[arg(long, default_value_t = 100_000)]
+        keys: usize,
+        /// Follows in it.
+        #[arg(long, default_value_t = 2_000_000)]
+        edges: usize,
+        /// The owner's rank (0 follows the most keys; rank 1000 follows
+        /// about a hundred in the default graph).
+        #[arg(long, default_value_t = 1000)]
+        owner_rank: usize,
+        /// Repetitions of each measurement; the figures are their medians.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// The orchestrator against real podman: install → healthy per stage,
     /// a reconcile pass over many running apps, and its overhead over the

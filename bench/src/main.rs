@@ -15,6 +15,7 @@ mod http;
 mod market;
 mod memory;
 mod output;
+mod trust;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -167,6 +168,27 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
                         }
                         .socket()
                     }),
+                },
+                out,
+            )
+        }
+        Command::Trust {
+            keys,
+            edges,
+            owner_rank,
+            runs,
+        } => {
+            ensure!(
+                runs >= 1 && keys >= 2 && edges >= 1,
+                "--runs and --edges must be at least 1, --keys at least 2"
+            );
+            debug_build_note();
+            trust::run(
+                trust::TrustBench {
+                    keys,
+                    edges,
+                    owner_rank,
+                    runs,
                 },
                 out,
             )

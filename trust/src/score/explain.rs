@@ -273,11 +273,6 @@ impl TrustModel {
         }
     }
 
-    /// The node of `key`, if it is in the graph.
-    fn node_of(&self, key: &NostrKey) -> Option<Node> {
-        self.store.lookup(key).and_then(|kid| self.graph.node(kid))
-    }
-
     /// `node`'s mass over the typical follow's (0 when the owner follows no one).
     fn relative(&self, node: Node) -> f64 {
         match self.typical {

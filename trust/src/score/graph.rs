@@ -24,7 +24,7 @@ const FAR: u8 = u8::MAX;
 const LEFT_OUT: u8 = u8::MAX - 1;
 
 /// The graph around the owner, as of its last build.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Graph {
     /// Node → store number, in key order.
     kid: Vec<Kid>,
@@ -59,7 +59,13 @@ impl Graph {
         let mut budget = limits.max_edges;
         let (mut keys_left_out, mut edges_left_out) = (0u64, 0u64);
         for step in 1..=limits.depth {
-            level.sort_unstable_by_key(|&k| store.key(k));
+            // Where the edge cap may stop this step part way, the order
+            // lists are read in decides what is kept: key order, never
+            // arrival order. Otherwise the order changes nothing.
+            let listed: usize = level.iter().map(|&k| store.follows(k).len()).sum();
+            if listed > budget {
+                level.sort_unstable_by_key(|&k| store.key(k));
+            }
             let mut reached = Vec::new();
             for &source in &level {
                 if silenced[source as usize] {
@@ -140,6 +146,137 @@ impl Graph {
             keys_left_out,
             edges_left_out,
         }
+    }
+
+    /// This graph with `author`'s row replaced by its list in `store`, made
+    /// without a new search: the same graph [`build`](Self::build) would
+    /// give, for the cost of copying the rows. `None` when the change may
+    /// move a key's distance or meet a cap, and only a build can tell:
+    /// a follow of a key further than one step past `author`, of a new key
+    /// whose own list would be read, an unfollow that leaves a key without
+    /// its way in (unless it is a leaf followed by `author` alone, which
+    /// leaves the graph), or a cap hit before or after.
+    pub(crate) fn patched(&self, store: &Store, author: Kid, limits: &Limits) -> Option<Self> {
+        if self.keys_left_out > 0 || self.edges_left_out > 0 {
+            return None;
+        }
+        let a = self.node(author)?;
+        let step = self.dist(a) + 1;
+        let list = store.follows(author);
+        let old_row = self.follows(a);
+        if step > self.depth || self.out.len() - old_row.len() + list.len() > limits.max_edges {
+            return None;
+        }
+        let mut added = Vec::new();
+        for &target in list {
+            match self.node(target) {
+                Some(n) if self.dist(n) > step => return None,
+                Some(_) => {}
+                None if step < self.depth && !store.follows(target).is_empty() => return None,
+                None => added.push(target),
+            }
+        }
+        let listed = |kid: Kid| {
+            list.binary_search_by_key(&store.key(kid), |&k| store.key(k))
+                .is_ok()
+        };
+        let mut dropped = Vec::new();
+        for &n in old_row {
+            let d = self.dist(n);
+            if d == 0 || listed(self.kid(n)) {
+                continue;
+            }
+            let followers = self.followers(n);
+            if followers.iter().any(|&f| f != a && self.dist(f) + 1 == d) {
+                continue;
+            }
+            if followers == [a] && self.follows(n).is_empty() {
+                dropped.push(n);
+                continue;
+            }
+            return None;
+        }
+        if self.len() + added.len() - dropped.len() > limits.max_keys {
+            return None;
+        }
+        // The new order: the old nodes less the dropped, the added merged
+        // in by key (`list`, and so `added`, is in key order).
+        let mut kid = Vec::with_capacity(self.len() + added.len());
+        let mut dist = Vec::with_capacity(kid.capacity());
+        let mut renumber = vec![NONE; self.len()];
+        let mut added = added.into_iter().peekable();
+        for old in 0..self.len() as Node {
+            let old_kid = self.kid(old);
+            while let Some(&new) = added.peek()
+                && store.key(new) < store.key(old_kid)
+            {
+                kid.push(new);
+                dist.push(step);
+                added.next();
+            }
+            if dropped.contains(&old) {
+                continue;
+            }
+            renumber[old as usize] = kid.len() as Node;
+            kid.push(old_kid);
+            dist.push(self.dist(old));
+        }
+        for new in added {
+            kid.push(new);
+            dist.push(step);
+        }
+        let mut node = vec![NONE; store.len()];
+        for (n, &k) in kid.iter().enumerate() {
+            node[k as usize] = n as Node;
+        }
+        // Rows are copied with the new numbers, which keep their order;
+        // only `author`'s row, and its place in its targets' rows of
+        // followers, change.
+        let new_author = node[author as usize];
+        let row: Vec<Node> = list.iter().map(|&t| node[t as usize]).collect();
+        let edges = self.out.len() - old_row.len() + row.len();
+        let mut out_start = Vec::with_capacity(kid.len() + 1);
+        let mut out = Vec::with_capacity(edges);
+        let mut in_start = Vec::with_capacity(kid.len() + 1);
+        let mut inward = Vec::with_capacity(edges);
+        out_start.push(0);
+        in_start.push(0);
+        for (n, &k) in kid.iter().enumerate() {
+            let old = self.node(k);
+            if k == author {
+                out.extend_from_slice(&row);
+            } else if let Some(old) = old {
+                out.extend(self.follows(old).iter().map(|&t| renumber[t as usize]));
+            }
+            out_start.push(out.len() as u32);
+            let from = inward.len();
+            if let Some(old) = old {
+                inward.extend(
+                    self.followers(old)
+                        .iter()
+                        .map(|&f| renumber[f as usize])
+                        .filter(|&f| f != new_author),
+                );
+            }
+            if row.binary_search(&(n as Node)).is_ok() {
+                let at = inward[from..].partition_point(|&f| f < new_author);
+                inward.insert(from + at, new_author);
+            }
+            in_start.push(inward.len() as u32);
+        }
+        Some(Self {
+            owner: renumber[self.owner as usize],
+            kid,
+            node,
+            dist,
+            depth: self.depth,
+            out_start,
+            out,
+            in_start,
+            inward,
+            keys_left_out: 0,
+            edges_left_out: 0,
+        })
     }
 
     /// How many keys the graph holds.
@@ -225,6 +362,7 @@ fn reverse(out_start: &[u32], out: &[Node]) -> (Vec<u32>, Vec<Node>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::input::FollowList;
     use crate::score::store::test_lists::{key, store};
 
     fn build(store: &mut Store, limits: Limits) -> Graph {
@@ -289,6 +427,96 @@ mod tests {
         let g = build(&mut s, limits);
         assert_eq!(g.edges(), 3);
         assert_eq!(g.left_out(), (0, 2));
+    }
+
+    /// `author`'s list replaced by `follows`: the patched graph, checked
+    /// equal to a new build whenever there is one.
+    fn patch(store: &mut Store, limits: Limits, author: u8, follows: &[u8]) -> Option<Graph> {
+        let before = build(store, limits);
+        store.insert_follow_list(FollowList {
+            author: key(author),
+            created_at: 2,
+            follows: follows.iter().map(|&n| key(n)).collect(),
+        });
+        let author = store.lookup(&key(author)).unwrap();
+        let patched = before.patched(store, author, &limits);
+        if let Some(patched) = &patched {
+            assert_eq!(*patched, build(store, limits), "a patch is a build");
+        }
+        patched
+    }
+
+    #[test]
+    fn a_patch_gives_the_graph_a_build_gives_or_declines() {
+        // 1 → 2, 3; 2 → 4, 5; 3 → 5; depth 2.
+        let lists: &[(u8, &[u8])] = &[(1, &[2, 3]), (2, &[4, 5]), (3, &[5]), (4, &[6])];
+        let limits = Limits::default();
+        let patched = |author, follows: &[u8]| patch(&mut store(lists), limits, author, follows);
+        // Following a key already two steps out, and a new key.
+        assert!(patched(3, &[4, 5, 9]).is_some());
+        // Unfollowing a key that has another way in, and a leaf only 2 followed.
+        assert!(patched(2, &[5]).is_some());
+        // The owner following a new key with no list of its own.
+        assert!(patched(1, &[2, 3, 8]).is_some());
+        // The owner following 4, whose list would now be read: declined.
+        assert!(patched(1, &[2, 3, 4]).is_none());
+        // The owner dropping 2, the only way to 4: declined.
+        assert!(patched(1, &[3]).is_none());
+    }
+
+    #[test]
+    fn patches_agree_with_builds_on_a_larger_network() {
+        use crate::score::synthetic::{self, Spec};
+        let spec = Spec {
+            keys: 300,
+            edges: 3000,
+            seed: 3,
+        };
+        let owner = synthetic::key(spec.seed, 20);
+        let lists: Vec<FollowList> = synthetic::follow_lists(spec).collect();
+        let limits = Limits {
+            depth: 3,
+            ..Limits::default()
+        };
+        let (mut patched, mut read) = (0, 0);
+        for (i, list) in lists.iter().enumerate().step_by(3) {
+            let mut s = Store::new(100);
+            for l in &lists {
+                s.insert_follow_list(l.clone());
+            }
+            let owner_kid = s.intern(owner);
+            let silenced = vec![false; s.len()];
+            let before = Graph::build(&s, owner_kid, &silenced, &limits);
+            let author = s.lookup(&list.author).unwrap();
+            if before
+                .node(author)
+                .is_none_or(|n| before.dist(n) >= limits.depth)
+            {
+                continue;
+            }
+            read += 1;
+            // Drop one follow in five, add one of the graph's keys and a new one.
+            let mut changed = list.clone();
+            changed.created_at = 2;
+            changed.follows = (list.follows.iter().enumerate())
+                .filter(|(j, _)| j % 5 != 0)
+                .map(|(_, k)| *k)
+                .collect();
+            changed
+                .follows
+                .push(synthetic::key(spec.seed, (i * 13) % spec.keys));
+            changed.follows.push(synthetic::key(99, i));
+            s.insert_follow_list(changed);
+            let silenced = vec![false; s.len()];
+            if let Some(graph) = before.patched(&s, author, &limits) {
+                patched += 1;
+                assert_eq!(graph, Graph::build(&s, owner_kid, &silenced, &limits));
+            }
+        }
+        assert!(
+            patched * 2 > read,
+            "only {patched} of {read} changes could be patched"
+        );
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub mod verdict;
 
 #[cfg(test)]
 mod attack_tests;
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod test_network;
 
 pub use input::{
     AppAsks, FollowList, MuteList, Policy, Publisher, PublisherFacts, Report, ReportKind,
@@ -50,7 +54,7 @@ pub use input::{
 };
 pub use key::NostrKey;
 pub use limits::{Limits, Truncation};
-pub use model::{Computed, GraphStats, TrustModel};
+pub use model::{Computed, GraphStats, GraphWork, TrustModel};
 pub use reason::{Names, Person, Reason};
 pub use reviews::{Reviews, Unweighted, WeightedReview};
 pub use verdict::{AppVerdict, Band, Verdict};

@@ -40,11 +40,21 @@ pub(crate) fn typical_mass(
 
 /// The score of a key whose mass is `relative` times the typical follow's.
 pub(crate) fn score(relative: f64) -> u8 {
+    points(relative).round() as u8
+}
+
+/// The score before rounding, 0 to 100.
+pub(crate) fn points(relative: f64) -> f64 {
     if relative <= 0.0 {
-        return 0;
+        return 0.0;
     }
-    let points = SCORE_AT_TYPICAL + SCORE_PER_DECADE * relative.log10();
-    points.round().clamp(0.0, 100.0) as u8
+    (SCORE_AT_TYPICAL + SCORE_PER_DECADE * relative.log10()).clamp(0.0, 100.0)
+}
+
+/// The mass below which the score is 0, when the typical follow's is
+/// `typical`: precision below it never shows.
+pub(crate) fn zero_score_mass(typical: f64) -> f64 {
+    typical * 10f64.powf(-SCORE_AT_TYPICAL / SCORE_PER_DECADE)
 }
 
 #[cfg(test)]
@@ -60,5 +70,8 @@ mod tests {
         assert_eq!(score(1e-6), 0);
         assert_eq!(score(1e6), 100);
         assert_eq!(score(0.0), 0);
+        let floor = zero_score_mass(1.0);
+        assert_eq!(points(floor), 0.0);
+        assert!(points(floor * 1.01) > 0.0);
     }
 }

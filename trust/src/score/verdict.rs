@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reason::Reason;
 
@@ -41,7 +41,7 @@ pub const SUSPICIOUS_SCORE_CAP: u8 = 20;
 
 /// How far to trust a publisher or an app, worst first (so `band >=
 /// Band::Known` reads as "known or better").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
     /// Never installed: blocked by the owner or a publicly known key.
