@@ -729,6 +729,11 @@ pub struct InstallArgs {
     /// Networks to fetch over.
     #[arg(long, value_enum, default_value = "local")]
     pub network: NetworkArg,
+    /// Install although your trust in the app is below "known" (see
+    /// `archy trust explain DID/APP`); the decision is journaled. A blocked
+    /// app is never installed.
+    #[arg(long)]
+    pub trust_anyway: bool,
     #[command(flatten)]
     pub apps: AppsArgs,
 }

@@ -238,7 +238,8 @@ pub struct Explained {
     /// 0 to 100.
     pub score: u8,
     /// `trusted`, `known`, `unknown`, `suspicious` or `blocked`.
-    pub band: String,
+    #[schema(value_type = String)]
+    pub band: Band,
     /// Why, most decisive first.
     pub reasons: Vec<Said>,
     /// For an app: its publisher's verdict.
@@ -261,7 +262,7 @@ impl Explained {
     fn of(score: u8, band: Band, reasons: &[Reason]) -> Self {
         Self {
             score,
-            band: band.to_string(),
+            band,
             reasons: reasons
                 .iter()
                 .map(|reason| Said {

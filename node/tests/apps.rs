@@ -757,7 +757,14 @@ fn a_release_fetched_from_its_publisher_installs_verified_and_runs(mode: Mode) {
     let node = Node::new(tmp.path(), "node", &podman);
     let app = "org.archipelago.hello-web";
     let release = format!("{did}/{app}");
-    let installed = node.json(&["app", "install", &release, "--origin", &origin.ticket]);
+    let installed = node.json(&[
+        "app",
+        "install",
+        &release,
+        "--origin",
+        &origin.ticket,
+        "--trust-anyway",
+    ]);
     assert_eq!(installed["dev"], false, "{installed}");
     assert_eq!(installed["publisher"], did.as_str());
     let page = get(8080, "/").expect("the fetched app answers");

@@ -141,6 +141,13 @@ impl Orchestrator {
         self.state.journal()
     }
 
+    /// Records a decision about `app` that is not an operation (an install
+    /// the user confirmed against the node's policy, say), ended at once.
+    pub fn journal_note(&self, app: &str, op: &str, outcome: &str) -> Result<(), Error> {
+        let seq = self.state.journal_start(app, op)?;
+        self.state.journal_finish(seq, outcome)
+    }
+
     /// The directory holding an app's data (`data/`) and secrets (`secrets/`).
     pub fn app_dir(&self, app: &str) -> PathBuf {
         self.dir.join("apps").join(app)

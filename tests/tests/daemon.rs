@@ -119,8 +119,33 @@ fn a_fresh_node_installs_by_name_what_discovery_found_and_keeps_its_data() {
         serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|p| p["total"] == 1)
     });
     // No ticket, no origin: the listing and discovery say where to fetch.
+    // B's owner follows no one, so A's demo publisher is unknown to it:
+    // installing needs a confirmation, and says why.
     let name = format!("{publisher}/{APP}");
-    let installed = ok(&b, &podman, &["app", "install", &name]);
+    let refused = archy(&b, &podman, &["app", "install", &name]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    for words in [
+        "is unknown to you",
+        "--trust-anyway",
+        "outside your network",
+    ] {
+        assert!(said.contains(words), "{words:?} in {said}");
+    }
+    assert_eq!(ok(&b, &podman, &["app", "ls"]), Value::Array(Vec::new()));
+    let installed = ok(&b, &podman, &["app", "install", &name, "--trust-anyway"]);
+    let journal = ok(&b, &podman, &["app", "journal"]);
+    let decision = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["op"] == "install below known")
+        .expect("the confirmed decision is journaled");
+    let outcome = decision["outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("confirmed by the user at band unknown"),
+        "{outcome}"
+    );
     assert_eq!(
         (installed["id"].as_str(), installed["dev"].as_bool()),
         (Some(APP), Some(false))
@@ -138,7 +163,10 @@ fn a_fresh_node_installs_by_name_what_discovery_found_and_keeps_its_data() {
     // Reinstalled through the API: the progress stream never goes back
     // and ends with one terminal event.
     let started: Value = runtime
-        .block_on(api.post("/api/apps", &serde_json::json!({ "app": name })))
+        .block_on(api.post(
+            "/api/apps",
+            &serde_json::json!({ "app": name, "trust_anyway": true }),
+        ))
         .unwrap();
     let op = started["operation"].as_u64().unwrap();
     let mut seen = Vec::new();
@@ -332,7 +360,14 @@ fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_instal
     ok(
         &b,
         &podman,
-        &["app", "install", &name, "--origin", &origin.ticket],
+        &[
+            "app",
+            "install",
+            &name,
+            "--origin",
+            &origin.ticket,
+            "--trust-anyway",
+        ],
     );
 
     // The publisher rotates its catalog's key, then releases 1.0.1 signed
@@ -471,6 +506,7 @@ fn dependencies_are_installed_first_and_guard_stop_and_uninstall() {
             &format!("{did}/org.test.orphan"),
             "--origin",
             &origin.ticket,
+            "--trust-anyway",
         ],
     );
     let said = String::from_utf8_lossy(&refused.stderr);
@@ -488,6 +524,7 @@ fn dependencies_are_installed_first_and_guard_stop_and_uninstall() {
             &format!("{did}/org.test.jotter"),
             "--origin",
             &origin.ticket,
+            "--trust-anyway",
         ],
     );
     let installed = ok(&b, &podman, &["app", "ls"]);

@@ -200,11 +200,17 @@ pub struct InstallBody {
     /// knows.
     #[serde(default)]
     pub providers: Vec<String>,
+    /// Install although the owner's trust in the app is below `known`
+    /// (never when blocked); the decision is journaled with the band and
+    /// reasons of the moment.
+    #[serde(default)]
+    pub trust_anyway: bool,
 }
 
 /// Installs an app by name, from the sources the node knows.
 #[utoipa::path(post, path = "/api/apps", tag = "apps", request_body = InstallBody,
     responses((status = 202, description = "Started", body = Started),
+              (status = 403, description = "The owner's trust in the app is below known (confirm with trust_anyway), or it is blocked; the causes are the reasons", body = ErrorBody),
               (status = 422, description = "Not an app name", body = ErrorBody)))]
 pub async fn install(
     State(node): State<Node>,
@@ -214,13 +220,19 @@ pub async fn install(
     let source = if body.dev {
         InstallSource::Dev(body.app.into())
     } else {
-        InstallSource::Published(Box::new(wanted(
-            &body.app,
-            body.origin.as_ref(),
-            &body.providers,
-        )?))
+        let wanted = wanted(&body.app, body.origin.as_ref(), &body.providers)?;
+        // Refused at once, with the reasons; the operation judges again
+        // when it starts, in case the verdict changed in between.
+        node.judge_install(&wanted.name.publisher, &wanted.name.app, body.trust_anyway)
+            .map_err(|refused| {
+                ApiError::new(StatusCode::FORBIDDEN, refused.to_string())
+                    .with_causes(refused.reasons())
+            })?;
+        InstallSource::Published(Box::new(wanted))
     };
-    let id = node.install(source).map_err(|e| operations_error(&e))?;
+    let id = node
+        .install(source, body.trust_anyway)
+        .map_err(|e| operations_error(&e))?;
     Ok(started(id))
 }
 

@@ -61,6 +61,12 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, what)
     }
 
+    /// `causes` under the message.
+    pub fn with_causes(mut self, causes: Vec<String>) -> Self {
+        self.body.causes = causes;
+        self
+    }
+
     /// The status it answers with.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -147,8 +147,24 @@ pub fn install(args: InstallArgs, update: bool, out: &Output) -> anyhow::Result<
                 "dev": args.dev,
                 "origin": args.origin,
                 "providers": args.providers,
+                "trust_anyway": args.trust_anyway,
             });
-            run_operation(session, out, async |c| c.post("/api/apps", &body).await).await?
+            run_operation(session, out, async |c| {
+                c.post("/api/apps", &body).await.map_err(|e| match e {
+                    // The node asks for a confirmation: say how to give it.
+                    ClientError::Api {
+                        status: 403,
+                        error,
+                        causes,
+                    } if error.ends_with("needs an explicit confirmation") => ClientError::Api {
+                        status: 403,
+                        error: format!("{error}: repeat with --trust-anyway to install it anyway"),
+                        causes,
+                    },
+                    other => other,
+                })
+            })
+            .await?
         };
         let summary: AppSummary =
             serde_json::from_value(result.clone()).context("the node's answer is not an app")?;

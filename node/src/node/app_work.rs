@@ -17,7 +17,7 @@ use archy_registry::swarm::{FetchEvent, FetchRequest, NodeTicket};
 use archy_registry::verified::VerifiedManifest;
 use serde::Serialize;
 
-use super::Node;
+use super::{Node, TrustRefused};
 use crate::fetching::{FetchSession, ReleaseName};
 use crate::operations::{Failure, OperationsError, Reporter};
 
@@ -101,7 +101,10 @@ struct Done {
 
 impl Node {
     /// Starts installing `source`; returns the operation's id.
-    pub fn install(&self, source: InstallSource) -> Result<u64, OperationsError> {
+    /// A published app installs only as far as the owner's trust allows
+    /// ([`Node::judge_install`]); `confirmed` lets one below `known`
+    /// through, and that decision is journaled.
+    pub fn install(&self, source: InstallSource, confirmed: bool) -> Result<u64, OperationsError> {
         let shown = match &source {
             InstallSource::Published(wanted) => name_text(&wanted.name),
             InstallSource::Dev(path) => path.display().to_string(),
@@ -109,10 +112,22 @@ impl Node {
         self.spawn_operation("install", &shown, move |node, reporter| {
             Box::pin(async move {
                 let (verified, share) = match &source {
-                    InstallSource::Published(wanted) => (
-                        node.fetch_by_name(wanted, reporter, FETCH_SHARE).await?.0,
-                        FETCH_SHARE,
-                    ),
+                    InstallSource::Published(wanted) => {
+                        let (did, app) = (&wanted.name.publisher, &wanted.name.app);
+                        let refused = |r: TrustRefused| Failure {
+                            causes: r.reasons(),
+                            error: r.to_string(),
+                        };
+                        if let Some(verdict) =
+                            node.judge_install(did, app, confirmed).map_err(refused)?
+                        {
+                            node.journal_confirmed(app, &verdict);
+                        }
+                        (
+                            node.fetch_by_name(wanted, reporter, FETCH_SHARE).await?.0,
+                            FETCH_SHARE,
+                        )
+                    }
                     InstallSource::Dev(path) => (dev_release(path)?, 0),
                 };
                 node.meet_dependencies(verified.manifest(), reporter, share)
@@ -148,6 +163,14 @@ impl Node {
                         let name =
                             ReleaseName::from_str(&format!("{}/{}", installed.publisher, id))
                                 .map_err(|e| Failure::of(&e))?;
+                        // An installed app updates whatever its band, but
+                        // never from a blocked publisher.
+                        if let Err(refused) = node.judge_install(&name.publisher, &id, true) {
+                            return Err(Failure {
+                                causes: refused.reasons(),
+                                error: format!("no update: {refused}"),
+                            });
+                        }
                         let wanted = Wanted {
                             name: ReleaseName {
                                 version: wanted.name.version.clone(),

@@ -12,11 +12,13 @@ mod dependencies;
 mod maintenance;
 mod pins;
 mod swarm_work;
+mod trust_gate;
 mod upkeep;
 
 pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
 pub use pins::{PublisherPins, RootPin};
 pub use swarm_work::{Fetched, FetchedBlob};
+pub use trust_gate::TrustRefused;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -215,9 +217,15 @@ impl Node {
             None
         };
         let market = discovery.as_ref().map(|d| d.market().clone());
-        // A demo node trusts its own demo publisher; other nodes judge it
+        // A node trusts the publishers whose catalogs it serves with their
+        // key, and a demo node its demo publisher; other nodes judge them
         // like any other.
-        let pinned = demo.iter().map(DemoPublisher::did).collect();
+        let pinned = swarm
+            .publishes()
+            .iter()
+            .cloned()
+            .chain(demo.iter().map(DemoPublisher::did))
+            .collect();
         let limits = archy_trust::score::Limits {
             depth: config.trust.depth,
             max_keys: config.trust.max_keys,
