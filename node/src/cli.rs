@@ -72,6 +72,21 @@ pub enum TrustCommand {
     /// The follow graph the score stands on.
     #[command(subcommand)]
     Graph(TrustGraphCommand),
+    /// Trust a publisher by your own word (it leaves the block list).
+    Allow(TrustDidArgs),
+    /// Never install from a publisher, whatever its score (it leaves the
+    /// allow list).
+    Block(TrustDidArgs),
+    /// Take a publisher off your allow and block lists.
+    Unblock(TrustDidArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustDidArgs {
+    /// The publisher's DID.
+    pub did: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Subcommand)]

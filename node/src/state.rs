@@ -29,6 +29,9 @@ const PEERS: TableDefinition<&str, &str> = TableDefinition::new("peers");
 const OPERATIONS: TableDefinition<u64, &str> = TableDefinition::new("operations");
 /// Installed app id → () for the apps the user let update themselves.
 const AUTO_UPDATE: TableDefinition<&str, ()> = TableDefinition::new("auto_update");
+/// Publisher DID → `allow` or `block`: the owner's lists, which the trust
+/// score reads.
+const TRUST_LISTS: TableDefinition<&str, &str> = TableDefinition::new("trust_lists");
 /// Operations kept; older ones are dropped as new ones start.
 const MAX_OPERATIONS: usize = 1000;
 
@@ -111,6 +114,7 @@ impl NodeState {
             tx.open_table(PEERS)?;
             tx.open_table(OPERATIONS)?;
             tx.open_table(AUTO_UPDATE)?;
+            tx.open_table(TRUST_LISTS)?;
             Ok(())
         })?;
         Ok(state)
@@ -318,6 +322,36 @@ impl NodeState {
                 apps.push(row?.0.value().to_owned());
             }
             Ok(apps)
+        })
+    }
+
+    /// Puts `did` on the owner's `list` (`allow` or `block`), off the
+    /// other; `None` takes it off both.
+    pub fn set_trust_list(&self, did: &str, list: Option<&str>) -> Result<(), StateError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(TRUST_LISTS)?;
+            match list {
+                Some(list) => {
+                    table.insert(did, list)?;
+                }
+                None => {
+                    table.remove(did)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The owner's allow and block lists: (DID, list), by DID.
+    pub fn trust_lists(&self) -> Result<Vec<(String, String)>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(TRUST_LISTS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                rows.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(rows)
         })
     }
 

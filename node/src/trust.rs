@@ -69,6 +69,26 @@ impl Trust {
         }
     }
 
+    /// Replaces the owner's allow and block lists; the next answer uses
+    /// them (they change no one's place in the graph, so nothing is
+    /// recomputed).
+    pub fn set_lists(&self, allowed: Vec<Did>, blocked: Vec<Did>) {
+        let policy = {
+            let mut held = self
+                .policy
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            held.allowed = allowed;
+            held.blocked = blocked;
+            held.clone()
+        };
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .model
+            .set_policy(policy);
+    }
+
     /// The owner's Nostr key.
     pub fn owner(&self) -> NostrKey {
         self.owner

@@ -118,6 +118,8 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(trust::graph))
         .routes(routes!(trust::publisher))
         .routes(routes!(trust::app))
+        .routes(routes!(trust::lists))
+        .routes(routes!(trust::put_list, trust::delete_list))
         .routes(routes!(apps::list, apps::install))
         .routes(routes!(apps::show, apps::uninstall))
         .routes(routes!(apps::act))

@@ -1,14 +1,15 @@
 //! `/api/trust`: how far the owner trusts a publisher or an app, with the
-//! reasons, and the graph the score stands on.
+//! reasons, the graph the score stands on, and the owner's allow and block
+//! lists.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use crate::node::Node;
+use crate::node::{Node, TrustList};
 use crate::trust::{Explained, asks_of};
 use archy_discovery::graph_sync::GraphStatus;
 use archy_discovery::market::{Answer, Query};
@@ -95,4 +96,70 @@ pub async fn app(
     Ok(Json(Explained::app(
         &node.trust().app(&did, &app_id, &asks),
     )))
+}
+
+/// A publisher on one of the owner's lists.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Listed {
+    /// The publisher.
+    pub did: String,
+    /// `allow` or `block`.
+    pub list: TrustList,
+}
+
+/// The owner's allow and block lists.
+#[utoipa::path(get, path = "/api/trust/lists", tag = "trust",
+    responses((status = 200, description = "Publishers on the owner's lists", body = [Listed])))]
+pub async fn lists(State(node): State<Node>) -> Result<Json<Vec<Listed>>, ApiError> {
+    let lists = node.trust_lists().map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(
+        lists
+            .into_iter()
+            .map(|(did, list)| Listed { did, list })
+            .collect(),
+    ))
+}
+
+/// Which list to put a publisher on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListBody {
+    /// `allow` or `block`.
+    pub list: TrustList,
+}
+
+/// Puts a publisher on the allow or the block list (off the other), at
+/// once: the next verdict and install use it.
+#[utoipa::path(put, path = "/api/trust/lists/{did}", tag = "trust",
+    params(("did" = String, Path, description = "The publisher's DID")),
+    request_body = ListBody,
+    responses((status = 200, description = "Its verdict now", body = Explained),
+              (status = 422, description = "Not a DID, or not a list", body = ErrorBody)))]
+pub async fn put_list(
+    State(node): State<Node>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ListBody>, JsonRejection>,
+) -> Result<Json<Explained>, ApiError> {
+    let Path(did) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let did = did_of(&did)?;
+    node.set_trust_list(&did, Some(body.list))
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(Explained::publisher(&node.trust().publisher(&did))))
+}
+
+/// Takes a publisher off the owner's lists.
+#[utoipa::path(delete, path = "/api/trust/lists/{did}", tag = "trust",
+    params(("did" = String, Path, description = "The publisher's DID")),
+    responses((status = 200, description = "Its verdict now", body = Explained),
+              (status = 422, description = "Not a DID", body = ErrorBody)))]
+pub async fn delete_list(
+    State(node): State<Node>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Explained>, ApiError> {
+    let Path(did) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let did = did_of(&did)?;
+    node.set_trust_list(&did, None)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(Explained::publisher(&node.trust().publisher(&did))))
 }

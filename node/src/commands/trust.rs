@@ -1,6 +1,7 @@
-//! `archy trust explain|graph`: how far this node's owner trusts a
-//! publisher or an app, and the graph that stands on; asks the node's API
-//! (the running node, or one started for the command).
+//! `archy trust explain|graph|allow|block|unblock`: how far this node's
+//! owner trusts a publisher or an app, the graph that stands on, and the
+//! owner's own lists; asks the node's API (the running node, or one
+//! started for the command).
 
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ pub fn run(cmd: TrustCommand, out: &Output) -> anyhow::Result<ExitCode> {
     let data = match &cmd {
         TrustCommand::Explain(a) => &a.data,
         TrustCommand::Graph(TrustGraphCommand::Stats(a)) => &a.data,
+        TrustCommand::Allow(a) | TrustCommand::Block(a) | TrustCommand::Unblock(a) => &a.data,
     };
     let data = data_dir(data)?;
     runtime()?.block_on(async {
@@ -36,6 +38,25 @@ pub fn run(cmd: TrustCommand, out: &Output) -> anyhow::Result<ExitCode> {
             TrustCommand::Graph(TrustGraphCommand::Stats(_)) => {
                 client.get::<TrustGraph>("/api/trust").await.map(|graph| {
                     out.result(&graph, || graph_text(&graph));
+                })
+            }
+            TrustCommand::Allow(a) | TrustCommand::Block(a) | TrustCommand::Unblock(a) => {
+                let path = format!("/api/trust/lists/{}", a.did);
+                let answer = match &cmd {
+                    TrustCommand::Allow(_) => {
+                        client
+                            .put(&path, &serde_json::json!({"list": "allow"}))
+                            .await
+                    }
+                    TrustCommand::Block(_) => {
+                        client
+                            .put(&path, &serde_json::json!({"list": "block"}))
+                            .await
+                    }
+                    _ => client.delete(&path).await,
+                };
+                answer.map(|explained: Explained| {
+                    out.result(&explained, || explained_text(&a.did, &explained));
                 })
             }
         };

@@ -18,7 +18,7 @@ mod upkeep;
 pub use app_work::{AppAction, InstallSource, UpdateSource, Wanted};
 pub use pins::{PublisherPins, RootPin};
 pub use swarm_work::{Fetched, FetchedBlob};
-pub use trust_gate::TrustRefused;
+pub use trust_gate::{TrustList, TrustRefused};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -306,6 +306,9 @@ impl Node {
             inner: Arc::new(inner),
         };
         node.share_fetch_roots();
+        if let Err(e) = node.load_trust_lists() {
+            tracing::warn!("the owner's allow and block lists were not read: {e}");
+        }
         if node.inner.config.swarm.upkeep_every > 0 {
             let every = Duration::from_secs(node.inner.config.swarm.upkeep_every);
             let task = tokio::spawn(upkeep::upkeep_loop(node.clone(), every, stopped_upkeep));

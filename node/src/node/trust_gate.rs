@@ -47,7 +47,73 @@ impl TrustRefused {
     }
 }
 
+/// Which of the owner's lists a publisher is on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustList {
+    /// Trusted by the owner's word.
+    Allow,
+    /// Never installed.
+    Block,
+}
+
+impl TrustList {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Block => "block",
+        }
+    }
+}
+
 impl Node {
+    /// The owner's allow and block lists, by DID.
+    pub fn trust_lists(&self) -> Result<Vec<(String, TrustList)>, crate::state::StateError> {
+        Ok(self
+            .state()
+            .trust_lists()?
+            .into_iter()
+            .map(|(did, list)| {
+                let list = if list == "block" {
+                    TrustList::Block
+                } else {
+                    TrustList::Allow
+                };
+                (did, list)
+            })
+            .collect())
+    }
+
+    /// Puts `did` on `list` (off the other), or off both with `None`: kept
+    /// in the node's state, and in force from the next answer on.
+    pub fn set_trust_list(
+        &self,
+        did: &Did,
+        list: Option<TrustList>,
+    ) -> Result<(), crate::state::StateError> {
+        self.state()
+            .set_trust_list(did.as_str(), list.map(TrustList::word))?;
+        self.load_trust_lists()
+    }
+
+    /// Hands the stored lists to the trust model.
+    pub(super) fn load_trust_lists(&self) -> Result<(), crate::state::StateError> {
+        let (mut allowed, mut blocked) = (Vec::new(), Vec::new());
+        for (did, list) in self.trust_lists()? {
+            let Ok(did) = did.parse::<Did>() else {
+                continue;
+            };
+            match list {
+                TrustList::Allow => allowed.push(did),
+                TrustList::Block => blocked.push(did),
+            }
+        }
+        self.trust().set_lists(allowed, blocked);
+        Ok(())
+    }
+
     /// The owner's verdict on app `app_id` of `did`: the app's, when its
     /// listing is in the market (its reports and what it asks count),
     /// else its publisher's.
