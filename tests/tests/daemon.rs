@@ -147,6 +147,22 @@ fn a_fresh_node_installs_by_name_what_discovery_found_and_keeps_its_data() {
         "{outcome}"
     );
     assert_eq!(
+        ok(&b, &podman, &["app", "ls"])[0]["trust"]["band"],
+        "unknown"
+    );
+    // Blocked after it was installed: flagged, and never updated from.
+    ok(&b, &podman, &["trust", "block", &publisher]);
+    let listed = archy(&b, &podman, &["app", "ls"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("TRUST: blocked (score 0)"), "{listed}");
+    let update = archy(&b, &podman, &["app", "update", APP]);
+    let said = String::from_utf8_lossy(&update.stderr);
+    assert!(
+        !update.status.success() && said.contains("no update: ") && said.contains("is blocked"),
+        "{said}"
+    );
+    ok(&b, &podman, &["trust", "unblock", &publisher]);
+    assert_eq!(
         (installed["id"].as_str(), installed["dev"].as_bool()),
         (Some(APP), Some(false))
     );

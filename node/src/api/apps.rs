@@ -24,6 +24,7 @@ use crate::fetching::ReleaseName;
 use crate::node::{AppAction, InstallSource, Node, UpdateSource, Wanted};
 use crate::operations::{Event, Operation, OperationsError};
 use archy_registry::swarm::NodeTicket;
+use archy_trust::score::Band;
 
 /// Progress streams open at once.
 pub const MAX_STREAMS: usize = 16;
@@ -87,6 +88,20 @@ pub struct InstalledApp {
     /// Whether it updates itself when upkeep finds a newer release
     /// (`PUT /api/apps/{id}/auto-update`).
     pub auto_update: bool,
+    /// The owner's trust in it now (none for a dev install); an app that
+    /// became `suspicious` or `blocked` after it was installed is flagged
+    /// by it (`GET /api/trust/{did}/{app}` says why).
+    pub trust: Option<TrustBrief>,
+}
+
+/// A verdict in brief.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TrustBrief {
+    /// The band.
+    #[schema(value_type = String)]
+    pub band: Band,
+    /// 0 to 100.
+    pub score: u8,
 }
 
 /// Every installed app, with updates found.
@@ -108,10 +123,24 @@ pub async fn list(State(node): State<Node>) -> Result<Json<Vec<InstalledApp>>, A
             .map(|app| InstalledApp {
                 update_available: updates.get(&app.id).cloned(),
                 auto_update: auto.contains(&app.id),
+                trust: trust_of(&node, &app),
                 app,
             })
             .collect(),
     ))
+}
+
+/// The owner's trust in an installed app, unless it is a dev install.
+fn trust_of(node: &Node, app: &AppSummary) -> Option<TrustBrief> {
+    if app.dev {
+        return None;
+    }
+    let did = app.publisher.parse::<archy_trust::Did>().ok()?;
+    let verdict = node.verdict_on(&did, &app.id);
+    Some(TrustBrief {
+        band: verdict.band,
+        score: verdict.score,
+    })
 }
 
 /// Whether an app updates itself.

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use archy_node::api::apps::TrustBrief;
 use archy_node::client::{ClientError, NodeClient};
 use archy_node::config::NetworkChoice;
 use archy_node::fetching::ReleaseName;
@@ -15,6 +16,7 @@ use archy_orchestrator::state::JournalEntry;
 use archy_orchestrator::{AppSummary, quadlet};
 use archy_registry::tuf::time::UtcTime;
 use archy_registry::{Form, Manifest};
+use archy_trust::score::Band;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -306,8 +308,16 @@ pub fn list(args: AppsArgs, out: &Output) -> anyhow::Result<ExitCode> {
                 } else {
                     ""
                 };
+                // Flagged once your trust in it drops (`archy trust explain`
+                // says why).
+                let flag = listed
+                    .trust
+                    .as_ref()
+                    .filter(|t| t.band <= Band::Suspicious)
+                    .map(|t| format!("  TRUST: {} (score {})", t.band, t.score))
+                    .unwrap_or_default();
                 text += &format!(
-                    "{:<36} {:<10} {:<8} {:<10} {}{dev}{auto}{update}\n",
+                    "{:<36} {:<10} {:<8} {:<10} {}{dev}{auto}{update}{flag}\n",
                     a.id,
                     a.version,
                     format!("{:?}", a.desired).to_lowercase(),
@@ -329,6 +339,8 @@ struct Listed {
     update_available: Option<String>,
     #[serde(default)]
     auto_update: bool,
+    #[serde(default)]
+    trust: Option<TrustBrief>,
 }
 
 /// An app and its containers, as `GET /api/apps/{id}` answers.

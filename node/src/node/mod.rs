@@ -251,6 +251,15 @@ impl Node {
             Arc::new(apps::open(&apps::config(&data, &choice)?, APPS_OPEN_WAIT).await?);
         let (stop, stopped) = watch::channel(false);
         let stopped_upkeep = stop.subscribe();
+        if let Some(market) = market.clone() {
+            // Answers from the start reflect what discovery already holds.
+            let first = trust.clone();
+            match tokio::task::spawn_blocking(move || first.refresh(&market)).await {
+                Ok(Err(e)) => tracing::warn!("trust: discovery's inputs unreadable: {e}"),
+                Err(e) => tracing::warn!("trust: the first build failed: {e}"),
+                Ok(Ok(_)) => {}
+            }
+        }
         let trust_task = market
             .clone()
             .map(|market| tokio::spawn(trust.clone().refresh_loop(market, stop.subscribe())));
