@@ -63,6 +63,34 @@ pub enum Command {
     /// How far this node's owner trusts publishers and apps, and why.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Review an app: a rating and a few words, signed by your key and
+    /// sent to Nostr relays. Each node weighs it by how far its owner
+    /// trusts you.
+    Review(ReviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The app: PUBLISHER_DID/APP_ID.
+    #[arg(value_name = "DID/APP")]
+    pub app: String,
+    /// 1 to 5 stars.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub rating: u8,
+    /// What you say about it (at most 4000 bytes).
+    #[arg(long, default_value = "")]
+    pub text: String,
+    /// Your key file (`archy key new`); its Nostr key signs the review.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// A relay to send the review to; repeat for several [default: this
+    /// machine's node, ws://127.0.0.1:7447].
+    #[arg(long = "relay", value_name = "URL")]
+    pub relays: Vec<String>,
+    /// Seconds allowed for each relay step (connect, read, each send), 1 to 120.
+    #[arg(long, value_name = "SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -108,6 +108,29 @@ impl Trust {
             .explain_app(did, app_id, asks, unix_now(), &built.names)
     }
 
+    /// The reviews of app `app_id` of `did`, weighted by their authors'
+    /// standing.
+    pub fn reviews(&self, did: &Did, app_id: &str) -> ReviewsShown {
+        let built = self.read();
+        let reviews = built.model.reviews(did, app_id, &built.names);
+        ReviewsShown {
+            average: reviews.average,
+            weight: reviews.weight,
+            reviews: reviews
+                .reviews
+                .into_iter()
+                .map(|r| ReviewShown {
+                    author: r.author.to_string(),
+                    rating: r.rating,
+                    text: r.text,
+                    created_at: r.created_at,
+                    weight: r.weight,
+                    note: r.note.map(|n| n.to_string()),
+                })
+                .collect(),
+        }
+    }
+
     /// The graph's size and what its caps left out.
     pub fn stats(&self) -> GraphStats {
         self.read().model.stats()
@@ -266,6 +289,37 @@ pub struct Explained {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(no_recursion)]
     pub publisher: Option<Box<Explained>>,
+    /// For an app: its reviews, weighted by their authors' standing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<ReviewsShown>,
+}
+
+/// An app's reviews as shown: heaviest first, and their weighted average.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewsShown {
+    /// The weighted average rating; none when no review weighs anything.
+    pub average: Option<f64>,
+    /// The sum of the weights.
+    pub weight: f64,
+    /// Every review held.
+    pub reviews: Vec<ReviewShown>,
+}
+
+/// One review and the weight it carries.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewShown {
+    /// Its author's name, or short npub.
+    pub author: String,
+    /// 1 to 5 stars.
+    pub rating: u8,
+    /// As written.
+    pub text: String,
+    /// When (Unix seconds).
+    pub created_at: u64,
+    /// 0 to 1.
+    pub weight: f64,
+    /// Why it counts for nothing, when it does not count.
+    pub note: Option<String>,
 }
 
 /// One reason: its sentence and its evidence.
@@ -291,6 +345,7 @@ impl Explained {
                 })
                 .collect(),
             publisher: None,
+            reviews: None,
         }
     }
 

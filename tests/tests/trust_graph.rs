@@ -24,6 +24,9 @@ use nostr::{Event, EventBuilder, Keys, Kind, Tag};
 use nostr_sdk::Client;
 use tokio::runtime::Runtime;
 
+/// The app the publisher in these tests lists.
+const APP: &str = "org.example.any";
+
 fn follows(who: &Keys, whom: &[&Keys]) -> Event {
     EventBuilder::new(Kind::ContactList, "")
         .tags(whom.iter().map(|k| Tag::public_key(k.public_key())))
@@ -118,6 +121,16 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
         SyntheticPublisher::new(Identity::generate().unwrap(), "Mallory", now + 86_400).unwrap();
     let alice_key = alice.identity.nostr_keys();
     let mallory_key = mallory.identity.nostr_keys();
+    // Reviewers write with key files, as a user would: one the owner
+    // follows, one no one follows.
+    let friend_file = tmp.path().join("friend.key");
+    let stranger_file = tmp.path().join("stranger.key");
+    for file in [&friend_file, &stranger_file] {
+        common::ok(&["key", "new", "--out", common::s(file)]);
+    }
+    let friend = archy_trust::keyfile::load(&friend_file)
+        .unwrap()
+        .nostr_keys();
     let mut config = NodeConfig::default();
     config.relay.port = 0;
     config.apps.enabled = false;
@@ -129,12 +142,19 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
         .expect("the node starts");
     let relay = node.relay_url().unwrap().to_owned();
     let events = [
-        follows(&owner, &[&ann, &ben, &cat]),
+        follows(&owner, &[&ann, &ben, &cat, &friend]),
         follows(&ann, &[&alice_key]),
         follows(&ben, &[&alice_key]),
         follows(&cat, &[&alice_key]),
         follows(&stranger, &[&mallory_key]),
         alice.publisher_event(now - 10).unwrap(),
+        alice.catalog_event(now - 10).unwrap(),
+        alice
+            .listing_event(
+                &alice.listing(APP, "Any", "An app", &["tools"]).unwrap(),
+                now - 10,
+            )
+            .unwrap(),
         mallory.publisher_event(now - 10).unwrap(),
     ];
     runtime.block_on(send_all(&relay, &events));

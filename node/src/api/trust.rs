@@ -59,7 +59,8 @@ pub async fn publisher(
 }
 
 /// How far the owner trusts one app, and why: its publisher's standing,
-/// reports on the app, and what its manifest asks of the machine.
+/// reports on the app, and what its manifest asks of the machine; with its
+/// reviews weighted by their authors' standing.
 #[utoipa::path(get, path = "/api/trust/{did}/{app}", tag = "trust",
     params(("did" = String, Path, description = "The publisher's DID"),
            ("app" = String, Path, description = "The app id")),

@@ -36,6 +36,7 @@ pub fn run(
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Market(cmd) => market::run(cmd, out),
         Command::Trust(cmd) => trust::run(cmd, out),
+        Command::Review(args) => publish::review(args, out),
     }
 }
 

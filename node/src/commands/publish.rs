@@ -1,12 +1,13 @@
-//! `archy app publish`: the app's events to Nostr relays, with one line per
-//! relay and event.
+//! `archy app publish|unpublish` and `archy review`: events to Nostr
+//! relays, with one line per relay and event.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use archy_discovery::protocol::{MAX_CATEGORIES, MAX_PROVIDERS};
-use archy_discovery::publish::deletion_event;
+use archy_discovery::protocol::{MAX_REVIEW_TEXT, ReviewContent};
+use archy_discovery::publish::{deletion_event, review_event};
 use archy_discovery::relays::{self, Outcome};
 use archy_node::embedded_relay::DEFAULT_PORT;
 use archy_node::publishing::{ListingExtras, app_events};
@@ -15,7 +16,7 @@ use archy_trust::{Identity, keyfile};
 use nostr::{Event, Timestamp};
 
 use super::runtime;
-use crate::cli::{PublishArgs, UnpublishArgs};
+use crate::cli::{PublishArgs, ReviewArgs, UnpublishArgs};
 use crate::output::Output;
 
 pub fn run(args: PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
@@ -63,6 +64,39 @@ pub fn unpublish(args: UnpublishArgs, out: &Output) -> anyhow::Result<ExitCode> 
         &args.relays,
         args.timeout,
         "withdrawn",
+        out,
+    )
+}
+
+/// `archy review DID/APP`: a review signed by the key in `--key` (anyone
+/// may review; how much it counts is each reader's trust in the key).
+pub fn review(args: ReviewArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let (did, app_id) = args
+        .app
+        .rsplit_once('/')
+        .with_context(|| format!("'{}' is not PUBLISHER_DID/APP_ID", args.app))?;
+    let did: archy_trust::Did = did
+        .parse()
+        .with_context(|| format!("'{did}' is not a publisher's DID"))?;
+    ensure!(
+        args.text.len() <= MAX_REVIEW_TEXT,
+        "the review is {} bytes; at most {MAX_REVIEW_TEXT}",
+        args.text.len()
+    );
+    let identity =
+        keyfile::load(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
+    let now = u64::try_from(UtcTime::now().unix()).unwrap_or(0);
+    let content = ReviewContent {
+        rating: args.rating,
+        text: args.text.clone(),
+    };
+    let event = review_event(&identity, &did, app_id, &content, Timestamp::from_secs(now))?;
+    send(
+        &identity,
+        &[event],
+        &args.relays,
+        args.timeout,
+        "reviewed",
         out,
     )
 }

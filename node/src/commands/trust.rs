@@ -80,6 +80,31 @@ fn explained_text(target: &str, e: &Explained) -> String {
             text += &format!("  - {}\n", reason.text);
         }
     }
+    if let Some(reviews) = &e.reviews {
+        text += &match reviews.average {
+            Some(average) => format!(
+                "reviews: {average:.1} of 5, weighted ({} review(s))\n",
+                reviews.reviews.len()
+            ),
+            None => format!(
+                "reviews: {} review(s), none from anyone in your network\n",
+                reviews.reviews.len()
+            ),
+        };
+        for r in &reviews.reviews {
+            text += &format!(
+                "  {} stars from {} (weight {:.2}): {}{}\n",
+                r.rating,
+                r.author,
+                r.weight,
+                r.text,
+                r.note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     text.trim_end().to_owned()
 }
 
