@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use archy_trust::score::Band;
+
 use crate::graph_sync::{GraphStatus, SharedGraphStatus};
 use crate::ingest::Ingestor;
 use crate::relay_client::{RelayStatus, Statuses};
@@ -72,6 +74,22 @@ pub struct ListingSummary {
     pub categories: Vec<String>,
     /// Relevance (search only).
     pub score: Option<f32>,
+    /// How far the node's owner trusts the app, as the node judges it
+    /// (discovery leaves it empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustBrief>,
+}
+
+/// A trust verdict in brief, for lists of apps.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrustBrief {
+    /// The band.
+    #[schema(value_type = String)]
+    pub band: Band,
+    /// 0 to 100.
+    pub score: u8,
+    /// The most decisive reasons, as sentences.
+    pub reasons: Vec<String>,
 }
 
 /// A page of results.
@@ -107,6 +125,10 @@ pub struct ListingDetail {
     pub publisher: Option<PublisherRecord>,
     /// Its publisher's pinned root.
     pub root: Option<RootSummary>,
+    /// How far the node's owner trusts the app, as the node judges it
+    /// (discovery leaves it empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustBrief>,
 }
 
 /// One relay.
@@ -360,6 +382,7 @@ impl Market {
                             timestamp_version: r.timestamp_version,
                         }),
                         listing,
+                        trust: None,
                     })),
                     None => None,
                 };
@@ -439,6 +462,7 @@ fn page(
             version: listing.version,
             categories: listing.categories,
             score: scored.then_some(hit.score),
+            trust: None,
         });
     }
     Ok(Answer::Page(Page {

@@ -8,7 +8,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use archy_discovery::market::{Market, SocialSnapshot};
+use archy_discovery::market::{Market, SocialSnapshot, TrustBrief};
 use archy_discovery::social::parse_key;
 use archy_discovery::store::StoreError;
 use archy_trust::Did;
@@ -352,6 +352,23 @@ impl Explained {
     /// A publisher's verdict.
     pub fn publisher(verdict: &Verdict) -> Self {
         Self::of(verdict.score, verdict.band, &verdict.reasons)
+    }
+
+    /// In brief, with its `n` most decisive reasons (an app's own, then
+    /// its publisher's).
+    pub fn brief(&self, n: usize) -> TrustBrief {
+        let publisher = self.publisher.iter().flat_map(|p| &p.reasons);
+        TrustBrief {
+            band: self.band,
+            score: self.score,
+            reasons: self
+                .reasons
+                .iter()
+                .chain(publisher)
+                .take(n)
+                .map(|r| r.text.clone())
+                .collect(),
+        }
     }
 
     /// An app's verdict, with its publisher's.

@@ -23,8 +23,8 @@ use super::error::{ApiError, ErrorBody};
 use crate::fetching::ReleaseName;
 use crate::node::{AppAction, InstallSource, Node, UpdateSource, Wanted};
 use crate::operations::{Event, Operation, OperationsError};
+use archy_discovery::market::TrustBrief;
 use archy_registry::swarm::NodeTicket;
-use archy_trust::score::Band;
 
 /// Progress streams open at once.
 pub const MAX_STREAMS: usize = 16;
@@ -94,16 +94,6 @@ pub struct InstalledApp {
     pub trust: Option<TrustBrief>,
 }
 
-/// A verdict in brief.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct TrustBrief {
-    /// The band.
-    #[schema(value_type = String)]
-    pub band: Band,
-    /// 0 to 100.
-    pub score: u8,
-}
-
 /// Every installed app, with updates found.
 #[utoipa::path(get, path = "/api/apps", tag = "apps",
     responses((status = 200, description = "Installed apps", body = [InstalledApp])))]
@@ -130,17 +120,16 @@ pub async fn list(State(node): State<Node>) -> Result<Json<Vec<InstalledApp>>, A
     ))
 }
 
+/// Reasons shown with a verdict in a list.
+pub const TOP_REASONS: usize = 3;
+
 /// The owner's trust in an installed app, unless it is a dev install.
 fn trust_of(node: &Node, app: &AppSummary) -> Option<TrustBrief> {
     if app.dev {
         return None;
     }
     let did = app.publisher.parse::<archy_trust::Did>().ok()?;
-    let verdict = node.verdict_on(&did, &app.id);
-    Some(TrustBrief {
-        band: verdict.band,
-        score: verdict.score,
-    })
+    Some(node.verdict_on(&did, &app.id).brief(TOP_REASONS))
 }
 
 /// Whether an app updates itself.

@@ -3,7 +3,9 @@
 //! `#[utoipa::path]`, which is what puts it in the router too
 //! ([`super::router`]), so no route can be missing from the document.
 
-use archy_discovery::market::{Answer, ListingDetail, Page, Query as MarketQuery, Stats};
+use archy_discovery::market::{
+    Answer, ListingDetail, Page, Query as MarketQuery, Stats, TrustBrief,
+};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -154,9 +156,23 @@ pub async fn market(
         },
     };
     match ask(&node, query).await? {
-        Answer::Page(page) => Ok(Json(page)),
+        Answer::Page(mut page) => {
+            for listing in &mut page.listings {
+                listing.trust = judged(&node, &listing.did, &listing.app_id);
+            }
+            Ok(Json(page))
+        }
         other => Err(unexpected(&other)),
     }
+}
+
+/// The owner's trust in app `app_id` of `did`, in brief.
+fn judged(node: &Node, did: &str, app_id: &str) -> Option<TrustBrief> {
+    let did = did.parse::<archy_trust::Did>().ok()?;
+    Some(
+        node.verdict_on(&did, app_id)
+            .brief(super::apps::TOP_REASONS),
+    )
 }
 
 /// What discovery has seen: table sizes, outcomes, rejections by reason,
@@ -188,8 +204,11 @@ pub async fn listing(
     };
     match ask(&node, query).await? {
         Answer::Listing {
-            detail: Some(detail),
-        } => Ok(Json(*detail)),
+            detail: Some(mut detail),
+        } => {
+            detail.trust = judged(&node, &did, &app_id);
+            Ok(Json(*detail))
+        }
         Answer::Listing { detail: None } => Err(ApiError::not_found(format!(
             "no app {app_id} of {did} is in this node's market"
         ))),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use archy_node::api::apps::TrustBrief;
+use archy_discovery::market::TrustBrief;
 use archy_node::client::{ClientError, NodeClient};
 use archy_node::config::NetworkChoice;
 use archy_node::fetching::ReleaseName;

@@ -105,6 +105,14 @@ fn page_text(page: &Page, search: bool) -> String {
             .filter(|n| !n.is_empty())
             .unwrap_or("");
         text += &format!("{} {}  {}\n    {}\n", l.title, l.version, by, l.summary);
+        if let Some(trust) = &l.trust {
+            let why = trust
+                .reasons
+                .first()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            text += &format!("    {} (score {}){why}\n", trust.band, trust.score);
+        }
         text += &format!("    {}/{}\n", l.did, l.app_id);
     }
     let shown = page.offset + page.listings.len();
@@ -128,6 +136,15 @@ fn detail_text(d: &ListingDetail) -> String {
         text += &format!("categories: {}\n", l.categories.join(", "));
     }
     text += &format!("release:    {} ({} bytes)\n", l.release, l.size);
+    if let Some(trust) = &d.trust {
+        text += &format!(
+            "trust:      {} (score {} of 100)\n",
+            trust.band, trust.score
+        );
+        for reason in &trust.reasons {
+            text += &format!("            - {reason}\n");
+        }
+    }
     if let Some(root) = &d.root {
         text += &format!(
             "root:       v{} {} (pinned {})\n",
