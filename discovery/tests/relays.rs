@@ -247,8 +247,14 @@ async fn a_relay_dropping_mid_backfill_is_asked_again_from_the_same_cursor() {
     // Restarted, the node backfills from its cursor (minus the overlap).
     let before = relay.requests.lock().unwrap().len();
     let discovery = Discovery::start(&dir.path().join("d.redb"), &options).unwrap();
+    // A connection is recorded when it opens, its request when it arrives.
     until(&discovery, "a backfill after the restart", |_| {
-        relay.requests.lock().unwrap().len() > before
+        relay
+            .requests
+            .lock()
+            .unwrap()
+            .get(before)
+            .is_some_and(|filters| !filters.is_empty())
     })
     .await;
     let requests = relay.requests.lock().unwrap().clone();
