@@ -74,6 +74,8 @@ struct Figures {
     explain_followers: u32,
     rss_built_mb: f64,
     rss_peak_mb: f64,
+    /// Whether the peak is since the graph was fed (else of the whole run).
+    peak_reset: bool,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -98,7 +100,7 @@ pub fn run(bench: TrustBench, out: &Output) -> anyhow::Result<()> {
     let mut fed = synthetic::feed(spec, bench.owner_rank, limits);
     fed.model.recompute();
     let feed_s = began.elapsed().as_secs_f64();
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
 
     let mut recompute_ms = Vec::new();
     let mut recompute_steps = 0;
@@ -201,6 +203,7 @@ pub fn run(bench: TrustBench, out: &Output) -> anyhow::Result<()> {
         explain_followers,
         rss_built_mb,
         rss_peak_mb,
+        peak_reset,
     };
     out.result(&figures, || report(&figures, bench.runs));
     Ok(())
@@ -265,8 +268,14 @@ fn report(f: &Figures, runs: usize) -> String {
             "<= 5000 us",
         ),
         format!(
-            "resident memory with the model built: {:.0} MB; peak while recomputing and updating: {:.0} MB (target <= 300 MB)",
-            f.rss_built_mb, f.rss_peak_mb
+            "resident memory with the model built: {:.0} MB; peak {}: {:.0} MB (target <= 300 MB)",
+            f.rss_built_mb,
+            if f.peak_reset {
+                "while recomputing and updating"
+            } else {
+                "of the whole run, the graph's making included (the high-water mark could not be reset)"
+            },
+            f.rss_peak_mb
         ),
     ];
     format!("{}\n({runs} runs of each)", lines.join("\n"))

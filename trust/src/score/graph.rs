@@ -149,14 +149,20 @@ impl Graph {
     }
 
     /// This graph with `author`'s row replaced by its list in `store`, made
-    /// without a new search: the same graph [`build`](Self::build) would
-    /// give, for the cost of copying the rows. `None` when the change may
-    /// move a key's distance or meet a cap, and only a build can tell:
-    /// a follow of a key further than one step past `author`, of a new key
-    /// whose own list would be read, an unfollow that leaves a key without
-    /// its way in (unless it is a leaf followed by `author` alone, which
-    /// leaves the graph), or a cap hit before or after.
-    pub(crate) fn patched(&self, store: &Store, author: Kid, limits: &Limits) -> Option<Self> {
+    /// without a new search over the lists: the same graph
+    /// [`build`](Self::build) would give, for the cost of copying the rows
+    /// (and, if a distance may have moved, one pass over them). `None`
+    /// where only a build can tell: when the change would have a list read
+    /// that was not, or no longer read one that was (a new key's, a key
+    /// brought within the depth or pushed out of it), when a key that
+    /// follows others loses its way in, or when a cap was or would be met.
+    pub(crate) fn patched(
+        &self,
+        store: &Store,
+        author: Kid,
+        silenced: &[bool],
+        limits: &Limits,
+    ) -> Option<Self> {
         if self.keys_left_out > 0 || self.edges_left_out > 0 {
             return None;
         }
@@ -167,34 +173,62 @@ impl Graph {
         if step > self.depth || self.out.len() - old_row.len() + list.len() > limits.max_edges {
             return None;
         }
+        // Whether a build would read `kid`'s list if it were near enough.
+        let reads = |kid: Kid| {
+            !silenced.get(kid as usize).copied().unwrap_or(false) && !store.follows(kid).is_empty()
+        };
+        // The author's new row in this graph's numbers, new keys numbered
+        // after the last node in the order they come.
         let mut added = Vec::new();
-        for &target in list {
-            match self.node(target) {
-                Some(n) if self.dist(n) > step => return None,
-                Some(_) => {}
-                None if step < self.depth && !store.follows(target).is_empty() => return None,
-                None => added.push(target),
-            }
-        }
+        let mut moved = false;
+        let row: Vec<Node> = list
+            .iter()
+            .map(|&target| match self.node(target) {
+                Some(n) => {
+                    moved |= self.dist(n) > step;
+                    Some(n)
+                }
+                None if step < self.depth && reads(target) => None,
+                None => {
+                    added.push(target);
+                    Some((self.len() + added.len() - 1) as Node)
+                }
+            })
+            .collect::<Option<_>>()?;
+        // An unfollow may lengthen a path where no other follower is one
+        // step nearer.
         let listed = |kid: Kid| {
             list.binary_search_by_key(&store.key(kid), |&k| store.key(k))
                 .is_ok()
         };
+        moved |= old_row.iter().any(|&n| {
+            self.dist(n) > 0
+                && !listed(self.kid(n))
+                && !self
+                    .followers(n)
+                    .iter()
+                    .any(|&f| f != a && self.dist(f) + 1 == self.dist(n))
+        });
+        let distances = if moved {
+            self.distances(a, &row, added.len())
+        } else {
+            let mut same = self.dist.clone();
+            same.resize(self.len() + added.len(), step);
+            same
+        };
+        // Every list read before must be read still, and no other; a key
+        // no longer reached leaves the graph if it follows no one in it.
         let mut dropped = Vec::new();
-        for &n in old_row {
-            let d = self.dist(n);
-            if d == 0 || listed(self.kid(n)) {
-                continue;
-            }
-            let followers = self.followers(n);
-            if followers.iter().any(|&f| f != a && self.dist(f) + 1 == d) {
-                continue;
-            }
-            if followers == [a] && self.follows(n).is_empty() {
+        for n in 0..self.len() as Node {
+            let (before, after) = (self.dist(n), distances[n as usize]);
+            if after == FAR {
+                if !self.follows(n).is_empty() {
+                    return None;
+                }
                 dropped.push(n);
-                continue;
+            } else if (before < self.depth) != (after < self.depth) && reads(self.kid(n)) {
+                return None;
             }
-            return None;
         }
         if self.len() + added.len() - dropped.len() > limits.max_keys {
             return None;
@@ -214,12 +248,12 @@ impl Graph {
                 dist.push(step);
                 added.next();
             }
-            if dropped.contains(&old) {
+            if dropped.binary_search(&old).is_ok() {
                 continue;
             }
             renumber[old as usize] = kid.len() as Node;
             kid.push(old_kid);
-            dist.push(self.dist(old));
+            dist.push(distances[old as usize]);
         }
         for new in added {
             kid.push(new);
@@ -277,6 +311,35 @@ impl Graph {
             keys_left_out: 0,
             edges_left_out: 0,
         })
+    }
+
+    /// Steps from the owner, within the depth, over these rows with
+    /// `author`'s replaced by `row`, for the nodes and `extra` new keys
+    /// numbered after them ([`FAR`] where not reached).
+    fn distances(&self, author: Node, row: &[Node], extra: usize) -> Vec<u8> {
+        let mut dist = vec![FAR; self.len() + extra];
+        dist[self.owner as usize] = 0;
+        let mut level = vec![self.owner];
+        let mut step = 0;
+        while !level.is_empty() && step < self.depth {
+            step += 1;
+            let mut next = Vec::new();
+            for &n in &level {
+                let follows = match n {
+                    n if n == author => row,
+                    n if (n as usize) < self.len() => self.follows(n),
+                    _ => &[],
+                };
+                for &t in follows {
+                    if dist[t as usize] == FAR {
+                        dist[t as usize] = step;
+                        next.push(t);
+                    }
+                }
+            }
+            level = next;
+        }
+        dist
     }
 
     /// How many keys the graph holds.
@@ -439,7 +502,7 @@ mod tests {
             follows: follows.iter().map(|&n| key(n)).collect(),
         });
         let author = store.lookup(&key(author)).unwrap();
-        let patched = before.patched(store, author, &limits);
+        let patched = before.patched(store, author, &vec![false; store.len()], &limits);
         if let Some(patched) = &patched {
             assert_eq!(*patched, build(store, limits), "a patch is a build");
         }
@@ -462,6 +525,13 @@ mod tests {
         assert!(patched(1, &[2, 3, 4]).is_none());
         // The owner dropping 2, the only way to 4: declined.
         assert!(patched(1, &[3]).is_none());
+        // Three steps deep, the owner following 4 moves 4 and 6 nearer
+        // without changing whose lists are read: patched.
+        let deeper = Limits {
+            depth: 3,
+            ..Limits::default()
+        };
+        assert!(patch(&mut store(lists), deeper, 1, &[2, 3, 4]).is_some());
     }
 
     #[test]
@@ -508,7 +578,7 @@ mod tests {
             changed.follows.push(synthetic::key(99, i));
             s.insert_follow_list(changed);
             let silenced = vec![false; s.len()];
-            if let Some(graph) = before.patched(&s, author, &limits) {
+            if let Some(graph) = before.patched(&s, author, &silenced, &limits) {
                 patched += 1;
                 assert_eq!(graph, Graph::build(&s, owner_kid, &silenced, &limits));
             }

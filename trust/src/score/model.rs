@@ -290,12 +290,6 @@ impl TrustModel {
         }
     }
 
-    /// What the caps left out: the part of [`stats`](Self::stats) a caller
-    /// shows as a warning.
-    pub fn truncation(&self) -> Truncation {
-        self.stats().truncation
-    }
-
     /// The L1 distance between this model's mass and `other`'s, key by
     /// key (a key in one graph only counts its whole mass): how far an
     /// [`update`](Self::update) drifted from a [`recompute`](Self::recompute).
@@ -327,17 +321,9 @@ impl TrustModel {
         self.owner
     }
 
-    /// The graph from the stored lists, with muted and publicly known keys
-    /// silenced (in the graph, but their lists unread).
+    /// The graph from the stored lists, by a new search.
     fn build_graph(&self) -> Graph {
-        let mut silenced = vec![false; self.store.len()];
-        let known = known_keys::nostr_keys().copied();
-        for key in self.store.muted().iter().copied().chain(known) {
-            if let Some(kid) = self.store.lookup(&key) {
-                silenced[kid as usize] = true;
-            }
-        }
-        Graph::build(&self.store, self.owner_kid, &silenced, &self.limits)
+        Graph::build(&self.store, self.owner_kid, &self.silenced(), &self.limits)
     }
 
     /// The graph with each changed list patched in, when there are few
@@ -346,12 +332,26 @@ impl TrustModel {
         if self.stale || self.changed.len() > MAX_PATCHES {
             return None;
         }
+        let silenced = self.silenced();
         let mut graph: Option<Graph> = None;
         for &author in &self.changed {
             let base = graph.as_ref().unwrap_or(&self.graph);
-            graph = Some(base.patched(&self.store, author, &self.limits)?);
+            graph = Some(base.patched(&self.store, author, &silenced, &self.limits)?);
         }
         graph
+    }
+
+    /// By store number: the keys whose lists are never read, muted and
+    /// publicly known ones (they stay in the graph).
+    fn silenced(&self) -> Vec<bool> {
+        let mut silenced = vec![false; self.store.len()];
+        let known = known_keys::nostr_keys().copied();
+        for key in self.store.muted().iter().copied().chain(known) {
+            if let Some(kid) = self.store.lookup(&key) {
+                silenced[kid as usize] = true;
+            }
+        }
+        silenced
     }
 
     /// Records the typical follow's mass for a new result.

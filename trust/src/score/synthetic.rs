@@ -68,7 +68,10 @@ fn follow_list(spec: &Spec, total: f64, keys: &[NostrKey], rank: usize) -> Follo
 /// The ranks the key of rank `rank` follows, as drawn.
 fn targets(spec: &Spec, total: f64, rank: usize) -> Vec<usize> {
     let degree = degree(spec, total, rank);
-    let mut random = SplitMix(spec.seed ^ (rank as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    // Each rank's stream starts from a hash of the seed and the rank: seeds
+    // that differ by a few steps of the generator would give streams that
+    // repeat each other, shifted.
+    let mut random = SplitMix(SplitMix(spec.seed).next() ^ SplitMix(rank as u64).next());
     let mut chosen = HashSet::with_capacity(degree);
     let mut targets = Vec::with_capacity(degree);
     while targets.len() < degree {
@@ -148,6 +151,7 @@ fn weight(rank: usize) -> f64 {
 struct SplitMix(u64);
 
 impl SplitMix {
+    /// The next 64 random bits.
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -165,6 +169,24 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn almost_every_key_is_followed() {
+        let spec = Spec {
+            keys: 2000,
+            edges: 40_000,
+            seed: 1,
+        };
+        let mut followed = std::collections::HashSet::new();
+        for list in follow_lists(spec) {
+            followed.extend(list.follows);
+        }
+        assert!(
+            followed.len() > 1990,
+            "only {} keys followed",
+            followed.len()
+        );
+    }
 
     #[test]
     fn the_graph_has_the_size_asked_and_is_the_same_every_time() {
