@@ -128,7 +128,7 @@ fn a_fresh_node_installs_by_name_what_discovery_found_and_keeps_its_data() {
     for words in [
         "is unknown to you",
         "--trust-anyway",
-        "outside your network",
+        "its publisher is unknown",
     ] {
         assert!(said.contains(words), "{words:?} in {said}");
     }

@@ -194,6 +194,78 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
             .any(|s| s.starts_with("followed by 3 people you follow: ")),
         "{said:?}"
     );
+
+    // The market carries the verdict, with its reasons.
+    let dir = common::s(&data);
+    let app = format!("{did}/{APP}");
+    let shown = common::wait_until("the app in the market", 30, || {
+        let out = common::archy(&["market", "show", &app, "--data-dir", dir, "--json"]);
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        out.status.success().then_some(shown)
+    });
+    assert_eq!(shown["trust"]["band"], "known", "{shown}");
+    let found = common::json(&["market", "search", "any", "--data-dir", dir]);
+    let listed = &found["listings"][0]["trust"];
+    assert_eq!(listed["band"], "known", "{found}");
+    assert!(
+        listed["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with("followed by 3 people you follow")),
+        "{listed}"
+    );
+
+    // Reviews, sent with `archy review` to the node's relay, weigh by
+    // their authors' standing: the friend's counts, the stranger's does not.
+    for (file, rating, text) in [(&friend_file, "5", "great"), (&stranger_file, "1", "awful")] {
+        common::ok(&[
+            "review",
+            &app,
+            "--rating",
+            rating,
+            "--text",
+            text,
+            "--key",
+            common::s(file),
+            "--relay",
+            &relay,
+        ]);
+    }
+    let explained = common::wait_until("both reviews weighed", 30, || {
+        let e = common::json(&["trust", "explain", &app, "--data-dir", dir]);
+        (e["reviews"]["reviews"].as_array().map_or(0, Vec::len) == 2).then_some(e)
+    });
+    let reviews = &explained["reviews"];
+    assert_eq!(reviews["average"], 5.0, "{reviews}");
+    let stranger_said = reviews["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["text"] == "awful")
+        .unwrap();
+    assert_eq!(stranger_said["weight"], 0.0);
+    assert_eq!(
+        stranger_said["note"],
+        "its author is outside your network, so it counts for nothing"
+    );
+
+    // The owner's own word, live: blocked, nothing of it installs, even
+    // confirmed; allowed, a stranger's publisher is trusted.
+    let blocked = common::json(&["trust", "block", did.as_str(), "--data-dir", dir]);
+    assert_eq!(blocked["band"], "blocked");
+    assert_eq!(node.trust().publisher(&did).band, Band::Blocked);
+    let install = ["app", "install", &app, "--trust-anyway", "--data-dir", dir];
+    let refused = common::archy(&install);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("is blocked: it is never installed"),
+        "{said}"
+    );
+    let unblocked = common::json(&["trust", "unblock", did.as_str(), "--data-dir", dir]);
+    assert_eq!(unblocked["band"], "known");
+    let mallory_did = mallory.identity.did();
+    let allowed = common::json(&["trust", "allow", mallory_did.as_str(), "--data-dir", dir]);
+    assert_eq!(allowed["band"], "trusted");
     runtime.block_on(node.shutdown());
 }
 

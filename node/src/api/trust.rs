@@ -94,9 +94,11 @@ pub async fn app(
         )));
     };
     let asks = asks_of(detail.listing.manifest.get());
-    Ok(Json(Explained::app(
-        &node.trust().app(&did, &app_id, &asks),
-    )))
+    let trust = node.trust();
+    Ok(Json(Explained {
+        reviews: Some(trust.reviews(&did, &app_id)),
+        ..Explained::app(&trust.app(&did, &app_id, &asks))
+    }))
 }
 
 /// A publisher on one of the owner's lists.

@@ -83,7 +83,8 @@ fn explained_text(target: &str, e: &Explained) -> String {
     if let Some(reviews) = &e.reviews {
         text += &match reviews.average {
             Some(average) => format!(
-                "reviews: {average:.1} of 5, weighted ({} review(s))\n",
+                "reviews: {average:.1} of 5, weighted, from a total weight of {:.2} ({} review(s))\n",
+                reviews.weight,
                 reviews.reviews.len()
             ),
             None => format!(
