@@ -20,9 +20,10 @@ use nostr_sdk::Client;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use crate::protocol::{FOLLOWS_KIND, MAX_LIST_KEYS, MUTES_KIND, REPORT_KIND};
+use crate::note::Note;
+use crate::protocol::{FOLLOWS_KIND, MUTES_KIND, REPORT_KIND};
 use crate::relay_client::{Feed, RawEvent};
-use crate::social::{Key, parse_key};
+use crate::social::{self, Key, SocialInput};
 
 /// Authors named in one request: relays refuse filters past a size.
 pub const AUTHORS_PER_REQUEST: usize = 250;
@@ -193,26 +194,17 @@ async fn walk(
 }
 
 /// Keeps `event` (a follow list) as its author's if it is the newest seen
-/// and its id and signature hold; its keys sorted, at most
-/// [`MAX_LIST_KEYS`] of them, as the store keeps them.
+/// and its id and signature hold; its keys read as the store keeps them
+/// ([`social::read`]).
 fn keep_newest(newest: &mut BTreeMap<Key, (u64, Vec<Key>)>, event: &Event) {
     let author = event.pubkey.to_bytes();
     let at = event.created_at.as_secs();
     if newest.get(&author).is_some_and(|(held, _)| *held >= at) || event.verify().is_err() {
         return;
     }
-    let mut keys: Vec<Key> = event
-        .tags
-        .iter()
-        .filter_map(|tag| match tag.as_slice() {
-            [name, key, ..] if name == "p" => parse_key(key),
-            _ => None,
-        })
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.truncate(MAX_LIST_KEYS);
-    newest.insert(author, (at, keys));
+    if let Ok(SocialInput::Follows(list)) = social::read(&Note::of(event)) {
+        newest.insert(author, (at, list.keys));
+    }
 }
 
 #[cfg(test)]
