@@ -12,7 +12,7 @@ use archy_trust::score::Band;
 use crate::graph_sync::{GraphStatus, SharedGraphStatus};
 use crate::ingest::Ingestor;
 use crate::relay_client::{RelayStatus, Statuses};
-use crate::search::MAX_RESULTS;
+use crate::search::{MAX_RESULTS, Rank};
 use crate::store::{
     ListKind, ListingRecord, PinnedRoot, PublisherRecord, ReportRecord, ReviewRecord, RootConflict,
     Sizes, StoreError, StoredList,
@@ -22,7 +22,8 @@ use crate::store::{
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "query", rename_all = "snake_case")]
 pub enum Query {
-    /// Every listing, by title.
+    /// Every listing, by title (by the asker's ranking, then title, when
+    /// it ranks).
     List {
         /// Only listings in this category, if given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,12 +331,20 @@ impl Market {
 
     /// Answers `query`.
     pub fn answer(&self, query: &Query) -> Answer {
+        self.answer_ranked(query, None)
+    }
+
+    /// Answers `query`, a list or search ordered with `rank`'s weight of
+    /// each listing when given (see [`SearchIndex::search_ranked`]).
+    ///
+    /// [`SearchIndex::search_ranked`]: crate::search::SearchIndex::search_ranked
+    pub fn answer_ranked(&self, query: &Query, rank: Option<Rank<'_>>) -> Answer {
         let Ok(ingestor) = self.ingestor.lock() else {
             return Answer::Error {
                 reason: "the index is unavailable after a crash of the ingest loop".into(),
             };
         };
-        match self.answer_with(&ingestor, query) {
+        match self.answer_with(&ingestor, query, rank) {
             Ok(answer) => answer,
             Err(e) => Answer::Error {
                 reason: e.to_string(),
@@ -343,7 +352,12 @@ impl Market {
         }
     }
 
-    fn answer_with(&self, ingestor: &Ingestor, query: &Query) -> Result<Answer, StoreError> {
+    fn answer_with(
+        &self,
+        ingestor: &Ingestor,
+        query: &Query,
+        rank: Option<Rank<'_>>,
+    ) -> Result<Answer, StoreError> {
         Ok(match query {
             Query::List {
                 category,
@@ -353,7 +367,7 @@ impl Market {
                 ingestor,
                 &ingestor
                     .index()
-                    .search_in("", category.as_deref(), *offset, *limit),
+                    .search_ranked("", category.as_deref(), *offset, *limit, rank),
                 *offset,
                 false,
             )?,
@@ -366,7 +380,7 @@ impl Market {
                 ingestor,
                 &ingestor
                     .index()
-                    .search_in(text, category.as_deref(), *offset, *limit),
+                    .search_ranked(text, category.as_deref(), *offset, *limit, rank),
                 *offset,
                 true,
             )?,

@@ -47,6 +47,10 @@ pub struct Fields<'a> {
     pub categories: &'a [String],
 }
 
+/// Weighs a listing (publisher DID, app id) for ranking, 0 to 1: the
+/// node's trust in it, say.
+pub type Rank<'a> = &'a mut dyn FnMut(&str, &str) -> f32;
+
 /// One result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -259,12 +263,27 @@ impl SearchIndex {
         offset: usize,
         limit: usize,
     ) -> Results {
+        self.search_ranked(query, category, offset, limit, None)
+    }
+
+    /// As [`SearchIndex::search_in`], ordered with `rank`'s weight of each
+    /// listing (publisher DID, app id) when given: a search by relevance
+    /// times weight, a list by weight, then by title. The relevance shown
+    /// stays the search's own.
+    pub fn search_ranked(
+        &self,
+        query: &str,
+        category: Option<&str>,
+        offset: usize,
+        limit: usize,
+        rank: Option<Rank<'_>>,
+    ) -> Results {
         let limit = limit.min(MAX_RESULTS);
         let category = category.map(str::to_lowercase);
         let category = category.as_deref();
         let words: Vec<Cow<'_, str>> = words(query).take(MAX_TERMS_PER_FIELD).collect();
         if words.is_empty() {
-            return self.by_title(category, offset, limit);
+            return self.by_title(category, offset, limit, rank);
         }
         let n = self.live.max(1) as f32;
         let avg_len = (self.total_len as f32 / n).max(1.0);
@@ -310,15 +329,21 @@ impl SearchIndex {
             }
         }
         let all = words.len() as u8;
-        let mut hits: Vec<(u32, f32)> = matched
+        let mut rank = rank;
+        // (slot, relevance, what orders it)
+        let mut hits: Vec<(u32, f32, f32)> = matched
             .iter()
             .enumerate()
             .filter(|(slot, m)| **m == all && self.in_category(*slot as u32, category))
-            .map(|(slot, _)| (slot as u32, scores[slot]))
+            .map(|(slot, _)| {
+                let relevance = scores[slot];
+                let weight = rank.as_mut().map_or(1.0, |rank| self.weigh(slot, rank));
+                (slot as u32, relevance, relevance * weight)
+            })
             .collect();
         let total = hits.len();
-        let order = |a: &(u32, f32), b: &(u32, f32)| {
-            b.1.total_cmp(&a.1)
+        let order = |a: &(u32, f32, f32), b: &(u32, f32, f32)| {
+            b.2.total_cmp(&a.2)
                 .then_with(|| self.title(a.0).cmp(self.title(b.0)))
         };
         let wanted = (offset + limit).min(hits.len());
@@ -333,9 +358,16 @@ impl SearchIndex {
                 .into_iter()
                 .skip(offset)
                 .take(limit)
-                .filter_map(|(slot, score)| self.hit(slot, score))
+                .filter_map(|(slot, relevance, _)| self.hit(slot, relevance))
                 .collect(),
         }
+    }
+
+    /// `rank`'s weight of the listing in `slot`.
+    fn weigh(&self, slot: usize, rank: &mut Rank<'_>) -> f32 {
+        self.docs[slot]
+            .as_ref()
+            .map_or(0.0, |doc| rank(&doc.did, &doc.app_id))
     }
 
     fn matching_terms<'a>(
@@ -385,18 +417,34 @@ impl SearchIndex {
         }
     }
 
-    fn by_title(&self, category: Option<&str>, offset: usize, limit: usize) -> Results {
-        let mut live: Vec<u32> = (0..self.docs.len() as u32)
+    fn by_title(
+        &self,
+        category: Option<&str>,
+        offset: usize,
+        limit: usize,
+        mut rank: Option<Rank<'_>>,
+    ) -> Results {
+        // (slot, weight): every weight is 1 when nothing ranks.
+        let mut live: Vec<(u32, f32)> = (0..self.docs.len() as u32)
             .filter(|s| self.in_category(*s, category))
+            .map(|slot| {
+                let weight = rank
+                    .as_mut()
+                    .map_or(1.0, |rank| self.weigh(slot as usize, rank));
+                (slot, weight)
+            })
             .collect();
-        live.sort_by(|a, b| self.title(*a).cmp(self.title(*b)));
+        live.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| self.title(a.0).cmp(self.title(b.0)))
+        });
         Results {
             total: live.len(),
             hits: live
                 .into_iter()
                 .skip(offset)
                 .take(limit)
-                .filter_map(|slot| self.hit(slot, 0.0))
+                .filter_map(|(slot, _)| self.hit(slot, 0.0))
                 .collect(),
         }
     }
@@ -534,6 +582,34 @@ mod tests {
             index.terms.keys().collect::<BTreeSet<_>>(),
             "the ordered terms are the terms"
         );
+    }
+
+    #[test]
+    fn a_rank_orders_lists_by_weight_and_searches_by_relevance_times_weight() {
+        let index = sample();
+        let mut weights = |_: &str, app: &str| match app {
+            "org.wiki" => 1.0,
+            "org.photos" => 0.5,
+            _ => 0.1,
+        };
+        let listed = index.search_ranked("", None, 0, 10, Some(&mut weights));
+        assert_eq!(
+            apps(&listed),
+            ["org.wiki", "org.photos", "org.music", "org.notes"],
+            "by weight, then by title"
+        );
+        // "notes" is in the title of org.notes and the summary of org.wiki:
+        // the title match ranks first alone, the heavier listing with a rank.
+        let found = index.search_ranked("notes", None, 0, 10, Some(&mut weights));
+        assert_eq!(apps(&found), ["org.wiki", "org.notes"]);
+        let plain = index.search("notes", 0, 10);
+        assert_eq!(
+            found.hits.iter().map(|h| h.score).max_by(f32::total_cmp),
+            plain.hits.iter().map(|h| h.score).max_by(f32::total_cmp),
+            "the relevance shown is the search's own"
+        );
+        let paged = index.search_ranked("", None, 1, 1, Some(&mut weights));
+        assert_eq!((paged.total, apps(&paged)), (4, vec!["org.photos"]));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! a new input. Questions read the last model built; a rebuild runs on a
 //! blocking thread and replaces it whole.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,8 @@ use archy_discovery::store::StoreError;
 use archy_trust::Did;
 use archy_trust::score::{
     AppAsks, AppVerdict, Band, FollowList, GraphStats, Limits, MuteList, Names, NostrKey, Policy,
-    Publisher, PublisherFacts, Reason, Report, ReportTarget, Review, TrustModel, Verdict,
+    Publisher, PublisherFacts, PublisherStanding, Reason, Report, ReportTarget, Review, TrustModel,
+    Verdict, verdict::rank_weight,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -131,6 +133,16 @@ impl Trust {
         }
     }
 
+    /// A ranking of listings by the owner's trust, for one question to the
+    /// market.
+    pub fn ranking(&self) -> Ranking<'_> {
+        Ranking {
+            trust: self,
+            now: unix_now(),
+            publishers: HashMap::new(),
+        }
+    }
+
     /// The graph's size and what its caps left out.
     pub fn stats(&self) -> GraphStats {
         self.read().model.stats()
@@ -180,6 +192,34 @@ impl Trust {
                 _ = stop.changed() => return,
             }
         }
+    }
+}
+
+/// Weighs listings by the owner's trust in them (band first, then score),
+/// remembering each publisher's standing for the question it ranks. The
+/// model is read one listing at a time, never held while the market waits
+/// for its index.
+pub struct Ranking<'a> {
+    trust: &'a Trust,
+    now: u64,
+    /// By DID text; none for a DID that does not parse.
+    publishers: HashMap<String, Option<(Did, PublisherStanding)>>,
+}
+
+impl Ranking<'_> {
+    /// The weight, 0 to 1, of app `app_id` of publisher `did`.
+    pub fn weight(&mut self, did: &str, app_id: &str) -> f32 {
+        let (trust, now) = (self.trust, self.now);
+        let publisher = self.publishers.entry(did.to_owned()).or_insert_with(|| {
+            let did = did.parse::<Did>().ok()?;
+            let standing = trust.read().model.publisher_standing(&did, now);
+            Some((did, standing))
+        });
+        let Some((did, standing)) = publisher else {
+            return 0.0;
+        };
+        let (band, score) = trust.read().model.app_standing(standing, did, app_id);
+        rank_weight(band, score)
     }
 }
 

@@ -555,6 +555,22 @@ fn dependencies_are_installed_first_and_guard_stop_and_uninstall() {
         ["org.archipelago.notes", "org.test.jotter"],
         "{installed}"
     );
+    // The dependency was judged like any install: below known, it came in
+    // on the user's confirmation of the app that needs it, and says so.
+    let journal = ok(&b, &podman, &["app", "journal"]);
+    let mut confirmed: Vec<&str> = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["op"] == "install below known")
+        .filter_map(|e| e["app"].as_str())
+        .collect();
+    confirmed.sort_unstable();
+    assert_eq!(
+        confirmed,
+        ["org.archipelago.notes", "org.test.jotter"],
+        "{journal}"
+    );
 
     for verb in [&["app", "stop"][..], &["app", "uninstall"][..]] {
         let args = [verb, &["org.archipelago.notes"][..]].concat();

@@ -26,6 +26,8 @@ use tokio::runtime::Runtime;
 
 /// The app the publisher in these tests lists.
 const APP: &str = "org.example.any";
+/// The app a stranger's publisher lists to lure searches for it.
+const LURE: &str = "org.example.lure";
 
 fn follows(who: &Keys, whom: &[&Keys]) -> Event {
     EventBuilder::new(Kind::ContactList, "")
@@ -156,6 +158,16 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
             )
             .unwrap(),
         mallory.publisher_event(now - 10).unwrap(),
+        mallory.catalog_event(now - 10).unwrap(),
+        // Written to match a search for "any" better than alice's app.
+        mallory
+            .listing_event(
+                &mallory
+                    .listing(LURE, "Any Any", "Any app, any time", &["tools"])
+                    .unwrap(),
+                now - 10,
+            )
+            .unwrap(),
     ];
     runtime.block_on(send_all(&relay, &events));
 
@@ -204,7 +216,25 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
         out.status.success().then_some(shown)
     });
     assert_eq!(shown["trust"]["band"], "known", "{shown}");
-    let found = common::json(&["market", "search", "any", "--data-dir", dir]);
+    // Ranking uses the score: by relevance alone the stranger's lure comes
+    // first; ranked by the owner's trust, alice's known app does.
+    let found = common::wait_until("both apps found", 30, || {
+        let found = common::json(&["market", "search", "any", "--data-dir", dir]);
+        (found["total"] == 2).then_some(found)
+    });
+    let search = Query::Search {
+        text: "any".into(),
+        category: None,
+        offset: 0,
+        limit: 10,
+    };
+    let Answer::Page(unranked) = node.market().unwrap().answer(&search) else {
+        panic!("a page");
+    };
+    let first = |page: &serde_json::Value| page["listings"][0]["app_id"].clone();
+    assert_eq!(unranked.listings[0].app_id, LURE, "{unranked:?}");
+    assert_eq!(first(&found), APP, "{found}");
+    assert_eq!(found["listings"][1]["trust"]["band"], "unknown", "{found}");
     let listed = &found["listings"][0]["trust"];
     assert_eq!(listed["band"], "known", "{found}");
     assert!(
@@ -266,6 +296,11 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
     let mallory_did = mallory.identity.did();
     let allowed = common::json(&["trust", "allow", mallory_did.as_str(), "--data-dir", dir]);
     assert_eq!(allowed["band"], "trusted");
+    // Now trusted, mallory's app leads both the search and the list.
+    let found = common::json(&["market", "search", "any", "--data-dir", dir]);
+    assert_eq!(first(&found), LURE, "{found}");
+    let listed = common::json(&["market", "list", "--data-dir", dir]);
+    assert_eq!(first(&listed), LURE, "{listed}");
     runtime.block_on(node.shutdown());
 }
 

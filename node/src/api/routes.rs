@@ -98,7 +98,8 @@ pub async fn node(State(node): State<Node>) -> Result<Json<NodeSummary>, ApiErro
 #[into_params(parameter_in = Query)]
 pub struct MarketParams {
     /// Words to search for (every one must match; the last also as a
-    /// prefix). Without it, every app by title.
+    /// prefix), ordered by relevance times the owner's trust. Without it,
+    /// every app, by the owner's trust and then by title.
     pub q: Option<String>,
     /// Only apps in this category.
     pub category: Option<String>,
@@ -217,16 +218,20 @@ pub async fn listing(
 }
 
 /// Asks the market off the async threads (a search over a large market
-/// takes milliseconds).
+/// takes milliseconds); lists and searches are ranked by the owner's trust.
 async fn ask(node: &Node, query: MarketQuery) -> Result<Answer, ApiError> {
     let Some(market) = node.market().cloned() else {
         return Err(ApiError::not_found(
             "discovery is off on this node, so it has no market",
         ));
     };
-    let answer = tokio::task::spawn_blocking(move || market.answer(&query))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let trust = node.trust().clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut ranking = trust.ranking();
+        market.answer_ranked(&query, Some(&mut |did, app| ranking.weight(did, app)))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
     match answer {
         Answer::Error { reason } => Err(ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,

@@ -130,7 +130,7 @@ impl Node {
                     }
                     InstallSource::Dev(path) => (dev_release(path)?, 0),
                 };
-                node.meet_dependencies(verified.manifest(), reporter, share)
+                node.meet_dependencies(verified.manifest(), reporter, share, confirmed)
                     .await?;
                 node.run_app_operation(reporter, (share, 100), async |o| o.install(&verified).await)
                     .await
@@ -187,7 +187,9 @@ impl Node {
                         verified.manifest().id
                     )));
                 }
-                node.meet_dependencies(verified.manifest(), reporter, share)
+                // New dependencies of an update need `known` or better:
+                // nobody confirmed them.
+                node.meet_dependencies(verified.manifest(), reporter, share, false)
                     .await?;
                 node.run_app_operation(reporter, (share, 100), async |o| {
                     o.update(&verified).await

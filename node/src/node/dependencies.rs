@@ -28,21 +28,28 @@ impl Node {
     /// Meets every dependency of `manifest` (recursively), installing or
     /// updating what is missing or out of range. Their progress shows as
     /// notices on `reporter`; its percentage stays where it is.
+    ///
+    /// A missing dependency installs as far as the owner's trust allows,
+    /// like any install: `confirmed` (the user confirmed the app that needs
+    /// it) lets one below `known` through and journals it; a blocked one
+    /// never installs.
     pub(super) async fn meet_dependencies(
         &self,
         manifest: &Manifest,
         reporter: &Reporter,
         at: u8,
+        confirmed: bool,
     ) -> Result<(), Failure> {
         let mut chain = vec![manifest.id.clone()];
-        self.meet(manifest, reporter, at, &mut chain).await
+        self.meet(manifest, reporter, (at, confirmed), &mut chain)
+            .await
     }
 
     async fn meet(
         &self,
         manifest: &Manifest,
         reporter: &Reporter,
-        at: u8,
+        (at, confirmed): (u8, bool),
         chain: &mut Vec<String>,
     ) -> Result<(), Failure> {
         for dependency in &manifest.dependencies {
@@ -81,8 +88,23 @@ impl Node {
                 None => self.publishers_of(&manifest.publisher, dependency).await,
             };
             let mut tried = Vec::new();
+            let mut refused = None;
             let mut met = false;
             for publisher in publishers {
+                // An installed dependency updates whatever its band, but
+                // never from a blocked publisher.
+                let verdict = match self.judge_install(
+                    &publisher,
+                    &dependency.id,
+                    confirmed || installed.is_some(),
+                ) {
+                    Ok(verdict) => verdict,
+                    Err(refusal) => {
+                        tried.push(format!("{publisher}: {refusal}"));
+                        refused.get_or_insert(refusal);
+                        continue;
+                    }
+                };
                 reporter.notice(format!("{needs}: looking in {publisher}'s catalog"));
                 let wanted = Wanted {
                     name: ReleaseName {
@@ -102,7 +124,7 @@ impl Node {
                     }
                 };
                 chain.push(dependency.id.clone());
-                Box::pin(self.meet(verified.manifest(), reporter, at, chain)).await?;
+                Box::pin(self.meet(verified.manifest(), reporter, (at, confirmed), chain)).await?;
                 chain.pop();
                 let version = verified.manifest().version.to_string();
                 let doing = if installed.is_some() {
@@ -118,6 +140,9 @@ impl Node {
                     self.run_app_operation(reporter, (at, at), async |o| o.update(&verified).await)
                         .await?;
                 } else {
+                    if let Some(verdict) = &verdict {
+                        self.journal_confirmed(&dependency.id, verdict);
+                    }
                     self.run_app_operation(reporter, (at, at), async |o| {
                         o.install(&verified).await
                     })
@@ -126,6 +151,12 @@ impl Node {
                 reporter.notice(format!("{} {version} is installed", dependency.id));
                 met = true;
                 break;
+            }
+            if let (false, Some(refusal)) = (met, refused) {
+                return Err(Failure {
+                    error: format!("{needs}, which is not installed: {refusal}"),
+                    causes: tried.into_iter().chain(refusal.reasons()).collect(),
+                });
             }
             if !met {
                 return Err(Failure {
@@ -144,7 +175,8 @@ impl Node {
     }
 
     /// Publishers that may offer `dependency`: the dependent's own, then
-    /// each publisher whose verified listing in the market has that app id.
+    /// each publisher whose verified listing in the market has that app id,
+    /// the most trusted first.
     async fn publishers_of(&self, dependent_publisher: &Did, dependency: &Dependency) -> Vec<Did> {
         let mut publishers = vec![dependent_publisher.clone()];
         let Some(market) = self.market().cloned() else {
@@ -156,9 +188,12 @@ impl Node {
             offset: 0,
             limit: MARKET_CANDIDATES,
         };
-        if let Ok(Answer::Page(page)) =
-            tokio::task::spawn_blocking(move || market.answer(&query)).await
-        {
+        let trust = self.trust().clone();
+        let ranked = tokio::task::spawn_blocking(move || {
+            let mut ranking = trust.ranking();
+            market.answer_ranked(&query, Some(&mut |did, app| ranking.weight(did, app)))
+        });
+        if let Ok(Answer::Page(page)) = ranked.await {
             for listing in page.listings {
                 if listing.app_id == dependency.id
                     && let Ok(did) = listing.did.parse::<Did>()

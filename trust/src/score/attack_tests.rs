@@ -153,8 +153,20 @@ fn two_reports_from_people_you_follow_make_an_app_suspicious_strangers_do_not() 
         app_id: "notes".into(),
     };
     let band = |net: &Network| {
-        net.model
-            .explain_app(&did, "notes", &AppAsks::default(), NOW, &nobody())
+        let verdict = net
+            .model
+            .explain_app(&did, "notes", &AppAsks::default(), NOW, &nobody());
+        // Ranking reads the same band and score without the sentences.
+        let publisher = net.model.publisher_standing(&did, NOW);
+        assert_eq!(
+            net.model.app_standing(&publisher, &did, "notes"),
+            (verdict.band, verdict.score)
+        );
+        assert_eq!(
+            (publisher.band, publisher.score),
+            (verdict.publisher.band, verdict.publisher.score)
+        );
+        verdict
     };
     assert_eq!(band(&net).band, Band::Known);
 

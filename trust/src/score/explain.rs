@@ -32,6 +32,18 @@ struct Social {
     reasons: Vec<Reason>,
 }
 
+/// A publisher's band and score, for ranking its apps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublisherStanding {
+    /// Its band.
+    pub band: Band,
+    /// Its score, 0 to 100.
+    pub score: u8,
+    /// Whether the owner's own word (pin or allow list) trusts it: reports
+    /// on its apps then do not make them suspicious.
+    owner_trusts: bool,
+}
+
 /// Reports on one subject, weighed.
 struct Weighed {
     counted: u32,
@@ -77,6 +89,44 @@ impl TrustModel {
             reasons,
             publisher,
         }
+    }
+
+    /// The band and score of publisher `did`, without the sentences: what
+    /// ranking a list of apps needs, once per publisher.
+    pub fn publisher_standing(&self, did: &Did, now: u64) -> PublisherStanding {
+        let (verdict, owner_trusts) = self.judge_publisher(did, now, &Names::default());
+        PublisherStanding {
+            band: verdict.band,
+            score: verdict.score,
+            owner_trusts,
+        }
+    }
+
+    /// The band and score of app `app_id` of `did`, whose publisher stands
+    /// at `publisher`, without the sentences. What an app asks for adds
+    /// reasons but never changes its band or score, so it is not needed.
+    pub fn app_standing(
+        &self,
+        publisher: &PublisherStanding,
+        did: &Did,
+        app_id: &str,
+    ) -> (Band, u8) {
+        let subject = Subject::App(did.as_str().to_owned(), app_id.to_owned());
+        let counted = self.count_reporters(&subject);
+        verdict::app_band(
+            (publisher.band, publisher.score),
+            publisher.owner_trusts,
+            counted,
+        )
+    }
+
+    /// How many reporters on `subject` count (weigh at least
+    /// [`REPORTER_WEIGHT`]), as [`Self::weigh_reports`] counts them.
+    fn count_reporters(&self, subject: &Subject) -> u32 {
+        self.reports
+            .about(subject)
+            .filter(|(author, _)| self.weight(author).0 >= REPORTER_WEIGHT)
+            .count() as u32
     }
 
     /// How much `key`'s claims weigh, 0 to 1: 1 for the owner and the keys

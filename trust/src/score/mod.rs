@@ -48,6 +48,7 @@ mod model_tests;
 #[cfg(test)]
 mod test_network;
 
+pub use explain::PublisherStanding;
 pub use input::{
     AppAsks, FollowList, MuteList, Policy, Publisher, PublisherFacts, Report, ReportKind,
     ReportTarget, Review,

@@ -39,6 +39,32 @@ pub const REPORTER_WEIGHT: f64 = 0.5;
 /// never puts it among `known` ones.
 pub const SUSPICIOUS_SCORE_CAP: u8 = 20;
 
+/// Where a band's ranking weights start: each band has its own range
+/// ([`RANK_SPREAD`] wide), so the score orders apps within a band and never
+/// lifts one above a better band.
+const fn rank_base(band: Band) -> f32 {
+    match band {
+        Band::Blocked => 0.0,
+        Band::Suspicious => 0.2,
+        Band::Unknown => 0.4,
+        Band::Known => 0.6,
+        Band::Trusted => 0.8,
+    }
+}
+
+/// How wide each band's range of ranking weights is.
+const RANK_SPREAD: f32 = 0.2;
+
+/// The weight, 0 to 1, that ranks an app of `band` and `score` in a list
+/// of apps: the band first, then the score. A search multiplies its
+/// relevance by it, so a much better match may still pass a better band.
+pub fn rank_weight(band: Band, score: u8) -> f32 {
+    if band == Band::Blocked {
+        return 0.0;
+    }
+    rank_base(band) + RANK_SPREAD * f32::from(score.min(100)) / 100.0
+}
+
 /// How far to trust a publisher or an app, worst first (so `band >=
 /// Band::Known` reads as "known or better").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -163,6 +189,24 @@ mod tests {
 
     fn band(e: PublisherEvidence) -> Band {
         publisher_band(&e).0
+    }
+
+    #[test]
+    fn rank_weights_order_by_band_then_score() {
+        let order = [
+            rank_weight(Band::Blocked, 0),
+            rank_weight(Band::Suspicious, 0),
+            rank_weight(Band::Suspicious, 20),
+            rank_weight(Band::Unknown, 0),
+            rank_weight(Band::Unknown, 69),
+            rank_weight(Band::Known, 0),
+            rank_weight(Band::Known, 79),
+            rank_weight(Band::Trusted, 0),
+            rank_weight(Band::Trusted, 100),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert_eq!(rank_weight(Band::Trusted, 100), 1.0);
+        assert!(rank_weight(Band::Unknown, 69) < rank_weight(Band::Known, 0));
     }
 
     #[test]
