@@ -32,6 +32,10 @@ const AUTO_UPDATE: TableDefinition<&str, ()> = TableDefinition::new("auto_update
 /// Publisher DID → `allow` or `block`: the owner's lists, which the trust
 /// score reads.
 const TRUST_LISTS: TableDefinition<&str, &str> = TableDefinition::new("trust_lists");
+/// Installed app id → (publisher DID, newest root version held for it when
+/// the app was installed): how the trust score tells that a publisher's
+/// signing root changed since.
+const INSTALL_ROOTS: TableDefinition<&str, (&str, u64)> = TableDefinition::new("install_roots");
 /// Operations kept; older ones are dropped as new ones start.
 const MAX_OPERATIONS: usize = 1000;
 
@@ -115,6 +119,7 @@ impl NodeState {
             tx.open_table(OPERATIONS)?;
             tx.open_table(AUTO_UPDATE)?;
             tx.open_table(TRUST_LISTS)?;
+            tx.open_table(INSTALL_ROOTS)?;
             Ok(())
         })?;
         Ok(state)
@@ -350,6 +355,36 @@ impl NodeState {
             for row in table.iter()? {
                 let (k, v) = row?;
                 rows.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(rows)
+        })
+    }
+
+    /// Records that app `app` was installed from `publisher` while the
+    /// newest root held for it was `root_version`.
+    pub fn set_install_root(
+        &self,
+        app: &str,
+        publisher: &str,
+        root_version: u64,
+    ) -> Result<(), StateError> {
+        self.write(|tx| {
+            tx.open_table(INSTALL_ROOTS)?
+                .insert(app, (publisher, root_version))?;
+            Ok(())
+        })
+    }
+
+    /// Every app's record of [`Self::set_install_root`]: (app, publisher,
+    /// root version), by app.
+    pub fn install_roots(&self) -> Result<Vec<(String, String, u64)>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(INSTALL_ROOTS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                let (publisher, version) = v.value();
+                rows.push((k.value().to_owned(), publisher.to_owned(), version));
             }
             Ok(rows)
         })

@@ -1,13 +1,19 @@
 //! The owner's trust in publishers and apps, kept current while the node
 //! runs: a [`TrustModel`] built from what discovery holds (follow lists,
 //! the owner's mute list, reports, reviews, publishers' bindings and
-//! refused roots) and the node's policy, rebuilt whenever discovery keeps
-//! a new input. Questions read the last model built; a rebuild runs on a
-//! blocking thread and replaces it whole.
+//! refused roots), the node's own facts ([`NodeFacts`]) and its policy.
+//!
+//! When discovery keeps a new input, the model takes discovery's inputs
+//! again (only what is newer changes it) and is brought up to date with
+//! [`TrustModel::update`]; every [`RECOMPUTE_EVERY`], and when the node's
+//! facts change, it is built afresh with [`TrustModel::recompute`] (the
+//! canonical result, and what drops inputs discovery no longer holds). A
+//! fresh build runs beside the model in use and replaces it whole; an
+//! update holds the model for its few milliseconds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use archy_discovery::market::{Market, SocialSnapshot, TrustBrief};
 use archy_discovery::social::parse_key;
@@ -23,6 +29,18 @@ use tokio::sync::watch;
 
 /// How often discovery is asked whether an input changed.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// How long a model is updated in place before it is built afresh.
+const RECOMPUTE_EVERY: Duration = Duration::from_secs(600);
+
+/// What the node itself knows of publishers, beyond what discovery holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeFacts {
+    /// Releases marked yanked in each publisher's catalog, by DID.
+    pub yanked: BTreeMap<String, u32>,
+    /// Publishers whose signing root changed since an app of theirs was
+    /// installed here.
+    pub root_changed: BTreeSet<String>,
+}
 
 /// The owner's trust, shared by the node's handles.
 #[derive(Clone)]
@@ -31,14 +49,20 @@ pub struct Trust {
     owner: NostrKey,
     limits: Limits,
     policy: Arc<RwLock<Policy>>,
+    /// The node's facts, and how many times they changed.
+    facts: Arc<RwLock<(u64, NodeFacts)>>,
 }
 
-/// The last model built, what it was built from, and the names it shows.
+/// The model in use, what it was built from, and the names it shows.
 struct Built {
     model: TrustModel,
     names: Names,
-    /// Discovery's generation of inputs it was built from.
+    /// Discovery's generation of inputs it holds.
     generation: Option<u64>,
+    /// The version of the node's facts it holds.
+    facts: u64,
+    /// When it was last built afresh.
+    built_at: Instant,
 }
 
 fn unix_now() -> u64 {
@@ -64,10 +88,25 @@ impl Trust {
                 model,
                 names: Names::default(),
                 generation: None,
+                facts: 0,
+                built_at: Instant::now(),
             })),
             owner,
             limits,
             policy: Arc::new(RwLock::new(policy)),
+            facts: Arc::new(RwLock::new((0, NodeFacts::default()))),
+        }
+    }
+
+    /// Replaces the node's facts; the next refresh builds the model
+    /// afresh if they changed.
+    pub fn set_facts(&self, facts: NodeFacts) {
+        let mut held = self
+            .facts
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if held.1 != facts {
+            *held = (held.0 + 1, facts);
         }
     }
 
@@ -156,26 +195,47 @@ impl Trust {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Rebuilds from `market` if discovery kept an input since the last
-    /// build; returns whether it rebuilt.
-    pub fn refresh(&self, market: &Market) -> Result<bool, StoreError> {
+    /// Brings the model up to date with `market` and the node's facts, if
+    /// either changed since; says how.
+    pub fn refresh(&self, market: &Market) -> Result<Refreshed, StoreError> {
         let generation = market.social_generation();
-        if self.read().generation == Some(generation) {
-            return Ok(false);
-        }
-        let snapshot = market.social()?;
-        let policy = self.policy.read().map(|p| p.clone()).unwrap_or_default();
-        let (model, names) = build(self.owner, self.limits, &snapshot, policy);
-        let mut built = self
-            .inner
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *built = Built {
-            model,
-            names,
-            generation: Some(generation),
+        let (version, facts) = self.facts.read().map(|f| f.clone()).unwrap_or_default();
+        let fresh = {
+            let built = self.read();
+            if built.generation == Some(generation) && built.facts == version {
+                return Ok(Refreshed::Unchanged);
+            }
+            built.generation.is_none()
+                || built.facts != version
+                || built.built_at.elapsed() >= RECOMPUTE_EVERY
         };
-        Ok(true)
+        let snapshot = market.social()?;
+        if fresh {
+            let policy = self.policy.read().map(|p| p.clone()).unwrap_or_default();
+            let mut model = TrustModel::new(self.owner, self.limits);
+            let names = feed(&mut model, &snapshot, &facts);
+            model.set_policy(policy);
+            model.recompute();
+            *self.write() = Built {
+                model,
+                names,
+                generation: Some(generation),
+                facts: version,
+                built_at: Instant::now(),
+            };
+            return Ok(Refreshed::Built);
+        }
+        let mut built = self.write();
+        built.names = feed(&mut built.model, &snapshot, &facts);
+        built.model.update();
+        built.generation = Some(generation);
+        Ok(Refreshed::Updated)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Built> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Keeps the model current until `stop`.
@@ -223,15 +283,23 @@ impl Ranking<'_> {
     }
 }
 
-/// A model of `snapshot` for `owner`, and the names of the keys it knows
-/// (publishers' names from their bindings).
-fn build(
-    owner: NostrKey,
-    limits: Limits,
-    snapshot: &SocialSnapshot,
-    policy: Policy,
-) -> (TrustModel, Names) {
-    let mut model = TrustModel::new(owner, limits);
+/// What a refresh did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// Nothing changed since the last one.
+    Unchanged,
+    /// The model took discovery's new inputs and was updated in place.
+    Updated,
+    /// The model was built afresh.
+    Built,
+}
+
+/// Hands `snapshot` and the node's `facts` to `model` (inputs it already
+/// holds change nothing); returns the names of the keys it knows
+/// (publishers' names from their bindings). The caller recomputes or
+/// updates.
+fn feed(model: &mut TrustModel, snapshot: &SocialSnapshot, facts: &NodeFacts) -> Names {
+    let owner = model.owner();
     for list in &snapshot.follows {
         model.add_follow_list(FollowList {
             author: NostrKey(list.author),
@@ -289,6 +357,13 @@ fn build(
         });
     }
     let mut names = Names::default();
+    let facts_of = |did: &str| PublisherFacts {
+        yanked_releases: facts.yanked.get(did).copied().unwrap_or(0),
+        root_changed_since_install: facts.root_changed.contains(did),
+        root_conflict_refused: snapshot.conflicts.iter().any(|c| c == did),
+        first_seen: None,
+    };
+    let mut bound = BTreeSet::new();
     for record in &snapshot.publishers {
         let Ok(did) = record.did.parse::<Did>() else {
             continue;
@@ -299,19 +374,29 @@ fn build(
         {
             names.insert(key, record.name.clone());
         }
+        bound.insert(record.did.as_str());
         model.set_publisher(Publisher {
-            did,
-            nostr_key: key,
             facts: PublisherFacts {
                 first_seen: Some(record.created_at),
-                root_conflict_refused: snapshot.conflicts.contains(&record.did),
-                ..PublisherFacts::default()
+                ..facts_of(&record.did)
             },
+            did,
+            nostr_key: key,
         });
     }
-    model.set_policy(policy);
-    model.recompute();
-    (model, names)
+    // Publishers the node fetched from whose binding discovery has not
+    // seen: their facts still show.
+    let unbound = facts.yanked.keys().chain(&facts.root_changed);
+    for text in unbound.filter(|did| !bound.contains(did.as_str())) {
+        if let Ok(did) = text.parse::<Did>() {
+            model.set_publisher(Publisher {
+                facts: facts_of(text),
+                did,
+                nostr_key: None,
+            });
+        }
+    }
+    names
 }
 
 /// A verdict as the API and the CLI show it: each reason as the sentence a
@@ -470,6 +555,102 @@ pub fn asks_of(envelope: &str) -> AppAsks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use archy_discovery::store::{PublisherRecord, StoredList};
+
+    fn key(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    fn list(author: u8, created_at: u64, follows: &[u8]) -> StoredList {
+        StoredList {
+            author: key(author),
+            created_at,
+            keys: follows.iter().map(|&n| key(n)).collect(),
+            dropped: 0,
+        }
+    }
+
+    /// Owner 1 follows 2, 3 and 4; the publisher's key is 9. The first
+    /// snapshot has no one following 9; the second has 2, 3 and 4 follow it.
+    fn snapshots(did: &Did) -> (SocialSnapshot, SocialSnapshot) {
+        let publisher = PublisherRecord {
+            did: did.to_string(),
+            nostr_pubkey: hex::encode(key(9)),
+            name: "Nine".into(),
+            about: String::new(),
+            binding_expires: u64::MAX,
+            created_at: 100,
+        };
+        let before = SocialSnapshot {
+            follows: vec![list(1, 10, &[2, 3, 4])],
+            publishers: vec![publisher],
+            ..SocialSnapshot::default()
+        };
+        let mut after = before.clone();
+        after
+            .follows
+            .extend([list(2, 20, &[9]), list(3, 20, &[9]), list(4, 20, &[9])]);
+        (before, after)
+    }
+
+    #[test]
+    fn an_update_with_the_whole_snapshot_again_agrees_with_a_fresh_build() {
+        let did = archy_trust::Identity::generate().unwrap().did();
+        let (before, after) = snapshots(&did);
+        let facts = NodeFacts::default();
+        let fresh = |snapshot: &SocialSnapshot| {
+            let mut model = TrustModel::new(NostrKey(key(1)), Limits::default());
+            let names = feed(&mut model, snapshot, &facts);
+            model.recompute();
+            (model, names)
+        };
+        let (mut updated, _) = fresh(&before);
+        let names = Names::default();
+        assert_eq!(
+            updated.explain_publisher(&did, 200, &names).band,
+            Band::Unknown
+        );
+        // Fed everything again: only the three new lists change it.
+        let names = feed(&mut updated, &after, &facts);
+        updated.update();
+        let (rebuilt, _) = fresh(&after);
+        let (a, b) = (
+            updated.explain_publisher(&did, 200, &names),
+            rebuilt.explain_publisher(&did, 200, &names),
+        );
+        assert_eq!((a.band, a.score), (b.band, b.score));
+        assert_eq!(a.band, Band::Known);
+    }
+
+    #[test]
+    fn the_nodes_facts_show_among_a_publishers_reasons() {
+        let did = archy_trust::Identity::generate().unwrap().did();
+        let unbound = archy_trust::Identity::generate().unwrap().did();
+        let (_, snapshot) = snapshots(&did);
+        let facts = NodeFacts {
+            yanked: BTreeMap::from([(did.to_string(), 2), (unbound.to_string(), 1)]),
+            root_changed: BTreeSet::from([did.to_string()]),
+        };
+        let mut model = TrustModel::new(NostrKey(key(1)), Limits::default());
+        let names = feed(&mut model, &snapshot, &facts);
+        model.recompute();
+        let said = |did: &Did| -> Vec<String> {
+            model
+                .explain_publisher(did, 200, &names)
+                .reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        let bound = said(&did);
+        for reason in [
+            "signing root changed since you installed it",
+            "has yanked 2 releases",
+        ] {
+            assert!(bound.iter().any(|r| r == reason), "{reason}: {bound:?}");
+        }
+        assert!(said(&unbound).iter().any(|r| r == "has yanked 1 release"));
+    }
 
     #[test]
     fn a_manifests_asks_are_its_host_ports_lan_and_capabilities() {

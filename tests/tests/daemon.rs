@@ -420,6 +420,21 @@ fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_instal
     wait_for("B's upkeep to find 1.0.1", 60, || {
         ok(&b, &podman, &["app", "ls"])[0]["update_available"] == "1.0.1"
     });
+    // B's trust in the publisher shows the rotation, since B installed
+    // under root 1.
+    let explained = |b: &Path| -> Vec<String> {
+        ok(b, &podman, &["trust", "explain", did.as_str()])["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["text"].as_str().map(str::to_owned))
+            .collect()
+    };
+    wait_for("the rotation among the publisher's reasons", 30, || {
+        explained(&b)
+            .iter()
+            .any(|r| r == "signing root changed since you installed it")
+    });
     let updated = ok(&b, &podman, &["app", "update", APP]);
     assert_eq!(updated["version"], "1.0.1", "{updated}");
     wait_for("the update to be no longer offered", 30, || {
@@ -436,6 +451,25 @@ fn a_release_signed_by_a_rotated_in_key_shows_as_an_update_and_app_update_instal
         listed["version"] == "1.0.2" && listed["phase"] == "installed"
     });
     assert!(http_get(8080).is_some_and(|p| p.contains("Hello from Archipelago")));
+
+    // A release the publisher yanks shows among its reasons once B's
+    // upkeep has refreshed the catalog.
+    common::ok(&[
+        "catalog",
+        "yank",
+        s(&catalog),
+        APP,
+        "1.0.0",
+        "--reason",
+        "broken",
+        "--key",
+        s(&new_key),
+    ]);
+    wait_for(
+        "the yanked release among the publisher's reasons",
+        60,
+        || explained(&b).iter().any(|r| r == "has yanked 1 release"),
+    );
     ok(&b, &podman, &["app", "uninstall", APP, "--purge"]);
     daemon.stop();
 }
@@ -566,9 +600,15 @@ fn dependencies_are_installed_first_and_guard_stop_and_uninstall() {
         .filter_map(|e| e["app"].as_str())
         .collect();
     confirmed.sort_unstable();
+    // (The orphan's confirmation was journaled before its dependency was
+    // found missing.)
     assert_eq!(
         confirmed,
-        ["org.archipelago.notes", "org.test.jotter"],
+        [
+            "org.archipelago.notes",
+            "org.test.jotter",
+            "org.test.orphan"
+        ],
         "{journal}"
     );
 

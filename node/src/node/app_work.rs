@@ -132,8 +132,14 @@ impl Node {
                 };
                 node.meet_dependencies(verified.manifest(), reporter, share, confirmed)
                     .await?;
-                node.run_app_operation(reporter, (share, 100), async |o| o.install(&verified).await)
-                    .await
+                let done = node
+                    .run_app_operation(reporter, (share, 100), async |o| o.install(&verified).await)
+                    .await?;
+                if let InstallSource::Published(wanted) = &source {
+                    node.record_install_root(&wanted.name.app, &wanted.name.publisher);
+                    node.refresh_trust_facts().await;
+                }
+                Ok(done)
             })
         })
     }
@@ -191,10 +197,13 @@ impl Node {
                 // nobody confirmed them.
                 node.meet_dependencies(verified.manifest(), reporter, share, false)
                     .await?;
-                node.run_app_operation(reporter, (share, 100), async |o| {
-                    o.update(&verified).await
-                })
-                .await
+                let done = node
+                    .run_app_operation(reporter, (share, 100), async |o| {
+                        o.update(&verified).await
+                    })
+                    .await?;
+                node.refresh_trust_facts().await;
+                Ok(done)
             })
         })
     }

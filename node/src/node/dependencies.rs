@@ -147,6 +147,7 @@ impl Node {
                         o.install(&verified).await
                     })
                     .await?;
+                    self.record_install_root(&dependency.id, &publisher);
                 }
                 reporter.notice(format!("{} {version} is installed", dependency.id));
                 met = true;

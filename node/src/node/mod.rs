@@ -12,6 +12,7 @@ mod dependencies;
 mod maintenance;
 mod pins;
 mod swarm_work;
+mod trust_facts;
 mod trust_gate;
 mod upkeep;
 
@@ -251,6 +252,13 @@ impl Node {
             Arc::new(apps::open(&apps::config(&data, &choice)?, APPS_OPEN_WAIT).await?);
         let (stop, stopped) = watch::channel(false);
         let stopped_upkeep = stop.subscribe();
+        match orchestrator.list() {
+            Ok(installed) => match trust_facts::gather(swarm.state(), &installed) {
+                Ok(facts) => trust.set_facts(facts),
+                Err(e) => tracing::warn!("trust: the node's facts were not read: {e}"),
+            },
+            Err(e) => tracing::warn!("trust: the installed apps were not read: {e}"),
+        }
         if let Some(market) = market.clone() {
             // Answers from the start reflect what discovery already holds.
             let first = trust.clone();

@@ -106,6 +106,7 @@ impl Node {
             ),
         }
         self.find_updates().await;
+        self.refresh_trust_facts().await;
     }
 
     /// Newer releases found for installed apps: app id → version.

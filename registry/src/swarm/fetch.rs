@@ -24,7 +24,7 @@ use super::tuf_protocol::PeerTransport;
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
 use crate::signing::Signers;
-use crate::tuf::metadata::{Role, Root, TargetFile};
+use crate::tuf::metadata::{Role, Root, TargetFile, Targets};
 use crate::tuf::signed::Envelope;
 use crate::tuf::trusted::TrustedSet;
 use crate::tuf::{Limits, MetadataStore, Transport, Updater, UtcTime, check_length_and_hashes};
@@ -617,6 +617,22 @@ async fn resolve<T: Transport>(
     Ok((path, target, custom))
 }
 
+/// How many app releases a `targets.json` (as its publisher signed it, and
+/// as the node's TUF client verified and kept it) marks yanked: a fact the
+/// owner's trust shows about the publisher.
+pub fn yanked_releases(targets: &[u8]) -> Result<u32, String> {
+    let targets = Envelope::<Targets>::parse(targets)?;
+    let yanked = targets
+        .doc
+        .targets
+        .iter()
+        .filter(|(path, file)| {
+            path.starts_with("apps/") && read_custom(path, file).is_ok_and(|c| c.yanked.is_some())
+        })
+        .count();
+    Ok(u32::try_from(yanked).unwrap_or(u32::MAX))
+}
+
 fn read_custom(path: &str, target: &TargetFile) -> Result<ReleaseCustom, Error> {
     let raw = target
         .custom
@@ -697,4 +713,39 @@ pub fn check_root_signed_by(bytes: &[u8], publisher: &Did) -> Result<u64, String
         ));
     }
     Ok(root.common.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yanked_releases_counts_the_app_releases_marked_yanked() {
+        let release = |version: &str, yanked: bool| {
+            let mut custom = serde_json::json!({"version": version, "blobs": []});
+            if yanked {
+                custom["yanked"] =
+                    serde_json::json!({"reason": "broken", "at": "2026-01-01T00:00:00Z"});
+            }
+            serde_json::json!({"length": 1, "hashes": {"sha256": "00".repeat(32)}, "custom": custom})
+        };
+        let targets = serde_json::json!({
+            "signed": {
+                "_type": "targets",
+                "spec_version": "1.0.31",
+                "version": 3,
+                "expires": "2030-01-01T00:00:00Z",
+                "targets": {
+                    "apps/notes/1.0.0.json": release("1.0.0", true),
+                    "apps/notes/1.0.1.json": release("1.0.1", false),
+                    "apps/wiki/2.0.0.json": release("2.0.0", true),
+                    "icons/notes.png": {"length": 1, "hashes": {"sha256": "00".repeat(32)}},
+                }
+            },
+            "signatures": []
+        });
+        let bytes = serde_json::to_vec(&targets).unwrap();
+        assert_eq!(yanked_releases(&bytes), Ok(2));
+        assert!(yanked_releases(b"{}").is_err());
+    }
 }
