@@ -207,6 +207,24 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
         "{said:?}"
     );
 
+    // The graph's stats count publishers by band and keys by score.
+    let graph = common::wait_until("alice known and mallory unknown in the stats", 30, || {
+        let graph = common::json(&["trust", "graph", "stats", "--data-dir", common::s(&data)]);
+        let bands = &graph["graph"]["publishers"];
+        let counts = (bands["known"].as_u64(), bands["unknown"].as_u64());
+        (counts == (Some(1), Some(1))).then_some(graph)
+    });
+    let scores = graph["graph"]["scores"].as_array().unwrap();
+    let counted: u64 = scores.iter().filter_map(serde_json::Value::as_u64).sum();
+    assert_eq!(Some(counted), graph["graph"]["keys"].as_u64(), "{graph}");
+    let shown = common::archy(&["trust", "graph", "stats", "--data-dir", common::s(&data)]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("publishers: 0 trusted, 1 known, 1 unknown"),
+        "{shown}"
+    );
+    assert!(shown.contains("keys by score:"), "{shown}");
+
     // The market carries the verdict, with its reasons.
     let dir = common::s(&data);
     let app = format!("{did}/{APP}");

@@ -109,6 +109,30 @@ fn explained_text(target: &str, e: &Explained) -> String {
     text.trim_end().to_owned()
 }
 
+/// Keys by score, ten points to a row, with a bar as long as its share
+/// of the largest row.
+fn score_bars(scores: &serde_json::Value) -> String {
+    const WIDTH: u64 = 40;
+    let counts: Vec<u64> = scores
+        .as_array()
+        .map(|a| a.iter().map(|c| c.as_u64().unwrap_or(0)).collect())
+        .unwrap_or_default();
+    let most = counts.iter().copied().max().unwrap_or(0).max(1);
+    let mut text = "keys by score:\n".to_owned();
+    for (i, count) in counts.iter().enumerate() {
+        let low = i * 10;
+        let high = if i == counts.len() - 1 { 100 } else { low + 9 };
+        let bar = "#".repeat(usize::try_from(count * WIDTH / most).unwrap_or(0));
+        let bar = if bar.is_empty() && *count > 0 {
+            "#".to_owned()
+        } else {
+            bar
+        };
+        text += &format!("  {low:>3}-{high:<3} {count:>8} {bar}\n");
+    }
+    text
+}
+
 fn graph_text(g: &TrustGraph) -> String {
     let number = |key: &str| g.graph[key].as_u64().unwrap_or(0);
     let mut text = format!(
@@ -120,6 +144,16 @@ fn graph_text(g: &TrustGraph) -> String {
         number("muted"),
         number("depth"),
     );
+    let bands = &g.graph["publishers"];
+    text += &format!(
+        "publishers: {}\n",
+        ["trusted", "known", "unknown", "suspicious", "blocked"]
+            .iter()
+            .map(|band| format!("{} {band}", bands[band].as_u64().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    text += &score_bars(&g.graph["scores"]);
     let walk = &g.walk;
     text += &match walk.last_round_at {
         Some(_) => format!(

@@ -55,7 +55,7 @@ pub use input::{
 };
 pub use key::NostrKey;
 pub use limits::{Limits, Truncation};
-pub use model::{Computed, GraphStats, GraphWork, TrustModel};
+pub use model::{Computed, GraphStats, GraphWork, PublisherBands, TrustModel};
 pub use reason::{Names, Person, Reason};
 pub use reviews::{Reviews, Unweighted, WeightedReview};
 pub use verdict::{AppVerdict, Band, Verdict};

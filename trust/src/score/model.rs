@@ -30,6 +30,7 @@ use super::limits::{Limits, Truncation};
 use super::pagerank::{self, Solved};
 use super::standing;
 use super::store::{Kid, Store};
+use super::verdict::Band;
 use crate::error::Error;
 
 /// What a claim is about, as the ledgers key it.
@@ -117,8 +118,28 @@ pub struct GraphStats {
     pub keys_seen: usize,
     /// Keys the owner mutes.
     pub muted: usize,
+    /// Keys in the graph by score: `[i]` counts scores from `10 i` to
+    /// `10 i + 9` (100 counts in the last), the owner included.
+    pub scores: [usize; 10],
+    /// Publishers the model knows, by band.
+    pub publishers: PublisherBands,
     /// What the caps left out.
     pub truncation: Truncation,
+}
+
+/// How many publishers are in each band.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PublisherBands {
+    /// Trusted.
+    pub trusted: usize,
+    /// Known.
+    pub known: usize,
+    /// Unknown.
+    pub unknown: usize,
+    /// Suspicious.
+    pub suspicious: usize,
+    /// Blocked.
+    pub blocked: usize,
 }
 
 impl TrustModel {
@@ -280,6 +301,8 @@ impl TrustModel {
             depth: self.limits.depth,
             keys_seen: self.store.len(),
             muted: self.store.muted().len(),
+            scores: self.score_counts(),
+            publishers: self.publisher_bands(),
             truncation: Truncation {
                 lists_cut,
                 list_keys_cut,
@@ -355,6 +378,40 @@ impl TrustModel {
     }
 
     /// Records the typical follow's mass for a new result.
+    /// Keys in the graph by score, ten points to a bucket.
+    fn score_counts(&self) -> [usize; 10] {
+        let mut counts = [0; 10];
+        for node in 0..self.graph.len() as Node {
+            let score = if node == self.graph.owner() {
+                100
+            } else {
+                match self.typical {
+                    Some(typical) => standing::score(self.mass[node as usize] / typical),
+                    None => 0,
+                }
+            };
+            counts[usize::from(score / 10).min(9)] += 1;
+        }
+        counts
+    }
+
+    /// Publishers by band (a band does not depend on the time, only the
+    /// sentences do).
+    fn publisher_bands(&self) -> PublisherBands {
+        let mut bands = PublisherBands::default();
+        for publisher in self.publishers.values() {
+            let count = match self.publisher_standing(&publisher.did, 0).band {
+                Band::Trusted => &mut bands.trusted,
+                Band::Known => &mut bands.known,
+                Band::Unknown => &mut bands.unknown,
+                Band::Suspicious => &mut bands.suspicious,
+                Band::Blocked => &mut bands.blocked,
+            };
+            *count += 1;
+        }
+        bands
+    }
+
     fn settle(&mut self, solved: Solved, work: GraphWork) -> Computed {
         self.typical = standing::typical_mass(&self.graph, &self.mass, |n| {
             !self.store.is_muted(&self.store.key(self.graph.kid(n)))

@@ -217,3 +217,28 @@ fn an_apps_asks_and_the_publishers_facts_are_said() {
         Band::Suspicious
     );
 }
+
+#[test]
+fn stats_count_keys_by_score_and_publishers_by_band() {
+    let mut net = Network::new(2);
+    let follows = net.owner_follows();
+    let known = net.publisher(0xd1, follows[0]);
+    let outside = net.publisher(0xd2, stranger(7));
+    let stats = net.model.stats();
+    assert_eq!(stats.scores.iter().sum::<usize>(), stats.keys);
+    assert!(
+        stats.scores[9] >= 1,
+        "the owner scores 100: {:?}",
+        stats.scores
+    );
+    assert_eq!(
+        (stats.publishers.known, stats.publishers.unknown),
+        (1, 1),
+        "{known} is followed by the owner, {outside} by no one"
+    );
+    let total = stats.publishers;
+    assert_eq!(
+        total.trusted + total.known + total.unknown + total.suspicious + total.blocked,
+        2
+    );
+}
