@@ -294,6 +294,7 @@ fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("get", "/api/trust/{did}"),
         ("get", "/api/trust/{did}/{app}"),
         ("get", "/api/trust/lists"),
+        ("post", "/api/trust/lists"),
         ("put", "/api/trust/lists/{did}"),
         ("delete", "/api/trust/lists/{did}"),
         ("get", "/api/openapi.json"),
@@ -596,5 +597,49 @@ fn a_listing_whose_release_disagrees_with_the_catalog_is_ignored_and_counted() {
         Event::Succeeded { result } => assert_eq!(result["release"], app.packed["release"]),
         other => panic!("the catalog's release was not fetched: {other:?}"),
     }
+    runtime.block_on(node.shutdown());
+}
+
+/// The owner's lists over the API: one POST body puts a publisher on a
+/// list or takes it off, as PUT and DELETE do, and GET shows the lists.
+#[test]
+fn the_owners_lists_change_with_one_post_and_show_at_once() {
+    let runtime = Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, addr, token) = start(&runtime, &tmp.path().join("node"));
+    let did = archy_trust::Identity::generate().unwrap().did();
+    let change = |list: Value| {
+        post(
+            &runtime,
+            addr,
+            &token,
+            "/api/trust/lists",
+            &serde_json::json!({"did": did.as_str(), "list": list}),
+        )
+    };
+    let (status, blocked) = change("block".into());
+    assert_eq!((status, &blocked["band"]), (200, &Value::from("blocked")));
+    let (_, lists) = runtime.block_on(get(addr, "/api/trust/lists", Some(&token)));
+    assert_eq!(
+        lists,
+        serde_json::json!([{"did": did.as_str(), "list": "block"}])
+    );
+    let (_, allowed) = change("allow".into());
+    assert_eq!(allowed["band"], "trusted");
+    let (_, off) = change(Value::Null);
+    assert_eq!(off["band"], "unknown");
+    let (_, lists) = runtime.block_on(get(addr, "/api/trust/lists", Some(&token)));
+    assert_eq!(lists, serde_json::json!([]));
+    let (status, refused) = post(
+        &runtime,
+        addr,
+        &token,
+        "/api/trust/lists",
+        &serde_json::json!({"did": "nobody", "list": "block"}),
+    );
+    assert!(
+        status == 422 && is_error(&refused, "is not a DID"),
+        "{refused}"
+    );
     runtime.block_on(node.shutdown());
 }

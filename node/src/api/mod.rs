@@ -118,7 +118,7 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(trust::graph))
         .routes(routes!(trust::publisher))
         .routes(routes!(trust::app))
-        .routes(routes!(trust::lists))
+        .routes(routes!(trust::lists, trust::post_list))
         .routes(routes!(trust::put_list, trust::delete_list))
         .routes(routes!(apps::list, apps::install))
         .routes(routes!(apps::show, apps::uninstall))

@@ -151,6 +151,33 @@ pub async fn put_list(
     Ok(Json(Explained::publisher(&node.trust().publisher(&did))))
 }
 
+/// A change to the owner's lists, for scripts that post one body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListChange {
+    /// The publisher.
+    pub did: String,
+    /// `allow` or `block`; `null` takes it off both.
+    pub list: Option<TrustList>,
+}
+
+/// Puts a publisher on the allow or the block list, or off both: the same
+/// as `PUT` and `DELETE /api/trust/lists/{did}`, in one body.
+#[utoipa::path(post, path = "/api/trust/lists", tag = "trust",
+    request_body = ListChange,
+    responses((status = 200, description = "Its verdict now", body = Explained),
+              (status = 422, description = "Not a DID, or not a list", body = ErrorBody)))]
+pub async fn post_list(
+    State(node): State<Node>,
+    body: Result<Json<ListChange>, JsonRejection>,
+) -> Result<Json<Explained>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let did = did_of(&body.did)?;
+    node.set_trust_list(&did, body.list)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(Explained::publisher(&node.trust().publisher(&did))))
+}
+
 /// Takes a publisher off the owner's lists.
 #[utoipa::path(delete, path = "/api/trust/lists/{did}", tag = "trust",
     params(("did" = String, Path, description = "The publisher's DID")),
