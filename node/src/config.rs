@@ -57,6 +57,12 @@ pub struct TrustConfig {
     pub depth: u8,
     /// Most keys in the graph.
     pub max_keys: usize,
+    /// Most follows (edges) read into the graph.
+    pub max_edges: usize,
+    /// Keys kept from one follow or mute list.
+    pub keys_per_list: usize,
+    /// Reports, and separately reviews, kept from one author.
+    pub claims_per_key: usize,
     /// Seconds between fetches of the graph.
     pub graph_every: u64,
 }
@@ -79,6 +85,9 @@ impl Default for TrustConfig {
             owner: None,
             depth: 2,
             max_keys: 100_000,
+            max_edges: 5_000_000,
+            keys_per_list: 5_000,
+            claims_per_key: 100,
             graph_every: 600,
         }
     }
@@ -376,10 +385,20 @@ impl NodeConfig {
                 format!("is {}; it is a number of hops from 1 to 4", trust.depth),
             ));
         }
-        if trust.max_keys == 0 || trust.graph_every == 0 {
+        for (name, value) in [
+            ("trust.max_keys", trust.max_keys),
+            ("trust.max_edges", trust.max_edges),
+            ("trust.keys_per_list", trust.keys_per_list),
+            ("trust.claims_per_key", trust.claims_per_key),
+        ] {
+            if value == 0 {
+                return Err((name, "is 0; it is at least 1".to_owned()));
+            }
+        }
+        if trust.graph_every == 0 {
             return Err((
-                "trust.max_keys and trust.graph_every",
-                "are at least 1".to_owned(),
+                "trust.graph_every",
+                "is 0; it is a number of seconds, at least 1".to_owned(),
             ));
         }
         if let Some(owner) = &trust.owner
@@ -515,6 +534,14 @@ mod tests {
             panic!("accepted 150 %")
         };
         assert_eq!(key, "discovery.max_bad_signatures");
+        let Err(ParseError::Range { key, .. }) = NodeConfig::parse("[trust]\nkeys_per_list = 0\n")
+        else {
+            panic!("accepted lists of no keys")
+        };
+        assert_eq!(key, "trust.keys_per_list");
+        let caps =
+            NodeConfig::parse("[trust]\nmax_edges = 10\nclaims_per_key = 3\n").expect("valid");
+        assert_eq!((caps.trust.max_edges, caps.trust.claims_per_key), (10, 3));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use archy_node::api::trust::TrustGraph;
 use archy_node::trust::Explained;
+use archy_trust::score::Truncation;
 
 use super::runtime;
 use super::session::Session;
@@ -174,10 +175,8 @@ fn graph_text(g: &TrustGraph) -> String {
         ),
         None => "the graph has not been fetched from the relays yet".to_owned(),
     };
-    if let Some(cut) = g.graph.get("truncation").filter(|t| {
-        t.as_object()
-            .is_some_and(|o| o.values().any(|v| v.as_u64().unwrap_or(0) > 0))
-    }) {
+    let cut = serde_json::from_value::<Truncation>(g.graph["truncation"].clone());
+    if let Ok(cut) = cut.as_ref().filter(|cut| !cut.is_empty()) {
         text += &format!("\ncaps hit: {cut}");
     }
     text

@@ -230,7 +230,9 @@ impl Node {
         let limits = archy_trust::score::Limits {
             depth: config.trust.depth,
             max_keys: config.trust.max_keys,
-            ..archy_trust::score::Limits::default()
+            max_edges: config.trust.max_edges,
+            keys_per_list: config.trust.keys_per_list,
+            claims_per_key: config.trust.claims_per_key,
         };
         let trust = Trust::new(config.trust.owner_key(&identity), limits, pinned);
         let signed_catalogs =

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Caps on the model's inputs and graph. The defaults hold a large
 /// personal network (a quarter of a million keys, 5 million follows) in
@@ -45,7 +45,7 @@ impl Default for Limits {
 
 /// What the caps left out, for the owner to see (`archy trust graph
 /// stats`). All zero means nothing was cut.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Truncation {
     /// Stored follow and mute lists longer than `keys_per_list`.
     pub lists_cut: u64,
