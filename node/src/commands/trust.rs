@@ -176,7 +176,9 @@ fn graph_text(g: &TrustGraph) -> String {
         None => "the graph has not been fetched from the relays yet".to_owned(),
     };
     let cut = serde_json::from_value::<Truncation>(g.graph["truncation"].clone());
-    if let Ok(cut) = cut.as_ref().filter(|cut| !cut.is_empty()) {
+    if let Ok(cut) = cut
+        && !cut.is_empty()
+    {
         text += &format!("\ncaps hit: {cut}");
     }
     text
