@@ -514,7 +514,12 @@ pub fn asks_of(envelope: &str) -> AppAsks {
     #[derive(Deserialize, Default)]
     #[serde(default)]
     struct Envelope {
-        signed: Asked,
+        signed: Signed,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Signed {
+        payload: Asked,
     }
     #[derive(Deserialize, Default)]
     #[serde(default)]
@@ -535,7 +540,8 @@ pub fn asks_of(envelope: &str) -> AppAsks {
     }
     let asked = serde_json::from_str::<Envelope>(envelope)
         .unwrap_or_default()
-        .signed;
+        .signed
+        .payload;
     let mut asks = AppAsks {
         lan: asked.permissions.iter().any(|p| p == "lan"),
         ..AppAsks::default()
@@ -656,13 +662,17 @@ mod tests {
     fn a_manifests_asks_are_its_host_ports_lan_and_capabilities() {
         let envelope = serde_json::json!({
             "signed": {
-                "id": "org.x",
-                "permissions": ["internet", "lan"],
-                "containers": [
-                    {"name": "web", "ports": [{"container": 80, "host": 80}, {"container": 81}],
-                     "capabilities": ["NET_ADMIN"]},
-                    {"name": "db", "ports": [{"container": 5432, "host": 8080}]}
-                ]
+                "_type": "archy/manifest",
+                "spec_version": "1",
+                "payload": {
+                    "id": "org.x",
+                    "permissions": ["internet", "lan"],
+                    "containers": [
+                        {"name": "web", "ports": [{"container": 80, "host": 80}, {"container": 81}],
+                         "capabilities": ["NET_ADMIN"]},
+                        {"name": "db", "ports": [{"container": 5432, "host": 8080}]}
+                    ]
+                }
             },
             "signatures": []
         });
@@ -671,5 +681,24 @@ mod tests {
         assert!(asks.lan);
         assert_eq!(asks.capabilities, ["NET_ADMIN"]);
         assert_eq!(asks_of("not json"), AppAsks::default());
+    }
+
+    #[test]
+    fn the_asks_are_read_from_a_real_signed_manifest() {
+        use archy_registry::manifest::{Form, Manifest};
+        let identity = archy_trust::Identity::generate().unwrap();
+        let digest = "ab".repeat(32);
+        let yaml = format!(
+            "manifest_version: 1\nid: org.x.web\nversion: 1.0.0\ntitle: Web\nsummary: A web app\n\
+             publisher: {}\nlicense: MIT\npermissions: [lan]\ncontainers:\n  - name: web\n    \
+             image: {{blake3: \"{digest}\", size: 10, id: \"sha256:{digest}\"}}\n    \
+             ports: [{{container: 80, host: 80}}]\n",
+            identity.did()
+        );
+        let manifest = Manifest::from_yaml(&yaml, "manifest.yml", Form::Published).unwrap();
+        let envelope = archy_trust::Signed::sign(&manifest, &identity).unwrap();
+        let asks = asks_of(std::str::from_utf8(&envelope).unwrap());
+        assert_eq!(asks.host_ports, [80]);
+        assert!(asks.lan);
     }
 }
