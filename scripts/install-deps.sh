@@ -10,7 +10,8 @@
 # python-tuf (in .cache/python) for the catalog interop tests, sendme
 # for the swarm interop tests, cargo-audit for the dependency advisories,
 # and nostr-rs-relay (in .cache/nostr-rs-relay,
-# built with Debian's protobuf-compiler) for the discovery interop test.
+# built with Debian's protobuf-compiler) for the discovery interop test;
+# chromium and chromium-driver for the web marketplace's browser test.
 # Safe to run again: it installs only what is missing.
 #
 #   scripts/install-deps.sh           # everything the tests need
@@ -21,7 +22,7 @@ run_only=false
 [ "${1:-}" = "--run" ] && run_only=true
 
 packages=(podman runc uidmap slirp4netns fuse-overlayfs netavark aardvark-dns iptables busybox-static)
-$run_only || packages+=(protobuf-compiler)
+$run_only || packages+=(protobuf-compiler chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

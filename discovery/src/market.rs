@@ -288,6 +288,14 @@ impl Market {
         self.graph.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Every category of the listings, with how many are in it, the
+    /// fullest first.
+    pub fn categories(&self) -> Vec<(String, usize)> {
+        self.ingestor
+            .lock()
+            .map_or_else(|_| Vec::new(), |i| i.index().categories())
+    }
+
     /// How many listings are searchable now: cheap, for progress displays.
     pub fn indexed(&self) -> usize {
         self.ingestor.lock().map_or(0, |i| i.index().len())

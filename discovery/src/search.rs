@@ -407,6 +407,21 @@ impl SearchIndex {
         })
     }
 
+    /// Every category of the live listings (lower-cased) with how many
+    /// listings are in it, the fullest first, then by name.
+    pub fn categories(&self) -> Vec<(String, usize)> {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for doc in self.docs.iter().flatten() {
+            for category in &doc.categories {
+                *counts.entry(category).or_default() += 1;
+            }
+        }
+        let mut counted: Vec<(String, usize)> =
+            counts.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+        counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counted
+    }
+
     /// Whether the listing in `slot` is live and, if a category is
     /// given, in it.
     fn in_category(&self, slot: u32, category: Option<&str>) -> bool {
@@ -610,6 +625,17 @@ mod tests {
         );
         let paged = index.search_ranked("", None, 1, 1, Some(&mut weights));
         assert_eq!((paged.total, apps(&paged)), (4, vec!["org.photos"]));
+    }
+
+    #[test]
+    fn categories_are_counted_fullest_first() {
+        let mut index = sample();
+        assert_eq!(
+            index.categories(),
+            [("media".to_owned(), 2), ("productivity".to_owned(), 2)]
+        );
+        index.remove("did:key:z6Mk", "org.wiki");
+        assert_eq!(index.categories()[0], ("media".to_owned(), 2));
     }
 
     #[test]

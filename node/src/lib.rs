@@ -44,3 +44,4 @@ pub mod shutdown;
 pub mod state;
 pub mod trust;
 pub mod units;
+pub mod web;

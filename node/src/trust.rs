@@ -505,22 +505,27 @@ impl Explained {
     }
 }
 
-/// What the trust score looks at in an app's signed manifest (the
-/// envelope's `signed` part): host ports, the `lan` permission and
-/// capabilities. Read leniently: the manifest was verified when its
-/// listing was ingested, and a field this build does not know is not an
-/// ask.
+/// The fields of `T` in a signed manifest envelope's payload (`signed.
+/// payload`), read leniently: the manifest was verified when its listing
+/// was ingested, and a field this build does not know is left out. An
+/// envelope that does not read gives `T::default()`.
+pub fn manifest_payload<T: serde::de::DeserializeOwned + Default>(envelope: &str) -> T {
+    #[derive(Deserialize)]
+    struct Envelope<T> {
+        signed: Signed<T>,
+    }
+    #[derive(Deserialize)]
+    struct Signed<T> {
+        payload: T,
+    }
+    serde_json::from_str::<Envelope<T>>(envelope)
+        .map(|e| e.signed.payload)
+        .unwrap_or_default()
+}
+
+/// What the trust score looks at in an app's signed manifest: host ports,
+/// the `lan` permission and capabilities.
 pub fn asks_of(envelope: &str) -> AppAsks {
-    #[derive(Deserialize, Default)]
-    #[serde(default)]
-    struct Envelope {
-        signed: Signed,
-    }
-    #[derive(Deserialize, Default)]
-    #[serde(default)]
-    struct Signed {
-        payload: Asked,
-    }
     #[derive(Deserialize, Default)]
     #[serde(default)]
     struct Asked {
@@ -538,10 +543,7 @@ pub fn asks_of(envelope: &str) -> AppAsks {
     struct AskedPort {
         host: Option<u16>,
     }
-    let asked = serde_json::from_str::<Envelope>(envelope)
-        .unwrap_or_default()
-        .signed
-        .payload;
+    let asked: Asked = manifest_payload(envelope);
     let mut asks = AppAsks {
         lan: asked.permissions.iter().any(|p| p == "lan"),
         ..AppAsks::default()

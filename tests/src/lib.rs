@@ -308,3 +308,18 @@ pub fn packed_in_catalog(tmp: &Path, app: &str) -> PackedApp {
         packed,
     }
 }
+
+/// Sends `events` to the relay at `relay` with a real Nostr client, each
+/// stored within 10 s or the test fails.
+pub async fn send_events(relay: &str, events: &[nostr::Event]) {
+    let client = nostr_sdk::Client::default();
+    client.add_relay(relay).await.expect("a relay URL");
+    client.connect().await;
+    for event in events {
+        tokio::time::timeout(Duration::from_secs(10), client.send_event(event))
+            .await
+            .expect("the relay answers")
+            .expect("the relay stores the event");
+    }
+    client.shutdown().await;
+}

@@ -11,7 +11,6 @@
 use archy_tests as common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use archy_discovery::market::{Answer, Query, Stats};
 use archy_node::config::NodeConfig;
@@ -21,7 +20,6 @@ use archy_synthetic::SyntheticPublisher;
 use archy_trust::Identity;
 use archy_trust::score::{Band, Reason};
 use nostr::{Event, EventBuilder, Keys, Kind, Tag};
-use nostr_sdk::Client;
 use tokio::runtime::Runtime;
 
 /// The app the publisher in these tests lists.
@@ -86,7 +84,7 @@ fn the_owners_graph_is_fetched_two_hops_deep_and_no_further() {
         report(&dave, &stranger),
         report(&stranger, &bob),
     ];
-    runtime.block_on(send_all(&relay, &events));
+    runtime.block_on(common::send_events(&relay, &events));
 
     let counted = |stats: &Stats, name: &str| stats.counters.get(name).copied().unwrap_or(0);
     let stats = common::wait_until("a round that reached carol", 60, || {
@@ -169,7 +167,7 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
             )
             .unwrap(),
     ];
-    runtime.block_on(send_all(&relay, &events));
+    runtime.block_on(common::send_events(&relay, &events));
 
     let did = alice.identity.did();
     let verdict = common::wait_until("alice known", 60, || {
@@ -320,17 +318,4 @@ fn a_publisher_followed_by_three_of_the_owners_follows_is_known_and_explain_name
     let listed = common::json(&["market", "list", "--data-dir", dir]);
     assert_eq!(first(&listed), LURE, "{listed}");
     runtime.block_on(node.shutdown());
-}
-
-async fn send_all(relay: &str, events: &[Event]) {
-    let client = Client::default();
-    client.add_relay(relay).await.unwrap();
-    client.connect().await;
-    for event in events {
-        tokio::time::timeout(Duration::from_secs(10), client.send_event(event))
-            .await
-            .expect("the relay answers")
-            .expect("the relay stores the event");
-    }
-    client.shutdown().await;
 }

@@ -71,6 +71,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// What it answers: the message and its causes (the web pages show
+    /// them as the API says them).
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -7,7 +7,7 @@
 //! 2. a body declared larger than [`MAX_BODY`] is refused unread (413);
 //! 3. at most [`MAX_CONCURRENT`] requests are answered at once (503 past
 //!    that, so a flood cannot queue without bound);
-//! 4. every route but the health check and the login needs the bearer
+//! 4. every API route but the health check and the login needs the bearer
 //!    token (401), or a browser's session cookie ([`super::session`]) with,
 //!    for any change, the session's CSRF token (403 without it); wrong
 //!    tokens (here and at login) are counted, and past [`MAX_FAILURES`] in
@@ -179,7 +179,11 @@ pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next
         .into_response();
     };
     let path = request.uri().path();
-    let open = PUBLIC.contains(&path) || (path == LOGIN && request.method() == Method::POST);
+    // The pages check their own session: without one they redirect to
+    // the login, and their forms carry the CSRF token in their body.
+    let open = PUBLIC.contains(&path)
+        || (path == LOGIN && request.method() == Method::POST)
+        || crate::web::is_page(path);
     if !open && !guard.authorized(&request) {
         let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
         match guard.sessions.check(request.headers(), changes) {

@@ -96,16 +96,22 @@ async fn openapi_json(Extension(doc): Extension<Arc<OpenApiDocument>>) -> Json<O
     Json((*doc).clone())
 }
 
-/// Any path the API does not have.
-async fn no_such_route(uri: axum::http::Uri) -> ApiError {
+/// Any path the API and the pages do not have.
+async fn no_such_route(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::web::is_page(uri.path()) {
+        return crate::web::not_found();
+    }
     ApiError::not_found(format!(
         "this node has no API route {}; GET /api/openapi.json lists them",
         uri.path()
     ))
+    .into_response()
 }
 
 /// The router and the OpenAPI document it answers with.
 pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
+    let pages = crate::web::router(node.clone());
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::health))
         .routes(routes!(routes::node))
@@ -140,6 +146,7 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .with_state(node)
         .split_for_parts();
     let router = router
+        .merge(pages)
         .fallback(no_such_route)
         .layer(Extension(guard.clone()))
         .layer(Extension(Arc::new(document.clone())))

@@ -107,8 +107,22 @@ impl Sessions {
         }
     }
 
+    /// Opens a session for a browser; returns its `Set-Cookie` value
+    /// (`HttpOnly`, `SameSite=Strict`, and `Secure` when `secure`) and its
+    /// CSRF token.
+    pub fn open_cookie(&self, secure: bool) -> Result<(String, String), getrandom::Error> {
+        let (cookie, csrf) = self.open()?;
+        let cookie = Cookie::build((COOKIE, cookie))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(secure)
+            .path("/")
+            .build();
+        Ok((cookie.to_string(), csrf))
+    }
+
     /// The CSRF token of the request's live session.
-    fn csrf_of(&self, headers: &HeaderMap) -> Option<String> {
+    pub fn csrf_of(&self, headers: &HeaderMap) -> Option<String> {
         let cookie = session_cookie(headers)?;
         self.lock()
             .get(&blake3::hash(cookie.as_bytes()))
@@ -117,7 +131,7 @@ impl Sessions {
     }
 
     /// Ends the request's session, if any.
-    fn close(&self, headers: &HeaderMap) {
+    pub fn close(&self, headers: &HeaderMap) {
         if let Some(cookie) = session_cookie(headers) {
             self.lock().remove(&blake3::hash(cookie.as_bytes()));
         }
@@ -183,15 +197,10 @@ pub async fn login(
     }
     let (cookie, csrf) = guard
         .sessions()
-        .open()
+        .open_cookie(false)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let cookie = Cookie::build((COOKIE, cookie))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .path("/")
-        .build();
     let mut response = Json(SessionInfo { csrf: Some(csrf) }).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
