@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
-use archy_registry::swarm::tuf_protocol::{self, TufProtocol};
+use archy_registry::swarm::tuf_protocol::{self, CatalogSource, TufProtocol};
 use archy_registry::swarm::{self, BlobStore, NodeTicket, upload_cap};
 use archy_trust::{Did, Identity};
 use iroh::protocol::Router;
@@ -61,6 +61,7 @@ pub struct RunningNode {
     blobs: BlobStore,
     state: NodeState,
     publishes: Vec<Did>,
+    catalogs: Arc<NodeCatalogs>,
 }
 
 impl RunningNode {
@@ -73,7 +74,7 @@ impl RunningNode {
     ) -> Result<Self, DaemonError> {
         let state = NodeState::open(&data.state_file())?;
         let blobs = BlobStore::open(&data.blobs_dir()).await?;
-        let catalogs = NodeCatalogs::new(&options.catalogs, state.clone())?;
+        let catalogs = Arc::new(NodeCatalogs::new(&options.catalogs, state.clone())?);
         let publishes = catalogs.publishers();
         let endpoint = NodeEndpoint::bind(
             identity,
@@ -86,7 +87,7 @@ impl RunningNode {
         let events = options.max_upload.map(upload_cap::capped);
         let router = Router::builder(endpoint.endpoint.clone())
             .accept(iroh_blobs::ALPN, BlobsProtocol::new(blobs.api(), events))
-            .accept(tuf_protocol::ALPN, TufProtocol::new(Arc::new(catalogs)))
+            .accept(tuf_protocol::ALPN, TufProtocol::new(catalogs.clone()))
             .spawn();
         Ok(Self {
             router,
@@ -94,7 +95,14 @@ impl RunningNode {
             blobs,
             state,
             publishes,
+            catalogs,
         })
+    }
+
+    /// What the node serves to others: its catalogs and the metadata it
+    /// holds for the publishers it follows.
+    pub fn catalogs(&self) -> Arc<dyn CatalogSource> {
+        self.catalogs.clone()
     }
 
     /// The ticket other nodes use to reach this one.

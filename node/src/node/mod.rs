@@ -288,7 +288,8 @@ impl Node {
             swarm.endpoint().clone(),
             swarm.blobs().clone(),
             data.releases_dir(),
-        );
+        )
+        .with_own_catalogs(swarm.catalogs());
         let inner = Inner {
             ticket,
             publishes: swarm.publishes().to_vec(),

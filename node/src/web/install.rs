@@ -142,6 +142,24 @@ fn verb(kind: &str) -> &str {
     }
 }
 
+/// Whether the app runs once an operation of `kind` succeeded.
+fn runs_after(kind: &str) -> bool {
+    matches!(
+        kind,
+        "install" | "update" | "start" | "restart" | "reinstall"
+    )
+}
+
+/// What a succeeded operation of `kind` leaves.
+fn outcome(kind: &str) -> &'static str {
+    match kind {
+        "uninstall" => "Removed.",
+        "stop" => "Stopped.",
+        _ if runs_after(kind) => "Running.",
+        _ => "Done.",
+    }
+}
+
 /// The app id an operation is about (`DID/APP[@VERSION]` or just `APP`).
 fn app_id(app: &str) -> &str {
     let last = app.rsplit('/').next().unwrap_or(app);
@@ -161,8 +179,11 @@ fn operation_view(operation: &Operation, title: &str) -> Markup {
             p #stage aria-live="polite" { (operation.stage) }
             ul #notices { @for notice in &operation.notices { li { (notice) } } }
             div #done hidden[operation.status != Status::Succeeded] {
-                p.notice.ok role="status" { "Running." }
-                p { a #open.button href="/apps" { "Open" } " " a href="/apps" { "My Apps" } }
+                p.notice.ok role="status" { (outcome(&operation.kind)) }
+                p {
+                    @if runs_after(&operation.kind) { a #open.button href="/apps" { "Open" } " " }
+                    a href="/apps" { "My Apps" }
+                }
             }
             div #failed hidden[!matches!(operation.status, Status::Failed | Status::Interrupted)] {
                 p.notice.error role="alert" #error { (operation.error.as_deref().unwrap_or("")) }

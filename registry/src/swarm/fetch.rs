@@ -20,7 +20,7 @@ use super::error::Error;
 use super::providers::Providers;
 use super::store::{BlobStore, MAX_IN_MEMORY, RELEASE_PIN_PREFIX, to_iroh};
 use super::ticket::NodeTicket;
-use super::tuf_protocol::PeerTransport;
+use super::tuf_protocol::{CatalogSource, PeerTransport};
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
 use crate::signing::Signers;
@@ -122,6 +122,9 @@ pub struct Fetcher {
     blobs: BlobStore,
     downloader: Downloader,
     export_dir: PathBuf,
+    /// What this node serves to others: read in place when a source is
+    /// the node itself (an endpoint cannot dial itself).
+    own: Option<Arc<dyn CatalogSource>>,
 }
 
 #[derive(Deserialize)]
@@ -143,7 +146,23 @@ impl Fetcher {
             blobs,
             downloader,
             export_dir,
+            own: None,
         }
+    }
+
+    /// The same fetcher, reading `own` (what this node serves) in place
+    /// when a source is this node itself: a node installs from a catalog
+    /// it publishes without dialling itself.
+    pub fn with_own_catalogs(self, own: Arc<dyn CatalogSource>) -> Self {
+        Self {
+            own: Some(own),
+            ..self
+        }
+    }
+
+    /// Whether `source` is this node.
+    fn is_self(&self, source: &NodeTicket) -> bool {
+        source.endpoint_id() == self.endpoint.endpoint.id()
     }
 
     /// Downloads what an iroh blob ticket names (one from `sendme send`,
@@ -188,7 +207,7 @@ impl Fetcher {
         // blobs either: each dead node costs one connect timeout in all.
         let reachable: Vec<NodeTicket> = transports
             .iter()
-            .filter(|t| !t.is_unreachable())
+            .filter(|t| !t.is_unreachable() && !self.is_self(t.peer()))
             .map(|t| t.peer().clone())
             .collect();
         let (target_path, target, custom) = resolve(&mut updater, request).await?;
@@ -264,12 +283,17 @@ impl Fetcher {
         }
         sources
             .iter()
-            .map(|source| {
-                PeerTransport::new(
-                    self.endpoint.endpoint.clone(),
-                    source.clone(),
-                    request.publisher.clone(),
-                )
+            .filter_map(|source| {
+                let (endpoint, peer) = (self.endpoint.endpoint.clone(), source.clone());
+                let publisher = request.publisher.clone();
+                match (&self.own, self.is_self(source)) {
+                    (Some(own), true) => {
+                        Some(PeerTransport::own(endpoint, peer, publisher, own.clone()))
+                    }
+                    // This node, without what it serves: nothing to ask.
+                    (None, true) => None,
+                    (_, false) => Some(PeerTransport::new(endpoint, peer, publisher)),
+                }
             })
             .collect()
     }

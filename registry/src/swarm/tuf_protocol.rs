@@ -208,6 +208,9 @@ pub struct PeerTransport {
     publisher: Did,
     connection: Arc<Mutex<Option<Connection>>>,
     unreachable: Arc<AtomicBool>,
+    /// When the peer is this node itself: what it serves, read in place
+    /// (an endpoint cannot dial itself).
+    own: Option<Arc<dyn CatalogSource>>,
 }
 
 impl PeerTransport {
@@ -219,6 +222,21 @@ impl PeerTransport {
             publisher,
             connection: Arc::new(Mutex::new(None)),
             unreachable: Arc::new(AtomicBool::new(false)),
+            own: None,
+        }
+    }
+
+    /// The same, for a peer that is this node itself: its files are read
+    /// from `own`, what the node serves to others, without dialling.
+    pub fn own(
+        endpoint: Endpoint,
+        peer: NodeTicket,
+        publisher: Did,
+        own: Arc<dyn CatalogSource>,
+    ) -> Self {
+        Self {
+            own: Some(own),
+            ..Self::new(endpoint, peer, publisher)
         }
     }
 
@@ -281,6 +299,19 @@ impl PeerTransport {
             url: shown.clone(),
             reason,
         };
+        if let Some(own) = &self.own {
+            return match own.read(&self.publisher, &file) {
+                Ok(Some(served)) if served.bytes.len() as u64 > max_len => {
+                    Err(FetchError::TooLong {
+                        url: shown,
+                        limit: max_len,
+                    })
+                }
+                Ok(Some(served)) => Ok(served),
+                Ok(None) => Err(FetchError::NotFound(shown)),
+                Err(reason) => Err(failed(reason)),
+            };
+        }
         let conn = self.connection(&shown).await?;
         let request = serde_json::to_vec(&Request {
             publisher: self.publisher.to_string(),

@@ -1,0 +1,289 @@
+//! The web marketplace in a real browser: Debian's chromium, driven through
+//! chromedriver with fantoccini, against a real `archy node run --demo`
+//! with real (rootful) podman. A person logs in with the node's token,
+//! searches, opens hello-web, installs it and watches the progress reach
+//! "Running", follows Open to the app's own page, then uninstalls it from
+//! My Apps. A screenshot of each page is saved under the target directory
+//! (`CARGO_TARGET_TMPDIR/browser`).
+
+use archy_tests as common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use archy_node::client::NodeClient;
+use archy_node::data_dir::DataDir;
+use archy_tests::podman::{Mode, Podman, containers_conf};
+use common::{Running, s, wait_until};
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::runtime::Runtime;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Longest a step in the browser may take (an install loads an image).
+const STEP: Duration = Duration::from_secs(300);
+
+/// Where the screenshots go.
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver on a free port, and a headless chromium session on it.
+async fn browser(profile: &Path) -> (Running, Client) {
+    let port = free_port();
+    let driver = Running::spawn(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver listens within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // As root, without the sandbox; without background networking, since
+    // this machine's network is closed.
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect::<Vec<_>>();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"binary": CHROMIUM, "args": args}),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromium session");
+    (driver, client)
+}
+
+/// Waits until `css` matches a displayed element, and returns it.
+async fn shown(client: &Client, css: &str) -> fantoccini::elements::Element {
+    let deadline = Instant::now() + STEP;
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && element.is_displayed().await.unwrap_or(false)
+        {
+            return element;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} shown within {STEP:?} on {}",
+            client
+                .current_url()
+                .await
+                .map_or_else(|e| e.to_string(), |u| u.to_string())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the browser is on a page whose URL contains `part`.
+async fn on_page(client: &Client, part: &str) {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.as_str().contains(part) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "on {part} within {STEP:?}, still on {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Saves a screenshot of what the browser shows as `name`.png.
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// The page's text.
+async fn text(client: &Client) -> String {
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI installs chromium and chromium-driver (scripts/install-deps.sh)"
+        );
+        eprintln!(
+            "SKIPPED: no chromium or chromedriver here (scripts/install-deps.sh installs them)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = Podman::start(Mode::Rootful, tmp.path()) else {
+        return;
+    };
+    let data = tmp.path().join("node");
+    let _daemon = Running::spawn(
+        Command::new(common::archy_bin())
+            .args(["node", "run", "--demo", "--data-dir", s(&data)])
+            .args(["--demo-apps", s(&common::repo().join("apps"))])
+            .args(["--relay-port", "0", "--api", "127.0.0.1:0"])
+            .args(["--reconcile-every", "1"])
+            .env("ARCHY_PODMAN_SOCKET", &podman.socket)
+            .env("CONTAINERS_CONF", containers_conf())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("archy node run --demo starts");
+    let runtime = Runtime::new().unwrap();
+    let data_dir = DataDir::open(&data).unwrap();
+    let client = wait_until("the demo node's API", 60, || {
+        runtime.block_on(NodeClient::find(&data_dir)).ok().flatten()
+    });
+    wait_until("the demo's three apps in the market", 60, || {
+        let page: serde_json::Value = runtime.block_on(client.get("/api/market")).ok()?;
+        (page["total"] == 3).then_some(())
+    });
+    let token = std::fs::read_to_string(data.join("api.token")).unwrap();
+    let base = format!("http://{}", client.addr());
+
+    runtime.block_on(async {
+        let (_driver, browser) = browser(&tmp.path().join("profile")).await;
+        // Logging in brings the person to Discover.
+        browser.goto(&base).await.unwrap();
+        shown(&browser, "input#token")
+            .await
+            .send_keys(token.trim())
+            .await
+            .unwrap();
+        screenshot(&browser, "1-login").await;
+        browser
+            .find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        shown(&browser, "li.card").await;
+        screenshot(&browser, "2-discover").await;
+
+        // Search, and open hello-web.
+        shown(&browser, "input#q")
+            .await
+            .send_keys("hello")
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Css("form.search button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        on_page(&browser, "q=hello").await;
+        let card = shown(&browser, "li.card h2 a").await;
+        assert!(
+            card.text().await.unwrap().contains("Hello"),
+            "{}",
+            text(&browser).await
+        );
+        card.click().await.unwrap();
+        on_page(&browser, "/app/").await;
+        let install = shown(&browser, "form[action='/install'] button").await;
+        let page = text(&browser).await;
+        for words in [
+            "Why trust it",
+            "trusted",
+            "What it asks of this machine",
+            "opens port 8080",
+        ] {
+            assert!(page.contains(words), "{words:?} on the app's page: {page}");
+        }
+        screenshot(&browser, "3-app").await;
+
+        // Install: the progress reaches Running, and Open leads to the app.
+        install.click().await.unwrap();
+        on_page(&browser, "/operations/").await;
+        shown(&browser, "progress#progress").await;
+        screenshot(&browser, "4-installing").await;
+        let open = shown(&browser, "#done a#open").await;
+        screenshot(&browser, "5-running").await;
+        let href = open.attr("href").await.unwrap().unwrap_or_default();
+        assert!(
+            href.ends_with(":8080/"),
+            "Open points at the app's port: {href}"
+        );
+        open.click().await.unwrap();
+        on_page(&browser, ":8080/").await;
+        let deadline = Instant::now() + STEP;
+        while !text(&browser).await.contains("Hello from Archipelago") {
+            assert!(
+                Instant::now() < deadline,
+                "the app's own page within {STEP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            browser.refresh().await.unwrap();
+        }
+        screenshot(&browser, "6-the-app").await;
+
+        // My Apps shows it; Uninstall removes it and it does not come back.
+        browser.goto(&format!("{base}/apps")).await.unwrap();
+        shown(&browser, "li.app-row[data-app='org.archipelago.hello-web']").await;
+        screenshot(&browser, "7-my-apps").await;
+        browser
+            .find(Locator::Css(
+                "button[aria-label='Uninstall org.archipelago.hello-web']",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        on_page(&browser, "/operations/").await;
+        shown(&browser, "#done").await;
+        browser.goto(&format!("{base}/apps")).await.unwrap();
+        let deadline = Instant::now() + STEP;
+        while !text(&browser).await.contains("No apps are installed") {
+            assert!(Instant::now() < deadline, "hello-web gone from My Apps");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        screenshot(&browser, "8-removed").await;
+        browser.close().await.unwrap();
+    });
+}
