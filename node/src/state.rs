@@ -36,6 +36,9 @@ const TRUST_LISTS: TableDefinition<&str, &str> = TableDefinition::new("trust_lis
 /// the app was installed): how the trust score tells that a publisher's
 /// signing root changed since.
 const INSTALL_ROOTS: TableDefinition<&str, (&str, u64)> = TableDefinition::new("install_roots");
+/// BLAKE3 of a browser session's cookie → (its CSRF token, last use in
+/// Unix seconds): the pages' logins, kept across restarts.
+const SESSIONS: TableDefinition<&[u8; 32], (&str, u64)> = TableDefinition::new("sessions");
 /// Operations kept; older ones are dropped as new ones start.
 const MAX_OPERATIONS: usize = 1000;
 
@@ -120,6 +123,7 @@ impl NodeState {
             tx.open_table(AUTO_UPDATE)?;
             tx.open_table(TRUST_LISTS)?;
             tx.open_table(INSTALL_ROOTS)?;
+            tx.open_table(SESSIONS)?;
             Ok(())
         })?;
         Ok(state)
@@ -385,6 +389,42 @@ impl NodeState {
                 let (k, v) = row?;
                 let (publisher, version) = v.value();
                 rows.push((k.value().to_owned(), publisher.to_owned(), version));
+            }
+            Ok(rows)
+        })
+    }
+
+    /// Keeps a browser session: the hash of its cookie, its CSRF token and
+    /// when it was last used (Unix seconds).
+    pub fn put_session(
+        &self,
+        hash: &[u8; 32],
+        csrf: &str,
+        last_used: u64,
+    ) -> Result<(), StateError> {
+        self.write(|tx| {
+            tx.open_table(SESSIONS)?.insert(hash, (csrf, last_used))?;
+            Ok(())
+        })
+    }
+
+    /// Forgets a browser session.
+    pub fn remove_session(&self, hash: &[u8; 32]) -> Result<(), StateError> {
+        self.write(|tx| {
+            tx.open_table(SESSIONS)?.remove(hash)?;
+            Ok(())
+        })
+    }
+
+    /// Every browser session kept: (cookie hash, CSRF token, last use).
+    pub fn sessions(&self) -> Result<Vec<([u8; 32], String, u64)>, StateError> {
+        self.read(|tx| {
+            let table = tx.open_table(SESSIONS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                let (csrf, last_used) = v.value();
+                rows.push((*k.value(), csrf.to_owned(), last_used));
             }
             Ok(rows)
         })

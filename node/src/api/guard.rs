@@ -87,6 +87,15 @@ impl Guard {
         }
     }
 
+    /// The same guard, keeping the browsers' sessions in `state` so they
+    /// outlive a restart of the node.
+    pub fn keeping_sessions_in(self, state: crate::state::NodeState) -> Self {
+        Self {
+            sessions: Sessions::kept_in(state),
+            ..self
+        }
+    }
+
     /// The token requests and logins must present.
     pub fn token(&self) -> &ApiToken {
         &self.token

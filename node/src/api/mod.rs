@@ -229,7 +229,8 @@ impl ApiServer {
                 addr: DEFAULT_ADDR,
                 source,
             })?;
-        let (router, _) = router(node, Arc::new(Guard::new(token, addr)));
+        let guard = Guard::new(token, addr).keeping_sessions_in(node.state().clone());
+        let (router, _) = router(node, Arc::new(guard));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {

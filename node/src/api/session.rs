@@ -6,13 +6,15 @@
 //! request that changes something (any method but GET and HEAD) made with
 //! the cookie must also carry the CSRF token in the `X-CSRF-Token` header,
 //! or it is refused (403): a page on another site can make the browser
-//! send the cookie, but cannot read the CSRF token. Sessions live in the
-//! node's memory, at most [`MAX_SESSIONS`] at once, each ending after
-//! [`IDLE_LIMIT`] unused; stopping the node ends them all.
+//! send the cookie, but cannot read the CSRF token. At most
+//! [`MAX_SESSIONS`] live at once, each ending after [`IDLE_LIMIT`] unused.
+//! A node keeps them in its state (the cookie's hash, never the cookie), so
+//! a page open across a restart of the node carries on without a new
+//! login.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::Extension;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,6 +26,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::guard::Guard;
+use crate::state::NodeState;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "archy_session";
@@ -36,15 +39,28 @@ pub const IDLE_LIMIT: Duration = Duration::from_secs(12 * 3600);
 /// Random bytes in a session id and a CSRF token.
 const SECRET_BYTES: usize = 32;
 
+/// How stale a kept session's last use may get before it is written again.
+const SAVE_EVERY: Duration = Duration::from_secs(600);
+
 /// The sessions a node holds, keyed by the hash of their cookie.
 #[derive(Default)]
 pub struct Sessions {
     by_cookie: Mutex<HashMap<blake3::Hash, Session>>,
+    /// Where they are kept across restarts, if anywhere.
+    kept: Option<NodeState>,
 }
 
 struct Session {
     csrf: String,
     last_used: Instant,
+    /// When its last use was last written to the state.
+    saved: Instant,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// How a request with a session cookie fares.
@@ -58,26 +74,87 @@ pub enum CookieCheck {
 }
 
 impl Sessions {
+    /// Sessions kept in `state`: the live ones kept there are taken back.
+    pub fn kept_in(state: NodeState) -> Self {
+        let mut by_cookie = HashMap::new();
+        match state.sessions() {
+            Ok(kept) => {
+                let now = unix_now();
+                for (hash, csrf, last_used) in kept {
+                    let idle = Duration::from_secs(now.saturating_sub(last_used));
+                    let Some(at) = Instant::now()
+                        .checked_sub(idle)
+                        .filter(|_| idle < IDLE_LIMIT)
+                    else {
+                        continue;
+                    };
+                    let session = Session {
+                        csrf,
+                        last_used: at,
+                        saved: at,
+                    };
+                    by_cookie.insert(blake3::Hash::from_bytes(hash), session);
+                }
+            }
+            Err(e) => tracing::warn!("the browsers' sessions were not read back: {e}"),
+        }
+        Self {
+            by_cookie: Mutex::new(by_cookie),
+            kept: Some(state),
+        }
+    }
+
+    /// Writes (or, with `None`, forgets) a session in the state, if kept.
+    fn keep(&self, hash: &blake3::Hash, csrf: Option<&str>) {
+        let Some(state) = &self.kept else {
+            return;
+        };
+        let kept = match csrf {
+            Some(csrf) => state.put_session(hash.as_bytes(), csrf, unix_now()),
+            None => state.remove_session(hash.as_bytes()),
+        };
+        if let Err(e) = kept {
+            tracing::warn!("a browser's session was not kept across restarts: {e}");
+        }
+    }
+
     /// Opens a session; returns (cookie value, CSRF token).
     fn open(&self) -> Result<(String, String), getrandom::Error> {
         let (cookie, csrf) = (secret()?, secret()?);
-        let mut sessions = self.lock();
-        sessions.retain(|_, s| s.last_used.elapsed() < IDLE_LIMIT);
-        if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| *k)
+        let hash = blake3::hash(cookie.as_bytes());
+        let mut ended = Vec::new();
         {
-            sessions.remove(&oldest);
+            let mut sessions = self.lock();
+            sessions.retain(|k, s| {
+                let live = s.last_used.elapsed() < IDLE_LIMIT;
+                if !live {
+                    ended.push(*k);
+                }
+                live
+            });
+            if sessions.len() >= MAX_SESSIONS
+                && let Some(oldest) = sessions
+                    .iter()
+                    .min_by_key(|(_, s)| s.last_used)
+                    .map(|(k, _)| *k)
+            {
+                sessions.remove(&oldest);
+                ended.push(oldest);
+            }
+            let now = Instant::now();
+            sessions.insert(
+                hash,
+                Session {
+                    csrf: csrf.clone(),
+                    last_used: now,
+                    saved: now,
+                },
+            );
         }
-        sessions.insert(
-            blake3::hash(cookie.as_bytes()),
-            Session {
-                csrf: csrf.clone(),
-                last_used: Instant::now(),
-            },
-        );
+        for gone in &ended {
+            self.keep(gone, None);
+        }
+        self.keep(&hash, Some(&csrf));
         Ok((cookie, csrf))
     }
 
@@ -87,14 +164,25 @@ impl Sessions {
         let Some(cookie) = session_cookie(headers) else {
             return CookieCheck::NoSession;
         };
+        let hash = blake3::hash(cookie.as_bytes());
         let mut sessions = self.lock();
         let Some(session) = sessions
-            .get_mut(&blake3::hash(cookie.as_bytes()))
+            .get_mut(&hash)
             .filter(|s| s.last_used.elapsed() < IDLE_LIMIT)
         else {
             return CookieCheck::NoSession;
         };
         session.last_used = Instant::now();
+        if session.saved.elapsed() > SAVE_EVERY {
+            session.saved = session.last_used;
+            let csrf = session.csrf.clone();
+            drop(sessions);
+            self.keep(&hash, Some(&csrf));
+            sessions = self.lock();
+        }
+        let Some(session) = sessions.get(&hash) else {
+            return CookieCheck::NoSession;
+        };
         let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         // Compared by hash: the time taken does not tell where a guess
         // first differs.
@@ -133,7 +221,9 @@ impl Sessions {
     /// Ends the request's session, if any.
     pub fn close(&self, headers: &HeaderMap) {
         if let Some(cookie) = session_cookie(headers) {
-            self.lock().remove(&blake3::hash(cookie.as_bytes()));
+            let hash = blake3::hash(cookie.as_bytes());
+            self.lock().remove(&hash);
+            self.keep(&hash, None);
         }
     }
 
