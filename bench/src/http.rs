@@ -13,10 +13,16 @@ const MAX_ANSWER: u64 = 64 << 20;
 /// One `GET path` with the token over a fresh connection; its body, which
 /// must come with 200 and a `Content-Length`.
 pub async fn get(addr: SocketAddr, path: &str, token: &str) -> anyhow::Result<Vec<u8>> {
+    get_with(addr, path, &[format!("Authorization: Bearer {token}")]).await
+}
+
+/// The same, with `headers` (whole lines, like `Cookie: a=b`) instead of
+/// the token alone.
+pub async fn get_with(addr: SocketAddr, path: &str, headers: &[String]) -> anyhow::Result<Vec<u8>> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    );
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut answer = Vec::new();
     tokio::time::timeout(

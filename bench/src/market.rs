@@ -265,7 +265,10 @@ async fn measure_node(bench: &MarketBench, node: &Node, dir: &Path) -> anyhow::R
             }),
         )
         .layer(DefaultBodyLimit::max(guard::MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
+        .layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            guard::check,
+        ))
         .merge(api);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
@@ -276,12 +279,27 @@ async fn measure_node(bench: &MarketBench, node: &Node, dir: &Path) -> anyhow::R
             .await
     });
 
-    let body = http::get(addr, &bench.path, &token_text).await?;
-    let page: serde_json::Value =
-        serde_json::from_slice(&body).context("the market's answer is not JSON")?;
-    let page_listings = page["listings"].as_array().map_or(0, Vec::len);
+    // A page of the web marketplace is asked with a browser's session
+    // cookie; the API with the token. Both go with every request.
+    let (cookie, _) = guard
+        .sessions()
+        .open_cookie(false)
+        .context("no session for the pages")?;
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let headers = vec![
+        format!("Authorization: Bearer {token_text}"),
+        format!("Cookie: {cookie}"),
+    ];
+    let body = http::get_with(addr, &bench.path, &headers).await?;
+    let page_listings = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(page) => page["listings"].as_array().map_or(0, Vec::len),
+        // A page: its cards.
+        Err(_) => String::from_utf8_lossy(&body)
+            .matches("<li class=\"card\"")
+            .count(),
+    };
     tokio::fs::write(&file, &body).await?;
-    let static_body = http::get(addr, STATIC_PATH, &token_text).await?;
+    let static_body = http::get_with(addr, STATIC_PATH, &headers).await?;
     ensure!(
         static_body.len() == body.len(),
         "the static file answered {} bytes, the market {}",
@@ -296,7 +314,6 @@ async fn measure_node(bench: &MarketBench, node: &Node, dir: &Path) -> anyhow::R
 
     let url = |path: &str| format!("http://{addr}{path}");
     let (market_url, static_url) = (url(&bench.path), url(STATIC_PATH));
-    let auth = format!("Authorization: Bearer {token_text}");
     let oha = |url: String, seconds: u64| Oha {
         binary: &bench.oha,
         url,
@@ -304,7 +321,7 @@ async fn measure_node(bench: &MarketBench, node: &Node, dir: &Path) -> anyhow::R
         seconds,
         connections: bench.connections,
         host: addr.to_string(),
-        auth: auth.clone(),
+        headers: headers.clone(),
     };
     if bench.warmup > 0 {
         eprintln!("warming up ({} s each)…", bench.warmup);
@@ -363,8 +380,8 @@ struct Oha<'a> {
     connections: u32,
     /// The `Host` header: the address the guard accepts.
     host: String,
-    /// The bearer token's header.
-    auth: String,
+    /// The token's and the session cookie's headers.
+    headers: Vec<String>,
 }
 
 impl Oha<'_> {
@@ -384,7 +401,9 @@ impl Oha<'_> {
             .args(["-q", &self.rate.to_string()])
             .args(["-z", &format!("{}s", self.seconds)])
             .args(["-c", &self.connections.to_string()]);
-        command.args(["-H", &self.auth]);
+        for header in &self.headers {
+            command.args(["-H", header]);
+        }
         let out = command
             .arg(&self.url)
             .stdin(Stdio::null())
