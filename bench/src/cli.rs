@@ -116,7 +116,8 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         publishers: usize,
         /// The request measured (path and query): the default is what a
-        /// client that gives no parameters gets, page 1 of 24.
+        /// client that gives no parameters gets, page 1 of 24; `/` is the
+        /// web marketplace's Discover page (asked with a session cookie).
         #[arg(long, default_value = "/api/market")]
         path: String,
         /// Requests per second sent to each path.

@@ -140,8 +140,8 @@ pub fn run(bench: MarketBench, out: &Output) -> anyhow::Result<()> {
         "--runs, --rate, --seconds and --connections must be at least 1"
     );
     ensure!(
-        bench.path.starts_with("/api/market"),
-        "--path must be a market request, like /api/market?per_page=50"
+        bench.path.starts_with("/api/market") || bench.path == "/" || bench.path.starts_with("/?"),
+        "--path must be a market request, like /api/market?per_page=50, or the Discover page, like /?q=app"
     );
     eprintln!(
         "making {} signed listings from {} publishers in a relay process…",

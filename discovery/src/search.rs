@@ -100,6 +100,9 @@ pub struct SearchIndex {
     ordered: BTreeSet<Box<str>>,
     live: usize,
     total_len: u64,
+    /// Live listings per category (lower-cased), kept as listings come
+    /// and go, so counting them costs nothing per question.
+    category_counts: HashMap<Box<str>, usize>,
 }
 
 /// Lower-case words of `text`: runs of letters and digits, at least two
@@ -167,15 +170,21 @@ impl SearchIndex {
         });
         let len: u32 = weights.iter().map(|(_, w)| u32::from(*w)).sum();
         let slot = u32::try_from(self.docs.len()).unwrap_or(u32::MAX);
+        let mut categories: Vec<Box<str>> = fields
+            .categories
+            .iter()
+            .map(|c| c.to_lowercase().into_boxed_str())
+            .collect();
+        categories.sort_unstable();
+        categories.dedup();
+        for category in &categories {
+            *self.category_counts.entry(category.clone()).or_default() += 1;
+        }
         self.docs.push(Some(Doc {
             did: fields.did.into(),
             app_id: fields.app_id.into(),
             title: fields.title.to_lowercase().into(),
-            categories: fields
-                .categories
-                .iter()
-                .map(|c| c.to_lowercase().into_boxed_str())
-                .collect(),
+            categories: categories.into_boxed_slice(),
             len,
         }));
         match self.slots.get_mut(fields.did) {
@@ -215,6 +224,14 @@ impl SearchIndex {
         if let Some(doc) = self.docs.get_mut(slot as usize).and_then(Option::take) {
             self.live -= 1;
             self.total_len -= u64::from(doc.len);
+            for category in &doc.categories {
+                if let Some(count) = self.category_counts.get_mut(category) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.category_counts.remove(category);
+                    }
+                }
+            }
         }
         if self.docs.len() > 2 * self.live + 1024 {
             self.compact();
@@ -410,14 +427,11 @@ impl SearchIndex {
     /// Every category of the live listings (lower-cased) with how many
     /// listings are in it, the fullest first, then by name.
     pub fn categories(&self) -> Vec<(String, usize)> {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        for doc in self.docs.iter().flatten() {
-            for category in &doc.categories {
-                *counts.entry(category).or_default() += 1;
-            }
-        }
-        let mut counted: Vec<(String, usize)> =
-            counts.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+        let mut counted: Vec<(String, usize)> = self
+            .category_counts
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect();
         counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         counted
     }

@@ -206,6 +206,18 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
             .unwrap();
         shown(&browser, "li.card").await;
         screenshot(&browser, "2-discover").await;
+        // At 360 px wide nothing runs off the side.
+        browser.set_window_size(360, 800).await.unwrap();
+        let overflow = browser
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(overflow, serde_json::json!(0), "Discover at 360 px");
+        screenshot(&browser, "2-discover-360px").await;
+        browser.set_window_size(1280, 1000).await.unwrap();
 
         // Search, and open hello-web.
         shown(&browser, "input#q")

@@ -255,6 +255,27 @@ fn every_page_parses_as_html5_and_stays_under_100_kb_with_50_apps_listed() {
             parsed.errors
         );
     }
+    // Every control is named for a screen reader: a field by its label (or
+    // aria-label), a button by its text (or aria-label).
+    for path in &pages[..pages.len() - 1] {
+        let (_, _, page) = web.get(path, Some(&cookie));
+        let html = Html::parse_document(&page);
+        let labels: BTreeSet<&str> = html
+            .select(&Selector::parse("label[for]").unwrap())
+            .filter_map(|l| l.value().attr("for"))
+            .collect();
+        let fields = Selector::parse("input:not([type=hidden]), select, textarea").unwrap();
+        for field in html.select(&fields) {
+            let named = field.value().attr("aria-label").is_some()
+                || field.value().id().is_some_and(|id| labels.contains(id));
+            assert!(named, "{path}: a field without a label: {}", field.html());
+        }
+        for button in html.select(&Selector::parse("button").unwrap()) {
+            let named = button.value().attr("aria-label").is_some()
+                || !button.text().collect::<String>().trim().is_empty();
+            assert!(named, "{path}: a button without a name: {}", button.html());
+        }
+    }
     // The parser does report what is wrong, when something is.
     assert!(
         !Html::parse_document("<!DOCTYPE html><p></b>")

@@ -123,7 +123,7 @@ pub async fn progress(viewer: Viewer, State(node): State<Node>, Path(id): Path<u
             );
         }
     };
-    let title = format!("{} {}", verb(&operation.kind), operation.app);
+    let title = format!("{} {}", verb(&operation.kind), app_id(&operation.app));
     let content = operation_view(&operation, &title);
     layout::page(&title, Nav::MyApps, Some(&viewer), content).into_response()
 }
@@ -174,6 +174,7 @@ fn operation_view(operation: &Operation, title: &str) -> Markup {
             data-app=(app_id(&operation.app))
             data-status=(format!("{:?}", operation.status).to_lowercase()) {
             h1 { (title) }
+            @if operation.app != app_id(&operation.app) { p.muted { code { (operation.app) } } }
             label for="progress" { "Progress" }
             progress #progress max="100" value=(operation.percent) { (operation.percent) "%" }
             p #stage aria-live="polite" { (operation.stage) }
