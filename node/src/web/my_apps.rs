@@ -58,28 +58,23 @@ pub async fn page(
         }
     };
     let updates = node.updates_available();
-    let mut shown = Vec::with_capacity(apps.len());
-    for app in apps {
-        let containers = if app.desired == Desired::Removed {
-            Ok(Vec::new())
-        } else {
-            match tokio::time::timeout(STATUS_TIMEOUT, node.orchestrator().status(&app.id)).await {
-                Ok(Ok(status)) => Ok(status.containers),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("podman did not answer in time".to_owned()),
-            }
-        };
-        let band = (!app.dev)
-            .then(|| app.publisher.parse::<archy_trust::Did>().ok())
-            .flatten()
-            .map(|did| node.verdict_on(&did, &app.id).band);
-        shown.push(Shown {
+    // podman is asked about every app at once: the page waits at most one
+    // STATUS_TIMEOUT, however many apps there are.
+    let containers =
+        futures_util::future::join_all(apps.iter().map(|app| containers_of(&node, app))).await;
+    let shown: Vec<Shown> = apps
+        .into_iter()
+        .zip(containers)
+        .map(|(app, containers)| Shown {
             update: updates.get(&app.id).cloned(),
-            band,
+            band: (!app.dev)
+                .then(|| app.publisher.parse::<archy_trust::Did>().ok())
+                .flatten()
+                .map(|did| node.verdict_on(&did, &app.id).band),
             containers,
             app,
-        });
-    }
+        })
+        .collect();
     let list = list(&viewer, &shown);
     if query.part.as_deref() == Some("list") {
         return list.into_response();
@@ -90,6 +85,19 @@ pub async fn page(
         div #apps data-refresh="/apps?part=list" { (list) }
     };
     layout::page("My Apps", Nav::MyApps, Some(&viewer), content).into_response()
+}
+
+/// The containers of `app` as podman sees them, within [`STATUS_TIMEOUT`]
+/// (none for an app being removed).
+async fn containers_of(node: &Node, app: &AppSummary) -> Result<Vec<ContainerStatus>, String> {
+    if app.desired == Desired::Removed {
+        return Ok(Vec::new());
+    }
+    match tokio::time::timeout(STATUS_TIMEOUT, node.orchestrator().status(&app.id)).await {
+        Ok(Ok(status)) => Ok(status.containers),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("podman did not answer in time".to_owned()),
+    }
 }
 
 fn list(viewer: &Viewer, shown: &[Shown]) -> Markup {
