@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use archy_registry::swarm::release_targets::AppVersion;
 use archy_trust::score::Band;
 
 use crate::graph_sync::{GraphStatus, SharedGraphStatus};
@@ -130,6 +131,10 @@ pub struct ListingDetail {
     /// (discovery leaves it empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<TrustBrief>,
+    /// Every version its publisher's catalog lists, newest first, as far
+    /// as the node has read that catalog (discovery leaves it empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<AppVersion>,
 }
 
 /// One relay.
@@ -405,6 +410,7 @@ impl Market {
                         }),
                         listing,
                         trust: None,
+                        versions: Vec::new(),
                     })),
                     None => None,
                 };

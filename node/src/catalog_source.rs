@@ -73,6 +73,23 @@ impl NodeCatalogs {
             .collect()
     }
 
+    /// `publisher`'s current `targets.json`: its own catalog's if this
+    /// node publishes it, else the one its TUF client verified and kept
+    /// (`None` before it first read that publisher's catalog).
+    pub fn targets_of(&self, publisher: &Did) -> Result<Option<Vec<u8>>, String> {
+        match self.own.iter().find(|c| c.publishers.contains(publisher)) {
+            Some(own) => Repository::open(&own.dir)
+                .and_then(|r| r.targets_bytes())
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            None => Ok(self
+                .state
+                .metadata(publisher.as_str(), "targets")
+                .map_err(|e| e.to_string())?
+                .map(|(_, bytes)| bytes)),
+        }
+    }
+
     fn own_file(dir: &std::path::Path, file: &CatalogFile) -> Result<Option<Served>, String> {
         let path = match file {
             CatalogFile::Metadata(name) => dir.join("metadata").join(name),

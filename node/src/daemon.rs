@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
-use archy_registry::swarm::tuf_protocol::{self, CatalogSource, TufProtocol};
+use archy_registry::swarm::tuf_protocol::{self, TufProtocol};
 use archy_registry::swarm::{self, BlobStore, NodeTicket, upload_cap};
 use archy_trust::{Did, Identity};
 use iroh::protocol::Router;
@@ -101,7 +101,7 @@ impl RunningNode {
 
     /// What the node serves to others: its catalogs and the metadata it
     /// holds for the publishers it follows.
-    pub fn catalogs(&self) -> Arc<dyn CatalogSource> {
+    pub fn catalogs(&self) -> Arc<NodeCatalogs> {
         self.catalogs.clone()
     }
 

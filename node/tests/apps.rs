@@ -185,7 +185,9 @@ fn app_copy(tmp: &Path, app: &str, name: &str, edit: impl Fn(String) -> String) 
     let src = repo().join("apps").join(app);
     let manifest = fs::read_to_string(src.join("manifest.yml")).unwrap();
     fs::write(dir.join("manifest.yml"), edit(manifest)).unwrap();
-    fs::copy(src.join("image.tar"), dir.join("image.tar")).unwrap();
+    for file in ["image.tar", "icon.svg"] {
+        fs::copy(src.join(file), dir.join(file)).unwrap();
+    }
     dir
 }
 

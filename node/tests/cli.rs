@@ -219,7 +219,9 @@ fn tampered_or_resigned_manifests_are_refused() {
     let (_, other_key, other_did) = app_under_new_key(tmp.path(), "notes");
     let mallory_dir = tmp.path().join("mallory");
     fs::create_dir(&mallory_dir).unwrap();
-    fs::copy(dir.join("image.tar"), mallory_dir.join("image.tar")).unwrap();
+    for file in ["image.tar", "icon.svg"] {
+        fs::copy(dir.join(file), mallory_dir.join(file)).unwrap();
+    }
     fs::write(
         mallory_dir.join("manifest.yml"),
         fs::read_to_string(dir.join("manifest.yml"))

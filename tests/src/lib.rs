@@ -217,7 +217,9 @@ pub fn app_under_new_key(tmp: &Path, app: &str) -> (PathBuf, PathBuf, String) {
         .collect::<Vec<_>>()
         .join("\n");
     fs::write(dir.join("manifest.yml"), manifest).unwrap();
-    fs::copy(src.join("image.tar"), dir.join("image.tar")).unwrap();
+    for file in ["image.tar", "icon.svg"] {
+        fs::copy(src.join(file), dir.join(file)).unwrap();
+    }
     (dir, key, did)
 }
 

@@ -3,7 +3,8 @@
 //! with real (rootful) podman. A person logs in with the node's token,
 //! searches, opens hello-web, installs it and watches the progress reach
 //! "Running", follows Open to the app's own page, then uninstalls it from
-//! My Apps. A screenshot of each page is saved under the target directory
+//! My Apps. Every page it sees has text that meets WCAG AA contrast. A
+//! screenshot of each page is saved under the target directory
 //! (`CARGO_TARGET_TMPDIR/browser`).
 
 use archy_tests as common;
@@ -131,6 +132,72 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
 }
 
+/// Run in the page: every visible piece of text whose contrast with what
+/// is behind it (backgrounds composited from the root down) is below WCAG
+/// AA, 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold). Each entry
+/// names the element, its text and its ratio.
+const CONTRAST_BELOW_AA: &str = r#"
+const parse = (c) => {
+  const m = c.match(/^rgba?\(([^)]+)\)$/);
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+  return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+};
+const over = (top, bottom) => ({
+  r: top.r * top.a + bottom.r * (1 - top.a),
+  g: top.g * top.a + bottom.g * (1 - top.a),
+  b: top.b * top.a + bottom.b * (1 - top.a),
+  a: 1,
+});
+const luminance = (c) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+};
+const behind = (el) => {
+  const chain = [];
+  for (let e = el; e; e = e.parentElement) chain.unshift(e);
+  let bg = { r: 255, g: 255, b: 255, a: 1 };
+  for (const e of chain) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c === null) return null;
+    if (c.a > 0) bg = over(c, bg);
+  }
+  return bg;
+};
+const below = [];
+const seen = new Set();
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const text = walker.currentNode.textContent.trim();
+  const el = walker.currentNode.parentElement;
+  if (!text || seen.has(el)) continue;
+  seen.add(el);
+  const style = getComputedStyle(el);
+  if (el.closest("[hidden]") || style.visibility === "hidden" || el.getClientRects().length === 0) continue;
+  const name = `${el.tagName.toLowerCase()}${el.className ? "." + el.className : ""} "${text.slice(0, 40)}"`;
+  const fg = parse(style.color);
+  const bg = behind(el);
+  if (fg === null || bg === null) { below.push(`${name}: colours not read (${style.color} on ${style.backgroundColor})`); continue; }
+  const [a, b] = [luminance(over(fg, bg)), luminance(bg)];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (parseInt(style.fontWeight, 10) >= 700 && size >= 18.66);
+  const needed = large ? 3 : 4.5;
+  if (ratio < needed) below.push(`${name}: ${ratio.toFixed(2)} < ${needed}`);
+}
+return below;
+"#;
+
+/// Checks that every visible text on the page meets WCAG AA contrast.
+async fn readable(client: &Client, page: &str) {
+    let below = client.execute(CONTRAST_BELOW_AA, vec![]).await.unwrap();
+    assert_eq!(
+        below,
+        serde_json::json!([]),
+        "{page}: text below WCAG AA contrast"
+    );
+}
+
 /// The page's text.
 async fn text(client: &Client) -> String {
     client
@@ -197,6 +264,23 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
             .await
             .unwrap();
         screenshot(&browser, "1-login").await;
+        readable(&browser, "login").await;
+        // The check does see faint text when there is some.
+        let caught = browser
+            .execute(
+                &format!(
+                    "const p = document.createElement('p'); p.style.color = '#aaaaaa'; \
+                     p.textContent = 'faint'; document.body.append(p); \
+                     const below = (() => {{ {CONTRAST_BELOW_AA} }})(); p.remove(); return below;"
+                ),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            caught.to_string().contains("faint"),
+            "faint text is caught: {caught}"
+        );
         browser
             .find(Locator::Css("form button[type=submit]"))
             .await
@@ -206,6 +290,15 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
             .unwrap();
         shown(&browser, "li.card").await;
         screenshot(&browser, "2-discover").await;
+        readable(&browser, "Discover").await;
+        for (path, name) in [("/settings", "settings"), ("/peers", "peers")] {
+            browser.goto(&format!("{base}{path}")).await.unwrap();
+            shown(&browser, "main h1").await;
+            screenshot(&browser, &format!("2-{name}")).await;
+            readable(&browser, name).await;
+        }
+        browser.goto(&base).await.unwrap();
+        shown(&browser, "li.card").await;
         // At 360 px wide nothing runs off the side.
         browser.set_window_size(360, 800).await.unwrap();
         let overflow = browser
@@ -248,16 +341,30 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
             "trusted",
             "What it asks of this machine",
             "opens port 8080",
+            "1.0.0 · newest",
+            "First release: one page on port 8080",
         ] {
             assert!(page.contains(words), "{words:?} on the app's page: {page}");
         }
+        // The icon is the app's own (96 px square), not the monogram drawn
+        // for apps without one (48 px).
+        let icons = browser
+            .execute(
+                "return [...document.querySelectorAll('img.icon')].map(i => i.complete ? i.naturalWidth : -1)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(icons, serde_json::json!([96]), "hello-web's icon");
         screenshot(&browser, "3-app").await;
+        readable(&browser, "the app's page").await;
 
         // Install: the progress reaches Running, and Open leads to the app.
         install.click().await.unwrap();
         on_page(&browser, "/operations/").await;
         shown(&browser, "progress#progress").await;
         screenshot(&browser, "4-installing").await;
+        readable(&browser, "install progress").await;
         let open = shown(&browser, "#done a#open").await;
         let first = browser
             .execute("return window.archyFirstEventMs ?? null", vec![])
@@ -291,6 +398,7 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
         let row = "li.app-row[data-app='org.archipelago.hello-web']";
         shown(&browser, row).await;
         screenshot(&browser, "7-my-apps").await;
+        readable(&browser, "My Apps").await;
         browser
             .execute("window.archyStillHere = true", vec![])
             .await
@@ -307,6 +415,7 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
                 .unwrap()
         );
         screenshot(&browser, "8-offline").await;
+        readable(&browser, "My Apps offline").await;
         running = daemon();
         let deadline = Instant::now() + STEP;
         loop {

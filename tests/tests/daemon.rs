@@ -231,7 +231,9 @@ fn killing_the_daemon_during_an_install_ends_it_as_interrupted_and_it_converges(
             "command: [sh, -c, \"sleep 4; exec serve -p 8080 -h /www\"]",
         );
     std::fs::write(app_dir.join("manifest.yml"), manifest).unwrap();
-    std::fs::copy(src.join("image.tar"), app_dir.join("image.tar")).unwrap();
+    for file in ["image.tar", "icon.svg"] {
+        std::fs::copy(src.join(file), app_dir.join(file)).unwrap();
+    }
 
     let b = tmp.path().join("b");
     let relay = "ws://127.0.0.1:9"; // nothing to discover
@@ -504,7 +506,9 @@ fn upkeep_re_signs_the_timestamp_of_a_catalog_whose_key_the_node_holds() {
 fn variant(dir: &Path, id: &str, needs: (&str, &str)) -> std::path::PathBuf {
     let to = dir.with_file_name(id);
     std::fs::create_dir(&to).unwrap();
-    std::fs::copy(dir.join("image.tar"), to.join("image.tar")).unwrap();
+    for file in ["image.tar", "icon.svg"] {
+        std::fs::copy(dir.join(file), to.join(file)).unwrap();
+    }
     let text = std::fs::read_to_string(dir.join("manifest.yml")).unwrap();
     let text = text.replace("id: org.archipelago.notes", &format!("id: {id}"));
     let (app, range) = needs;

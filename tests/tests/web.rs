@@ -306,6 +306,35 @@ fn every_page_parses_as_html5_and_stays_under_100_kb_with_50_apps_listed() {
     ] {
         assert!(shown.contains(words), "{words:?} on the app's page");
     }
+    // It lists the versions known, the listed one newest.
+    assert!(shown.contains("Versions"), "{shown}");
+    assert!(shown.contains("1.0.0</strong> · newest"), "{shown}");
+    assert!(shown.contains("Older versions show here once"), "{shown}");
+
+    // An app without an icon gets a monogram, as an image that cannot run
+    // script, behind the session like the pages.
+    let icon = web.url(&format!("/icons/{did}/{app}?v=1.0.0"));
+    let answer = web.runtime.block_on(async {
+        web.http
+            .get(&icon)
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer.status(), StatusCode::OK);
+    let header = |name: &str| answer.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "image/svg+xml");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert!(header("content-security-policy").contains("sandbox"));
+    let svg = web.runtime.block_on(answer.text()).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains(">A</text>"),
+        "{svg}"
+    );
+    let (status, _, _) = web.get(&format!("/icons/{did}/{app}"), None);
+    assert_eq!(status, StatusCode::SEE_OTHER, "icons need a session");
+
     for asset in ["/assets/app.css", "/assets/app.js"] {
         let (status, _, body) = web.get(asset, None);
         assert_eq!(status, StatusCode::OK, "{asset}");
@@ -328,8 +357,7 @@ fn every_mutating_form_without_its_csrf_token_is_refused() {
         "/install".to_owned(),
         "/logout".to_owned(),
         "/settings/trust".to_owned(),
-        format!("/apps/{app}/stop"),
-        format!("/apps/{app}/uninstall"),
+        format!("/apps/{app}"),
         format!("/apps/{app}/purge"),
     ]);
     let form = Selector::parse("form[method=post]").unwrap();
@@ -349,6 +377,7 @@ fn every_mutating_form_without_its_csrf_token_is_refused() {
     let csrf = csrf_of(&page);
     let name = format!("{did}/{app}");
     let fields = [
+        ("action", "stop"),
         ("app", name.as_str()),
         ("did", did.as_str()),
         ("list", "block"),

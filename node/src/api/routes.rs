@@ -6,6 +6,8 @@
 use archy_discovery::market::{
     Answer, ListingDetail, Page, Query as MarketQuery, Stats, TrustBrief,
 };
+use archy_registry::swarm::release_targets::AppVersion;
+use archy_trust::Did;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -208,6 +210,7 @@ pub async fn listing(
             detail: Some(mut detail),
         } => {
             detail.trust = judged(&node, &did, &app_id);
+            detail.versions = versions(&node, &did, &app_id);
             Ok(Json(*detail))
         }
         Answer::Listing { detail: None } => Err(ApiError::not_found(format!(
@@ -215,6 +218,20 @@ pub async fn listing(
         ))),
         other => Err(unexpected(&other)),
     }
+}
+
+/// The versions of `app` its publisher's catalog lists, as far as the
+/// node knows them; none (and a warning in the log) if that catalog does
+/// not read.
+fn versions(node: &Node, did: &str, app: &str) -> Vec<AppVersion> {
+    let read = did
+        .parse::<Did>()
+        .map_err(|e| format!("{did}: {e}"))
+        .and_then(|publisher| node.app_versions(&publisher, app));
+    read.unwrap_or_else(|e| {
+        tracing::warn!("the versions of {did}/{app} were not read: {e}");
+        Vec::new()
+    })
 }
 
 /// Asks the market off the async threads (a search over a large market

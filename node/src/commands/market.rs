@@ -145,6 +145,20 @@ fn detail_text(d: &ListingDetail) -> String {
             text += &format!("            - {reason}\n");
         }
     }
+    for (i, v) in d.versions.iter().enumerate() {
+        let label = if i == 0 { "versions:" } else { "" };
+        let mark = match (&v.yanked, v.version == l.version) {
+            (Some(reason), _) => format!(" (yanked: {reason})"),
+            (None, true) => " (listed)".to_owned(),
+            (None, false) => String::new(),
+        };
+        text += &format!("{label:<12}{}{mark}\n", v.version);
+        if let Some(notes) = &v.notes {
+            for line in notes.lines().filter(|l| !l.trim().is_empty()) {
+                text += &format!("              {line}\n");
+            }
+        }
+    }
     if let Some(root) = &d.root {
         text += &format!(
             "root:       v{} {} (pinned {})\n",

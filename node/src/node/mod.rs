@@ -36,6 +36,7 @@ use archy_discovery::service::{Discovery, DiscoveryOptions};
 use archy_discovery::store::StoreError;
 use archy_orchestrator::Orchestrator;
 use archy_registry::swarm::endpoint::Network;
+use archy_registry::swarm::release_targets::{AppVersion, app_versions};
 use archy_registry::swarm::{self, BlobStore, Fetcher, NodeTicket};
 use archy_trust::Did;
 use tokio::sync::{Mutex, watch};
@@ -44,6 +45,7 @@ use tokio::task::JoinHandle;
 use crate::api::token::ApiToken;
 use crate::api::{self, ApiServer, ApiStartError};
 use crate::apps::{self, PodmanChoice};
+use crate::catalog_source::NodeCatalogs;
 use crate::client::Advert;
 use crate::config::{NetworkChoice, NodeConfig};
 use crate::daemon::{DaemonError, NodeOptions, RunningNode};
@@ -107,6 +109,8 @@ struct Inner {
     publishes: Vec<Did>,
     /// The catalog directories it serves (config's and the demo's).
     catalogs: Vec<PathBuf>,
+    /// What it serves of them, and of the publishers it follows.
+    served: Arc<NodeCatalogs>,
     relay_url: Option<String>,
     api_addr: Option<SocketAddr>,
     market: Option<Market>,
@@ -294,6 +298,7 @@ impl Node {
             ticket,
             publishes: swarm.publishes().to_vec(),
             catalogs: options.catalogs.clone(),
+            served: swarm.catalogs(),
             relay_url: relay.as_ref().map(|r| r.url().to_owned()),
             api_addr: api
                 .as_ref()
@@ -409,6 +414,16 @@ impl Node {
     /// The HTTP API's address, if it runs.
     pub fn api_addr(&self) -> Option<SocketAddr> {
         self.inner.api_addr
+    }
+
+    /// Every version of `app` that `publisher`'s catalog lists, newest
+    /// first: from its own catalog if this node publishes it, else as far
+    /// as the node has read that catalog (empty before the first read).
+    pub fn app_versions(&self, publisher: &Did, app: &str) -> Result<Vec<AppVersion>, String> {
+        match self.inner.served.targets_of(publisher)? {
+            Some(targets) => app_versions(&targets, app),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The discovered apps, if discovery runs.

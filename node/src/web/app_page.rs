@@ -19,6 +19,7 @@ use crate::trust::{Explained, manifest_payload};
 use archy_discovery::market::ListingDetail;
 use archy_orchestrator::AppSummary;
 use archy_orchestrator::state::Desired;
+use archy_registry::swarm::release_targets::AppVersion;
 
 /// The app page.
 pub async fn page(
@@ -59,6 +60,7 @@ pub async fn page(
 #[serde(default)]
 struct Described {
     description: Option<String>,
+    release_notes: Option<String>,
     license: String,
     homepage: Option<String>,
     containers: Vec<DescribedContainer>,
@@ -147,6 +149,50 @@ fn asks(described: &Described) -> Vec<String> {
     said
 }
 
+/// The versions list: every version the publisher's catalog lists, newest
+/// first, with its notes, which one is newest and which one is installed;
+/// only the listed one (with its notes) until the node has read that
+/// catalog.
+fn versions(
+    detail: &ListingDetail,
+    described: &Described,
+    installed: Option<&AppSummary>,
+) -> Markup {
+    let listed = [AppVersion {
+        version: detail.listing.version.clone(),
+        notes: described.release_notes.clone(),
+        yanked: None,
+    }];
+    let known = if detail.versions.is_empty() {
+        &listed[..]
+    } else {
+        &detail.versions[..]
+    };
+    let newest = known.iter().find(|v| v.yanked.is_none());
+    let installed = installed.map(|a| a.version.as_str());
+    html! {
+        ol.versions {
+            @for v in known {
+                li {
+                    p {
+                        strong { (v.version) }
+                        @if newest.is_some_and(|n| n.version == v.version) { " · newest" }
+                        @if installed == Some(v.version.as_str()) { " · installed here" }
+                        @if let Some(reason) = &v.yanked { " · " em { "yanked by its publisher: " (reason) } }
+                    }
+                    @match &v.notes {
+                        Some(notes) => { @for paragraph in notes.split("\n\n") { p { (paragraph) } } }
+                        None => p.muted { "No release notes." },
+                    }
+                }
+            }
+        }
+        @if detail.versions.is_empty() {
+            p.muted { "Older versions show here once this node has read the publisher's catalog, which it does when it installs the app." }
+        }
+    }
+}
+
 fn body(
     viewer: &Viewer,
     detail: &ListingDetail,
@@ -159,7 +205,7 @@ fn body(
     let name = format!("{}/{}", listing.did, listing.app_id);
     html! {
         header.app-head {
-            (layout::monogram(&listing.title, &listing.app_id))
+            (layout::icon(&listing.did, &listing.app_id, &listing.version))
             div {
                 h1 { (listing.title) }
                 p.summary { (listing.summary) }
@@ -176,9 +222,9 @@ fn body(
                             a.button href=(format!("http://localhost:{port}/")) data-open-port=(port) { "Open" }
                         }
                         @if let Some(version) = &update {
-                            form method="post" action=(format!("/apps/{}/update", app.id)) {
+                            form method="post" action=(format!("/apps/{}", app.id)) {
                                 (layout::csrf_field(viewer))
-                                button type="submit" { "Update to " (version) }
+                                button type="submit" name="action" value="update" { "Update to " (version) }
                             }
                         }
                         a.button href="/apps" { "Manage" }
@@ -242,11 +288,15 @@ fn body(
                     " (installed first)." }
             }
         }
+        section aria-labelledby="versions" {
+            h2 #versions { "Versions" }
+            (versions(detail, &described, installed))
+        }
         section aria-labelledby="release" {
             h2 #release { "Release" }
             dl {
                 dt { "Version" }
-                dd { (listing.version) " (newest)" }
+                dd { (listing.version) }
                 dt { "Size" }
                 dd { (layout::size(listing.size)) }
                 dt { "Release hash (BLAKE3)" }

@@ -1,4 +1,4 @@
-//! Discover: the market as a grid of cards (monogram, title, summary,
+//! Discover: the market as a grid of cards (icon, title, summary,
 //! publisher, trust band), searched and filtered by category, paged; the
 //! order is the API's (the owner's trust, then relevance or title).
 
@@ -111,7 +111,7 @@ fn card(listing: &ListingSummary) -> Markup {
     let href = format!("/app/{}/{}", listing.did, listing.app_id);
     html! {
         li.card {
-            (layout::monogram(&listing.title, &listing.app_id))
+            (layout::icon(&listing.did, &listing.app_id, &listing.version))
             div.card-body {
                 h2 { a href=(href) { (listing.title) } }
                 p.summary { (listing.summary) }

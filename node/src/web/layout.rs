@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::auth::Viewer;
+use super::icons;
 use archy_trust::score::Band;
 
 /// Which page the navigation marks as current.
@@ -94,16 +95,11 @@ pub fn band(band: Option<Band>) -> Markup {
     }
 }
 
-/// An app's monogram: its title's first letter on a colour taken from its
-/// id, so apps tell apart at a glance without fetching their icons.
-pub fn monogram(title: &str, app_id: &str) -> Markup {
-    let letter: String = title
-        .chars()
-        .find(|c| c.is_alphanumeric())
-        .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect());
-    let hue = u32::from(blake3::hash(app_id.as_bytes()).as_bytes()[0]) * 360 / 256;
+/// An app's icon (see [`super::icons`]): decorative, since its title is
+/// always beside it.
+pub fn icon(did: &str, app: &str, version: &str) -> Markup {
     html! {
-        span.monogram aria-hidden="true" style=(format!("background: hsl({hue} 45% 32%)")) { (letter) }
+        img.icon src=(icons::icon_path(did, app, version)) alt="" width="48" height="48";
     }
 }
 

@@ -7,7 +7,8 @@
 //!   CSRF token every form carries;
 //! - `layout`: the page around each page's content, and shared pieces;
 //! - `discover`, `app_page`, `install`, `my_apps`, `settings`: the pages;
-//! - `assets`: the stylesheet and the script, embedded in the binary.
+//! - `assets`: the stylesheet and the script, embedded in the binary;
+//! - `icons`: each app's icon, or a monogram where the node has none.
 //!
 //! JavaScript only follows an operation's progress (Server-Sent Events) and
 //! refreshes My Apps in place; every page works, and every form posts,
@@ -17,6 +18,7 @@ mod app_page;
 mod assets;
 mod auth;
 mod discover;
+mod icons;
 mod install;
 mod layout;
 mod my_apps;
@@ -59,10 +61,11 @@ pub fn router(node: Node) -> Router {
             "/apps/{id}/purge",
             get(my_apps::purge_page).post(my_apps::purge),
         )
-        .route("/apps/{id}/{action}", post(my_apps::act))
+        .route("/apps/{id}", post(my_apps::act))
         .route("/peers", get(settings::peers))
         .route("/settings", get(settings::page))
         .route("/settings/trust", post(settings::trust_list))
         .route("/assets/{file}", get(assets::serve))
+        .route("/icons/{did}/{app}", get(icons::serve))
         .with_state(node)
 }

@@ -79,12 +79,18 @@ pub async fn page(
     if query.part.as_deref() == Some("list") {
         return list.into_response();
     }
+    whole(&viewer, list).into_response()
+}
+
+/// The page around the list: the offline notice the script shows, and
+/// where it puts each refreshed list.
+fn whole(viewer: &Viewer, list: Markup) -> Markup {
     let content = html! {
         h1 { "My Apps" }
         p #offline.notice.warning role="status" hidden { "Offline: the node does not answer. Retrying…" }
         div #apps data-refresh="/apps?part=list" { (list) }
     };
-    layout::page("My Apps", Nav::MyApps, Some(&viewer), content).into_response()
+    layout::page("My Apps", Nav::MyApps, Some(viewer), content)
 }
 
 /// The containers of `app` as podman sees them, within [`STATUS_TIMEOUT`]
@@ -125,18 +131,16 @@ fn row(viewer: &Viewer, shown: &Shown) -> Markup {
             _ => "running".to_owned(),
         }
     };
+    // One form per app, its CSRF token once: each button names its action.
     let action = |name: &str, label: &str| {
         html! {
-            form method="post" action=(format!("/apps/{}/{name}", app.id)) {
-                (layout::csrf_field(viewer))
-                button type="submit" aria-label=(format!("{label} {}", app.id)) { (label) }
-            }
+            button type="submit" name="action" value=(name) aria-label=(format!("{label} {}", app.id)) { (label) }
         }
     };
     html! {
         li.app-row data-app=(app.id) data-state=(state) {
             div.app-title {
-                (layout::monogram(&app.id, &app.id))
+                (layout::icon(&app.publisher, &app.id, &app.version))
                 div {
                     h2 { (app.id) }
                     p { "version " (app.version) " · " strong.state { (state) }
@@ -160,7 +164,8 @@ fn row(viewer: &Viewer, shown: &Shown) -> Markup {
                     }
                     Err(why) => p.muted { "Containers not shown: " (why) },
                 }
-                div.actions {
+                form.actions method="post" action=(format!("/apps/{}", app.id)) {
+                    (layout::csrf_field(viewer))
                     @if let Some(port) = app.host_ports.values().next() {
                         a.button href=(format!("http://localhost:{port}/")) data-open-port=(port) { "Open" }
                     }
@@ -194,19 +199,32 @@ pub async fn purge_page(viewer: Viewer, Path(id): Path<String>) -> Response {
     layout::page("Purge", Nav::MyApps, Some(&viewer), content).into_response()
 }
 
-/// What an action's form posts.
+/// What an action's form posts: the session's CSRF token and, from the
+/// button pressed, the action (`start`, `stop`, `restart`, `update`,
+/// `uninstall`).
 #[derive(Deserialize)]
 pub struct ActionForm {
     csrf: Option<String>,
+    action: Option<String>,
 }
 
 /// Starts an action on an app; the browser goes to its operation's page.
 pub async fn act(
     viewer: Viewer,
     State(node): State<Node>,
-    Path((id, action)): Path<(String, String)>,
+    Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
+    let Some(action) = form.action.clone() else {
+        if let Err(refused) = viewer.check(form.csrf.as_deref()) {
+            return refused.into_response();
+        }
+        return layout::error_page(
+            StatusCode::BAD_REQUEST,
+            "No action was chosen",
+            "Press one of the app's buttons on My Apps.",
+        );
+    };
     start_action(&viewer, node, id, action, &form).await
 }
 
@@ -248,5 +266,49 @@ async fn start_action(
             Redirect::to(&format!("/operations/{}", started.operation)).into_response()
         }
         Err(e) => layout::error_page(e.status(), "That did not start", &e.body().error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most one page may weigh on the wire.
+    const MAX_PAGE_BYTES: usize = 100 * 1024;
+
+    #[test]
+    fn my_apps_with_50_apps_stays_under_100_kb() {
+        let viewer = Viewer {
+            csrf: "0".repeat(64),
+        };
+        let publisher = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
+        let shown: Vec<Shown> = (0..50)
+            .map(|i| Shown {
+                app: AppSummary {
+                    id: format!("org.example.some-longer-app-name-{i}"),
+                    version: "1.12.3".to_owned(),
+                    desired: Desired::Running,
+                    phase: Phase::Installed,
+                    dev: false,
+                    publisher: publisher.to_owned(),
+                    host_ports: [("web/8080/tcp".to_owned(), 8080 + i)].into(),
+                },
+                containers: Ok(["web", "db", "worker"]
+                    .iter()
+                    .map(|name| ContainerStatus {
+                        name: (*name).to_owned(),
+                        podman_name: format!("archy_org.example.some-longer-app-name-{i}_{name}"),
+                        state: "running".to_owned(),
+                        health: "unhealthy: the check timed out after 2 s".to_owned(),
+                    })
+                    .collect()),
+                update: Some("1.13.0".to_owned()),
+                band: Some(Band::Suspicious),
+            })
+            .collect();
+        let page = whole(&viewer, list(&viewer, &shown)).into_string();
+        assert_eq!(page.matches("<li class=\"app-row\"").count(), 50);
+        assert!(page.len() < MAX_PAGE_BYTES, "{} bytes", page.len());
+        println!("My Apps with 50 apps: {} bytes", page.len());
     }
 }

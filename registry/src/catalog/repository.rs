@@ -290,6 +290,9 @@ impl Repository {
                 "release": release_root,
             },
         });
+        if let Some(notes) = &m.release_notes {
+            targets["targets"][&target]["custom"]["notes"] = json!(notes);
+        }
         let targets_version = self.commit(&state, targets, keys, now)?;
         Ok(Added {
             target,
@@ -382,6 +385,13 @@ impl Repository {
         }
         resigned.push("timestamp".to_owned());
         Ok(resigned)
+    }
+
+    /// The current `targets.json`, as signed: what a client verifies.
+    pub fn targets_bytes(&self) -> Result<Vec<u8>, Error> {
+        let state = self.load()?;
+        let version = version_of(&state.targets)?;
+        read_limited(&self.metadata_dir().join(format!("{version}.targets.json")))
     }
 
     /// Versions, expiries, keys and releases.

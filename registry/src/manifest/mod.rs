@@ -80,6 +80,9 @@ pub struct Manifest {
     pub publisher: Did,
     /// License, ideally an SPDX expression.
     pub license: String,
+    /// What changed in this version, shown beside it in the versions list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_notes: Option<String>,
     /// Project web page (http or https).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,

@@ -62,6 +62,7 @@ pub(crate) fn manifest(node: &Node, cx: &mut Cx) -> Option<Manifest> {
         parsed(128, |s| s.parse::<Did>().map_err(|e| e.to_string())),
     );
     let license = o.req(cx, "license", text(128, false));
+    let release_notes = o.opt(cx, "release_notes", text(4 * 1024, true));
     let homepage = o.opt(cx, "homepage", parsed(2048, check_url));
     let icon = o.opt(cx, "icon", file_ref);
     let containers = o.req(cx, "containers", list(MAX_CONTAINERS, container));
@@ -78,6 +79,7 @@ pub(crate) fn manifest(node: &Node, cx: &mut Cx) -> Option<Manifest> {
         description: description?,
         publisher: publisher?,
         license: license?,
+        release_notes: release_notes?,
         homepage: homepage?,
         icon: icon?,
         containers: containers?,

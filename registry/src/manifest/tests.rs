@@ -52,6 +52,8 @@ dependencies:
   - id: org.example.base
     version: ^1.0
 permissions: [internet]
+release_notes: |
+  Search across notes.
 "#
     )
 }
@@ -88,6 +90,7 @@ fn valid_manifest_reads_with_defaults() {
     );
     assert_eq!(m.generated_secrets[0].charset, Charset::Alphanumeric);
     assert_eq!(m.containers[1].env["EMPTY"], "");
+    assert_eq!(m.release_notes.as_deref(), Some("Search across notes.\n"));
 }
 
 #[test]

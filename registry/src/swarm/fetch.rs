@@ -13,18 +13,18 @@ use iroh::EndpointId;
 use iroh_blobs::HashAndFormat;
 use iroh_blobs::api::downloader::{DownloadProgressItem, Downloader};
 use n0_future::StreamExt;
-use serde::Deserialize;
 
 use super::endpoint::NodeEndpoint;
 use super::error::Error;
 use super::providers::Providers;
+use super::release_targets::{ReleaseCustom, read_custom};
 use super::store::{BlobStore, MAX_IN_MEMORY, RELEASE_PIN_PREFIX, to_iroh};
 use super::ticket::NodeTicket;
 use super::tuf_protocol::{CatalogSource, PeerTransport};
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
 use crate::signing::Signers;
-use crate::tuf::metadata::{Role, Root, TargetFile, Targets};
+use crate::tuf::metadata::{Role, Root, TargetFile};
 use crate::tuf::signed::Envelope;
 use crate::tuf::trusted::TrustedSet;
 use crate::tuf::{Limits, MetadataStore, Transport, Updater, UtcTime, check_length_and_hashes};
@@ -125,15 +125,6 @@ pub struct Fetcher {
     /// What this node serves to others: read in place when a source is
     /// the node itself (an endpoint cannot dial itself).
     own: Option<Arc<dyn CatalogSource>>,
-}
-
-#[derive(Deserialize)]
-struct ReleaseCustom {
-    version: String,
-    blobs: Vec<BlobRef>,
-    release: Option<BlobHash>,
-    #[serde(default)]
-    yanked: Option<serde_json::Value>,
 }
 
 impl Fetcher {
@@ -641,31 +632,6 @@ async fn resolve<T: Transport>(
     Ok((path, target, custom))
 }
 
-/// How many app releases a `targets.json` (as its publisher signed it, and
-/// as the node's TUF client verified and kept it) marks yanked: a fact the
-/// owner's trust shows about the publisher.
-pub fn yanked_releases(targets: &[u8]) -> Result<u32, String> {
-    let targets = Envelope::<Targets>::parse(targets)?;
-    let yanked = targets
-        .doc
-        .targets
-        .iter()
-        .filter(|(path, file)| {
-            path.starts_with("apps/") && read_custom(path, file).is_ok_and(|c| c.yanked.is_some())
-        })
-        .count();
-    Ok(u32::try_from(yanked).unwrap_or(u32::MAX))
-}
-
-fn read_custom(path: &str, target: &TargetFile) -> Result<ReleaseCustom, Error> {
-    let raw = target
-        .custom
-        .as_ref()
-        .ok_or_else(|| Error::NotInCatalog(format!("{path} is not an app release")))?;
-    serde_json::from_str(raw.get())
-        .map_err(|e| Error::NotInCatalog(format!("{path} is not an app release: {e}")))
-}
-
 fn newest_release<T: Transport>(
     updater: &Updater<T>,
     prefix: &str,
@@ -737,39 +703,4 @@ pub fn check_root_signed_by(bytes: &[u8], publisher: &Did) -> Result<u64, String
         ));
     }
     Ok(root.common.version)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn yanked_releases_counts_the_app_releases_marked_yanked() {
-        let release = |version: &str, yanked: bool| {
-            let mut custom = serde_json::json!({"version": version, "blobs": []});
-            if yanked {
-                custom["yanked"] =
-                    serde_json::json!({"reason": "broken", "at": "2026-01-01T00:00:00Z"});
-            }
-            serde_json::json!({"length": 1, "hashes": {"sha256": "00".repeat(32)}, "custom": custom})
-        };
-        let targets = serde_json::json!({
-            "signed": {
-                "_type": "targets",
-                "spec_version": "1.0.31",
-                "version": 3,
-                "expires": "2030-01-01T00:00:00Z",
-                "targets": {
-                    "apps/notes/1.0.0.json": release("1.0.0", true),
-                    "apps/notes/1.0.1.json": release("1.0.1", false),
-                    "apps/wiki/2.0.0.json": release("2.0.0", true),
-                    "icons/notes.png": {"length": 1, "hashes": {"sha256": "00".repeat(32)}},
-                }
-            },
-            "signatures": []
-        });
-        let bytes = serde_json::to_vec(&targets).unwrap();
-        assert_eq!(yanked_releases(&bytes), Ok(2));
-        assert!(yanked_releases(b"{}").is_err());
-    }
 }
