@@ -249,7 +249,7 @@ fn body(
             h2 #trust { "Why trust it" }
             @match trust {
                 Some(explained) => {
-                    p { "Your trust: " (layout::band(Some(explained.band))) " score " (explained.score) " of 100." }
+                    p { "Your trust: " (layout::band(Some(explained.band))) " (your network scores it " (explained.score) " of 100)." }
                     ul.reasons { @for reason in &explained.reasons { li { (reason.text) } } }
                     @if let Some(publisher) = &explained.publisher {
                         h3 { "Its publisher" }

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 
 /// The `signatures`/`signed` file for `signed`, signed by each of `signers`.
 /// `signed` is written in its canonical form, so the file's bytes are what
-/// was signed.
+/// was signed; unless that form holds a control character (a newline in a
+/// release's notes), which OLPC writes raw and JSON forbids: then `signed`
+/// is written as plain JSON, and readers check the signature over the
+/// canonical form they compute.
 pub fn sign_metadata(signed: &Value, signers: &[&Identity]) -> Result<Vec<u8>, archy_trust::Error> {
     let canonical = value_to_canonical_json(signed)?;
     let signatures: Vec<Value> = signers
@@ -22,7 +25,14 @@ pub fn sign_metadata(signed: &Value, signers: &[&Identity]) -> Result<Vec<u8>, a
     let mut bytes = br#"{"signatures":"#.to_vec();
     bytes.extend_from_slice(&value_to_canonical_json(&Value::Array(signatures))?);
     bytes.extend_from_slice(br#","signed":"#);
-    bytes.extend_from_slice(&canonical);
+    if canonical.iter().any(|b| *b < 0x20) {
+        let plain = serde_json::to_vec(signed).map_err(|e| {
+            archy_trust::Error::Canonical(format!("metadata does not write as JSON: {e}"))
+        })?;
+        bytes.extend_from_slice(&plain);
+    } else {
+        bytes.extend_from_slice(&canonical);
+    }
     bytes.push(b'}');
     Ok(bytes)
 }

@@ -220,6 +220,16 @@ mod tests {
         assert!(matches!(env.signed, SignedBytes::Canonical(_)));
         assert_eq!(env.count_signers(&pretty, &keys, &role), 1);
 
+        // Text with a newline: the canonical form is not JSON, so the file
+        // carries plain JSON and the signature is checked over the
+        // canonical form computed from it.
+        let mut noted = timestamp();
+        noted["notes"] = json!("two\nlines");
+        let written = sign_metadata(&noted, &[&id]).unwrap();
+        let env: Envelope<Timestamp> = Envelope::parse(&written).unwrap();
+        assert!(matches!(env.signed, SignedBytes::Canonical(_)));
+        assert_eq!(env.count_signers(&written, &keys, &role), 1);
+
         // A changed document fails both ways.
         file["signed"]["version"] = json!(4);
         let forged = serde_json::to_vec(&file).unwrap();
