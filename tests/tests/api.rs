@@ -419,7 +419,32 @@ fn two_nodes_run_in_one_process_each_with_its_own_directory_ports_and_token() {
 /// A published hello-web: its catalog served by the publisher's own node.
 fn served_app(tmp: &Path) -> (common::PackedApp, common::NodeProcess) {
     let app = common::packed_in_catalog(tmp, "hello-web");
-    let origin = common::NodeProcess::start(
+    let origin = serve(&app);
+    (app, origin)
+}
+
+/// Lists `app` on `node`'s relay with the root of `catalog`, and
+/// `provider` (a node ticket) if given.
+fn publish(app: &common::PackedApp, node: &Node, catalog: &Path, provider: Option<&str>) {
+    let relay = node.relay_url().expect("the embedded relay runs");
+    let mut args = vec![
+        "app",
+        "publish",
+        s(&app.dir),
+        "--key",
+        s(&app.key),
+        "--relay",
+        relay,
+        "--catalog",
+        s(catalog),
+    ];
+    args.extend(provider.iter().flat_map(|p| ["--provider", *p]));
+    common::json(&args);
+}
+
+/// The publisher's own node, serving `app`'s catalog.
+fn serve(app: &common::PackedApp) -> common::NodeProcess {
+    common::NodeProcess::start(
         &app.origin_data,
         &[
             "--key",
@@ -430,8 +455,7 @@ fn served_app(tmp: &Path) -> (common::PackedApp, common::NodeProcess) {
             "--no-relay",
             "--no-api",
         ],
-    );
-    (app, origin)
+    )
 }
 
 /// `POST path` with `body` as JSON, with the token.
@@ -497,18 +521,7 @@ fn a_second_root_for_a_publisher_the_node_fetched_from_is_refused_and_shown() {
         "--root-expiry",
         "300d",
     ]);
-    let relay = node.relay_url().unwrap().to_owned();
-    common::json(&[
-        "app",
-        "publish",
-        s(&app.dir),
-        "--key",
-        s(&app.key),
-        "--relay",
-        &relay,
-        "--catalog",
-        s(&other),
-    ]);
+    publish(&app, &node, &other, None);
     let pins = common::wait_until("discovery to refuse the other root", 30, || {
         let (_, pins) = runtime.block_on(get(addr, "/api/publishers", Some(&token)));
         pins.as_array()
@@ -540,20 +553,7 @@ fn a_listing_whose_release_disagrees_with_the_catalog_is_ignored_and_counted() {
     common::ok(&["app", "sign", s(&app.dir), "--key", s(&app.key)]);
     let runtime = Runtime::new().unwrap();
     let (node, addr, token) = start(&runtime, &tmp.path().join("node"));
-    let relay = node.relay_url().unwrap().to_owned();
-    common::json(&[
-        "app",
-        "publish",
-        s(&app.dir),
-        "--key",
-        s(&app.key),
-        "--relay",
-        &relay,
-        "--catalog",
-        s(&app.catalog),
-        "--provider",
-        &origin.ticket,
-    ]);
+    publish(&app, &node, &app.catalog, Some(&origin.ticket));
     common::wait_for("the listing in the market", 30, || {
         runtime.block_on(get(addr, "/api/market", Some(&token))).1["total"] == 1
     });
@@ -597,6 +597,90 @@ fn a_listing_whose_release_disagrees_with_the_catalog_is_ignored_and_counted() {
         Event::Succeeded { result } => assert_eq!(result["release"], app.packed["release"]),
         other => panic!("the catalog's release was not fetched: {other:?}"),
     }
+    runtime.block_on(node.shutdown());
+}
+
+/// The versions a listing shows are the ones its publisher's catalog lists,
+/// newest first, with their release notes and what was yanked: once the
+/// node has read that catalog, and the same over the API and in the CLI.
+#[test]
+fn a_listing_shows_every_version_of_its_catalog_with_notes_once_read() {
+    use archy_node::operations::Event;
+    let tmp = tempfile::tempdir().unwrap();
+    let app = common::packed_in_catalog(tmp.path(), "hello-web");
+    // 1.1.0 with its own notes; then 1.0.0 is yanked.
+    let manifest = app.dir.join("manifest.yml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let notes_start = text.find("release_notes: |").expect("hello-web has notes");
+    let notes_end = notes_start + text[notes_start..].find("\ncontainers:").unwrap();
+    let text = format!(
+        "{}release_notes: |\n  Second release.\n\n  Two paragraphs.{}",
+        &text[..notes_start],
+        &text[notes_end..]
+    )
+    .replace("version: 1.0.0", "version: 1.1.0");
+    std::fs::write(&manifest, text).unwrap();
+    let pack = ["app", "pack", s(&app.dir), "--key", s(&app.key)];
+    common::ok(&[&pack[..], &["--data-dir", s(&app.origin_data)]].concat());
+    let signed = app.dir.join("manifest.signed.json");
+    let add = ["catalog", "add", s(&app.catalog), s(&signed)];
+    common::ok(&[&add[..], &["--key", s(&app.key)]].concat());
+    common::ok(&[
+        "catalog",
+        "yank",
+        s(&app.catalog),
+        "org.archipelago.hello-web",
+        "1.0.0",
+        "--reason",
+        "it leaked memory",
+        "--key",
+        s(&app.key),
+    ]);
+    let origin = serve(&app);
+
+    let runtime = Runtime::new().unwrap();
+    let data = tmp.path().join("node");
+    let (node, addr, token) = start(&runtime, &data);
+    publish(&app, &node, &app.catalog, Some(&origin.ticket));
+    let path = format!("/api/market/{}/org.archipelago.hello-web", app.did);
+    let detail = common::wait_until("the listing in the market", 30, || {
+        let (status, detail) = runtime.block_on(get(addr, &path, Some(&token)));
+        (status == 200).then_some(detail)
+    });
+    assert!(
+        detail.get("versions").is_none(),
+        "no versions before the node reads the catalog: {detail}"
+    );
+
+    // Fetching reads the catalog.
+    let fetch = serde_json::json!({
+        "release": format!("{}/org.archipelago.hello-web", app.did),
+        "origin": origin.ticket,
+    });
+    let (_, op) = post(&runtime, addr, &token, "/api/fetch", &fetch);
+    assert!(matches!(
+        outcome(&runtime, addr, &token, &op),
+        Event::Succeeded { .. }
+    ));
+    let detail = runtime.block_on(get(addr, &path, Some(&token))).1;
+    assert_eq!(
+        detail["versions"],
+        serde_json::json!([
+            {"version": "1.1.0", "notes": "Second release.\n\nTwo paragraphs.\n"},
+            {"version": "1.0.0",
+             "notes": "First release: one page on port 8080, checked healthy over HTTP.\n",
+             "yanked": "it leaked memory"},
+        ]),
+        "{detail}"
+    );
+    let shown = common::json(&[
+        "market",
+        "show",
+        &format!("{}/org.archipelago.hello-web", app.did),
+        "--data-dir",
+        s(&data),
+    ]);
+    assert_eq!(shown["versions"], detail["versions"], "the CLI agrees");
     runtime.block_on(node.shutdown());
 }
 
