@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use archy_registry::swarm::release_targets::AppVersion;
+use archy_registry::catalog::release_targets::AppVersion;
 use archy_trust::score::Band;
 
 use crate::graph_sync::{GraphStatus, SharedGraphStatus};

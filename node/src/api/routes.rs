@@ -6,7 +6,7 @@
 use archy_discovery::market::{
     Answer, ListingDetail, Page, Query as MarketQuery, Stats, TrustBrief,
 };
-use archy_registry::swarm::release_targets::AppVersion;
+use archy_registry::catalog::release_targets::AppVersion;
 use archy_trust::Did;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};

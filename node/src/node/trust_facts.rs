@@ -6,7 +6,7 @@
 //! after each install or update; shown as reasons, never scored.
 
 use archy_orchestrator::AppSummary;
-use archy_registry::swarm::release_targets::yanked_releases;
+use archy_registry::catalog::release_targets::yanked_releases;
 
 use super::Node;
 use crate::state::{NodeState, StateError};

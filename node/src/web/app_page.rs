@@ -19,7 +19,7 @@ use crate::trust::{Explained, manifest_payload};
 use archy_discovery::market::ListingDetail;
 use archy_orchestrator::AppSummary;
 use archy_orchestrator::state::Desired;
-use archy_registry::swarm::release_targets::AppVersion;
+use archy_registry::catalog::release_targets::AppVersion;
 
 /// The app page.
 pub async fn page(

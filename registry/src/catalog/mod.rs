@@ -12,6 +12,7 @@
 
 mod error;
 pub mod release;
+pub mod release_targets;
 pub mod repository;
 
 pub use error::Error;

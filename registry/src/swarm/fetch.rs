@@ -17,12 +17,12 @@ use n0_future::StreamExt;
 use super::endpoint::NodeEndpoint;
 use super::error::Error;
 use super::providers::Providers;
-use super::release_targets::{ReleaseCustom, read_custom};
 use super::store::{BlobStore, MAX_IN_MEMORY, RELEASE_PIN_PREFIX, to_iroh};
 use super::ticket::NodeTicket;
 use super::tuf_protocol::{CatalogSource, PeerTransport};
 use crate::BlobHash;
 use crate::catalog::release::{self, BlobRef, MAX_RELEASE_BYTES, sequence_children};
+use crate::catalog::release_targets::{ReleaseCustom, read_custom};
 use crate::signing::Signers;
 use crate::tuf::metadata::{Role, Root, TargetFile};
 use crate::tuf::signed::Envelope;
@@ -622,7 +622,7 @@ async fn resolve<T: Transport>(
             }
         ))
     })?;
-    let custom = read_custom(&path, &target)?;
+    let custom = read_custom(&path, &target).map_err(Error::NotInCatalog)?;
     if let Some(yanked) = &custom.yanked {
         return Err(Error::NotInCatalog(format!(
             "{path} was yanked by its publisher: {}",

@@ -24,7 +24,6 @@ mod error;
 pub mod fetch;
 pub mod pack;
 pub mod providers;
-pub mod release_targets;
 pub mod share;
 pub mod store;
 pub mod ticket;

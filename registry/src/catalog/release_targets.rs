@@ -5,7 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::Error;
 use crate::BlobHash;
 use crate::catalog::release::BlobRef;
 use crate::tuf::metadata::{TargetFile, Targets};
@@ -13,24 +12,29 @@ use crate::tuf::signed::Envelope;
 
 /// The `custom` part of an app release's target.
 #[derive(Deserialize)]
-pub(super) struct ReleaseCustom {
-    pub(super) version: String,
-    pub(super) blobs: Vec<BlobRef>,
-    pub(super) release: Option<BlobHash>,
+pub struct ReleaseCustom {
+    /// The release's version.
+    pub version: String,
+    /// The blobs it needs.
+    pub blobs: Vec<BlobRef>,
+    /// Its release root (the hash sequence of document and blobs).
+    pub release: Option<BlobHash>,
+    /// What changed in it.
     #[serde(default)]
-    notes: Option<String>,
+    pub notes: Option<String>,
+    /// Why and when its publisher yanked it, if it did.
     #[serde(default)]
-    pub(super) yanked: Option<serde_json::Value>,
+    pub yanked: Option<serde_json::Value>,
 }
 
-/// Reads the release facts of target `path`.
-pub(super) fn read_custom(path: &str, target: &TargetFile) -> Result<ReleaseCustom, Error> {
+/// Reads the release facts of target `path`; the error says why it is not
+/// an app release.
+pub fn read_custom(path: &str, target: &TargetFile) -> Result<ReleaseCustom, String> {
     let raw = target
         .custom
         .as_ref()
-        .ok_or_else(|| Error::NotInCatalog(format!("{path} is not an app release")))?;
-    serde_json::from_str(raw.get())
-        .map_err(|e| Error::NotInCatalog(format!("{path} is not an app release: {e}")))
+        .ok_or_else(|| format!("{path} is not an app release"))?;
+    serde_json::from_str(raw.get()).map_err(|e| format!("{path} is not an app release: {e}"))
 }
 
 /// How many app releases `targets` marks yanked: a fact the owner's trust
