@@ -63,6 +63,9 @@ pub enum Command {
     /// How far this node's owner trusts publishers and apps, and why.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Pair with other nodes: they share what they know over gossip.
+    #[command(subcommand)]
+    Peer(PeerCommand),
     /// Review an app: a rating and a few words, signed by your key and
     /// sent to Nostr relays. Each node weighs it by how far its owner
     /// trusts you.
@@ -91,6 +94,50 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=120))]
     pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Print a single-use invite to pair with this node (the node must be
+    /// running to answer it).
+    Invite(PeerInviteArgs),
+    /// Pair with the node that printed INVITE, both ways.
+    Join(PeerJoinArgs),
+    /// The paired nodes, and which are connected now.
+    Ls(PeerLsArgs),
+    /// Remove a paired node for good: only a fresh invite pairs it again.
+    Remove(PeerRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeerInviteArgs {
+    /// How long the invite stays valid: 30s, 15m, 12h, 7d (at most 30d).
+    #[arg(long, default_value = "1d", value_parser = parse_duration)]
+    pub expires: u64,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PeerJoinArgs {
+    /// The invite (`archyinvite…`) another node printed.
+    pub invite: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PeerLsArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PeerRemoveArgs {
+    /// The peer's DID.
+    pub did: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,10 @@
 //! - the standard iroh-blobs ALPN serves every blob in the node's store
 //!   (content-addressed, so serving is safe: a fetcher checks each byte);
 //! - `archy/tuf/1` serves the node's own catalogs and the metadata it holds
-//!   for publishers it follows ([`crate::catalog_source`]).
+//!   for publishers it follows ([`crate::catalog_source`]);
+//! - `archy/pair/1` pairs with a node that presents this node's invite,
+//!   and iroh-gossip carries the federation's messages, closed to removed
+//!   peers ([`crate::federation`]).
 //!
 //! The endpoint's key is the node identity, so its ticket names its DID.
 
@@ -18,9 +21,13 @@ use archy_registry::swarm::{self, BlobStore, NodeTicket, upload_cap};
 use archy_trust::{Did, Identity};
 use iroh::protocol::Router;
 use iroh_blobs::BlobsProtocol;
+use iroh_gossip::Gossip;
+use tokio::sync::mpsc;
 
 use crate::catalog_source::NodeCatalogs;
 use crate::data_dir::DataDir;
+use crate::federation::gossip::{GossipGate, MAX_MESSAGE_BYTES, Told};
+use crate::federation::{TOLD_CAPACITY, pairing};
 use crate::state::NodeState;
 
 /// How long stopping the protocols and closing the endpoint may take.
@@ -62,6 +69,10 @@ pub struct RunningNode {
     state: NodeState,
     publishes: Vec<Did>,
     catalogs: Arc<NodeCatalogs>,
+    gossip: Gossip,
+    told: mpsc::Sender<Told>,
+    /// Taken by the federation's gossip loop.
+    told_by: Option<mpsc::Receiver<Told>>,
 }
 
 impl RunningNode {
@@ -85,9 +96,19 @@ impl RunningNode {
         )
         .await?;
         let events = options.max_upload.map(upload_cap::capped);
+        let gossip = Gossip::builder()
+            .max_message_size(MAX_MESSAGE_BYTES)
+            .spawn(endpoint.endpoint.clone());
+        let (told, told_by) = mpsc::channel(TOLD_CAPACITY);
+        let pairing = pairing::PairingProtocol::new(state.clone(), identity.did(), told.clone());
         let router = Router::builder(endpoint.endpoint.clone())
             .accept(iroh_blobs::ALPN, BlobsProtocol::new(blobs.api(), events))
             .accept(tuf_protocol::ALPN, TufProtocol::new(catalogs.clone()))
+            .accept(pairing::ALPN, pairing)
+            .accept(
+                iroh_gossip::ALPN,
+                GossipGate::new(gossip.clone(), state.clone()),
+            )
             .spawn();
         Ok(Self {
             router,
@@ -96,7 +117,16 @@ impl RunningNode {
             state,
             publishes,
             catalogs,
+            gossip,
+            told,
+            told_by: Some(told_by),
         })
+    }
+
+    /// The federation's gossip, what tells its loop, and (once) what its
+    /// loop hears.
+    pub fn gossip(&mut self) -> (Gossip, mpsc::Sender<Told>, Option<mpsc::Receiver<Told>>) {
+        (self.gossip.clone(), self.told.clone(), self.told_by.take())
     }
 
     /// What the node serves to others: its catalogs and the metadata it
@@ -138,6 +168,10 @@ impl RunningNode {
             Ok(Err(e)) => tracing::warn!("stopping the protocols: {e}"),
             Err(_) => tracing::debug!("peers did not acknowledge the close in time"),
         }
+        // The router closes the endpoint, unless a protocol was slow to
+        // stop: its sockets are released either way, so a node started
+        // again on the same port can bind it.
+        self.endpoint.close().await;
         self.blobs.shutdown().await;
     }
 }

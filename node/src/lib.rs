@@ -19,6 +19,7 @@
 //! - [`fetching`]: `archy fetch`: a release into the data directory;
 //! - [`publishing`]: the Nostr events `archy app publish` sends;
 //! - [`embedded_relay`]: the Nostr relay `archy node run` serves on 127.0.0.1;
+//! - [`federation`]: pairing with other nodes, and gossip among them;
 //! - [`apps`]: the orchestrator in the data directory, and its podman;
 //! - [`app_test`]: `archy app test`, the generic lifecycle matrix;
 //! - [`units`]: sizes and rates typed on a command line (`50MB`);
@@ -35,6 +36,7 @@ pub mod daemon;
 pub mod data_dir;
 pub mod demo;
 pub mod embedded_relay;
+pub mod federation;
 pub mod fetching;
 pub mod node;
 pub mod operations;

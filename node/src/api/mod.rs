@@ -18,6 +18,7 @@
 pub mod apps;
 pub mod error;
 pub mod guard;
+pub mod peers;
 pub mod releases;
 pub mod routes;
 pub mod session;
@@ -65,6 +66,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
         (name = "apps", description = "Installed apps and the operations that change them"),
         (name = "releases", description = "Releases and blobs in the node's store"),
         (name = "trust", description = "How far the node's owner trusts publishers and apps, and why"),
+        (name = "peers", description = "Paired nodes and the federation they gossip in"),
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerToken)
@@ -118,7 +120,11 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(routes::market))
         .routes(routes!(routes::listing))
         .routes(routes!(routes::market_stats))
-        .routes(routes!(routes::peers))
+        .routes(routes!(peers::list))
+        .routes(routes!(peers::met))
+        .routes(routes!(peers::invite))
+        .routes(routes!(peers::join))
+        .routes(routes!(peers::remove))
         .routes(routes!(routes::publishers))
         .routes(routes!(routes::blobs))
         .routes(routes!(trust::graph))

@@ -271,28 +271,6 @@ fn unexpected(answer: &Answer) -> ApiError {
     )
 }
 
-/// A node this one has fetched from.
-#[derive(Serialize, ToSchema)]
-pub struct Peer {
-    /// Its DID.
-    pub did: String,
-    /// Its ticket.
-    pub ticket: String,
-}
-
-/// The nodes this one remembers from earlier fetches.
-#[utoipa::path(get, path = "/api/peers", tag = "node",
-    responses((status = 200, description = "Remembered nodes", body = [Peer])))]
-pub async fn peers(State(node): State<Node>) -> Result<Json<Vec<Peer>>, ApiError> {
-    let peers = node.state().peers().map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(
-        peers
-            .into_iter()
-            .map(|(did, ticket)| Peer { did, ticket })
-            .collect(),
-    ))
-}
-
 /// A blob in the node's store.
 #[derive(Serialize, ToSchema)]
 pub struct Blob {

@@ -8,6 +8,7 @@ mod catalog;
 mod key;
 mod market;
 mod node;
+mod peer;
 mod publish;
 mod session;
 mod swarm;
@@ -36,6 +37,7 @@ pub fn run(
         Command::Blobs(cmd) => swarm::blobs(cmd, out),
         Command::Market(cmd) => market::run(cmd, out),
         Command::Trust(cmd) => trust::run(cmd, out),
+        Command::Peer(cmd) => peer::run(cmd, out),
         Command::Review(args) => publish::review(args, out),
     }
 }

@@ -75,6 +75,11 @@ impl Session {
         anyhow::bail!("no node answered")
     }
 
+    /// Whether the node was started by this command (and stops with it).
+    pub fn started_here(&self) -> bool {
+        self.own.is_some()
+    }
+
     /// The client to ask.
     pub fn client(&self) -> &NodeClient {
         &self.client

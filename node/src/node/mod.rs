@@ -52,6 +52,8 @@ use crate::daemon::{DaemonError, NodeOptions, RunningNode};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::demo::{DemoError, DemoPublisher};
 use crate::embedded_relay::EmbeddedRelay;
+use crate::federation::Federation;
+use crate::federation::gossip::GossipLoop;
 use crate::operations::{Failure, Operations, OperationsError, Reporter};
 use crate::state::NodeState;
 use crate::trust::Trust;
@@ -62,6 +64,8 @@ const APPS_OPEN_WAIT: Duration = Duration::from_secs(30);
 /// Longest a reconcile pass in progress is waited for when the node stops;
 /// each of its podman calls has its own deadline well inside this.
 const RECONCILE_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the gossip loop may take to stop.
+const GOSSIP_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A node that could not start.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +120,8 @@ struct Inner {
     market: Option<Market>,
     /// The owner's trust in publishers and apps.
     trust: Trust,
+    /// The paired peers and the federation's gossip.
+    federation: Federation,
     state: NodeState,
     blobs: BlobStore,
     orchestrator: Arc<Orchestrator>,
@@ -140,6 +146,8 @@ struct Parts {
     reconciler: Option<JoinHandle<()>>,
     upkeep: Option<JoinHandle<()>>,
     trust: Option<JoinHandle<()>>,
+    /// The federation's gossip loop.
+    gossip: Option<JoinHandle<()>>,
     discovery: Option<Discovery>,
     relay: Option<EmbeddedRelay>,
     swarm: RunningNode,
@@ -184,7 +192,7 @@ impl Node {
         if let Some(demo) = &demo {
             options.catalogs.push(demo.catalog().to_owned());
         }
-        let swarm = RunningNode::start(&data, &identity, &options).await?;
+        let mut swarm = RunningNode::start(&data, &identity, &options).await?;
         let ticket = swarm.ticket()?;
         let relay = if config.relay.enabled {
             match EmbeddedRelay::start(config.relay.port, &data.relay_dir()).await {
@@ -287,6 +295,25 @@ impl Node {
         } else {
             None
         };
+        let (gossip, told, told_by) = swarm.gossip();
+        let gossip_status = Arc::default();
+        let federation = Federation::new(
+            identity.clone(),
+            swarm.state().clone(),
+            swarm.endpoint().clone(),
+            Arc::clone(&gossip_status),
+            told,
+        );
+        let gossip_task = told_by.map(|told_by| {
+            let gossip_loop = GossipLoop::new(
+                identity.clone(),
+                swarm.endpoint().clone(),
+                gossip,
+                swarm.state().clone(),
+                gossip_status,
+            );
+            tokio::spawn(gossip_loop.run(told_by, stop.subscribe()))
+        });
         let operations = Operations::open(swarm.state().clone())?;
         let fetcher = Fetcher::new(
             swarm.endpoint().clone(),
@@ -305,6 +332,7 @@ impl Node {
                 .and_then(|(listener, _)| listener.local_addr().ok()),
             market,
             trust,
+            federation,
             state: swarm.state().clone(),
             blobs: swarm.blobs().clone(),
             orchestrator,
@@ -322,6 +350,7 @@ impl Node {
                 reconciler,
                 upkeep: None,
                 trust: trust_task,
+                gossip: gossip_task,
                 discovery,
                 relay,
                 swarm,
@@ -431,6 +460,11 @@ impl Node {
         self.inner.market.as_ref()
     }
 
+    /// The paired peers and the federation's gossip.
+    pub fn federation(&self) -> &Federation {
+        &self.inner.federation
+    }
+
     /// The owner's trust in publishers and apps.
     pub fn trust(&self) -> &Trust {
         &self.inner.trust
@@ -482,6 +516,13 @@ impl Node {
             // A pass waits on the network within its own deadlines; a
             // stopping node does not wait for it.
             upkeep.abort();
+        }
+        if let Some(gossip) = parts.gossip
+            && tokio::time::timeout(GOSSIP_STOP_TIMEOUT, gossip)
+                .await
+                .is_err()
+        {
+            tracing::debug!("the federation's gossip loop did not stop in time");
         }
         if let Some(trust) = parts.trust {
             // A rebuild in progress finishes on its blocking thread; its

@@ -11,12 +11,14 @@ use serde::Deserialize;
 
 use super::auth::Viewer;
 use super::layout::{self, Nav};
-use crate::api::routes::{market_stats, node as node_summary, peers as api_peers};
+use crate::api::peers::met as api_met;
+use crate::api::routes::{market_stats, node as node_summary};
 use crate::node::{Node, TrustList};
 
 /// The Peers page.
 pub async fn peers(viewer: Viewer, State(node): State<Node>) -> Response {
-    let peers = api_peers(State(node.clone())).await.map(|j| j.0);
+    let peers = api_met(State(node.clone())).await.map(|j| j.0);
+    let paired = node.federation().peers();
     let stats = market_stats(State(node)).await.map(|j| j.0);
     let content = html! {
         h1 { "Peers" }
@@ -39,6 +41,18 @@ pub async fn peers(viewer: Viewer, State(node): State<Node>) -> Response {
                 }
                 Ok(_) => p { "No relays are followed." },
                 Err(e) => p.notice.warning { (e.body().error) },
+            }
+        }
+        section aria-labelledby="paired" {
+            h2 #paired { "Paired nodes" }
+            @match &paired {
+                Ok(paired) if !paired.is_empty() => {
+                    ul { @for peer in paired {
+                        li { code { (peer.did) } " " (if peer.connected { "connected" } else { "not connected now" }) }
+                    } }
+                }
+                Ok(_) => p { "None: pair with another node with " code { "archy peer invite" } " there and " code { "archy peer join" } " here." },
+                Err(e) => p.notice.warning { (e.to_string()) },
             }
         }
         section aria-labelledby="nodes" {

@@ -1,9 +1,11 @@
 //! The node's durable state in one redb file (`state.redb` in the data
 //! directory): the publishers it follows with their pinned roots and
-//! trusted TUF metadata, the releases it holds, and the peers it has met.
+//! trusted TUF metadata, the releases it holds, and the peers it has met;
+//! and (`federation`) the federation's topic, paired peers, tombstones
+//! and invites.
 //!
 //! Every write is one redb transaction, so a crash leaves the old state or
-//! the new one. Table names stay in this module.
+//! the new one. Table names stay in this module and its child.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +15,10 @@ use archy_registry::tuf::{self, MetadataStore};
 use archy_trust::Did;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
+
+mod federation;
+
+pub use federation::Redeemed;
 
 /// (publisher DID, role) → (version, bytes as verified).
 const METADATA: TableDefinition<(&str, &str), (u64, &[u8])> = TableDefinition::new("tuf_metadata");

@@ -1,0 +1,260 @@
+//! Federation between real nodes (the `Node` library) in this process, on
+//! loopback: pairing by invite, gossip that connects the federation, and
+//! a removed peer that stays removed through gossip and restarts until a
+//! fresh invite pairs it again.
+
+use archy_tests as common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use archy_node::config::NodeConfig;
+use archy_node::data_dir::DataDir;
+use archy_node::node::Node;
+use common::wait_for;
+use tokio::runtime::Runtime;
+
+/// A node of the test: its data directory and its fixed swarm address, so
+/// a restart comes back where its peers know it.
+struct Member {
+    data: PathBuf,
+    bind: SocketAddr,
+    node: Option<Node>,
+}
+
+impl Member {
+    fn new(runtime: &Runtime, root: &Path, name: &str) -> Self {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut member = Self {
+            data: root.join(name),
+            bind: SocketAddr::from(([127, 0, 0, 1], port)),
+            node: None,
+        };
+        member.start(runtime);
+        member
+    }
+
+    fn start(&mut self, runtime: &Runtime) {
+        let mut config = NodeConfig::default();
+        config.relay.enabled = false;
+        config.discovery.relays.clear();
+        config.apps.enabled = false;
+        config.api.enabled = false;
+        config.swarm.upkeep_every = 0;
+        config.swarm.bind = Some(self.bind);
+        let node = runtime
+            .block_on(Node::start(
+                DataDir::open(&self.data).unwrap(),
+                None,
+                config,
+            ))
+            .expect("the node starts");
+        self.node = Some(node);
+    }
+
+    fn node(&self) -> &Node {
+        self.node.as_ref().expect("the node runs")
+    }
+
+    fn did(&self) -> String {
+        self.node().did().to_string()
+    }
+
+    fn stop(&mut self, runtime: &Runtime) {
+        if let Some(node) = self.node.take() {
+            runtime.block_on(node.shutdown());
+        }
+        // The endpoint's socket is released as its last tasks end, a
+        // moment after the node stopped.
+        let bind = self.bind;
+        wait_for("the node's port to be free again", 30, || {
+            std::net::UdpSocket::bind(bind).is_ok()
+        });
+    }
+
+    fn invite(&self) -> String {
+        self.node()
+            .federation()
+            .invite(Duration::from_secs(600))
+            .unwrap()
+            .0
+    }
+
+    fn join(&self, runtime: &Runtime, invite: &str) -> Result<String, String> {
+        runtime
+            .block_on(self.node().federation().join(invite))
+            .map(|p| p.did)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The paired peers' DIDs, and which of them are connected.
+    fn peers(&self) -> Vec<(String, bool)> {
+        let mut peers: Vec<_> = self
+            .node()
+            .federation()
+            .peers()
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.did, p.connected))
+            .collect();
+        peers.sort();
+        peers
+    }
+
+    fn paired(&self) -> Vec<String> {
+        self.peers().into_iter().map(|(did, _)| did).collect()
+    }
+
+    fn connected_to(&self, other: &Member) -> bool {
+        self.peers()
+            .iter()
+            .any(|(did, connected)| *did == other.did() && *connected)
+    }
+}
+
+fn sorted(mut dids: Vec<String>) -> Vec<String> {
+    dids.sort();
+    dids
+}
+
+#[test]
+fn nodes_pair_by_a_single_use_invite_and_gossip_connects_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let mut a = Member::new(&runtime, tmp.path(), "a");
+    let mut b = Member::new(&runtime, tmp.path(), "b");
+    let mut c = Member::new(&runtime, tmp.path(), "c");
+
+    let for_b = a.invite();
+    assert_eq!(b.join(&runtime, &for_b), Ok(a.did()));
+    // Single use: the same invite does not pair C.
+    let err = c.join(&runtime, &for_b).unwrap_err();
+    assert!(err.contains("used already"), "{err}");
+    // A node cannot use its own invite.
+    let err = a.join(&runtime, &a.invite()).unwrap_err();
+    assert!(err.contains("own"), "{err}");
+    assert_eq!(c.join(&runtime, &a.invite()), Ok(a.did()));
+
+    assert_eq!(a.paired(), sorted(vec![b.did(), c.did()]));
+    assert_eq!(b.paired(), [a.did()]);
+    assert_eq!(c.paired(), [a.did()]);
+    wait_for("gossip connects A with B and C", 60, || {
+        a.connected_to(&b) && a.connected_to(&c) && b.connected_to(&a) && c.connected_to(&a)
+    });
+
+    // An expired invite pairs no one.
+    let (short, expires) = a
+        .node()
+        .federation()
+        .invite(Duration::from_secs(1))
+        .unwrap();
+    wait_for("the short invite to expire", 10, || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            > expires
+    });
+    let err = c.join(&runtime, &short).unwrap_err();
+    assert!(err.contains("expired"), "{err}");
+
+    for member in [&mut a, &mut b, &mut c] {
+        member.stop(&runtime);
+    }
+}
+
+#[test]
+fn a_removed_peer_stays_removed_through_gossip_and_restarts_until_invited_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let mut a = Member::new(&runtime, tmp.path(), "a");
+    let mut b = Member::new(&runtime, tmp.path(), "b");
+    let mut c = Member::new(&runtime, tmp.path(), "c");
+    b.join(&runtime, &a.invite()).unwrap();
+    c.join(&runtime, &a.invite()).unwrap();
+    // B also pairs with C, so it can still reach the federation through C.
+    b.join(&runtime, &c.invite()).unwrap();
+    wait_for("the federation connected", 60, || {
+        a.connected_to(&b) && a.connected_to(&c) && c.connected_to(&b)
+    });
+
+    let b_did: archy_trust::Did = b.did().parse().unwrap();
+    assert!(a.node().federation().remove(&b_did).unwrap());
+    assert_eq!(a.paired(), [c.did()]);
+
+    // B keeps saying hello, to A's federation, through C.
+    let refused_before = a.node().federation().status().refused;
+    for _ in 0..100 {
+        b.node().federation().announce();
+    }
+    wait_for("B's hellos reach A and are refused", 60, || {
+        b.node().federation().announce();
+        a.node().federation().status().refused > refused_before
+    });
+    assert_eq!(a.paired(), [c.did()], "gossip did not re-add B");
+
+    // Two restarts of every node: B stays removed at A.
+    for _ in 0..2 {
+        for member in [&mut a, &mut b, &mut c] {
+            member.stop(&runtime);
+        }
+        for member in [&mut a, &mut b, &mut c] {
+            member.start(&runtime);
+        }
+        wait_for("A and C reconnect after the restart", 60, || {
+            a.connected_to(&c) && c.connected_to(&a)
+        });
+        b.node().federation().announce();
+        assert_eq!(a.paired(), [c.did()], "a restart did not re-add B");
+        assert!(!a.connected_to(&b));
+    }
+
+    // A fresh invite pairs B again.
+    assert_eq!(b.join(&runtime, &a.invite()), Ok(a.did()));
+    assert_eq!(a.paired(), sorted(vec![b.did(), c.did()]));
+    wait_for("A and B reconnect", 60, || a.connected_to(&b));
+    for member in [&mut a, &mut b, &mut c] {
+        member.stop(&runtime);
+    }
+}
+
+/// A removal whose tombstone cannot be written fails, says so, and
+/// leaves the peer paired.
+#[test]
+fn a_failed_tombstone_write_fails_the_removal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let mut a = Member::new(&runtime, tmp.path(), "a");
+    let mut b = Member::new(&runtime, tmp.path(), "b");
+    b.join(&runtime, &a.invite()).unwrap();
+    a.stop(&runtime);
+    {
+        // The tombstones' table replaced by one of another type.
+        let db = redb::Database::create(a.data.join("state.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        let kept: redb::TableDefinition<&str, u64> =
+            redb::TableDefinition::new("federation_tombstones");
+        tx.delete_table(kept).unwrap();
+        let wrong: redb::TableDefinition<u64, u64> =
+            redb::TableDefinition::new("federation_tombstones");
+        tx.open_table(wrong).unwrap();
+        tx.commit().unwrap();
+    }
+    a.start(&runtime);
+    let b_did: archy_trust::Did = b.did().parse().unwrap();
+    let err = a
+        .node()
+        .federation()
+        .remove(&b_did)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("federation_tombstones"), "{err}");
+    assert_eq!(a.paired(), [b.did()], "nothing changed");
+    a.stop(&runtime);
+    b.stop(&runtime);
+}
