@@ -327,3 +327,19 @@ fn a_misspelled_key_in_archy_toml_stops_the_node_naming_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn peer_commands_without_a_running_node_list_nothing_and_refuse_an_invite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = s(tmp.path());
+    let listed = json(&["peer", "ls", "--data-dir", data]);
+    assert_eq!(listed, serde_json::json!([]));
+    let out = archy(&["peer", "invite", "--data-dir", data]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("start it first"), "{err}");
+    let out = archy(&["peer", "join", "archyinvite1111", "--data-dir", data]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invite"), "{err}");
+}
