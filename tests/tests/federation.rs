@@ -1,6 +1,7 @@
 //! Federation between real nodes (the `Node` library) in this process, on
-//! loopback: pairing by invite, gossip that connects the federation, and
-//! a removed peer that stays removed through gossip and restarts until a
+//! loopback: pairing by invite, gossip that connects the federation, a
+//! catalog update that reaches every peer through gossiped heads, and a
+//! removed peer that stays removed through gossip and restarts until a
 //! fresh invite pairs it again.
 
 use archy_tests as common;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use archy_node::config::NodeConfig;
 use archy_node::data_dir::DataDir;
 use archy_node::node::Node;
-use common::wait_for;
+use common::{wait_for, wait_until};
 use tokio::runtime::Runtime;
 
 /// A node of the test: its data directory and its fixed swarm address, so
@@ -20,19 +21,35 @@ use tokio::runtime::Runtime;
 struct Member {
     data: PathBuf,
     bind: SocketAddr,
+    /// The node's key file, when not its data directory's own.
+    key: Option<PathBuf>,
+    /// Catalogs it publishes.
+    catalogs: Vec<PathBuf>,
     node: Option<Node>,
 }
 
 impl Member {
     fn new(runtime: &Runtime, root: &Path, name: &str) -> Self {
+        Self::publishing(runtime, root.join(name), None, Vec::new())
+    }
+
+    /// A node on `data` with `key`, publishing `catalogs`.
+    fn publishing(
+        runtime: &Runtime,
+        data: PathBuf,
+        key: Option<PathBuf>,
+        catalogs: Vec<PathBuf>,
+    ) -> Self {
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut member = Self {
-            data: root.join(name),
+            data,
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
+            key,
+            catalogs,
             node: None,
         };
         member.start(runtime);
@@ -47,10 +64,11 @@ impl Member {
         config.api.enabled = false;
         config.swarm.upkeep_every = 0;
         config.swarm.bind = Some(self.bind);
+        config.swarm.catalogs.clone_from(&self.catalogs);
         let node = runtime
             .block_on(Node::start(
                 DataDir::open(&self.data).unwrap(),
-                None,
+                self.key.as_deref(),
                 config,
             ))
             .expect("the node starts");
@@ -168,6 +186,82 @@ fn nodes_pair_by_a_single_use_invite_and_gossip_connects_them() {
     }
 }
 
+/// The timestamp version `member` holds for `publisher`, if any.
+fn held_timestamp(member: &Member, publisher: &str) -> Option<u64> {
+    member
+        .node()
+        .state()
+        .metadata(publisher, "timestamp")
+        .unwrap()
+        .map(|(version, _)| version)
+}
+
+#[test]
+fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_heads() {
+    use archy_node::fetching::ReleaseName;
+    use archy_node::node::Wanted;
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let app = common::packed_in_catalog(tmp.path(), "hello-web");
+    let mut origin = Member::publishing(
+        &runtime,
+        app.origin_data.clone(),
+        Some(app.key.clone()),
+        vec![app.catalog.clone()],
+    );
+    let mut b = Member::new(&runtime, tmp.path(), "b");
+    let mut c = Member::new(&runtime, tmp.path(), "c");
+    b.join(&runtime, &origin.invite()).unwrap();
+    c.join(&runtime, &origin.invite()).unwrap();
+    // B and C follow the publisher once they fetched from it.
+    for member in [&b, &c] {
+        let wanted = Wanted {
+            name: format!("{}/org.archipelago.hello-web", app.did)
+                .parse::<ReleaseName>()
+                .unwrap(),
+            origin: Some(origin.node().ticket().clone()),
+            providers: Vec::new(),
+            matching: None,
+        };
+        // The operation runs on the runtime's threads.
+        let _in_runtime = runtime.enter();
+        member.node().fetch(wanted).unwrap();
+    }
+    let before = wait_until("B and C hold the catalog", 60, || {
+        held_timestamp(&b, &app.did).zip(held_timestamp(&c, &app.did))
+    })
+    .0;
+
+    // The publisher yanks a release: new targets, snapshot and timestamp,
+    // served by the origin at once.
+    common::ok(&[
+        "catalog",
+        "yank",
+        common::s(&app.catalog),
+        "org.archipelago.hello-web",
+        "1.0.0",
+        "--reason",
+        "superseded",
+        "--key",
+        common::s(&app.key),
+    ]);
+    let status = common::json(&["catalog", "show", common::s(&app.catalog)]);
+    let now = status["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "timestamp")
+        .and_then(|r| r["version"].as_u64())
+        .unwrap();
+    assert!(now > before);
+    wait_for("the new head reaches B and C, who refresh", 60, || {
+        held_timestamp(&b, &app.did) == Some(now) && held_timestamp(&c, &app.did) == Some(now)
+    });
+    for member in [&mut origin, &mut b, &mut c] {
+        member.stop(&runtime);
+    }
+}
+
 #[test]
 fn a_removed_peer_stays_removed_through_gossip_and_restarts_until_invited_again() {
     let tmp = tempfile::tempdir().unwrap();
@@ -187,7 +281,12 @@ fn a_removed_peer_stays_removed_through_gossip_and_restarts_until_invited_again(
     assert!(a.node().federation().remove(&b_did).unwrap());
     assert_eq!(a.paired(), [c.did()]);
 
-    // B keeps saying hello, to A's federation, through C.
+    // A takes what C says (messages read), and B keeps saying hello to
+    // A's federation, through C: refused.
+    wait_for("A takes C's messages", 60, || {
+        c.node().federation().announce();
+        a.node().federation().status().taken > 0
+    });
     let refused_before = a.node().federation().status().refused;
     for _ in 0..100 {
         b.node().federation().announce();

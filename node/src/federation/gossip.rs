@@ -2,16 +2,20 @@
 //! every message an envelope signed by its author's DID (iroh-gossip's
 //! `delivered_from` is only the neighbour that passed it on).
 //!
-//! What is said for now: `hello`, a node's current ticket, so peers can
-//! reach it at its new addresses. A message is taken only if it verifies,
-//! names this federation's topic, and its author is not tombstoned; a
-//! tombstoned node cannot even connect (see [`GossipGate`]).
+//! What is said: `hello`, a node's current ticket, so peers can reach it
+//! at its new addresses; and `heads`, the TUF timestamp and snapshot a
+//! node holds for each publisher (version and SHA-256 of the signed file),
+//! so a peer that holds an older one refreshes that catalog, verifying it
+//! against its own pinned root (a gossiped head never replaces anything
+//! by itself). A message is taken only if it verifies, names this
+//! federation's topic, and its author is not tombstoned; a tombstoned node
+//! cannot even connect (see [`GossipGate`]).
 //!
 //! The loop rejoins on its own: when it has no neighbour left (its peers
 //! restarted, or a partition healed) it dials its paired peers again every
 //! round, since iroh-gossip's overlay does not re-merge by itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,9 +46,9 @@ const REDIAL_EVERY_ROUNDS: u32 = 5;
 /// Rounds between two hellos.
 const HELLO_EVERY_ROUNDS: u32 = 30;
 
-/// One message, as its author signed it.
+/// One message, as its author signed it. (Unknown fields are let be:
+/// serde cannot refuse them beside a flattened field.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Said {
     /// The federation's topic, hex: a message is not replayed into another.
     pub topic: String,
@@ -64,6 +68,49 @@ pub enum What {
         /// Its ticket.
         ticket: String,
     },
+    /// The catalog heads the author holds.
+    Heads {
+        /// At most [`HEADS_PER_MESSAGE`].
+        heads: Vec<Head>,
+    },
+}
+
+/// The newest timestamp and snapshot a node holds for one publisher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    /// The publisher's DID.
+    pub publisher: String,
+    /// The timestamp's version.
+    pub timestamp: u64,
+    /// SHA-256 of the timestamp file, hex.
+    pub timestamp_sha256: String,
+    /// The snapshot's version.
+    pub snapshot: u64,
+    /// SHA-256 of the snapshot file, hex.
+    pub snapshot_sha256: String,
+}
+
+/// Heads per message: each is about 250 bytes, so ten stay well under
+/// [`MAX_MESSAGE_BYTES`].
+pub const HEADS_PER_MESSAGE: usize = 10;
+/// Most heads a node says in one round.
+const MAX_HEADS: usize = 1000;
+
+/// The heads this node holds, read each round.
+pub trait HeadSource: Send + Sync + 'static {
+    /// One head per publisher this node publishes or follows.
+    fn heads(&self) -> Vec<Head>;
+}
+
+/// A head a paired peer said, newer than or different from this node's,
+/// for the node to act on.
+#[derive(Debug, Clone)]
+pub struct HeardHead {
+    /// What it said.
+    pub head: Head,
+    /// Who said it: a source to refresh the catalog from.
+    pub from: NodeTicket,
 }
 
 impl Payload for Said {
@@ -147,6 +194,8 @@ pub struct GossipLoop {
     gossip: Gossip,
     state: NodeState,
     status: Arc<Mutex<GossipStatus>>,
+    heads: Arc<dyn HeadSource>,
+    heard: mpsc::Sender<HeardHead>,
 }
 
 impl GossipLoop {
@@ -158,6 +207,8 @@ impl GossipLoop {
         gossip: Gossip,
         state: NodeState,
         status: Arc<Mutex<GossipStatus>>,
+        heads: Arc<dyn HeadSource>,
+        heard: mpsc::Sender<HeardHead>,
     ) -> Self {
         Self {
             identity,
@@ -165,6 +216,8 @@ impl GossipLoop {
             gossip,
             state,
             status,
+            heads,
+            heard,
         }
     }
 
@@ -223,6 +276,8 @@ impl GossipLoop {
         self.hello(&sender, topic).await;
         let mut round = tokio::time::interval(ROUND);
         let mut rounds: u32 = 0;
+        // The heads said last, by publisher: a changed one is said at once.
+        let mut said: BTreeMap<String, Head> = BTreeMap::new();
         loop {
             tokio::select! {
                 _ = stop.changed() => return Next::Stop,
@@ -266,9 +321,11 @@ impl GossipLoop {
                             tracing::debug!("federation: rejoining failed: {e}");
                         }
                     }
-                    if rounds.is_multiple_of(HELLO_EVERY_ROUNDS) {
+                    let every = rounds.is_multiple_of(HELLO_EVERY_ROUNDS);
+                    if every {
                         self.hello(&sender, topic).await;
                     }
+                    self.say_heads(&sender, topic, &mut said, every).await;
                 }
             }
         }
@@ -296,6 +353,39 @@ impl GossipLoop {
                 }
             })
             .collect()
+    }
+
+    /// Says the heads that changed since last said (all of them when
+    /// `all`), [`HEADS_PER_MESSAGE`] to a message.
+    async fn say_heads(
+        &self,
+        sender: &GossipSender,
+        topic: [u8; 32],
+        said: &mut BTreeMap<String, Head>,
+        all: bool,
+    ) {
+        let source = Arc::clone(&self.heads);
+        let Ok(mut heads) = tokio::task::spawn_blocking(move || source.heads()).await else {
+            return;
+        };
+        heads.truncate(MAX_HEADS);
+        let changed: Vec<Head> = heads
+            .into_iter()
+            .filter(|h| all || said.get(&h.publisher) != Some(h))
+            .collect();
+        for chunk in changed.chunks(HEADS_PER_MESSAGE) {
+            self.say(
+                sender,
+                topic,
+                What::Heads {
+                    heads: chunk.to_vec(),
+                },
+            )
+            .await;
+        }
+        for head in changed {
+            said.insert(head.publisher.clone(), head);
+        }
     }
 
     async fn hello(&self, sender: &GossipSender, topic: [u8; 32]) {
@@ -389,6 +479,38 @@ impl GossipLoop {
                 }
                 Ok(())
             }
+            What::Heads { heads } => {
+                if heads.len() > HEADS_PER_MESSAGE {
+                    return Err(format!(
+                        "{author} said {} heads in one message",
+                        heads.len()
+                    ));
+                }
+                // A peer's heads lead to a refresh from it: only a paired
+                // peer's ticket is known.
+                let Some(from) = self
+                    .state
+                    .paired_peers()
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .find(|(did, _)| did == author.as_str())
+                    .and_then(|(_, ticket)| ticket.parse::<NodeTicket>().ok())
+                else {
+                    return Ok(());
+                };
+                for head in heads {
+                    let heard = HeardHead {
+                        head,
+                        from: from.clone(),
+                    };
+                    if self.heard.try_send(heard).is_err() {
+                        tracing::debug!(
+                            "federation: heads are arriving faster than they are followed"
+                        );
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -430,4 +552,39 @@ pub(super) fn random_topic() -> Result<[u8; 32], String> {
     let mut topic = [0u8; 32];
     getrandom::fill(&mut topic).map_err(|e| format!("no randomness for a topic: {e}"))?;
     Ok(topic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_message_reads_back_as_signed_and_stays_under_the_limit() {
+        let alice = Identity::from_seed(&[3; 32]);
+        let head = Head {
+            publisher: alice.did().to_string(),
+            timestamp: u64::MAX,
+            timestamp_sha256: "ab".repeat(32),
+            snapshot: u64::MAX,
+            snapshot_sha256: "cd".repeat(32),
+        };
+        for what in [
+            What::Hello {
+                ticket: "archy".repeat(100),
+            },
+            What::Heads {
+                heads: vec![head; HEADS_PER_MESSAGE],
+            },
+        ] {
+            let said = Said {
+                topic: "ef".repeat(32),
+                at: 1,
+                what,
+            };
+            let bytes = Signed::sign(&said, &alice).unwrap();
+            assert!(bytes.len() <= MAX_MESSAGE_BYTES, "{} bytes", bytes.len());
+            let read = Signed::<Said>::verify(&bytes, Some(&alice.did())).unwrap();
+            assert_eq!(read.payload(), &said);
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 mod app_work;
 mod dependencies;
+mod heads;
 mod maintenance;
 mod pins;
 mod swarm_work;
@@ -39,7 +40,7 @@ use archy_registry::catalog::release_targets::{AppVersion, app_versions};
 use archy_registry::swarm::endpoint::Network;
 use archy_registry::swarm::{self, BlobStore, Fetcher, NodeTicket};
 use archy_trust::Did;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::token::ApiToken;
@@ -64,6 +65,8 @@ const APPS_OPEN_WAIT: Duration = Duration::from_secs(30);
 /// Longest a reconcile pass in progress is waited for when the node stops;
 /// each of its podman calls has its own deadline well inside this.
 const RECONCILE_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Heads heard and not yet followed, at most.
+const HEARD_CAPACITY: usize = 256;
 /// How long the gossip loop may take to stop.
 const GOSSIP_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -148,6 +151,8 @@ struct Parts {
     trust: Option<JoinHandle<()>>,
     /// The federation's gossip loop.
     gossip: Option<JoinHandle<()>>,
+    /// What follows the heads peers say.
+    heads: Option<JoinHandle<()>>,
     discovery: Option<Discovery>,
     relay: Option<EmbeddedRelay>,
     swarm: RunningNode,
@@ -304,6 +309,11 @@ impl Node {
             Arc::clone(&gossip_status),
             told,
         );
+        let (heard, heard_by) = mpsc::channel(HEARD_CAPACITY);
+        let node_heads = heads::NodeHeads {
+            state: swarm.state().clone(),
+            served: swarm.catalogs(),
+        };
         let gossip_task = told_by.map(|told_by| {
             let gossip_loop = GossipLoop::new(
                 identity.clone(),
@@ -311,9 +321,12 @@ impl Node {
                 gossip,
                 swarm.state().clone(),
                 gossip_status,
+                Arc::new(node_heads),
+                heard,
             );
             tokio::spawn(gossip_loop.run(told_by, stop.subscribe()))
         });
+        let stopped_heads = stop.subscribe();
         let operations = Operations::open(swarm.state().clone())?;
         let fetcher = Fetcher::new(
             swarm.endpoint().clone(),
@@ -351,6 +364,7 @@ impl Node {
                 upkeep: None,
                 trust: trust_task,
                 gossip: gossip_task,
+                heads: None,
                 discovery,
                 relay,
                 swarm,
@@ -360,6 +374,10 @@ impl Node {
             inner: Arc::new(inner),
         };
         node.share_fetch_roots();
+        let heads_task = tokio::spawn(node.clone().follow_heads(heard_by, stopped_heads));
+        if let Some(parts) = node.inner.parts.lock().await.as_mut() {
+            parts.heads = Some(heads_task);
+        }
         if let Err(e) = node.load_trust_lists() {
             tracing::warn!("the owner's allow and block lists were not read: {e}");
         }
@@ -523,6 +541,11 @@ impl Node {
                 .is_err()
         {
             tracing::debug!("the federation's gossip loop did not stop in time");
+        }
+        if let Some(heads) = parts.heads {
+            // A refresh in progress is bounded; a stopping node does not
+            // wait for it.
+            heads.abort();
         }
         if let Some(trust) = parts.trust {
             // A rebuild in progress finishes on its blocking thread; its
