@@ -104,8 +104,11 @@ impl FetchSession {
     }
 
     /// Adds every node this one knows for `request`'s publisher: its
-    /// remembered origin (asked first unless the request names one) and
-    /// the peers met before, after the request's own providers.
+    /// remembered origin (asked first unless the request names one), then
+    /// the peers met before and the paired peers (which serve what they
+    /// fetched, so a release one of them holds is fetched from it while the
+    /// origin is down), after the request's own providers. Every file is
+    /// verified against the publisher's root whoever serves it.
     pub fn add_known_nodes(&self, request: &mut FetchRequest) -> Result<(), FetchFailed> {
         if request.origin.is_none() {
             request.origin = self
@@ -114,7 +117,9 @@ impl FetchSession {
                 .and_then(|p| p.origin)
                 .and_then(|t| t.parse::<NodeTicket>().ok());
         }
-        for (_, ticket) in self.state.peers()? {
+        let mut known = self.state.peers()?;
+        known.extend(self.state.paired_peers()?);
+        for (_, ticket) in known {
             if let Ok(ticket) = ticket.parse::<NodeTicket>()
                 && !request.providers.iter().any(|p| p.did() == ticket.did())
                 && request

@@ -1,6 +1,7 @@
 //! Federation between real nodes (the `Node` library) in this process, on
 //! loopback: pairing by invite, gossip that connects the federation, a
-//! catalog update that reaches every peer through gossiped heads, and a
+//! catalog update that reaches every peer through gossiped heads, a
+//! release fetched from a peer while the origin is down, and a
 //! removed peer that stays removed through gossip and restarts until a
 //! fresh invite pairs it again.
 
@@ -196,10 +197,83 @@ fn held_timestamp(member: &Member, publisher: &str) -> Option<u64> {
         .map(|(version, _)| version)
 }
 
-#[test]
-fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_heads() {
+/// Starts fetching hello-web of `app`'s publisher on `member`, from
+/// `origin` if named (else from the nodes it knows); the operation's id.
+fn fetch_hello_web(
+    runtime: &Runtime,
+    member: &Member,
+    app: &common::PackedApp,
+    origin: Option<&Member>,
+) -> u64 {
     use archy_node::fetching::ReleaseName;
     use archy_node::node::Wanted;
+    let wanted = Wanted {
+        name: format!("{}/org.archipelago.hello-web", app.did)
+            .parse::<ReleaseName>()
+            .unwrap(),
+        origin: origin.map(|o| o.node().ticket().clone()),
+        providers: Vec::new(),
+        matching: None,
+    };
+    // The operation runs on the runtime's threads.
+    let _in_runtime = runtime.enter();
+    member.node().fetch(wanted).unwrap()
+}
+
+/// Waits for operation `id` on `member` to end: its error, if it failed.
+fn outcome(member: &Member, id: u64) -> Result<(), String> {
+    use archy_node::operations::Status;
+    wait_until("the fetch to end", 120, || {
+        let op = member.node().operations().get(id).ok().flatten()?;
+        match op.status {
+            Status::Running => None,
+            Status::Succeeded => Some(Ok(())),
+            Status::Failed | Status::Interrupted => Some(Err(format!(
+                "{}: {:?}",
+                op.error.unwrap_or_default(),
+                op.causes
+            ))),
+        }
+    })
+}
+
+#[test]
+fn a_release_one_peer_fetched_is_fetched_by_the_others_from_it_with_the_origin_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let app = common::packed_in_catalog(tmp.path(), "hello-web");
+    let mut origin = Member::publishing(
+        &runtime,
+        app.origin_data.clone(),
+        Some(app.key.clone()),
+        vec![app.catalog.clone()],
+    );
+    let mut a = Member::new(&runtime, tmp.path(), "a");
+    let mut b = Member::new(&runtime, tmp.path(), "b");
+    let mut c = Member::new(&runtime, tmp.path(), "c");
+    b.join(&runtime, &a.invite()).unwrap();
+    c.join(&runtime, &a.invite()).unwrap();
+    let id = fetch_hello_web(&runtime, &a, &app, Some(&origin));
+    assert_eq!(outcome(&a, id), Ok(()), "A fetches from the origin");
+    origin.stop(&runtime);
+    for member in [&b, &c] {
+        let id = fetch_hello_web(&runtime, member, &app, None);
+        assert_eq!(
+            outcome(member, id),
+            Ok(()),
+            "fetched from A, the origin down"
+        );
+        // Pinned from the publisher's own root, which A served.
+        let pins = member.node().state().newest_root(&app.did).unwrap();
+        assert_eq!(pins, Some(1));
+    }
+    for member in [&mut a, &mut b, &mut c] {
+        member.stop(&runtime);
+    }
+}
+
+#[test]
+fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_heads() {
     let tmp = tempfile::tempdir().unwrap();
     let runtime = Runtime::new().unwrap();
     let app = common::packed_in_catalog(tmp.path(), "hello-web");
@@ -215,17 +289,7 @@ fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_hea
     c.join(&runtime, &origin.invite()).unwrap();
     // B and C follow the publisher once they fetched from it.
     for member in [&b, &c] {
-        let wanted = Wanted {
-            name: format!("{}/org.archipelago.hello-web", app.did)
-                .parse::<ReleaseName>()
-                .unwrap(),
-            origin: Some(origin.node().ticket().clone()),
-            providers: Vec::new(),
-            matching: None,
-        };
-        // The operation runs on the runtime's threads.
-        let _in_runtime = runtime.enter();
-        member.node().fetch(wanted).unwrap();
+        fetch_hello_web(&runtime, member, &app, Some(&origin));
     }
     let before = wait_until("B and C hold the catalog", 60, || {
         held_timestamp(&b, &app.did).zip(held_timestamp(&c, &app.did))
