@@ -197,6 +197,19 @@ fn held_timestamp(member: &Member, publisher: &str) -> Option<u64> {
         .map(|(version, _)| version)
 }
 
+/// hello-web packed into a catalog under a fresh key, and its publisher's
+/// own node serving that catalog.
+fn published(runtime: &Runtime, root: &Path) -> (common::PackedApp, Member) {
+    let app = common::packed_in_catalog(root, "hello-web");
+    let origin = Member::publishing(
+        runtime,
+        app.origin_data.clone(),
+        Some(app.key.clone()),
+        vec![app.catalog.clone()],
+    );
+    (app, origin)
+}
+
 /// Starts fetching hello-web of `app`'s publisher on `member`, from
 /// `origin` if named (else from the nodes it knows); the operation's id.
 fn fetch_hello_web(
@@ -241,13 +254,7 @@ fn outcome(member: &Member, id: u64) -> Result<(), String> {
 fn a_release_one_peer_fetched_is_fetched_by_the_others_from_it_with_the_origin_down() {
     let tmp = tempfile::tempdir().unwrap();
     let runtime = Runtime::new().unwrap();
-    let app = common::packed_in_catalog(tmp.path(), "hello-web");
-    let mut origin = Member::publishing(
-        &runtime,
-        app.origin_data.clone(),
-        Some(app.key.clone()),
-        vec![app.catalog.clone()],
-    );
+    let (app, mut origin) = published(&runtime, tmp.path());
     let mut a = Member::new(&runtime, tmp.path(), "a");
     let mut b = Member::new(&runtime, tmp.path(), "b");
     let mut c = Member::new(&runtime, tmp.path(), "c");
@@ -276,13 +283,7 @@ fn a_release_one_peer_fetched_is_fetched_by_the_others_from_it_with_the_origin_d
 fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_heads() {
     let tmp = tempfile::tempdir().unwrap();
     let runtime = Runtime::new().unwrap();
-    let app = common::packed_in_catalog(tmp.path(), "hello-web");
-    let mut origin = Member::publishing(
-        &runtime,
-        app.origin_data.clone(),
-        Some(app.key.clone()),
-        vec![app.catalog.clone()],
-    );
+    let (app, mut origin) = published(&runtime, tmp.path());
     let mut b = Member::new(&runtime, tmp.path(), "b");
     let mut c = Member::new(&runtime, tmp.path(), "c");
     b.join(&runtime, &origin.invite()).unwrap();
