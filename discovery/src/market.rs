@@ -135,6 +135,11 @@ pub struct ListingDetail {
     /// as the node has read that catalog (discovery leaves it empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<AppVersion>,
+    /// Why nothing is installed from its publisher, if the node holds a
+    /// proof that the publisher showed peers two catalogs (discovery
+    /// leaves it empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
 }
 
 /// One relay.
@@ -411,6 +416,7 @@ impl Market {
                         listing,
                         trust: None,
                         versions: Vec::new(),
+                        alarm: None,
                     })),
                     None => None,
                 };

@@ -70,6 +70,16 @@ pub enum Command {
     /// sent to Nostr relays. Each node weighs it by how far its owner
     /// trusts you.
     Review(ReviewArgs),
+    /// Check a split-view proof offline: a publisher signed two different
+    /// timestamps of one version (exit 1 if the proof does not hold).
+    VerifyProof(VerifyProofArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// The proof, as `GET /api/peers/split-views` gives each one (JSON).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

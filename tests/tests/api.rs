@@ -290,6 +290,7 @@ fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("get", "/api/journal"),
         ("get", "/api/peers"),
         ("get", "/api/peers/met"),
+        ("get", "/api/peers/split-views"),
         ("post", "/api/peers/invite"),
         ("post", "/api/peers/join"),
         ("delete", "/api/peers/{did}"),

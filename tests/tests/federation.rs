@@ -327,6 +327,95 @@ fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_hea
     }
 }
 
+/// Copies directory `from` to `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_publisher_showing_two_timestamps_of_one_version_is_caught_and_frozen() {
+    use archy_registry::catalog::Repository;
+    use archy_registry::tuf::UtcTime;
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let app = common::packed_in_catalog(tmp.path(), "hello-web");
+    // Two copies of the publisher's catalog and store, each re-signed at
+    // another moment: two timestamps of the same version that differ.
+    let (second_catalog, second_data) = (tmp.path().join("catalog2"), tmp.path().join("origin2"));
+    copy_dir(&app.catalog, &second_catalog);
+    copy_dir(&app.origin_data, &second_data);
+    let _ = std::fs::remove_file(second_data.join("node.key"));
+    let key = archy_trust::keyfile::load(&app.key).unwrap();
+    let now = UtcTime::now();
+    for (catalog, at) in [(&app.catalog, now), (&second_catalog, now.plus_seconds(60))] {
+        Repository::open(catalog)
+            .unwrap()
+            .refresh(std::slice::from_ref(&key), at)
+            .unwrap();
+    }
+    let mut first_origin = Member::publishing(
+        &runtime,
+        app.origin_data.clone(),
+        None,
+        vec![app.catalog.clone()],
+    );
+    let mut second_origin = Member::publishing(&runtime, second_data, None, vec![second_catalog]);
+    let mut a = Member::new(&runtime, tmp.path(), "a");
+    let mut b = Member::new(&runtime, tmp.path(), "b");
+    b.join(&runtime, &a.invite()).unwrap();
+    // Each is shown one of them.
+    let id = fetch_hello_web(&runtime, &a, &app, Some(&first_origin));
+    assert_eq!(outcome(&a, id), Ok(()));
+    let id = fetch_hello_web(&runtime, &b, &app, Some(&second_origin));
+    assert_eq!(outcome(&b, id), Ok(()));
+    assert_eq!(held_timestamp(&a, &app.did), held_timestamp(&b, &app.did));
+
+    // Comparing heads, both find out, and keep the proof.
+    let proofs = wait_until("A and B hold the proof", 60, || {
+        let proof = |m: &Member| m.node().state().split_view(&app.did).unwrap();
+        proof(&a).zip(proof(&b))
+    });
+    // Nothing more is fetched (so installed or updated) from the publisher.
+    let id = fetch_hello_web(&runtime, &a, &app, Some(&first_origin));
+    let err = outcome(&a, id).unwrap_err();
+    assert!(err.contains("split view"), "{err}");
+
+    // Anyone checks the proof offline; a doctored one is refused.
+    for proof in [&proofs.0, &proofs.1] {
+        let file = tmp.path().join("proof.json");
+        std::fs::write(&file, proof).unwrap();
+        common::ok(&["verify-proof", common::s(&file)]);
+        let mut doctored: serde_json::Value = serde_json::from_str(proof).unwrap();
+        doctored["second"] = doctored["first"].clone();
+        std::fs::write(&file, doctored.to_string()).unwrap();
+        let out = common::archy(&["verify-proof", common::s(&file)]);
+        assert_eq!(out.status.code(), Some(1));
+        let mut forged: serde_json::Value = serde_json::from_str(proof).unwrap();
+        let second =
+            forged["second"]
+                .as_str()
+                .unwrap()
+                .replacen("\"version\":", "\"version\": ", 1);
+        forged["second"] =
+            serde_json::Value::String(second.replacen("expires\":\"", "expires\":\"1", 1));
+        std::fs::write(&file, forged.to_string()).unwrap();
+        let out = common::archy(&["verify-proof", common::s(&file)]);
+        assert_eq!(out.status.code(), Some(1), "a forged timestamp is refused");
+    }
+    for member in [&mut first_origin, &mut second_origin, &mut a, &mut b] {
+        member.stop(&runtime);
+    }
+}
+
 #[test]
 fn a_removed_peer_stays_removed_through_gossip_and_restarts_until_invited_again() {
     let tmp = tempfile::tempdir().unwrap();

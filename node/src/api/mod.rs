@@ -122,6 +122,7 @@ pub fn router(node: Node, guard: Arc<Guard>) -> (Router, OpenApiDocument) {
         .routes(routes!(routes::market_stats))
         .routes(routes!(peers::list))
         .routes(routes!(peers::met))
+        .routes(routes!(peers::split_views))
         .routes(routes!(peers::invite))
         .routes(routes!(peers::join))
         .routes(routes!(peers::remove))

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use crate::federation::proof::SplitViewProof;
 use crate::federation::{FederationError, MAX_INVITE_TTL, PairedPeer};
 use crate::node::Node;
 
@@ -137,6 +138,22 @@ pub async fn met(State(node): State<Node>) -> Result<Json<Vec<Met>>, ApiError> {
         peers
             .into_iter()
             .map(|(did, ticket)| Met { did, ticket })
+            .collect(),
+    ))
+}
+
+/// The proofs this node holds that a publisher showed peers two different
+/// catalogs; installs and updates from each stop.
+#[utoipa::path(get, path = "/api/peers/split-views", tag = "peers",
+    responses((status = 200, description = "Split-view proofs", body = [SplitViewProof])))]
+pub async fn split_views(State(node): State<Node>) -> Result<Json<Vec<SplitViewProof>>, ApiError> {
+    let kept = node
+        .state()
+        .split_views()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(
+        kept.into_iter()
+            .filter_map(|(_, json)| serde_json::from_str(&json).ok())
             .collect(),
     ))
 }

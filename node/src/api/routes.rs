@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
+use crate::federation::proof::SplitViewProof;
 use crate::node::{Node, PublisherPins};
 
 /// Listings on one market page unless asked otherwise.
@@ -211,6 +212,13 @@ pub async fn listing(
         } => {
             detail.trust = judged(&node, &did, &app_id);
             detail.versions = versions(&node, &did, &app_id);
+            detail.alarm = node
+                .state()
+                .split_view(&did)
+                .ok()
+                .flatten()
+                .and_then(|json| serde_json::from_str::<SplitViewProof>(&json).ok())
+                .map(|proof| proof.alarm());
             Ok(Json(*detail))
         }
         Answer::Listing { detail: None } => Err(ApiError::not_found(format!(

@@ -127,6 +127,9 @@ fn when(unix: u64) -> String {
 fn detail_text(d: &ListingDetail) -> String {
     let l = &d.listing;
     let mut text = format!("{} {}\n{}\n", l.title, l.version, l.summary);
+    if let Some(alarm) = &d.alarm {
+        text += &format!("ALARM:      {alarm}\n");
+    }
     text += &format!("app:        {}\n", l.app_id);
     match &d.publisher {
         Some(p) if !p.name.is_empty() => text += &format!("publisher:  {} ({})\n", p.name, l.did),

@@ -39,6 +39,7 @@ pub fn run(
         Command::Trust(cmd) => trust::run(cmd, out),
         Command::Peer(cmd) => peer::run(cmd, out),
         Command::Review(args) => publish::review(args, out),
+        Command::VerifyProof(args) => peer::verify_proof(&args, out),
     }
 }
 

@@ -4,13 +4,15 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use archy_node::api::peers::{Invited, Removed};
 use archy_node::federation::PairedPeer;
+use archy_node::federation::proof::{MAX_PROOF_BYTES, SplitViewProof};
 
 use super::runtime;
 use super::session::Session;
 use super::swarm::data_dir;
-use crate::cli::PeerCommand;
+use crate::cli::{PeerCommand, VerifyProofArgs};
 use crate::output::Output;
 
 pub fn run(cmd: PeerCommand, out: &Output) -> anyhow::Result<ExitCode> {
@@ -82,6 +84,31 @@ pub fn run(cmd: PeerCommand, out: &Output) -> anyhow::Result<ExitCode> {
         result.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `archy verify-proof FILE`: checks a split-view proof with nothing but
+/// the file; exit 1 when it does not hold.
+pub fn verify_proof(args: &VerifyProofArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let bytes = archy_registry::files::read_bounded(&args.file, MAX_PROOF_BYTES as u64)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let proof: SplitViewProof = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a split-view proof", args.file.display()))?;
+    let verdict = proof.verify();
+    let shown = serde_json::json!({
+        "valid": verdict.is_ok(),
+        "publisher": proof.publisher,
+        "version": proof.version,
+        "reason": verdict.as_ref().err(),
+    });
+    out.result(&shown, || match &verdict {
+        Ok(()) => format!("valid: {}", proof.alarm()),
+        Err(e) => format!("not a valid proof: {e}"),
+    });
+    Ok(if verdict.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn peers_text(peers: &[PairedPeer]) -> String {

@@ -3,7 +3,8 @@
 //! - `invite`: the signed, single-use, expiring invite a node hands out;
 //! - `pairing`: the `archy/pair/1` exchange that redeems it, both ways;
 //! - `gossip`: the federation's topic, signed messages, rejoining after a
-//!   partition, and the gate that keeps removed peers out.
+//!   partition, and the gate that keeps removed peers out;
+//! - `proof`: the proof that a publisher showed peers two catalogs.
 //!
 //! Paired peers, tombstones, invites and the topic live in the node state
 //! (`crate::state`), so a restart keeps them; the node's `Federation` is
@@ -12,6 +13,7 @@
 pub mod gossip;
 pub mod invite;
 pub mod pairing;
+pub mod proof;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -169,6 +171,11 @@ impl Federation {
     /// Tells the federation where this node is, now.
     pub fn announce(&self) {
         self.tell(Told::Hello);
+    }
+
+    /// The endpoint the federation reaches its peers on.
+    pub fn endpoint(&self) -> &NodeEndpoint {
+        &self.endpoint
     }
 
     /// What the gossip loop knows now.

@@ -282,6 +282,7 @@ impl Node {
     ) -> Result<(VerifiedManifest, (u64, u64)), Failure> {
         reporter.progress(1, "finding sources");
         let name = &wanted.name;
+        self.not_split(&name.publisher)?;
         self.one_root_pin(&name.publisher, reporter)?;
         let session = FetchSession::new(self.state().clone(), self.fetcher().clone());
         let mut request = name.request(wanted.origin.clone(), wanted.providers.clone());

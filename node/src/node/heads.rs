@@ -10,7 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use archy_registry::swarm::tuf_protocol::{CatalogFile, CatalogSource};
+use archy_registry::swarm::tuf_protocol::{CatalogFile, CatalogSource, PeerTransport};
+use archy_registry::tuf::Transport;
 use archy_trust::Did;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
@@ -18,9 +19,12 @@ use tokio::sync::{mpsc, watch};
 use super::Node;
 use crate::catalog_source::NodeCatalogs;
 use crate::federation::gossip::{Head, HeadSource, HeardHead};
+use crate::federation::proof::SplitViewProof;
 use crate::fetching::{FetchSession, ReleaseName};
 use crate::state::NodeState;
 
+/// Largest timestamp read from a peer.
+const MAX_TIMESTAMP_BYTES: u64 = 64 * 1024;
 /// Longest a refresh that a peer's head started may take.
 const HEAD_REFRESH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -127,13 +131,92 @@ impl Node {
             if head.timestamp > held.0 {
                 self.refresh_from(&publisher, from).await;
             } else if head.timestamp == held.0 && head.timestamp_sha256 != sha256_hex(&held.1) {
-                tracing::warn!(
-                    "{} holds another timestamp {} of {publisher} than this node does",
-                    from.did(),
-                    held.0
-                );
+                self.check_split_view(&publisher, held, from).await;
             }
         }
+    }
+
+    /// A peer holds another timestamp of the same version as `held`: reads
+    /// it from the peer and, if the publisher's keys signed both, keeps the
+    /// proof (installs and updates from the publisher stop).
+    async fn check_split_view(
+        &self,
+        publisher: &Did,
+        held: (u64, Vec<u8>),
+        from: archy_registry::swarm::NodeTicket,
+    ) {
+        let did = publisher.as_str();
+        if self.state().split_view(did).ok().flatten().is_some() {
+            return;
+        }
+        let theirs = PeerTransport::new(
+            self.federation().endpoint().endpoint.clone(),
+            from.clone(),
+            publisher.clone(),
+        );
+        let fetched = tokio::time::timeout(
+            HEAD_REFRESH_TIMEOUT,
+            theirs.fetch_metadata("timestamp.json", MAX_TIMESTAMP_BYTES),
+        )
+        .await;
+        let Ok(Ok(theirs)) = fetched else {
+            tracing::debug!(
+                "federation: {}'s timestamp of {did} was not read",
+                from.did()
+            );
+            return;
+        };
+        let root = self
+            .state()
+            .newest_root(did)
+            .ok()
+            .flatten()
+            .and_then(|v| self.state().root(did, v).ok().flatten());
+        let (Some(root), Ok(first), Ok(second)) = (
+            root.map(String::from_utf8),
+            String::from_utf8(held.1),
+            String::from_utf8(theirs),
+        ) else {
+            return;
+        };
+        let Ok(root) = root else { return };
+        let proof = SplitViewProof {
+            publisher: did.to_owned(),
+            role: "timestamp".into(),
+            version: held.0,
+            root,
+            first,
+            second,
+        };
+        match proof.verify() {
+            Ok(()) => {
+                let json = serde_json::to_string(&proof).unwrap_or_default();
+                match self.state().put_split_view(did, &json) {
+                    Ok(true) => tracing::error!("{}", proof.alarm()),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("a split view of {did} was not kept: {e}"),
+                }
+            }
+            Err(e) => tracing::warn!(
+                "{} said a head of {did} that does not make a proof: {e}",
+                from.did()
+            ),
+        }
+    }
+
+    /// Refuses a publisher that showed peers two catalogs.
+    pub(super) fn not_split(&self, publisher: &Did) -> Result<(), crate::operations::Failure> {
+        let kept = self
+            .state()
+            .split_view(publisher.as_str())
+            .map_err(|e| crate::operations::Failure::of(&e))?;
+        let Some(json) = kept else {
+            return Ok(());
+        };
+        let alarm = serde_json::from_str::<SplitViewProof>(&json)
+            .map(|p| p.alarm())
+            .unwrap_or_else(|_| format!("{publisher} showed peers two different catalogs"));
+        Err(crate::operations::Failure::message(alarm))
     }
 
     /// Refreshes `publisher`'s catalog, its origin asked first and `from`

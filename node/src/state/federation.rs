@@ -20,6 +20,9 @@ const PAIRED: TableDefinition<&str, &str> = TableDefinition::new("federation_pee
 const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("federation_tombstones");
 /// Invite nonce → (expiry in Unix seconds, redeemed).
 const INVITES: TableDefinition<&[u8; 16], (u64, bool)> = TableDefinition::new("federation_invites");
+/// Publisher DID → the proof (JSON) that it showed peers two different
+/// catalogs: installs and updates from it stop.
+const SPLIT_VIEWS: TableDefinition<&str, &str> = TableDefinition::new("federation_split_views");
 /// Invites kept: past this many, redeemed and expired ones are dropped,
 /// and a node with this many open invites issues no more.
 const MAX_INVITES: u64 = 1000;
@@ -161,6 +164,45 @@ impl NodeState {
                 rows.push((k.value().to_owned(), v.value().to_owned()));
             }
             Ok(rows)
+        })
+    }
+
+    /// Keeps the first proof of a split view by `publisher`; whether it
+    /// is new.
+    pub fn put_split_view(&self, publisher: &str, proof: &str) -> Result<bool, StateError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(SPLIT_VIEWS)?;
+            if table.get(publisher)?.is_some() {
+                return Ok(false);
+            }
+            table.insert(publisher, proof)?;
+            Ok(true)
+        })
+    }
+
+    /// Every proof kept: (publisher DID, proof JSON).
+    pub fn split_views(&self) -> Result<Vec<(String, String)>, StateError> {
+        self.read(|tx| {
+            let table = match tx.open_table(SPLIT_VIEWS) {
+                Ok(table) => table,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                rows.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(rows)
+        })
+    }
+
+    /// The proof kept against `publisher`, if any.
+    pub fn split_view(&self, publisher: &str) -> Result<Option<String>, StateError> {
+        self.read(|tx| match tx.open_table(SPLIT_VIEWS) {
+            Ok(table) => Ok(table.get(publisher)?.map(|v| v.value().to_owned())),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
         })
     }
 
