@@ -371,19 +371,29 @@ fn a_publisher_showing_two_timestamps_of_one_version_is_caught_and_frozen() {
     let mut second_origin = Member::publishing(&runtime, second_data, None, vec![second_catalog]);
     let mut a = Member::new(&runtime, tmp.path(), "a");
     let mut b = Member::new(&runtime, tmp.path(), "b");
+    let mut c = Member::new(&runtime, tmp.path(), "c");
     b.join(&runtime, &a.invite()).unwrap();
-    // Each is shown one of them.
+    c.join(&runtime, &a.invite()).unwrap();
+    // A and B are each shown one of them; C follows no catalog of the
+    // publisher.
     let id = fetch_hello_web(&runtime, &a, &app, Some(&first_origin));
     assert_eq!(outcome(&a, id), Ok(()));
     let id = fetch_hello_web(&runtime, &b, &app, Some(&second_origin));
     assert_eq!(outcome(&b, id), Ok(()));
     assert_eq!(held_timestamp(&a, &app.did), held_timestamp(&b, &app.did));
 
-    // Comparing heads, both find out, and keep the proof.
+    // Comparing heads, both find out and keep the proof; C learns it from
+    // them, checking it before believing it.
     let proofs = wait_until("A and B hold the proof", 60, || {
         let proof = |m: &Member| m.node().state().split_view(&app.did).unwrap();
         proof(&a).zip(proof(&b))
     });
+    wait_for("C holds the proof", 60, || {
+        c.node().state().split_view(&app.did).unwrap().is_some()
+    });
+    let id = fetch_hello_web(&runtime, &c, &app, Some(&first_origin));
+    let err = outcome(&c, id).unwrap_err();
+    assert!(err.contains("split view"), "{err}");
     // Nothing more is fetched (so installed or updated) from the publisher.
     let id = fetch_hello_web(&runtime, &a, &app, Some(&first_origin));
     let err = outcome(&a, id).unwrap_err();
@@ -411,7 +421,13 @@ fn a_publisher_showing_two_timestamps_of_one_version_is_caught_and_frozen() {
         let out = common::archy(&["verify-proof", common::s(&file)]);
         assert_eq!(out.status.code(), Some(1), "a forged timestamp is refused");
     }
-    for member in [&mut first_origin, &mut second_origin, &mut a, &mut b] {
+    for member in [
+        &mut first_origin,
+        &mut second_origin,
+        &mut a,
+        &mut b,
+        &mut c,
+    ] {
         member.stop(&runtime);
     }
 }

@@ -73,6 +73,17 @@ pub enum What {
         /// At most [`HEADS_PER_MESSAGE`].
         heads: Vec<Head>,
     },
+    /// The author holds a proof that `publisher` showed peers two
+    /// catalogs: a blob too large for a message, fetched from the author
+    /// by hash.
+    SplitView {
+        /// The publisher's DID.
+        publisher: String,
+        /// BLAKE3 of the proof (JSON).
+        proof: String,
+        /// Its size in bytes.
+        size: u64,
+    },
 }
 
 /// The newest timestamp and snapshot a node holds for one publisher.
@@ -103,14 +114,27 @@ pub trait HeadSource: Send + Sync + 'static {
     fn heads(&self) -> Vec<Head>;
 }
 
-/// A head a paired peer said, newer than or different from this node's,
-/// for the node to act on.
+/// What a paired peer said that the node acts on.
 #[derive(Debug, Clone)]
-pub struct HeardHead {
-    /// What it said.
-    pub head: Head,
-    /// Who said it: a source to refresh the catalog from.
-    pub from: NodeTicket,
+pub enum Heard {
+    /// A catalog head.
+    Head {
+        /// What it said.
+        head: Head,
+        /// Who said it: a source to refresh the catalog from.
+        from: NodeTicket,
+    },
+    /// A split-view proof it holds.
+    SplitView {
+        /// The publisher.
+        publisher: String,
+        /// The proof's blob.
+        proof: String,
+        /// Its size.
+        size: u64,
+        /// Who said it: where to fetch the proof.
+        from: NodeTicket,
+    },
 }
 
 impl Payload for Said {
@@ -127,6 +151,8 @@ pub struct GossipStatus {
     pub refused: u64,
     /// Messages taken.
     pub taken: u64,
+    /// Split-view proofs announced by each peer that did not hold.
+    pub forged_proofs: BTreeMap<String, u64>,
 }
 
 /// What the loop is told by the rest of the node.
@@ -141,6 +167,15 @@ pub enum Told {
     Removed,
     /// Say hello now (the node's addresses changed, or a caller asks).
     Hello,
+    /// Tell the federation of a split-view proof this node keeps.
+    SplitView {
+        /// The publisher.
+        publisher: String,
+        /// The proof's blob.
+        proof: String,
+        /// Its size.
+        size: u64,
+    },
 }
 
 /// Refuses gossip connections from tombstoned nodes, then hands the rest
@@ -195,7 +230,7 @@ pub struct GossipLoop {
     state: NodeState,
     status: Arc<Mutex<GossipStatus>>,
     heads: Arc<dyn HeadSource>,
-    heard: mpsc::Sender<HeardHead>,
+    heard: mpsc::Sender<Heard>,
 }
 
 impl GossipLoop {
@@ -208,7 +243,7 @@ impl GossipLoop {
         state: NodeState,
         status: Arc<Mutex<GossipStatus>>,
         heads: Arc<dyn HeadSource>,
-        heard: mpsc::Sender<HeardHead>,
+        heard: mpsc::Sender<Heard>,
     ) -> Self {
         Self {
             identity,
@@ -302,6 +337,9 @@ impl GossipLoop {
                     Some(Told::Topic) => return Next::Resubscribe,
                     Some(Told::Removed) => return Next::Resubscribe,
                     Some(Told::Hello) => self.hello(&sender, topic).await,
+                    Some(Told::SplitView { publisher, proof, size }) => {
+                        self.say(&sender, topic, What::SplitView { publisher, proof, size }).await;
+                    }
                     None => return Next::Stop,
                 },
                 _ = round.tick() => {
@@ -488,29 +526,51 @@ impl GossipLoop {
                 }
                 // A peer's heads lead to a refresh from it: only a paired
                 // peer's ticket is known.
-                let Some(from) = self
-                    .state
-                    .paired_peers()
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .find(|(did, _)| did == author.as_str())
-                    .and_then(|(_, ticket)| ticket.parse::<NodeTicket>().ok())
-                else {
+                let Some(from) = self.paired_ticket(&author)? else {
                     return Ok(());
                 };
                 for head in heads {
-                    let heard = HeardHead {
+                    self.hand_on(Heard::Head {
                         head,
                         from: from.clone(),
-                    };
-                    if self.heard.try_send(heard).is_err() {
-                        tracing::debug!(
-                            "federation: heads are arriving faster than they are followed"
-                        );
-                    }
+                    });
                 }
                 Ok(())
             }
+            What::SplitView {
+                publisher,
+                proof,
+                size,
+            } => {
+                let Some(from) = self.paired_ticket(&author)? else {
+                    return Ok(());
+                };
+                self.hand_on(Heard::SplitView {
+                    publisher,
+                    proof,
+                    size,
+                    from,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// The ticket of `author` if it is a paired peer.
+    fn paired_ticket(&self, author: &Did) -> Result<Option<NodeTicket>, String> {
+        Ok(self
+            .state
+            .paired_peers()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|(did, _)| did == author.as_str())
+            .and_then(|(_, ticket)| ticket.parse::<NodeTicket>().ok()))
+    }
+
+    /// Hands what a peer said on to the node.
+    fn hand_on(&self, heard: Heard) {
+        if self.heard.try_send(heard).is_err() {
+            tracing::debug!("federation: peers say more than the node follows; some is dropped");
         }
     }
 

@@ -173,6 +173,23 @@ impl Federation {
         self.tell(Told::Hello);
     }
 
+    /// Tells the federation that this node keeps a split-view proof
+    /// against `publisher`, stored as blob `proof` of `size` bytes.
+    pub fn tell_split_view(&self, publisher: &str, proof: &str, size: u64) {
+        self.tell(Told::SplitView {
+            publisher: publisher.to_owned(),
+            proof: proof.to_owned(),
+            size,
+        });
+    }
+
+    /// Counts a proof from `peer` that did not hold.
+    pub fn count_forged_proof(&self, peer: &Did) {
+        if let Ok(mut status) = self.status.lock() {
+            *status.forged_proofs.entry(peer.to_string()).or_default() += 1;
+        }
+    }
+
     /// The endpoint the federation reaches its peers on.
     pub fn endpoint(&self) -> &NodeEndpoint {
         &self.endpoint

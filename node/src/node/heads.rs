@@ -18,11 +18,15 @@ use tokio::sync::{mpsc, watch};
 
 use super::Node;
 use crate::catalog_source::NodeCatalogs;
-use crate::federation::gossip::{Head, HeadSource, HeardHead};
-use crate::federation::proof::SplitViewProof;
+use crate::federation::gossip::{Head, HeadSource, Heard};
+use crate::federation::proof::{MAX_PROOF_BYTES, SplitViewProof};
 use crate::fetching::{FetchSession, ReleaseName};
 use crate::state::NodeState;
 
+/// Longest a peer may take to send a split-view proof.
+const PROOF_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Where a split-view proof is pinned in the blob store.
+const SPLIT_VIEW_PIN_PREFIX: &str = "split-view/";
 /// Largest timestamp read from a peer.
 const MAX_TIMESTAMP_BYTES: u64 = 64 * 1024;
 /// Longest a refresh that a peer's head started may take.
@@ -95,10 +99,10 @@ fn own_head(served: &NodeCatalogs, did: &Did) -> Option<Head> {
 }
 
 impl Node {
-    /// Follows the heads peers say until `stop`.
-    pub(super) async fn follow_heads(
+    /// Follows what peers say (heads, split views) until `stop`.
+    pub(super) async fn follow_peers(
         self,
-        mut heard: mpsc::Receiver<HeardHead>,
+        mut heard: mpsc::Receiver<Heard>,
         mut stop: watch::Receiver<bool>,
     ) {
         loop {
@@ -106,32 +110,104 @@ impl Node {
                 _ = stop.changed() => return,
                 next = heard.recv() => next,
             };
-            let Some(HeardHead { head, from }) = next else {
-                return;
-            };
-            let Ok(publisher) = head.publisher.parse::<Did>() else {
-                continue;
-            };
-            // This node is the origin: its own catalog wins.
-            if self.publishes().contains(&publisher) {
-                continue;
+            match next {
+                None => return,
+                Some(Heard::Head { head, from }) => self.follow_head(head, from).await,
+                Some(Heard::SplitView {
+                    publisher,
+                    proof,
+                    size,
+                    from,
+                }) => self.take_split_view(&publisher, &proof, size, &from).await,
             }
-            let held = match self.state().metadata(&head.publisher, "timestamp") {
-                Ok(Some(held)) => held,
-                // Not followed here: nothing to refresh.
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::debug!(
-                        "federation: {}'s timestamp was not read: {e}",
-                        head.publisher
-                    );
-                    continue;
+        }
+    }
+
+    /// A peer's head: a newer timestamp refreshes the catalog, the same
+    /// version with another hash is checked for a split view.
+    async fn follow_head(&self, head: Head, from: archy_registry::swarm::NodeTicket) {
+        let Ok(publisher) = head.publisher.parse::<Did>() else {
+            return;
+        };
+        // This node is the origin: its own catalog wins.
+        if self.publishes().contains(&publisher) {
+            return;
+        }
+        let held = match self.state().metadata(&head.publisher, "timestamp") {
+            Ok(Some(held)) => held,
+            // Not followed here: nothing to refresh.
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(
+                    "federation: {}'s timestamp was not read: {e}",
+                    head.publisher
+                );
+                return;
+            }
+        };
+        if head.timestamp > held.0 {
+            self.refresh_from(&publisher, from).await;
+        } else if head.timestamp == held.0 && head.timestamp_sha256 != sha256_hex(&held.1) {
+            self.check_split_view(&publisher, held, from).await;
+        }
+    }
+
+    /// A peer holds a split-view proof: fetched from it by hash and checked
+    /// before it is believed (then said again, as this node's); one that
+    /// does not hold counts against the peer.
+    async fn take_split_view(
+        &self,
+        publisher: &str,
+        proof: &str,
+        size: u64,
+        from: &archy_registry::swarm::NodeTicket,
+    ) {
+        if self.state().split_view(publisher).ok().flatten().is_some() {
+            return;
+        }
+        let checked = async {
+            if size > MAX_PROOF_BYTES as u64 {
+                return Err(format!("a proof of {size} bytes, over the limit"));
+            }
+            let hash = proof
+                .parse::<archy_registry::BlobHash>()
+                .map_err(|e| format!("proof hash: {e}"))?;
+            let bytes = self
+                .fetcher()
+                .fetch_small_blob(hash, from, MAX_PROOF_BYTES as u64, PROOF_FETCH_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            let proof: SplitViewProof =
+                serde_json::from_slice(&bytes).map_err(|e| format!("not a proof: {e}"))?;
+            if proof.publisher != publisher {
+                return Err(format!(
+                    "a proof about {}, announced as about {publisher}",
+                    proof.publisher
+                ));
+            }
+            proof.verify()?;
+            Ok((proof, bytes))
+        };
+        match checked.await {
+            Ok((proof, bytes)) => {
+                let json = String::from_utf8_lossy(&bytes).into_owned();
+                match self.state().put_split_view(publisher, &json) {
+                    Ok(true) => {
+                        tracing::error!("{} (proof from {})", proof.alarm(), from.did());
+                        // Said again, as this node's: its own paired peers
+                        // take it from it, so it travels along pairings.
+                        self.announce_split_view(publisher, bytes).await;
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("a split view of {publisher} was not kept: {e}"),
                 }
-            };
-            if head.timestamp > held.0 {
-                self.refresh_from(&publisher, from).await;
-            } else if head.timestamp == held.0 && head.timestamp_sha256 != sha256_hex(&held.1) {
-                self.check_split_view(&publisher, held, from).await;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{} announced a split-view proof that does not hold: {e}",
+                    from.did()
+                );
+                self.federation().count_forged_proof(from.did());
             }
         }
     }
@@ -192,7 +268,10 @@ impl Node {
             Ok(()) => {
                 let json = serde_json::to_string(&proof).unwrap_or_default();
                 match self.state().put_split_view(did, &json) {
-                    Ok(true) => tracing::error!("{}", proof.alarm()),
+                    Ok(true) => {
+                        tracing::error!("{}", proof.alarm());
+                        self.announce_split_view(did, json.into_bytes()).await;
+                    }
                     Ok(false) => {}
                     Err(e) => tracing::warn!("a split view of {did} was not kept: {e}"),
                 }
@@ -202,6 +281,28 @@ impl Node {
                 from.did()
             ),
         }
+    }
+
+    /// Keeps the proof as a blob (pinned, so peers can fetch it) and tells
+    /// the federation.
+    async fn announce_split_view(&self, publisher: &str, proof: Vec<u8>) {
+        let size = proof.len() as u64;
+        let hash = match self.blobs().import_bytes(proof).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                tracing::warn!("the split-view proof of {publisher} was not stored: {e}");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .blobs()
+            .pin(&format!("{SPLIT_VIEW_PIN_PREFIX}{publisher}"), hash, false)
+            .await
+        {
+            tracing::warn!("the split-view proof of {publisher} was not pinned: {e}");
+        }
+        self.federation()
+            .tell_split_view(publisher, &hash.to_string(), size);
     }
 
     /// Refuses a publisher that showed peers two catalogs.

@@ -374,7 +374,7 @@ impl Node {
             inner: Arc::new(inner),
         };
         node.share_fetch_roots();
-        let heads_task = tokio::spawn(node.clone().follow_heads(heard_by, stopped_heads));
+        let heads_task = tokio::spawn(node.clone().follow_peers(heard_by, stopped_heads));
         if let Some(parts) = node.inner.parts.lock().await.as_mut() {
             parts.heads = Some(heads_task);
         }

@@ -5,6 +5,7 @@
 //! [`VerifiedManifest`].
 
 use std::collections::HashMap;
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -173,6 +174,32 @@ impl Fetcher {
             on_progress,
         )
         .await
+    }
+
+    /// Downloads blob `hash` from the node of `source` into the store,
+    /// within `timeout`, and returns it if it is at most `max` bytes: for
+    /// small documents a peer announced by hash.
+    pub async fn fetch_small_blob(
+        &self,
+        hash: BlobHash,
+        source: &NodeTicket,
+        max: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, Error> {
+        self.endpoint.learn(source);
+        let failed = |reason: String| Error::Download {
+            what: format!("blob {hash}"),
+            reason,
+        };
+        let download = self.downloader.download(
+            HashAndFormat::raw(to_iroh(hash)),
+            vec![source.endpoint_id()],
+        );
+        tokio::time::timeout(timeout, download.into_future())
+            .await
+            .map_err(|_| failed(format!("{} did not send it in time", source.did())))?
+            .map_err(|e| failed(e.to_string()))?;
+        self.blobs.get_bytes(hash, max).await
     }
 
     /// Closes the endpoint and flushes the store.
