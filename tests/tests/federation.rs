@@ -409,16 +409,17 @@ fn a_publisher_showing_two_timestamps_of_one_version_is_caught_and_frozen() {
         std::fs::write(&file, doctored.to_string()).unwrap();
         let out = common::archy(&["verify-proof", common::s(&file)]);
         assert_eq!(out.status.code(), Some(1));
+        // A second timestamp the publisher never signed: its body changed
+        // under the same signature.
         let mut forged: serde_json::Value = serde_json::from_str(proof).unwrap();
-        let second =
-            forged["second"]
-                .as_str()
-                .unwrap()
-                .replacen("\"version\":", "\"version\": ", 1);
-        forged["second"] =
-            serde_json::Value::String(second.replacen("expires\":\"", "expires\":\"1", 1));
+        let mut second: serde_json::Value =
+            serde_json::from_str(forged["second"].as_str().unwrap()).unwrap();
+        second["signed"]["expires"] = serde_json::json!("2099-01-01T00:00:00Z");
+        forged["second"] = serde_json::Value::String(second.to_string());
         std::fs::write(&file, forged.to_string()).unwrap();
         let out = common::archy(&["verify-proof", common::s(&file)]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("not signed by the publisher"), "{said}");
         assert_eq!(out.status.code(), Some(1), "a forged timestamp is refused");
     }
     for member in [
