@@ -212,6 +212,9 @@ fn body(
                 p { (layout::band(trust.map(|t| t.band))) }
             }
         }
+        @if let Some(alarm) = &detail.alarm {
+            p.notice.error role="alert" { "Alarm: " (alarm) "." }
+        }
         section aria-labelledby="act" {
             h2 #act { "Get it" }
             @match installed {

@@ -13,12 +13,14 @@ use super::auth::Viewer;
 use super::layout::{self, Nav};
 use crate::api::peers::met as api_met;
 use crate::api::routes::{market_stats, node as node_summary};
+use crate::federation::proof::SplitViewProof;
 use crate::node::{Node, TrustList};
 
 /// The Peers page.
 pub async fn peers(viewer: Viewer, State(node): State<Node>) -> Response {
     let peers = api_met(State(node.clone())).await.map(|j| j.0);
     let paired = node.federation().peers();
+    let split_views = node.state().split_views();
     let stats = market_stats(State(node)).await.map(|j| j.0);
     let content = html! {
         h1 { "Peers" }
@@ -41,6 +43,16 @@ pub async fn peers(viewer: Viewer, State(node): State<Node>) -> Response {
                 }
                 Ok(_) => p { "No relays are followed." },
                 Err(e) => p.notice.warning { (e.body().error) },
+            }
+        }
+        @if let Ok(proofs) = &split_views {
+            @if !proofs.is_empty() {
+                section aria-labelledby="alarms" {
+                    h2 #alarms { "Alarms" }
+                    ul { @for (_, proof) in proofs {
+                        li.notice.error { (serde_json::from_str::<SplitViewProof>(proof).map(|p| p.alarm()).unwrap_or_else(|_| "a split-view proof that does not read".into())) }
+                    } }
+                }
             }
         }
         section aria-labelledby="paired" {
