@@ -35,6 +35,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Federation: a catalog update on disk until every paired node holds
+    /// it, through gossiped heads.
+    Federation {
+        /// Paired nodes following the catalog.
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        /// Updates to time.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// TUF client: first refresh of a large catalog, and refreshes of an
     /// unchanged one, over HTTP on loopback.
     Catalog {

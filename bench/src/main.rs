@@ -10,6 +10,7 @@ mod cli;
 mod daemon;
 mod discovery;
 mod discovery_run;
+mod federation;
 mod fetch;
 mod http;
 mod market;
@@ -192,6 +193,12 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
                 },
                 out,
             )
+        }
+        Command::Federation { nodes, runs } => {
+            debug_build_note();
+            let f = runtime()?.block_on(federation::run(nodes, runs))?;
+            out.result(&f, || federation::report(&f));
+            Ok(())
         }
         Command::Catalog { targets, refreshes } => {
             debug_build_note();

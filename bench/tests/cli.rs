@@ -56,7 +56,15 @@ fn help_lists_every_system_benchmark() {
     let out = bench(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for command in ["catalog", "fetch", "discovery", "apps", "market", "memory"] {
+    for command in [
+        "catalog",
+        "fetch",
+        "discovery",
+        "apps",
+        "market",
+        "memory",
+        "federation",
+    ] {
         assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
     }
     assert!(!help.contains("discovery-relay"), "a hidden child: {help}");
