@@ -13,7 +13,7 @@ use archy_registry::swarm::endpoint::{EndpointOptions, Network, NodeEndpoint};
 use archy_registry::swarm::tuf_protocol::{self, CatalogFile, CatalogSource, Served, TufProtocol};
 use archy_synthetic::write_app;
 use archy_trust::Did;
-use common::{NodeProcess, Running, bounded, json, ok, s};
+use common::{NodeProcess, Running, bounded, copy_dir, json, ok, s};
 use serde_json::Value;
 
 /// A publisher with a catalog and a synthetic app packed into its node's
@@ -635,19 +635,6 @@ fn read_until_mismatch(ticket: &str, hash: iroh_blobs::Hash) -> (u64, String) {
         endpoint.close().await;
         outcome
     })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use archy_node::config::NodeConfig;
 use archy_node::data_dir::DataDir;
 use archy_node::node::Node;
-use common::{wait_for, wait_until};
+use common::{copy_dir, wait_for, wait_until};
 use tokio::runtime::Runtime;
 
 /// A node of the test: its data directory and its fixed swarm address, so
@@ -324,20 +324,6 @@ fn a_catalog_update_on_the_origin_reaches_every_paired_node_through_gossiped_hea
     });
     for member in [&mut origin, &mut b, &mut c] {
         member.stop(&runtime);
-    }
-}
-
-/// Copies directory `from` to `to`, recursively.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 

@@ -152,19 +152,7 @@ impl NodeState {
 
     /// Every paired peer: (DID, ticket).
     pub fn paired_peers(&self) -> Result<Vec<(String, String)>, StateError> {
-        self.read(|tx| {
-            let table = match tx.open_table(PAIRED) {
-                Ok(table) => table,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
-            let mut rows = Vec::new();
-            for row in table.iter()? {
-                let (k, v) = row?;
-                rows.push((k.value().to_owned(), v.value().to_owned()));
-            }
-            Ok(rows)
-        })
+        self.read(|tx| text_rows(tx, PAIRED))
     }
 
     /// Keeps the first proof of a split view by `publisher`; whether it
@@ -182,19 +170,7 @@ impl NodeState {
 
     /// Every proof kept: (publisher DID, proof JSON).
     pub fn split_views(&self) -> Result<Vec<(String, String)>, StateError> {
-        self.read(|tx| {
-            let table = match tx.open_table(SPLIT_VIEWS) {
-                Ok(table) => table,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
-            let mut rows = Vec::new();
-            for row in table.iter()? {
-                let (k, v) = row?;
-                rows.push((k.value().to_owned(), v.value().to_owned()));
-            }
-            Ok(rows)
-        })
+        self.read(|tx| text_rows(tx, SPLIT_VIEWS))
     }
 
     /// The proof kept against `publisher`, if any.
@@ -214,6 +190,24 @@ impl NodeState {
             Err(e) => Err(e.into()),
         })
     }
+}
+
+/// Every row of a text-to-text table, none if it was never written.
+fn text_rows(
+    tx: &redb::ReadTransaction,
+    definition: TableDefinition<&str, &str>,
+) -> Result<Vec<(String, String)>, redb::Error> {
+    let table = match tx.open_table(definition) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut rows = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        rows.push((k.value().to_owned(), v.value().to_owned()));
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]
