@@ -41,6 +41,27 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Polls `check` until it gives a value, for at most `within`; `None`
+/// when it never did (the caller says what it waited for).
+async fn poll_until<T, F: Future<Output = Option<T>>>(
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// chromedriver on a free port, and a headless chromium session on it.
 async fn browser(profile: &Path) -> (Running, Client) {
     let port = free_port();
@@ -51,14 +72,11 @@ async fn browser(profile: &Path) -> (Running, Client) {
             .stderr(Stdio::null()),
     )
     .expect("chromedriver starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver listens within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let listening = poll_until(Duration::from_secs(30), || async {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .await;
+    assert!(listening.is_some(), "chromedriver listens within 30 s");
     // As root, without the sandbox; without background networking, since
     // this machine's network is closed.
     let args = [
@@ -91,38 +109,37 @@ async fn browser(profile: &Path) -> (Running, Client) {
 
 /// Waits until `css` matches a displayed element, and returns it.
 async fn shown(client: &Client, css: &str) -> fantoccini::elements::Element {
-    let deadline = Instant::now() + STEP;
-    loop {
-        if let Ok(element) = client.find(Locator::Css(css)).await
-            && element.is_displayed().await.unwrap_or(false)
-        {
-            return element;
-        }
-        assert!(
-            Instant::now() < deadline,
+    let found = poll_until(STEP, || async {
+        let element = client.find(Locator::Css(css)).await.ok()?;
+        element
+            .is_displayed()
+            .await
+            .unwrap_or(false)
+            .then_some(element)
+    })
+    .await;
+    match found {
+        Some(element) => element,
+        None => panic!(
             "{css} shown within {STEP:?} on {}",
             client
                 .current_url()
                 .await
                 .map_or_else(|e| e.to_string(), |u| u.to_string())
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        ),
     }
 }
 
 /// Waits until the browser is on a page whose URL contains `part`.
 async fn on_page(client: &Client, part: &str) {
-    let deadline = Instant::now() + STEP;
-    loop {
+    let there = poll_until(STEP, || async {
         let url = client.current_url().await.unwrap();
-        if url.as_str().contains(part) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "on {part} within {STEP:?}, still on {url}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        url.as_str().contains(part).then_some(())
+    })
+    .await;
+    if there.is_none() {
+        let url = client.current_url().await.unwrap();
+        panic!("on {part} within {STEP:?}, still on {url}");
     }
 }
 
@@ -380,15 +397,15 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
         );
         open.click().await.unwrap();
         on_page(&browser, ":8080/").await;
-        let deadline = Instant::now() + STEP;
-        while !text(&browser).await.contains("Hello from Archipelago") {
-            assert!(
-                Instant::now() < deadline,
-                "the app's own page within {STEP:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let own_page = poll_until(STEP, || async {
+            if text(&browser).await.contains("Hello from Archipelago") {
+                return Some(());
+            }
             browser.refresh().await.unwrap();
-        }
+            None
+        })
+        .await;
+        assert!(own_page.is_some(), "the app's own page within {STEP:?}");
         screenshot(&browser, "6-the-app").await;
 
         // My Apps shows it. With the node stopped, the page keeps the list
@@ -417,18 +434,12 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
         screenshot(&browser, "8-offline").await;
         readable(&browser, "My Apps offline").await;
         running = daemon();
-        let deadline = Instant::now() + STEP;
-        loop {
+        let online = poll_until(STEP, || async {
             let offline = browser.find(Locator::Css("#offline")).await.unwrap();
-            if !offline.is_displayed().await.unwrap() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "My Apps back online within {STEP:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            (!offline.is_displayed().await.unwrap()).then_some(())
+        })
+        .await;
+        assert!(online.is_some(), "My Apps back online within {STEP:?}");
         let same = browser
             .execute("return window.archyStillHere === true", vec![])
             .await
@@ -460,11 +471,14 @@ fn a_person_installs_hello_web_from_the_marketplace_opens_it_and_removes_it() {
         on_page(&browser, "/operations/").await;
         shown(&browser, "#done").await;
         browser.goto(&format!("{base}/apps")).await.unwrap();
-        let deadline = Instant::now() + STEP;
-        while !text(&browser).await.contains("No apps are installed") {
-            assert!(Instant::now() < deadline, "hello-web gone from My Apps");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let gone = poll_until(STEP, || async {
+            text(&browser)
+                .await
+                .contains("No apps are installed")
+                .then_some(())
+        })
+        .await;
+        assert!(gone.is_some(), "hello-web gone from My Apps");
         screenshot(&browser, "10-removed").await;
         browser.close().await.unwrap();
         running
