@@ -41,6 +41,9 @@ use crate::state::NodeState;
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 /// How often the loop checks its neighbours and says hello.
 const ROUND: Duration = Duration::from_secs(2);
+/// Longest a call to the gossip actor (subscribe, dial, broadcast) may
+/// take.
+const GOSSIP_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rounds between two dials of the paired peers that are not neighbours.
 const REDIAL_EVERY_ROUNDS: u32 = 5;
 /// Rounds between two hellos.
@@ -274,10 +277,8 @@ impl GossipLoop {
                 }
             };
             let bootstrap = self.reachable_peers();
-            let subscribed = self
-                .gossip
-                .subscribe(TopicId::from_bytes(topic), bootstrap)
-                .await;
+            let subscribed =
+                bounded(self.gossip.subscribe(TopicId::from_bytes(topic), bootstrap)).await;
             let (sender, receiver) = match subscribed {
                 Ok(topic) => topic.split(),
                 Err(e) => {
@@ -329,7 +330,7 @@ impl GossipLoop {
                         let ticket = *ticket;
                         self.endpoint.learn(&ticket);
                         if let Ok(id) = endpoint_id_of(ticket.did())
-                            && let Err(e) = sender.join_peers(vec![id]).await
+                            && let Err(e) = bounded(sender.join_peers(vec![id])).await
                         {
                             tracing::debug!("federation: could not reach the new peer: {e}");
                         }
@@ -354,7 +355,7 @@ impl GossipLoop {
                             .filter(|id| did_of(*id).is_some_and(|did| !neighbours.contains(did.as_str())))
                             .collect();
                         if !missing.is_empty()
-                            && let Err(e) = sender.join_peers(missing).await
+                            && let Err(e) = bounded(sender.join_peers(missing)).await
                         {
                             tracing::debug!("federation: rejoining failed: {e}");
                         }
@@ -458,7 +459,7 @@ impl GossipLoop {
                 return;
             }
         };
-        if let Err(e) = sender.broadcast(bytes.into()).await {
+        if let Err(e) = bounded(sender.broadcast(bytes.into())).await {
             tracing::debug!("federation: a broadcast failed: {e}");
         }
     }
@@ -597,6 +598,17 @@ impl GossipLoop {
 enum Next {
     Stop,
     Resubscribe,
+}
+
+/// Runs a call to the gossip actor within [`GOSSIP_CALL_TIMEOUT`]; its
+/// failure in words.
+async fn bounded<T, E: std::fmt::Display>(
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    tokio::time::timeout(GOSSIP_CALL_TIMEOUT, call)
+        .await
+        .map_err(|_| format!("gossip did not answer within {GOSSIP_CALL_TIMEOUT:?}"))?
+        .map_err(|e| e.to_string())
 }
 
 /// Waits `pause`, or until `stop`; whether to stop.
